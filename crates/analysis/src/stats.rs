@@ -1,0 +1,210 @@
+//! Small descriptive statistics and grids reused by the experiments.
+//!
+//! Conventions:
+//! * [`quantile`] interpolates linearly between order statistics, exactly like
+//!   numpy's default (`method="linear"`): position `q * (n - 1)` in the sorted data.
+//! * Plain functions return NaN when the data is empty or contains a NaN;
+//!   the `nan_*` variants ignore NaN values (±inf are kept as ordinary values)
+//!   and return NaN only when nothing is left.
+//! * [`std`] is the sample standard deviation (ddof = 1); it is NaN below 2 values.
+
+/// Quantile `q` in `[0, 1]` of `xs` with linear interpolation (numpy default).
+/// NaN if `xs` is empty, contains NaN, or `q` is outside `[0, 1]` or NaN.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    if xs.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    nan_quantile(xs, q)
+}
+
+/// [`quantile`] ignoring NaN values.
+pub fn nan_quantile(xs: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    sorted_quantile(&v, q)
+}
+
+/// Quantiles of already sorted, NaN-free data (no checks on the order).
+fn sorted_quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() || !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(v.len() - 1);
+    let frac = pos - lo as f64;
+    if frac == 0.0 || v[lo] == v[hi] {
+        v[lo]
+    } else {
+        // Clamp: rounding must not step past the next order statistic.
+        (v[lo] + (v[hi] - v[lo]) * frac).clamp(v[lo], v[hi])
+    }
+}
+
+/// Several quantiles at once (one sort), NaN values ignored.
+pub fn nan_quantiles(xs: &[f64], qs: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    qs.iter().map(|&q| sorted_quantile(&v, q)).collect()
+}
+
+/// Median (the 0.5 quantile); NaN if empty or any value is NaN.
+pub fn median(xs: &[f64]) -> f64 {
+    quantile(xs, 0.5)
+}
+
+/// Median ignoring NaN values.
+pub fn nan_median(xs: &[f64]) -> f64 {
+    nan_quantile(xs, 0.5)
+}
+
+/// Interquartile range as the pair `(25th percentile, 75th percentile)`.
+pub fn iqr(xs: &[f64]) -> (f64, f64) {
+    (quantile(xs, 0.25), quantile(xs, 0.75))
+}
+
+/// [`iqr`] ignoring NaN values.
+pub fn nan_iqr(xs: &[f64]) -> (f64, f64) {
+    let q = nan_quantiles(xs, &[0.25, 0.75]);
+    (q[0], q[1])
+}
+
+/// Arithmetic mean; NaN if empty (a NaN value propagates).
+pub fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// Mean ignoring NaN values.
+pub fn nan_mean(xs: &[f64]) -> f64 {
+    let v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    mean(&v)
+}
+
+/// Sample standard deviation (ddof = 1, two-pass); NaN below 2 values.
+pub fn std(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(xs);
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    (ss / (xs.len() - 1) as f64).sqrt()
+}
+
+/// Sample standard deviation ignoring NaN values.
+pub fn nan_std(xs: &[f64]) -> f64 {
+    let v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    std(&v)
+}
+
+/// `n` evenly spaced values from `a` to `b` inclusive; the first is exactly
+/// `a` and the last exactly `b`. `n == 1` gives `[a]`, `n == 0` gives `[]`.
+pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    match n {
+        0 => vec![],
+        1 => vec![a],
+        _ => {
+            let step = (b - a) / (n - 1) as f64;
+            let mut v: Vec<f64> = (0..n).map(|i| a + step * i as f64).collect();
+            v[n - 1] = b;
+            v
+        }
+    }
+}
+
+/// `n` values from `10^a` to `10^b`, evenly spaced in log10 (numpy's
+/// `logspace(a, b, n)`); the endpoints are exactly `10^a` and `10^b`.
+pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    linspace(a, b, n).into_iter().map(|e| 10f64.powf(e)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numpy_linear_quantiles() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        // numpy.quantile([1,2,3,4], [0, .25, .5, .9, 1]) = [1, 1.75, 2.5, 3.7, 4]
+        assert_eq!(quantile(&xs, 0.0), 1.0);
+        assert!((quantile(&xs, 0.25) - 1.75).abs() < 1e-12);
+        assert_eq!(median(&xs), 2.5);
+        assert!((quantile(&xs, 0.9) - 3.7).abs() < 1e-12);
+        assert_eq!(quantile(&xs, 1.0), 4.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(iqr(&[1.0, 2.0, 3.0, 4.0, 5.0]), (2.0, 4.0));
+    }
+
+    #[test]
+    fn nan_handling() {
+        let xs = [1.0, f64::NAN, 3.0];
+        assert!(median(&xs).is_nan());
+        assert_eq!(nan_median(&xs), 2.0);
+        assert_eq!(nan_mean(&xs), 2.0);
+        assert!(mean(&xs).is_nan());
+        assert!((nan_std(&xs) - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(nan_iqr(&xs), (1.5, 2.5));
+        assert!(nan_median(&[f64::NAN]).is_nan());
+        assert!(median(&[]).is_nan());
+        assert!(quantile(&[1.0], 1.5).is_nan());
+        assert_eq!(nan_median(&[1.0, f64::INFINITY, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn std_is_sample_std() {
+        // numpy.std([2,4,4,4,5,5,7,9], ddof=1) = 2.138089935299395
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        assert!((std(&xs) - 2.138089935299395).abs() < 1e-12);
+        assert!(std(&[1.0]).is_nan());
+    }
+
+    #[test]
+    fn grids() {
+        assert_eq!(linspace(0.0, 1.0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(linspace(2.0, 3.0, 1), vec![2.0]);
+        assert!(linspace(0.0, 1.0, 0).is_empty());
+        let l = logspace(-2.0, 2.0, 5);
+        assert_eq!(l[0], 0.01);
+        assert_eq!(l[4], 100.0);
+        assert!((l[2] - 1.0).abs() < 1e-15);
+    }
+
+    proptest! {
+        #[test]
+        fn quantile_monotone_in_q(
+            xs in prop::collection::vec(-1e6f64..1e6, 1..50),
+            q1 in 0.0f64..=1.0,
+            q2 in 0.0f64..=1.0,
+        ) {
+            let (lo, hi) = if q1 <= q2 { (q1, q2) } else { (q2, q1) };
+            prop_assert!(quantile(&xs, lo) <= quantile(&xs, hi));
+        }
+
+        #[test]
+        fn median_between_min_and_max(xs in prop::collection::vec(-1e6f64..1e6, 1..50)) {
+            let m = median(&xs);
+            let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            prop_assert!(min <= m && m <= max);
+        }
+
+        #[test]
+        fn linspace_endpoints_exact(a in -1e6f64..1e6, b in -1e6f64..1e6, n in 2usize..200) {
+            let v = linspace(a, b, n);
+            prop_assert_eq!(v.len(), n);
+            prop_assert_eq!(v[0], a);
+            prop_assert_eq!(v[n - 1], b);
+        }
+
+        #[test]
+        fn nan_variants_ignore_nan(xs in prop::collection::vec(-1e3f64..1e3, 1..30), k in 0usize..5) {
+            let mut with_nan = xs.clone();
+            for _ in 0..k { with_nan.push(f64::NAN); }
+            prop_assert_eq!(nan_median(&with_nan), median(&xs));
+            prop_assert_eq!(nan_mean(&with_nan), mean(&xs));
+        }
+    }
+}

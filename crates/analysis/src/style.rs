@@ -1,0 +1,96 @@
+//! The one figure style of the project: sizes, fonts, colours, line widths
+//! and the fills that mark safe and unsafe step sizes.
+//!
+//! Every figure goes through [`crate::plot`], which reads its look from here,
+//! so changing a constant in this file restyles all figures at once.
+
+use plotters::style::{RGBAColor, RGBColor};
+
+/// Default size of one panel (pixels, width x height), legend strip included.
+pub const PANEL_SIZE: (u32, u32) = (900, 600);
+
+/// Font family every text element uses (registered by [`crate::font`]).
+pub const FONT_FAMILY: &str = "sans-serif";
+
+/// Font size (px) of a figure's overall title.
+pub const FIGURE_TITLE_SIZE: f64 = 28.0;
+/// Font size (px) of a panel title.
+pub const PANEL_TITLE_SIZE: f64 = 22.0;
+/// Font size (px) of the axis descriptions ("step size", "loss", ...).
+pub const AXIS_LABEL_SIZE: f64 = 18.0;
+/// Font size (px) of tick labels.
+pub const TICK_LABEL_SIZE: f64 = 15.0;
+/// Font size (px) of legend entries.
+pub const LEGEND_SIZE: f64 = 15.0;
+/// Font size (px) of annotation texts.
+pub const ANNOTATION_SIZE: f64 = 14.0;
+
+/// The Okabe-Ito palette, reordered so that the first colours are the most
+/// distinct on white (yellow, the faintest, comes last). It is safe for the
+/// common forms of colour-blindness.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),       // black
+    RGBColor(240, 228, 66),  // yellow
+];
+
+/// Palette colour `i`, cycling when `i` exceeds the palette length.
+pub fn palette(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Default width (px) of a data line.
+pub const LINE_WIDTH: u32 = 2;
+/// Width (px) of reference lines (vertical/horizontal markers such as r = 1).
+pub const REF_LINE_WIDTH: u32 = 2;
+/// Radius (px) of line markers and scatter points.
+pub const MARKER_SIZE: u32 = 3;
+/// Dash length and gap (px) of every dashed line.
+pub const DASH: (u32, u32) = (8, 5);
+
+/// Colour of reference lines (vertical/horizontal markers).
+pub const REF_LINE_COLOR: RGBColor = RGBColor(60, 60, 60);
+/// Colour of the axes and tick labels.
+pub const AXIS_COLOR: RGBColor = RGBColor(0, 0, 0);
+/// Colour of major grid lines.
+pub const GRID_COLOR: RGBAColor = RGBAColor(0, 0, 0, 0.15);
+/// Colour of minor grid lines.
+pub const MINOR_GRID_COLOR: RGBAColor = RGBAColor(0, 0, 0, 0.06);
+
+/// Opacity of a band (filled area between two curves).
+pub const BAND_ALPHA: f64 = 0.2;
+/// Safe step-size region fill: green, light.
+pub const SAFE_FILL: RGBAColor = RGBAColor(0, 158, 115, 0.12);
+/// Unsafe step-size region fill: red, light.
+pub const UNSAFE_FILL: RGBAColor = RGBAColor(213, 40, 20, 0.12);
+/// Opacity of a region filled with a palette colour.
+pub const REGION_ALPHA: f64 = 0.12;
+
+/// How a line is stroked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineStyle {
+    /// Stroke colour.
+    pub color: RGBColor,
+    /// Stroke width in pixels.
+    pub width: u32,
+    /// Dashed (with [`DASH`]) rather than solid.
+    pub dashed: bool,
+}
+
+/// The style of the "r = 1" vertical line (step size equal to the
+/// convergence radius) and of every other reference line: dark grey, dashed.
+pub const R_ONE_LINE: LineStyle = LineStyle {
+    color: REF_LINE_COLOR,
+    width: REF_LINE_WIDTH,
+    dashed: true,
+};
+
+/// Width (px) of the legend strip at the right of a panel is at least this.
+pub const LEGEND_MIN_WIDTH: u32 = 110;
+/// ... and at most this fraction of the panel width.
+pub const LEGEND_MAX_FRACTION: f64 = 0.4;

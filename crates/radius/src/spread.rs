@@ -1,0 +1,208 @@
+//! Per-sample spread Δa, the radius bound ρa = π/Δa, its aggregation over a
+//! sample set, the normalised step r = τ/ρa and the temperature law.
+
+use std::f64::consts::PI;
+
+/// Spread of one sample's slopes, Δa = max_k a_k − min_k a_k (paper eq. 8).
+///
+/// Fewer than two slopes give 0 (a single logit cannot move relative to
+/// itself). A NaN slope gives NaN, so a broken JVP is never mistaken for a
+/// safe one.
+pub fn delta_a(slopes: &[f64]) -> f64 {
+    if slopes.iter().any(|a| a.is_nan()) {
+        return f64::NAN;
+    }
+    let (lo, hi) = slopes
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+    if slopes.len() < 2 {
+        0.0
+    } else {
+        hi - lo
+    }
+}
+
+/// Radius bound from a spread: ρa = π / Δa. Δa = 0 gives `+inf` (no ghost
+/// can exist when all logits move together), never a division error.
+pub fn rho_a_from_delta(delta_a: f64) -> f64 {
+    if delta_a == 0.0 {
+        f64::INFINITY
+    } else {
+        PI / delta_a
+    }
+}
+
+/// Radius bound of one sample, ρa = π / Δa (half-plane lemma, paper §4).
+pub fn rho_a(slopes: &[f64]) -> f64 {
+    rho_a_from_delta(delta_a(slopes))
+}
+
+/// Temperature law (paper §5.3): for logits z/T the slopes are a/T, so the
+/// bound is ρa(T) = π T / Δa with Δa measured on the untempered slopes.
+pub fn rho_a_tempered(delta_a: f64, temperature: f64) -> f64 {
+    rho_a_from_delta(delta_a) * temperature
+}
+
+/// Normalised step r = τ / ρa (paper eq. 10): r < 1 is inside the radius.
+pub fn normalized_step(tau: f64, rho_a: f64) -> f64 {
+    tau / rho_a
+}
+
+/// Temperature-scaled coordinate r_T = τ Δa / (π T) = τ / ρa(T).
+pub fn normalized_step_tempered(tau: f64, delta_a: f64, temperature: f64) -> f64 {
+    tau * delta_a / (PI * temperature)
+}
+
+/// Spreads Δa of every row of a row-major `n × k` slope matrix.
+///
+/// # Panics
+/// If `k == 0` or `slopes.len()` is not a multiple of `k`.
+pub fn spreads_of_rows(slopes: &[f64], k: usize) -> Vec<f64> {
+    assert!(k > 0 && slopes.len() % k == 0, "slope matrix of {} values is not n x {k}", slopes.len());
+    slopes.chunks_exact(k).map(delta_a).collect()
+}
+
+/// How per-sample spreads are combined into one radius for a sample set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregation {
+    /// The theory's choice: one step moves every sample, so the set radius is
+    /// the smallest per-sample radius, ρa(S) = π / max_x Δa(x).
+    Max,
+    /// A robust alternative the paper lists as future work: the q-quantile
+    /// (0 ≤ q ≤ 1, linear interpolation) of the spreads.
+    Quantile(f64),
+}
+
+/// The radius of a sample set and the sample that sets it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SetRadius {
+    /// The aggregated spread Δa(S).
+    pub delta_a: f64,
+    /// ρa(S) = π / Δa(S).
+    pub rho_a: f64,
+    /// Index of the bottleneck sample: the one with the largest spread for
+    /// [`Aggregation::Max`], the one with the smallest spread at or above the
+    /// quantile otherwise. `None` for an empty set.
+    pub bottleneck: Option<usize>,
+}
+
+/// Aggregate per-sample spreads into a set radius (paper §4.4).
+///
+/// NaN spreads poison the result (NaN radius, bottleneck at the NaN sample):
+/// a diverged model must not look safe. An empty set has an infinite radius.
+pub fn set_rho_a(spreads: &[f64], aggregation: Aggregation) -> SetRadius {
+    if let Some(i) = spreads.iter().position(|d| d.is_nan()) {
+        return SetRadius { delta_a: f64::NAN, rho_a: f64::NAN, bottleneck: Some(i) };
+    }
+    if spreads.is_empty() {
+        return SetRadius { delta_a: 0.0, rho_a: f64::INFINITY, bottleneck: None };
+    }
+    let (delta, index) = match aggregation {
+        Aggregation::Max => {
+            let (i, d) = spreads
+                .iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, bd), (i, &d)| if d > bd { (i, d) } else { (bi, bd) });
+            (d, i)
+        }
+        Aggregation::Quantile(q) => {
+            let d = quantile(spreads, q);
+            let i = spreads
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s >= d)
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            (d, i)
+        }
+    };
+    SetRadius { delta_a: delta, rho_a: rho_a_from_delta(delta), bottleneck: Some(index) }
+}
+
+/// The q-quantile of finite values with linear interpolation between order
+/// statistics (numpy's default). `q` is clamped to [0, 1]; empty input gives NaN.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_and_radius_of_one_sample() {
+        assert_eq!(delta_a(&[1.0, 0.5, -3.0]), 4.0);
+        assert!((rho_a(&[1.0, 0.5, -3.0]) - PI / 4.0).abs() < 1e-15);
+        assert_eq!(delta_a(&[2.0]), 0.0);
+        assert_eq!(delta_a(&[]), 0.0);
+        assert!(delta_a(&[1.0, f64::NAN]).is_nan());
+    }
+
+    #[test]
+    fn zero_spread_is_infinite_radius() {
+        assert_eq!(rho_a(&[0.7, 0.7, 0.7]), f64::INFINITY);
+        assert_eq!(rho_a_from_delta(0.0), f64::INFINITY);
+        assert_eq!(normalized_step(1.0, f64::INFINITY), 0.0);
+    }
+
+    #[test]
+    fn max_aggregation_finds_bottleneck() {
+        let r = set_rho_a(&[1.0, 5.0, 2.0], Aggregation::Max);
+        assert_eq!(r.bottleneck, Some(1));
+        assert_eq!(r.delta_a, 5.0);
+        assert!((r.rho_a - PI / 5.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn quantile_aggregation() {
+        let spreads = [4.0, 1.0, 3.0, 2.0, 5.0];
+        let r = set_rho_a(&spreads, Aggregation::Quantile(0.5));
+        assert_eq!(r.delta_a, 3.0);
+        assert_eq!(r.bottleneck, Some(2));
+        let r = set_rho_a(&spreads, Aggregation::Quantile(0.9));
+        assert!((r.delta_a - 4.6).abs() < 1e-12);
+        assert_eq!(r.bottleneck, Some(4));
+        assert_eq!(set_rho_a(&spreads, Aggregation::Quantile(1.0)).delta_a, 5.0);
+    }
+
+    #[test]
+    fn nan_and_empty_sets() {
+        assert!(set_rho_a(&[1.0, f64::NAN], Aggregation::Max).rho_a.is_nan());
+        let e = set_rho_a(&[], Aggregation::Max);
+        assert_eq!(e.rho_a, f64::INFINITY);
+        assert_eq!(e.bottleneck, None);
+    }
+
+    #[test]
+    fn rows_and_paper_worked_numbers() {
+        // Paper §8.4: ρa ≈ 3.14 at Δa = 1, 0.31 at 10, 0.10 at 30.
+        assert!((rho_a_from_delta(1.0) - 3.14159).abs() < 1e-5);
+        assert!((rho_a_from_delta(10.0) - 0.314159).abs() < 1e-6);
+        assert!((rho_a_from_delta(30.0) - 0.104720).abs() < 1e-6);
+        // τ = 0.1 at Δa = 30 gives r ≈ 0.95.
+        assert!((normalized_step(0.1, rho_a_from_delta(30.0)) - 0.95493).abs() < 1e-5);
+        assert_eq!(spreads_of_rows(&[0.0, 1.0, 2.0, -1.0, 0.0, 3.0], 3), vec![2.0, 4.0]);
+    }
+
+    #[test]
+    fn temperature_law_matches_scaled_slopes() {
+        let slopes = [0.3, -1.2, 2.5, 0.0];
+        for &t in &[0.25, 0.5, 1.0, 2.0, 8.0] {
+            let scaled: Vec<f64> = slopes.iter().map(|a| a / t).collect();
+            let direct = rho_a(&scaled);
+            let law = rho_a_tempered(delta_a(&slopes), t);
+            assert!((direct - law).abs() <= 1e-14 * law, "T = {t}");
+            let tau = 0.37;
+            assert!((normalized_step_tempered(tau, delta_a(&slopes), t) - tau / direct).abs() < 1e-14);
+        }
+    }
+}
