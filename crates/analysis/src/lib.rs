@@ -1,1 +1,32 @@
-//! tmp
+//! Result-side helpers of the ghosts reproduction: everything that turns
+//! experiment outputs into figures, tables and files.
+//!
+//! This crate knows results, not models: it depends on no other crate of the
+//! workspace.
+//!
+//! * [`style`] — the one figure style (sizes, fonts, Okabe-Ito palette,
+//!   safe/unsafe fills, the dashed "r = 1" line);
+//! * [`plot`] — a declarative line-plot API ([`Figure`], [`Panel`],
+//!   [`Series`], ...) rendered to PNG and SVG by [`render`];
+//! * [`table`] — Markdown tables and number formatting;
+//! * [`store`] — atomic file writes and JSON IO (non-finite numbers as `null`);
+//! * [`stats`] — quantiles, median, IQR, mean, std (NaN-aware variants),
+//!   `linspace`/`logspace`;
+//! * [`font`] — the embedded DejaVu Sans and its registration with plotters.
+
+#![warn(missing_docs)]
+
+pub mod font;
+pub mod plot;
+pub mod report;
+pub mod stats;
+pub mod store;
+pub mod style;
+pub mod table;
+
+pub use plot::{
+    render, Annotation, Band, Figure, HLine, LegendPos, Panel, Region, RegionColor, Scatter,
+    Series, VLine,
+};
+pub use store::{finite_or_null, read_json, write_atomic, write_json_atomic};
+pub use table::{fmt_pct, fmt_sig, Table};

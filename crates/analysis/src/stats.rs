@@ -6,7 +6,7 @@
 //! * Plain functions return NaN when the data is empty or contains a NaN;
 //!   the `nan_*` variants ignore NaN values (±inf are kept as ordinary values)
 //!   and return NaN only when nothing is left.
-//! * [`std`] is the sample standard deviation (ddof = 1); it is NaN below 2 values.
+//! * [`std`](fn@std) is the sample standard deviation (ddof = 1); it is NaN below 2 values.
 
 /// Quantile `q` in `[0, 1]` of `xs` with linear interpolation (numpy default).
 /// NaN if `xs` is empty, contains NaN, or `q` is outside `[0, 1]` or NaN.
@@ -117,7 +117,10 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
 /// `n` values from `10^a` to `10^b`, evenly spaced in log10 (numpy's
 /// `logspace(a, b, n)`); the endpoints are exactly `10^a` and `10^b`.
 pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    linspace(a, b, n).into_iter().map(|e| 10f64.powf(e)).collect()
+    linspace(a, b, n)
+        .into_iter()
+        .map(|e| 10f64.powf(e))
+        .collect()
 }
 
 #[cfg(test)]

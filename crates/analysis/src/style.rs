@@ -1,6 +1,9 @@
 //! The one figure style of the project: sizes, fonts, colours, line widths
 //! and the fills that mark safe and unsafe step sizes.
 //!
+//! Font sizes are in pixels as plotters' ab_glyph renderer uses them (the
+//! height from descender to ascender, about 1.16 em for DejaVu Sans).
+//!
 //! Every figure goes through [`crate::plot`], which reads its look from here,
 //! so changing a constant in this file restyles all figures at once.
 
@@ -13,17 +16,17 @@ pub const PANEL_SIZE: (u32, u32) = (900, 600);
 pub const FONT_FAMILY: &str = "sans-serif";
 
 /// Font size (px) of a figure's overall title.
-pub const FIGURE_TITLE_SIZE: f64 = 28.0;
+pub const FIGURE_TITLE_SIZE: f64 = 30.0;
 /// Font size (px) of a panel title.
-pub const PANEL_TITLE_SIZE: f64 = 22.0;
+pub const PANEL_TITLE_SIZE: f64 = 24.0;
 /// Font size (px) of the axis descriptions ("step size", "loss", ...).
-pub const AXIS_LABEL_SIZE: f64 = 18.0;
+pub const AXIS_LABEL_SIZE: f64 = 20.0;
 /// Font size (px) of tick labels.
-pub const TICK_LABEL_SIZE: f64 = 15.0;
+pub const TICK_LABEL_SIZE: f64 = 17.0;
 /// Font size (px) of legend entries.
-pub const LEGEND_SIZE: f64 = 15.0;
+pub const LEGEND_SIZE: f64 = 17.0;
 /// Font size (px) of annotation texts.
-pub const ANNOTATION_SIZE: f64 = 14.0;
+pub const ANNOTATION_SIZE: f64 = 16.0;
 
 /// The Okabe-Ito palette, reordered so that the first colours are the most
 /// distinct on white (yellow, the faintest, comes last). It is safe for the
@@ -93,4 +96,4 @@ pub const R_ONE_LINE: LineStyle = LineStyle {
 /// Width (px) of the legend strip at the right of a panel is at least this.
 pub const LEGEND_MIN_WIDTH: u32 = 110;
 /// ... and at most this fraction of the panel width.
-pub const LEGEND_MAX_FRACTION: f64 = 0.4;
+pub const LEGEND_MAX_FRACTION: f64 = 0.3;

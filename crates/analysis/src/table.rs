@@ -141,8 +141,10 @@ pub fn fmt_sig(x: f64, sig: usize) -> String {
     if !(-4..6).contains(&exp) {
         return sci;
     }
+    // Format the rounded value so that e.g. 123.4 at 2 digits reads "120".
+    let rounded: f64 = sci.parse().unwrap_or(x);
     let decimals = (sig as i32 - 1 - exp).max(0) as usize;
-    format!("{:.*}", decimals, x)
+    format!("{:.*}", decimals, rounded)
 }
 
 /// A fraction as a percentage with `decimals` decimals: `fmt_pct(0.1234, 1)`
@@ -153,7 +155,11 @@ pub fn fmt_pct(fraction: f64, decimals: usize) -> String {
     }
     let s = format!("{:.*}", decimals, fraction * 100.0);
     // "-0.0" would suggest a sign that the rounded value does not have.
-    let s = if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    let s = if s
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         s.trim_start_matches('-').to_string()
     } else {
         s
@@ -167,7 +173,7 @@ mod tests {
 
     #[test]
     fn sig_formatting() {
-        assert_eq!(fmt_sig(3.14159, 3), "3.14");
+        assert_eq!(fmt_sig(1.23456, 3), "1.23");
         assert_eq!(fmt_sig(0.5, 3), "0.500");
         assert_eq!(fmt_sig(9.996, 3), "10.0");
         assert_eq!(fmt_sig(123.456, 2), "120");
@@ -199,13 +205,18 @@ mod tests {
         t.notes.push("r is the convergence radius".into());
         let md = t.to_markdown();
         let expected = "**Radii**\n\n\
-            | model | r     | ratio |\n\
+            | model |     r | ratio |\n\
             | ----- | ----: | ----: |\n\
             | mlp   |   0.5 |   1.2 |\n\
             | a\\|b  | 12.25 |       |\n\
             \n- r is the convergence radius\n";
         assert_eq!(md, expected);
-        let widths: Vec<usize> = md.lines().skip(2).take(4).map(|l| l.chars().count()).collect();
+        let widths: Vec<usize> = md
+            .lines()
+            .skip(2)
+            .take(4)
+            .map(|l| l.chars().count())
+            .collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{md}");
     }
 }

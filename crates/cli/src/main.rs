@@ -1,1 +1,63 @@
-fn main(){}
+//! `ghosts`: the thin command-line front of the workspace.
+//!
+//! Every command is a few lines over a library crate: `radius` for the
+//! radius calculator, `experiments` for runs, figures and the report.
+//! Exit codes: 0 success, 1 a run failed, 2 bad input (arguments, files).
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Reproduce and extend "Ghosts of Softmax" (arXiv 2603.13552).
+#[derive(Parser)]
+#[command(name = "ghosts", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Radius of one sample (or a CSV of samples) from logits and slopes a = J_z v.
+    Radius(commands::radius::Args),
+    /// Run experiments, then re-render their figures, tables and paper/REPORT.md.
+    Reproduce(commands::reproduce::ReproduceArgs),
+    /// Re-render figures, tables and paper/REPORT.md from stored results only.
+    Figures(commands::reproduce::FiguresArgs),
+    /// List the experiment ids and whether each is implemented.
+    List,
+}
+
+/// An error caused by the user's input: reported with exit code 2.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Radius(args) => commands::radius::run(&args),
+        Command::Reproduce(args) => commands::reproduce::reproduce(&args),
+        Command::Figures(args) => commands::reproduce::figures(&args),
+        Command::List => commands::reproduce::list(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<InputError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

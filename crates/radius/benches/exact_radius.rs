@@ -10,7 +10,9 @@ fn digits_sized_set() -> Vec<(Vec<f64>, Vec<f64>)> {
         .map(|_| {
             // Trained-classifier-like logits: one confident class, spread slopes.
             let y = rng.gen_range(0..10);
-            let z = (0..10).map(|k| rng.gen_range(-4.0..4.0) + if k == y { 8.0 } else { 0.0 }).collect();
+            let z = (0..10)
+                .map(|k| rng.gen_range(-4.0..4.0) + if k == y { 8.0 } else { 0.0 })
+                .collect();
             let a = (0..10).map(|_| rng.gen_range(-15.0..15.0)).collect();
             (z, a)
         })
@@ -23,7 +25,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("digits_1797x10", |b| {
         b.iter(|| {
-            set.iter().map(|(z, a)| radius::exact_radius(z, a).unwrap().rho_exact).fold(f64::INFINITY, f64::min)
+            set.iter()
+                .map(|(z, a)| radius::exact_radius(z, a).unwrap().rho_exact)
+                .fold(f64::INFINITY, f64::min)
         })
     });
     group.finish();

@@ -85,7 +85,10 @@ pub enum ExactError {
 /// n = 1 or Δa = 0 give an infinite radius.
 pub fn exact_radius(logits: &[f64], slopes: &[f64]) -> Result<ExactRadius, ExactError> {
     if logits.len() != slopes.len() {
-        return Err(ExactError::LengthMismatch { logits: logits.len(), slopes: slopes.len() });
+        return Err(ExactError::LengthMismatch {
+            logits: logits.len(),
+            slopes: slopes.len(),
+        });
     }
     if logits.is_empty() {
         return Err(ExactError::Empty);
@@ -95,9 +98,17 @@ pub fn exact_radius(logits: &[f64], slopes: &[f64]) -> Result<ExactRadius, Exact
             return Err(ExactError::NonFinite { what, index, value });
         }
     }
-    let (lo, hi) = slopes.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
+    let (lo, hi) = slopes
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| {
+            (l.min(a), h.max(a))
+        });
     let delta = hi - lo;
-    let none = ExactRadius { rho_exact: f64::INFINITY, ghost: None, certified_zero_free: f64::INFINITY };
+    let none = ExactRadius {
+        rho_exact: f64::INFINITY,
+        ghost: None,
+        certified_zero_free: f64::INFINITY,
+    };
     if delta == 0.0 {
         return Ok(none);
     }
@@ -107,7 +118,11 @@ pub fn exact_radius(logits: &[f64], slopes: &[f64]) -> Result<ExactRadius, Exact
     }
     let s0 = sum.nearest_zero()?;
     let t0 = s0 / delta;
-    Ok(ExactRadius { rho_exact: t0.norm(), ghost: Some(t0), certified_zero_free: t0.norm() * (1.0 - CERTIFY_SHRINK) })
+    Ok(ExactRadius {
+        rho_exact: t0.norm(),
+        ghost: Some(t0),
+        certified_zero_free: t0.norm() * (1.0 - CERTIFY_SHRINK),
+    })
 }
 
 /// F(s) = Σ_k exp(z_k + b_k s) with b sorted ascending in [0, 1], distinct,
@@ -135,7 +150,11 @@ enum Count {
 
 impl ExpSum {
     fn new(logits: &[f64], slopes: &[f64], lo: f64, delta: f64) -> Self {
-        let mut terms: Vec<(f64, f64)> = slopes.iter().zip(logits).map(|(&a, &z)| (((a - lo) / delta).clamp(0.0, 1.0), z)).collect();
+        let mut terms: Vec<(f64, f64)> = slopes
+            .iter()
+            .zip(logits)
+            .map(|(&a, &z)| (((a - lo) / delta).clamp(0.0, 1.0), z))
+            .collect();
         terms.sort_by(|x, y| x.0.total_cmp(&y.0));
         let mut b: Vec<f64> = Vec::with_capacity(terms.len());
         let mut z: Vec<f64> = Vec::with_capacity(terms.len());
@@ -159,8 +178,18 @@ impl ExpSum {
     }
 
     fn eval(&self, s: Complex64) -> Eval {
-        let m = self.z.iter().zip(&self.b).map(|(z, b)| z + b * s.re).fold(f64::NEG_INFINITY, f64::max);
-        let mut out = Eval { f: Complex64::new(0.0, 0.0), df: Complex64::new(0.0, 0.0), abs_sum: 0.0, slope_abs_sum: 0.0 };
+        let m = self
+            .z
+            .iter()
+            .zip(&self.b)
+            .map(|(z, b)| z + b * s.re)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut out = Eval {
+            f: Complex64::new(0.0, 0.0),
+            df: Complex64::new(0.0, 0.0),
+            abs_sum: 0.0,
+            slope_abs_sum: 0.0,
+        };
         for (z, b) in self.z.iter().zip(&self.b) {
             let mag = (z + b * s.re - m).exp();
             let e = Complex64::from_polar(mag, b * s.im);
@@ -214,7 +243,9 @@ impl ExpSum {
             let mut best: Option<(f64, usize)> = None;
             for j in current + 1..n {
                 let xc = (self.z[current] - self.z[j]) / (self.b[j] - self.b[current]);
-                if xc >= x && best.is_none_or(|(bx, bj)| xc < bx || (xc == bx && self.b[j] > self.b[bj])) {
+                if xc >= x
+                    && best.is_none_or(|(bx, bj)| xc < bx || (xc == bx && self.b[j] > self.b[bj]))
+                {
                     best = Some((xc, j));
                 }
             }
@@ -229,14 +260,25 @@ impl ExpSum {
         seeds
     }
 
-    /// Seeds from the binary zeros of every pair of terms.
-    fn pair_seeds(&self) -> Vec<Complex64> {
+    /// Seeds from the binary zeros of the pairs of terms whose crossing lies
+    /// within `slack` nats of the upper envelope (`f64::INFINITY`: every pair).
+    fn pair_seeds(&self, slack: f64) -> Vec<Complex64> {
         let n = self.b.len();
-        let mut seeds = Vec::with_capacity(n * (n - 1) / 2);
+        let mut seeds = Vec::new();
         for i in 0..n {
             for j in i + 1..n {
                 let gap = self.b[j] - self.b[i];
-                seeds.push(Complex64::new((self.z[i] - self.z[j]) / gap, PI / gap));
+                let xc = (self.z[i] - self.z[j]) / gap;
+                let top = self
+                    .z
+                    .iter()
+                    .zip(&self.b)
+                    .map(|(z, b)| z + b * xc)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                if self.z[i] + self.b[i] * xc >= top - slack {
+                    seeds.push(Complex64::new(xc, PI / gap));
+                    seeds.push(Complex64::new(xc, 3.0 * PI / gap));
+                }
             }
         }
         seeds
@@ -271,7 +313,11 @@ impl ExpSum {
             if dtheta <= 1e-15 {
                 return Count::OnCircle;
             }
-            let next_theta = if theta + dtheta >= PI { PI } else { theta + dtheta };
+            let next_theta = if theta + dtheta >= PI {
+                PI
+            } else {
+                theta + dtheta
+            };
             let next = self.eval(Complex64::from_polar(radius, next_theta));
             // Both evaluations share no scale; the ratio's argument is scale-free.
             winding += (next.f / e.f).arg();
@@ -303,10 +349,13 @@ impl ExpSum {
                 return Ok(c);
             }
         }
-        best = self.best_root(&self.pair_seeds(), best);
-        if let Some(c) = best {
-            if self.certified(c) == Some(true) {
-                return Ok(c);
+        // Pairs near the envelope first (cheap), then every pair.
+        for slack in [4.0, f64::INFINITY] {
+            best = self.best_root(&self.pair_seeds(slack), best);
+            if let Some(c) = best {
+                if self.certified(c) == Some(true) {
+                    return Ok(c);
+                }
             }
         }
         // Bisection on the radius between the zero-free floor π and an upper
@@ -323,7 +372,9 @@ impl ExpSum {
                     }
                     r *= 2.0;
                     if r > 1e9 {
-                        return Err(ExactError::NotCertified("no zero found within |s| < 1e9".into()));
+                        return Err(ExactError::NotCertified(
+                            "no zero found within |s| < 1e9".into(),
+                        ));
                     }
                 }
             }
@@ -342,13 +393,22 @@ impl ExpSum {
                 }
             }
             let ring = 0.5 * (lo + hi);
-            let seeds: Vec<Complex64> = (1..4000).map(|i| Complex64::from_polar(ring, PI * i as f64 / 4000.0)).filter(|s| s.im >= PI * (1.0 - 1e-9)).collect();
-            let mut ranked: Vec<(f64, Complex64)> = seeds.iter().map(|&s| {
-                let e = self.eval(s);
-                (e.f.norm() / e.abs_sum, s)
-            }).collect();
+            let seeds: Vec<Complex64> = (1..4000)
+                .map(|i| Complex64::from_polar(ring, PI * i as f64 / 4000.0))
+                .filter(|s| s.im >= PI * (1.0 - 1e-9))
+                .collect();
+            let mut ranked: Vec<(f64, Complex64)> = seeds
+                .iter()
+                .map(|&s| {
+                    let e = self.eval(s);
+                    (e.f.norm() / e.abs_sum, s)
+                })
+                .collect();
             ranked.sort_by(|x, y| x.0.total_cmp(&y.0));
-            let found = self.best_root(&ranked.iter().take(16).map(|r| r.1).collect::<Vec<_>>(), None);
+            let found = self.best_root(
+                &ranked.iter().take(16).map(|r| r.1).collect::<Vec<_>>(),
+                None,
+            );
             if let Some(c) = found {
                 if c.norm() <= hi * (1.0 + 1e-6) && self.certified(c) != Some(false) {
                     return Ok(c);
@@ -357,7 +417,9 @@ impl ExpSum {
             lo = PI;
             hi *= 1.0 + 1e-6;
         }
-        Err(ExactError::NotCertified(format!("nearest zero lies in {lo} < |s| < {hi} but could not be located")))
+        Err(ExactError::NotCertified(format!(
+            "nearest zero lies in {lo} < |s| < {hi} but could not be located"
+        )))
     }
 }
 
@@ -367,7 +429,11 @@ mod tests {
     use crate::binary::binary_radius;
 
     fn residual(z: &[f64], a: &[f64], t: Complex64) -> f64 {
-        let terms: Vec<Complex64> = z.iter().zip(a).map(|(&z, &a)| (Complex64::from(z) + a * t).exp()).collect();
+        let terms: Vec<Complex64> = z
+            .iter()
+            .zip(a)
+            .map(|(&z, &a)| (Complex64::from(z) + a * t).exp())
+            .collect();
         let sum: Complex64 = terms.iter().sum();
         sum.norm() / terms.iter().map(|x| x.norm()).sum::<f64>()
     }
@@ -392,11 +458,24 @@ mod tests {
 
     #[test]
     fn degenerate_inputs() {
-        assert_eq!(exact_radius(&[1.0], &[3.0]).unwrap().rho_exact, f64::INFINITY);
+        assert_eq!(
+            exact_radius(&[1.0], &[3.0]).unwrap().rho_exact,
+            f64::INFINITY
+        );
         assert_eq!(exact_radius(&[1.0, 2.0], &[3.0, 3.0]).unwrap().ghost, None);
         assert_eq!(exact_radius(&[], &[]), Err(ExactError::Empty));
-        assert!(matches!(exact_radius(&[1.0], &[1.0, 2.0]), Err(ExactError::LengthMismatch { .. })));
-        assert!(matches!(exact_radius(&[1.0, f64::NAN], &[1.0, 2.0]), Err(ExactError::NonFinite { what: "logit", index: 1, .. })));
+        assert!(matches!(
+            exact_radius(&[1.0], &[1.0, 2.0]),
+            Err(ExactError::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            exact_radius(&[1.0, f64::NAN], &[1.0, 2.0]),
+            Err(ExactError::NonFinite {
+                what: "logit",
+                index: 1,
+                ..
+            })
+        ));
     }
 
     #[test]

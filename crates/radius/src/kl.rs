@@ -18,14 +18,27 @@ pub const KL_REVERSE_CONSTANT: f64 = 1.0 / (36.0 * 1.732_050_807_568_877_2);
 
 /// K(τ) = log Σ_i exp(z_i + τ a_i), computed stably.
 pub fn log_partition(logits: &[f64], slopes: &[f64], tau: f64) -> f64 {
-    let m = logits.iter().zip(slopes).map(|(z, a)| z + tau * a).fold(f64::NEG_INFINITY, f64::max);
-    m + logits.iter().zip(slopes).map(|(z, a)| (z + tau * a - m).exp()).sum::<f64>().ln()
+    let m = logits
+        .iter()
+        .zip(slopes)
+        .map(|(z, a)| z + tau * a)
+        .fold(f64::NEG_INFINITY, f64::max);
+    m + logits
+        .iter()
+        .zip(slopes)
+        .map(|(z, a)| (z + tau * a - m).exp())
+        .sum::<f64>()
+        .ln()
 }
 
 /// Probabilities p(τ) = softmax(z + τa).
 pub fn softmax_along(logits: &[f64], slopes: &[f64], tau: f64) -> Vec<f64> {
     let k = log_partition(logits, slopes, tau);
-    logits.iter().zip(slopes).map(|(z, a)| (z + tau * a - k).exp()).collect()
+    logits
+        .iter()
+        .zip(slopes)
+        .map(|(z, a)| (z + tau * a - k).exp())
+        .collect()
 }
 
 /// Mean, variance and third central moment of the slopes under p(τ):
@@ -33,15 +46,24 @@ pub fn softmax_along(logits: &[f64], slopes: &[f64], tau: f64) -> Vec<f64> {
 pub fn cumulants(logits: &[f64], slopes: &[f64], tau: f64) -> (f64, f64, f64) {
     let p = softmax_along(logits, slopes, tau);
     let mean: f64 = p.iter().zip(slopes).map(|(p, a)| p * a).sum();
-    let var = p.iter().zip(slopes).map(|(p, a)| p * (a - mean).powi(2)).sum();
-    let third = p.iter().zip(slopes).map(|(p, a)| p * (a - mean).powi(3)).sum();
+    let var = p
+        .iter()
+        .zip(slopes)
+        .map(|(p, a)| p * (a - mean).powi(2))
+        .sum();
+    let third = p
+        .iter()
+        .zip(slopes)
+        .map(|(p, a)| p * (a - mean).powi(3))
+        .sum();
     (mean, var, third)
 }
 
 /// Forward KL(p(τ)‖p(0)) = τK'(τ) − K(τ) + K(0) (exact along the line).
 pub fn kl_forward(logits: &[f64], slopes: &[f64], tau: f64) -> f64 {
     let (mean_tau, _, _) = cumulants(logits, slopes, tau);
-    (tau * mean_tau - log_partition(logits, slopes, tau) + log_partition(logits, slopes, 0.0)).max(0.0)
+    (tau * mean_tau - log_partition(logits, slopes, tau) + log_partition(logits, slopes, 0.0))
+        .max(0.0)
 }
 
 /// Reverse KL(p(0)‖p(τ)) = K(τ) − K(0) − τK'(0) (the paper's eq. 26 form).
@@ -106,7 +128,12 @@ mod tests {
         let n = 2000;
         let h = tau / n as f64;
         let f = |s: f64| s * cumulants(&z, &a, s).1;
-        let integral = h / 3.0 * (f(0.0) + f(tau) + (1..n).map(|i| f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 }).sum::<f64>());
+        let integral = h / 3.0
+            * (f(0.0)
+                + f(tau)
+                + (1..n)
+                    .map(|i| f(i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
+                    .sum::<f64>());
         assert!((kl_forward(&z, &a, tau) - integral).abs() < 1e-10);
     }
 
@@ -120,8 +147,13 @@ mod tests {
             let tau = rng.gen_range(0.01..1.0);
             let d = crate::delta_a(&a);
             let q = kl_quadratic_term(&z, &a, tau);
-            assert!((kl_forward(&z, &a, tau) - q).abs() <= kl_remainder_bound(d, tau) * (1.0 + 1e-9));
-            assert!((kl_reverse(&z, &a, tau) - q).abs() <= KL_REVERSE_CONSTANT * (tau * d).powi(3) * (1.0 + 1e-9));
+            assert!(
+                (kl_forward(&z, &a, tau) - q).abs() <= kl_remainder_bound(d, tau) * (1.0 + 1e-9)
+            );
+            assert!(
+                (kl_reverse(&z, &a, tau) - q).abs()
+                    <= KL_REVERSE_CONSTANT * (tau * d).powi(3) * (1.0 + 1e-9)
+            );
         }
     }
 
@@ -132,7 +164,8 @@ mod tests {
         let z = [p.ln(), (1.0 - p).ln()];
         let a = [0.0, 1.0];
         let tau = 0.01;
-        let ratio = (kl_forward(&z, &a, tau) - kl_quadratic_term(&z, &a, tau)).abs() / kl_remainder_bound(1.0, tau);
+        let ratio = (kl_forward(&z, &a, tau) - kl_quadratic_term(&z, &a, tau)).abs()
+            / kl_remainder_bound(1.0, tau);
         assert!(ratio > 0.99 && ratio <= 1.0, "ratio {ratio}");
     }
 }

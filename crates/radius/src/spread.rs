@@ -14,7 +14,9 @@ pub fn delta_a(slopes: &[f64]) -> f64 {
     }
     let (lo, hi) = slopes
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &a| {
+            (lo.min(a), hi.max(a))
+        });
     if slopes.len() < 2 {
         0.0
     } else {
@@ -58,7 +60,11 @@ pub fn normalized_step_tempered(tau: f64, delta_a: f64, temperature: f64) -> f64
 /// # Panics
 /// If `k == 0` or `slopes.len()` is not a multiple of `k`.
 pub fn spreads_of_rows(slopes: &[f64], k: usize) -> Vec<f64> {
-    assert!(k > 0 && slopes.len() % k == 0, "slope matrix of {} values is not n x {k}", slopes.len());
+    assert!(
+        k > 0 && slopes.len() % k == 0,
+        "slope matrix of {} values is not n x {k}",
+        slopes.len()
+    );
     slopes.chunks_exact(k).map(delta_a).collect()
 }
 
@@ -92,17 +98,32 @@ pub struct SetRadius {
 /// a diverged model must not look safe. An empty set has an infinite radius.
 pub fn set_rho_a(spreads: &[f64], aggregation: Aggregation) -> SetRadius {
     if let Some(i) = spreads.iter().position(|d| d.is_nan()) {
-        return SetRadius { delta_a: f64::NAN, rho_a: f64::NAN, bottleneck: Some(i) };
+        return SetRadius {
+            delta_a: f64::NAN,
+            rho_a: f64::NAN,
+            bottleneck: Some(i),
+        };
     }
     if spreads.is_empty() {
-        return SetRadius { delta_a: 0.0, rho_a: f64::INFINITY, bottleneck: None };
+        return SetRadius {
+            delta_a: 0.0,
+            rho_a: f64::INFINITY,
+            bottleneck: None,
+        };
     }
     let (delta, index) = match aggregation {
         Aggregation::Max => {
-            let (i, d) = spreads
-                .iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |(bi, bd), (i, &d)| if d > bd { (i, d) } else { (bi, bd) });
+            let (i, d) =
+                spreads
+                    .iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |(bi, bd), (i, &d)| {
+                        if d > bd {
+                            (i, d)
+                        } else {
+                            (bi, bd)
+                        }
+                    });
             (d, i)
         }
         Aggregation::Quantile(q) => {
@@ -117,7 +138,11 @@ pub fn set_rho_a(spreads: &[f64], aggregation: Aggregation) -> SetRadius {
             (d, i)
         }
     };
-    SetRadius { delta_a: delta, rho_a: rho_a_from_delta(delta), bottleneck: Some(index) }
+    SetRadius {
+        delta_a: delta,
+        rho_a: rho_a_from_delta(delta),
+        bottleneck: Some(index),
+    }
 }
 
 /// The q-quantile of finite values with linear interpolation between order
@@ -190,7 +215,10 @@ mod tests {
         assert!((rho_a_from_delta(30.0) - 0.104720).abs() < 1e-6);
         // τ = 0.1 at Δa = 30 gives r ≈ 0.95.
         assert!((normalized_step(0.1, rho_a_from_delta(30.0)) - 0.95493).abs() < 1e-5);
-        assert_eq!(spreads_of_rows(&[0.0, 1.0, 2.0, -1.0, 0.0, 3.0], 3), vec![2.0, 4.0]);
+        assert_eq!(
+            spreads_of_rows(&[0.0, 1.0, 2.0, -1.0, 0.0, 3.0], 3),
+            vec![2.0, 4.0]
+        );
     }
 
     #[test]
@@ -202,7 +230,9 @@ mod tests {
             let law = rho_a_tempered(delta_a(&slopes), t);
             assert!((direct - law).abs() <= 1e-14 * law, "T = {t}");
             let tau = 0.37;
-            assert!((normalized_step_tempered(tau, delta_a(&slopes), t) - tau / direct).abs() < 1e-14);
+            assert!(
+                (normalized_step_tempered(tau, delta_a(&slopes), t) - tau / direct).abs() < 1e-14
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let text = include_str!("fixtures/exact_radius_mpmath.csv");
-    let floats = |s: &str| s.split_whitespace().map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>();
+    let floats = |s: &str| {
+        s.split_whitespace()
+            .map(|v| v.parse::<f64>().unwrap())
+            .collect::<Vec<_>>()
+    };
     text.lines()
         .skip(1)
         .map(|line| {
@@ -42,10 +46,21 @@ fn exact_radius_agrees_with_mpmath() {
         let r = radius::exact_radius(&c.z, &c.a).unwrap();
         let rel = (r.rho_exact - c.rho).abs() / c.rho;
         worst = worst.max(rel);
-        assert!(rel <= 1e-6, "case {}: ours {} vs mpmath {} (rel {rel:e})", c.id, r.rho_exact, c.rho);
+        assert!(
+            rel <= 1e-6,
+            "case {}: ours {} vs mpmath {} (rel {rel:e})",
+            c.id,
+            r.rho_exact,
+            c.rho
+        );
         // Same zero, not just the same modulus (both report Im > 0).
         let g = r.ghost.unwrap();
-        assert!((g - c.t0).norm() <= 1e-6 * c.rho, "case {}: ghost {g} vs {}", c.id, c.t0);
+        assert!(
+            (g - c.t0).norm() <= 1e-6 * c.rho,
+            "case {}: ghost {g} vs {}",
+            c.id,
+            c.t0
+        );
         assert!(r.rho_exact >= radius::rho_a(&c.a) * (1.0 - 1e-12));
     }
     eprintln!("worst relative error over {} cases: {worst:e}", cases.len());

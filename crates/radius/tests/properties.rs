@@ -6,17 +6,22 @@ use radius::{binary_radius, delta_a, exact_radius, rho_a, top2};
 
 /// Logits and slopes of a sample with 2..=12 classes and a non-degenerate spread.
 fn sample() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
-    (2usize..=12).prop_flat_map(|k| {
-        (
-            prop::collection::vec(-20.0f64..20.0, k),
-            prop::collection::vec(-30.0f64..30.0, k),
-        )
-    })
-    .prop_filter("spread must be resolvable", |(_, a)| delta_a(a) > 1e-3)
+    (2usize..=12)
+        .prop_flat_map(|k| {
+            (
+                prop::collection::vec(-20.0f64..20.0, k),
+                prop::collection::vec(-30.0f64..30.0, k),
+            )
+        })
+        .prop_filter("spread must be resolvable", |(_, a)| delta_a(a) > 1e-3)
 }
 
 fn relative_residual(z: &[f64], a: &[f64], t: Complex64) -> f64 {
-    let terms: Vec<Complex64> = z.iter().zip(a).map(|(&z, &a)| (Complex64::from(z) + a * t).exp()).collect();
+    let terms: Vec<Complex64> = z
+        .iter()
+        .zip(a)
+        .map(|(&z, &a)| (Complex64::from(z) + a * t).exp())
+        .collect();
     terms.iter().sum::<Complex64>().norm() / terms.iter().map(|x| x.norm()).sum::<f64>()
 }
 

@@ -1,0 +1,503 @@
+//! A small declarative line-plot API over plotters.
+//!
+//! Experiments describe WHAT to draw — a [`Figure`] of [`Panel`]s holding
+//! [`Series`], [`Band`]s, reference lines, shaded [`Region`]s, [`Scatter`]s
+//! and [`Annotation`]s — and [`render`] decides HOW, in the project
+//! [`style`] module, writing both a PNG and an SVG.
+//!
+//! Data handling, identical in every panel:
+//! * ranges default to the data extent plus a small padding (log axes use
+//!   only positive finite values); an explicit `x_range`/`y_range` is used
+//!   as given when it is finite, non-empty and positive on a log axis;
+//! * NaN and infinite values never panic: such points are skipped and break
+//!   the line there (a lone remaining point is drawn as a dot);
+//! * y values outside the visible range are clamped to its floor/ceiling, so
+//!   a diverging curve runs along the top edge; lines are cut at the x edges;
+//! * items without a colour take palette colours by position: series `i`
+//!   and band `i` share colour `i`, scatters continue after the series.
+//!
+//! ```no_run
+//! use analysis::plot::{render, Figure, Panel, Series, VLine};
+//! let mut p = Panel::new("Loss along the step", "r = step / radius", "loss");
+//! p.y_log = true;
+//! p.series.push(Series::new("mlp", vec![0.1, 1.0, 2.0], vec![1.0, 0.9, 5.0]));
+//! p.vlines.push(VLine::r_one());
+//! render(&Figure::single(p), std::path::Path::new("results/fig")).unwrap();
+//! ```
+
+mod axis;
+mod clip;
+mod legend;
+mod panel;
+mod text;
+
+use crate::style;
+use anyhow::{anyhow, bail, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A line through the points `(x[i], y[i])`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend text; an empty label keeps the series out of the legend.
+    pub label: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates (same length as `x`; extra values of either are ignored).
+    pub y: Vec<f64>,
+    /// Palette index ([`style::palette`]); `None` picks one by position.
+    pub color: Option<usize>,
+    /// Dashed instead of solid.
+    pub dashed: bool,
+    /// Line width in pixels.
+    pub width: u32,
+    /// Draw a marker at every point.
+    pub markers: bool,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series {
+            label: String::new(),
+            x: vec![],
+            y: vec![],
+            color: None,
+            dashed: false,
+            width: style::LINE_WIDTH,
+            markers: false,
+        }
+    }
+}
+
+impl Series {
+    /// A solid line of default width, coloured by position.
+    pub fn new(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Series {
+            label: label.into(),
+            x,
+            y,
+            ..Series::default()
+        }
+    }
+    /// With palette colour `i`.
+    pub fn color(mut self, i: usize) -> Self {
+        self.color = Some(i);
+        self
+    }
+    /// Dashed.
+    pub fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
+    }
+    /// With markers at the points.
+    pub fn markers(mut self) -> Self {
+        self.markers = true;
+        self
+    }
+    /// With line width `w` pixels.
+    pub fn width(mut self, w: u32) -> Self {
+        self.width = w;
+        self
+    }
+}
+
+/// A semi-transparent area between the curves `lo` and `hi` over `x`
+/// (e.g. an interquartile range around a median line).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Band {
+    /// Legend text; empty keeps it out of the legend.
+    pub label: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Lower curve.
+    pub lo: Vec<f64>,
+    /// Upper curve.
+    pub hi: Vec<f64>,
+    /// Palette index; `None` uses the colour of the series with the same index.
+    pub color: Option<usize>,
+}
+
+impl Band {
+    /// A band coloured like the series of the same index.
+    pub fn new(label: impl Into<String>, x: Vec<f64>, lo: Vec<f64>, hi: Vec<f64>) -> Self {
+        Band {
+            label: label.into(),
+            x,
+            lo,
+            hi,
+            color: None,
+        }
+    }
+    /// With palette colour `i`.
+    pub fn color(mut self, i: usize) -> Self {
+        self.color = Some(i);
+        self
+    }
+}
+
+/// A vertical reference line across the whole panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VLine {
+    /// Position on the x axis.
+    pub x: f64,
+    /// Legend text; empty keeps it out of the legend.
+    pub label: String,
+    /// Dashed instead of solid.
+    pub dashed: bool,
+}
+
+impl VLine {
+    /// A dashed vertical line at `x`.
+    pub fn new(x: f64, label: impl Into<String>) -> Self {
+        VLine {
+            x,
+            label: label.into(),
+            dashed: true,
+        }
+    }
+    /// The "r = 1" line: step size equal to the convergence radius, in the
+    /// [`style::R_ONE_LINE`] style.
+    pub fn r_one() -> Self {
+        VLine {
+            x: 1.0,
+            label: "r = 1".into(),
+            dashed: style::R_ONE_LINE.dashed,
+        }
+    }
+}
+
+/// A horizontal reference line across the whole panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HLine {
+    /// Position on the y axis.
+    pub y: f64,
+    /// Legend text; empty keeps it out of the legend.
+    pub label: String,
+    /// Dashed instead of solid.
+    pub dashed: bool,
+}
+
+impl HLine {
+    /// A dashed horizontal line at `y`.
+    pub fn new(y: f64, label: impl Into<String>) -> Self {
+        HLine {
+            y,
+            label: label.into(),
+            dashed: true,
+        }
+    }
+}
+
+/// Fill colour of a [`Region`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegionColor {
+    /// Light green: step sizes that are safe.
+    #[default]
+    Safe,
+    /// Light red: step sizes that are not.
+    Unsafe,
+    /// A light tint of palette colour `i`.
+    Palette(usize),
+}
+
+/// A vertical span `x0..x1` shaded over the whole y range. Either end may
+/// be infinite (e.g. `1.0..f64::INFINITY` for everything right of r = 1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Region {
+    /// One end.
+    pub x0: f64,
+    /// The other end.
+    pub x1: f64,
+    /// Fill colour.
+    pub color: RegionColor,
+    /// Legend text; empty keeps it out of the legend.
+    pub label: String,
+}
+
+impl Region {
+    /// A region with the given fill.
+    pub fn new(x0: f64, x1: f64, color: RegionColor, label: impl Into<String>) -> Self {
+        Region {
+            x0,
+            x1,
+            color,
+            label: label.into(),
+        }
+    }
+    /// A safe (green) region.
+    pub fn safe(x0: f64, x1: f64, label: impl Into<String>) -> Self {
+        Region::new(x0, x1, RegionColor::Safe, label)
+    }
+    /// An unsafe (red) region.
+    pub fn unsafe_(x0: f64, x1: f64, label: impl Into<String>) -> Self {
+        Region::new(x0, x1, RegionColor::Unsafe, label)
+    }
+}
+
+/// A marked point with a text next to it (not in the legend). Drawn only
+/// when the point is inside the visible ranges.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Annotation {
+    /// Point abscissa.
+    pub x: f64,
+    /// Point ordinate.
+    pub y: f64,
+    /// The text.
+    pub text: String,
+}
+
+impl Annotation {
+    /// Text `text` at `(x, y)`.
+    pub fn new(x: f64, y: f64, text: impl Into<String>) -> Self {
+        Annotation {
+            x,
+            y,
+            text: text.into(),
+        }
+    }
+}
+
+/// Unconnected points.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scatter {
+    /// Legend text; empty keeps it out of the legend.
+    pub label: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates.
+    pub y: Vec<f64>,
+    /// Palette index; `None` continues the palette after the series.
+    pub color: Option<usize>,
+}
+
+impl Scatter {
+    /// Points coloured by position.
+    pub fn new(label: impl Into<String>, x: Vec<f64>, y: Vec<f64>) -> Self {
+        Scatter {
+            label: label.into(),
+            x,
+            y,
+            color: None,
+        }
+    }
+    /// With palette colour `i`.
+    pub fn color(mut self, i: usize) -> Self {
+        self.color = Some(i);
+        self
+    }
+}
+
+/// Where a panel's legend goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LegendPos {
+    /// In a strip right of the plotting area (never over the data).
+    #[default]
+    Right,
+    /// In a strip below the plotting area (never over the data).
+    Below,
+    /// Inside the plotting area, upper-left corner, on a white box.
+    UpperLeft,
+    /// Inside, upper-right corner, on a white box.
+    UpperRight,
+    /// Inside, lower-left corner, on a white box.
+    LowerLeft,
+    /// Inside, lower-right corner, on a white box.
+    LowerRight,
+    /// No legend.
+    None,
+}
+
+/// One plot: axes, their labels and everything drawn in it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Panel {
+    /// Title above the plot (empty: none).
+    pub title: String,
+    /// x axis description.
+    pub x_label: String,
+    /// y axis description.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub x_log: bool,
+    /// Logarithmic y axis.
+    pub y_log: bool,
+    /// Visible x range; `None` fits the data.
+    pub x_range: Option<(f64, f64)>,
+    /// Visible y range; `None` fits the data. Values outside are clamped.
+    pub y_range: Option<(f64, f64)>,
+    /// Lines.
+    pub series: Vec<Series>,
+    /// Filled areas between two curves.
+    pub bands: Vec<Band>,
+    /// Vertical reference lines.
+    pub vlines: Vec<VLine>,
+    /// Horizontal reference lines.
+    pub hlines: Vec<HLine>,
+    /// Shaded vertical spans (drawn behind everything else).
+    pub regions: Vec<Region>,
+    /// Marked points with text.
+    pub annotations: Vec<Annotation>,
+    /// Unconnected points.
+    pub scatters: Vec<Scatter>,
+    /// Legend placement.
+    pub legend: LegendPos,
+}
+
+impl Panel {
+    /// An empty panel with a title and axis descriptions.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        Panel {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            ..Panel::default()
+        }
+    }
+}
+
+/// Panels laid out in a grid, row by row, with an optional overall title.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// Title above all panels.
+    pub title: Option<String>,
+    /// The panels, row-major.
+    pub panels: Vec<Panel>,
+    /// Panels per row (clamped to `1..=panels.len()`).
+    pub cols: usize,
+    /// Size in pixels of one panel cell, legend strip included.
+    pub panel_size: (u32, u32),
+}
+
+impl Default for Figure {
+    fn default() -> Self {
+        Figure {
+            title: None,
+            panels: vec![],
+            cols: 1,
+            panel_size: style::PANEL_SIZE,
+        }
+    }
+}
+
+impl Figure {
+    /// A figure of one panel.
+    pub fn single(panel: Panel) -> Self {
+        Figure {
+            panels: vec![panel],
+            ..Figure::default()
+        }
+    }
+    /// Panels in rows of `cols`.
+    pub fn grid(panels: Vec<Panel>, cols: usize) -> Self {
+        Figure {
+            panels,
+            cols,
+            ..Figure::default()
+        }
+    }
+    /// With an overall title.
+    pub fn titled(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+    /// Effective (columns, rows) of the grid.
+    fn grid_shape(&self) -> (usize, usize) {
+        let cols = self.cols.clamp(1, self.panels.len().max(1));
+        (cols, self.panels.len().div_ceil(cols))
+    }
+    /// Height of the overall title strip in pixels.
+    fn title_height(&self) -> u32 {
+        if self.title.as_deref().is_some_and(|t| !t.is_empty()) {
+            (style::FIGURE_TITLE_SIZE * 1.8) as u32
+        } else {
+            0
+        }
+    }
+    /// Total size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        let (cols, rows) = self.grid_shape();
+        let (w, h) = self.panel_size;
+        (w * cols as u32, h * rows as u32 + self.title_height())
+    }
+}
+
+/// `stem` with `ext` appended (`results/fig1` -> `results/fig1.png`); a dot
+/// in the stem is kept rather than treated as an extension.
+fn with_ext(stem: &Path, ext: &str) -> PathBuf {
+    let mut s = stem.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+/// Renders `fig` to `stem.png` and `stem.svg` (parent directories are
+/// created; each file is written to a temporary file in the same directory
+/// and renamed into place) and returns the two paths, PNG first.
+pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
+    if fig.panels.is_empty() {
+        bail!("figure {} has no panels", stem.display());
+    }
+    crate::font::ensure_fonts();
+    let size = fig.size();
+    let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
+    crate::store::create_parent(&png)?;
+
+    let tmp = crate::store::temp_path(&png);
+    let drawn = {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw_figure(&root, fig).and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
+    };
+    match drawn {
+        Ok(()) => crate::store::commit(&tmp, &png)?,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("drawing {}", png.display())));
+        }
+    }
+
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        draw_figure(&root, fig)
+            .and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
+            .map_err(|e| e.context(format!("drawing {}", svg.display())))?;
+    }
+    crate::store::write_atomic(&svg, text.as_bytes())?;
+    Ok(vec![png, svg])
+}
+
+/// Draws the whole figure on `root`.
+fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let body = match fig.title.as_deref().filter(|t| !t.is_empty()) {
+        Some(title) => {
+            let (top, body) = root.split_vertically(fig.title_height());
+            let (w, h) = top.dim_in_pixel();
+            let title = text::fit(title, style::FIGURE_TITLE_SIZE, w.saturating_sub(20));
+            let font = text::style(style::FIGURE_TITLE_SIZE, &style::AXIS_COLOR).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Center,
+                ),
+            );
+            top.draw_text(&title, &font, (w as i32 / 2, h as i32 / 2))
+                .map_err(err)?;
+            body
+        }
+        None => root.clone(),
+    };
+    let (cols, rows) = fig.grid_shape();
+    let cells = body.split_evenly((rows, cols));
+    for (panel, cell) in fig.panels.iter().zip(&cells) {
+        panel::draw(cell, panel).map_err(err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,389 @@
+//! Axis ranges, tick positions and tick labels, and the plotters coordinate
+//! (`Axis`) that maps values to pixels with them.
+//!
+//! Linear axes map with plotters' `RangedCoordf64`, log axes with the
+//! `LogCoord` of plotters' `.log_scale()` ranges; only the tick choice and
+//! the tick labels are ours (plotters' log ticks vanish on ranges shorter
+//! than a decade, and its labels print raw floats).
+
+use plotters::coord::combinators::{IntoLogRange, LogCoord};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, KeyPointWeight, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use std::ops::Range;
+
+/// Fraction of the (log-)span added on each side of a range taken from data.
+const PAD: f64 = 0.04;
+/// At most this many labelled ticks per axis.
+const MAX_TICKS: usize = 8;
+
+/// The resolved description of one axis: visible range and ticks.
+#[derive(Clone, Debug)]
+pub(crate) struct AxisSpec {
+    /// Lower visible limit (data units, > 0 on log axes).
+    pub lo: f64,
+    /// Upper visible limit.
+    pub hi: f64,
+    /// Logarithmic (base 10) axis.
+    pub log: bool,
+    /// Labelled ticks.
+    pub major: Vec<f64>,
+    /// Unlabelled minor grid positions.
+    pub minor: Vec<f64>,
+    /// Spacing of linear major ticks (0 when the ticks are not evenly spaced).
+    step: f64,
+}
+
+impl AxisSpec {
+    /// The axis for `values` (the data the axis must show), with the
+    /// requested fixed range if it is usable (finite, non-empty, positive on
+    /// a log axis); otherwise the data extent with a small padding.
+    pub fn new(
+        values: impl IntoIterator<Item = f64>,
+        log: bool,
+        fixed: Option<(f64, f64)>,
+    ) -> Self {
+        let (lo, hi) = match fixed.and_then(|r| usable(r, log)) {
+            Some(r) => r,
+            None => data_range(values, log),
+        };
+        let (lo, hi) = if log { log_limits(lo, hi) } else { (lo, hi) };
+        let (major, minor, step) = if log {
+            log_ticks(lo, hi)
+        } else {
+            linear_ticks(lo, hi)
+        };
+        AxisSpec {
+            lo,
+            hi,
+            log,
+            major,
+            minor,
+            step,
+        }
+    }
+
+    /// Value to the axis' linear space: log10 on log axes (non-positive
+    /// values give -inf, NaN stays NaN), identity otherwise.
+    pub fn value_to_t(&self, v: f64) -> f64 {
+        if !self.log {
+            v
+        } else if v > 0.0 {
+            v.log10()
+        } else if v.is_nan() {
+            f64::NAN
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+
+    /// Inverse of [`AxisSpec::value_to_t`].
+    pub fn t_to_value(&self, t: f64) -> f64 {
+        if self.log {
+            10f64.powf(t)
+        } else {
+            t
+        }
+    }
+
+    /// The visible range in linear space.
+    pub fn t_range(&self) -> (f64, f64) {
+        (self.value_to_t(self.lo), self.value_to_t(self.hi))
+    }
+
+    /// Whether `v` lies in the visible range.
+    pub fn contains(&self, v: f64) -> bool {
+        v >= self.lo && v <= self.hi
+    }
+
+    /// The label printed at tick `v`.
+    pub fn label(&self, v: f64) -> String {
+        if self.log {
+            log_label(v)
+        } else {
+            linear_label(v, self.step, self.lo.abs().max(self.hi.abs()))
+        }
+    }
+}
+
+/// A fixed range made valid (ordered), or None if it cannot be shown.
+fn usable((a, b): (f64, f64), log: bool) -> Option<(f64, f64)> {
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    let ok = a.is_finite() && b.is_finite() && a < b && (!log || a > 0.0);
+    ok.then_some((a, b))
+}
+
+/// Keeps a log range within [1e-300, 1e300] (and non-empty), so that
+/// decades stay countable and subnormal data cannot make a zero floor.
+fn log_limits(lo: f64, hi: f64) -> (f64, f64) {
+    let lo = lo.clamp(1e-300, 1e299);
+    let hi = hi.clamp(1e-299, 1e300);
+    if lo < hi {
+        (lo, hi)
+    } else {
+        (lo, lo * 10.0)
+    }
+}
+
+/// Data extent (finite values; positive ones on log axes) padded by [`PAD`].
+fn data_range(values: impl IntoIterator<Item = f64>, log: bool) -> (f64, f64) {
+    let t = |v: f64| if log { v.log10() } else { v };
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values {
+        if v.is_finite() && (!log || v > 0.0) {
+            lo = lo.min(t(v));
+            hi = hi.max(t(v));
+        }
+    }
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0) // no data: [0, 1], or [1, 10] on a log axis
+    } else if hi - lo <= 1e-12 * lo.abs().max(1.0) {
+        let half = if log { 0.5 } else { (lo.abs() * 0.1).max(0.5) };
+        (lo - half, hi + half)
+    } else {
+        // Halves first: the span of huge values must not overflow.
+        let pad = (hi / 2.0 - lo / 2.0) * 2.0 * PAD;
+        ((lo - pad).max(-f64::MAX), (hi + pad).min(f64::MAX))
+    };
+    if log {
+        (10f64.powf(lo), 10f64.powf(hi))
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Multiples of a 1-2-5 step between `lo` and `hi`: (major, minor, step).
+fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>, f64) {
+    let raw = (hi / 2.0 - lo / 2.0) / (MAX_TICKS / 2 - 1) as f64;
+    if !(raw.is_finite() && raw > 0.0) {
+        return (vec![lo, hi], vec![], 0.0);
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    let (step, sub) = match raw / mag {
+        m if m <= 1.0 => (mag, 5.0),
+        m if m <= 2.0 => (2.0 * mag, 4.0),
+        m if m <= 5.0 => (5.0 * mag, 5.0),
+        _ => (10.0 * mag, 5.0),
+    };
+    let multiples = |s: f64| -> Vec<f64> {
+        let (k0, k1) = (
+            (lo / s - 1e-9).ceil() as i64,
+            (hi / s + 1e-9).floor() as i64,
+        );
+        (k0..=k1.min(k0.saturating_add(1000)))
+            .map(|k| k as f64 * s)
+            .map(|v| if v.abs() < s * 1e-9 { 0.0 } else { v })
+            .collect()
+    };
+    let major = multiples(step);
+    let minor = multiples(step / sub);
+    (major, minor, step)
+}
+
+/// Ticks on a log axis: (major, minor, 0).
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>, f64) {
+    let (d0, d1) = (
+        (lo.log10() - 1e-9).ceil() as i32,
+        (hi.log10() + 1e-9).floor() as i32,
+    );
+    let in_range = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    if d1 > d0 + 1 {
+        // At least three powers of ten: label decades, every `stride`-th one.
+        let nd = (d1 - d0 + 1) as usize;
+        let stride = nd.div_ceil(MAX_TICKS) as i32;
+        let decades: Vec<i32> = (d0..=d1).filter(|d| d.rem_euclid(stride) == 0).collect();
+        let major = decades.iter().map(|&d| 10f64.powi(d)).collect();
+        let minor = if stride == 1 {
+            (d0 - 1..=d1)
+                .flat_map(|d| (2..=9).map(move |m| m as f64 * 10f64.powi(d)))
+                .filter(in_range)
+                .collect()
+        } else {
+            (d0..=d1)
+                .filter(|d| d.rem_euclid(stride) != 0)
+                .map(|d| 10f64.powi(d))
+                .collect()
+        };
+        return (major, minor, 0.0);
+    }
+    // At most two decades visible: 1-2-5 multiples of powers of ten (with
+    // the other multiples as minor lines), then 1..9 on shorter ranges.
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    for mantissas in [
+        &[1.0, 2.0, 5.0][..],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ] {
+        let ticks: Vec<f64> = (e0..=e1)
+            .flat_map(|d| mantissas.iter().map(move |m| m * 10f64.powi(d)))
+            .filter(in_range)
+            .collect();
+        if ticks.len() >= 3 {
+            let minor = (e0..=e1)
+                .flat_map(|d| (1..=9).map(move |m| m as f64 * 10f64.powi(d)))
+                .filter(|v| in_range(v) && !ticks.contains(v))
+                .collect();
+            return (ticks, minor, 0.0);
+        }
+    }
+    // Very short range: plain evenly spaced ticks (still mapped on a log scale).
+    let (major, _, _) = linear_ticks(lo, hi);
+    (major, vec![], 0.0)
+}
+
+/// Label for a log-axis tick: powers of ten as 0.01, 0.1, 1, 10, 100, 1000
+/// or 1e-3, 1e4; other values with at most 3 significant digits.
+fn log_label(v: f64) -> String {
+    let d = v.log10().round();
+    if (v / 10f64.powf(d) - 1.0).abs() < 1e-9 {
+        let d = d as i32;
+        return if (-2..=3).contains(&d) {
+            compact(v)
+        } else {
+            format!("1e{d}")
+        };
+    }
+    if (1e-3..1e4).contains(&v.abs()) {
+        compact(v)
+    } else {
+        trim_exp(&format!("{v:.2e}"))
+    }
+}
+
+/// Label for a linear tick of spacing `step` on an axis reaching `max_abs`:
+/// scientific beyond 1e5 or below 1e-3, else fixed with the step's decimals.
+fn linear_label(v: f64, step: f64, max_abs: f64) -> String {
+    let step_ok = step > 0.0 && step.is_finite();
+    if !(1e-3..1e5).contains(&max_abs) {
+        if v == 0.0 {
+            return "0".into();
+        }
+        let digits = if step_ok {
+            (max_abs.log10().floor() - step.log10().floor()).clamp(0.0, 6.0) as usize
+        } else {
+            3
+        };
+        return trim_exp(&format!("{v:.digits$e}"));
+    }
+    let mut decimals = if step_ok {
+        (-(step.log10().floor())).clamp(0.0, 12.0) as usize
+    } else {
+        3
+    };
+    // A step like 2.5 needs one more decimal than its magnitude suggests.
+    let scaled = step * 10f64.powi(decimals as i32);
+    if step_ok && (scaled.round() - scaled).abs() > 1e-6 {
+        decimals += 1;
+    }
+    format!("{v:.decimals$}")
+}
+
+/// Shortest plain rendering with at most 3 significant digits.
+fn compact(v: f64) -> String {
+    let s = crate::table::fmt_sig(v, 3);
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// "2.50e-5" -> "2.5e-5", "1.00e6" -> "1e6".
+fn trim_exp(s: &str) -> String {
+    match s.split_once('e') {
+        Some((m, e)) if m.contains('.') => {
+            format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// A plotters coordinate built from an [`AxisSpec`].
+pub(crate) struct Axis {
+    spec: AxisSpec,
+    lin: RangedCoordf64,
+    log: Option<LogCoord<f64>>,
+}
+
+impl Axis {
+    /// The coordinate for `spec`.
+    pub fn new(spec: AxisSpec) -> Self {
+        let lin: RangedCoordf64 = (spec.lo..spec.hi).into();
+        let log = spec.log.then(|| (spec.lo..spec.hi).log_scale().into());
+        Axis { spec, lin, log }
+    }
+}
+
+impl Ranged for Axis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        match &self.log {
+            Some(l) => l.map(v, limit),
+            None => self.lin.map(v, limit),
+        }
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.max_num_points() == 0 {
+            return vec![];
+        }
+        let mut pts = self.spec.major.clone();
+        if matches!(hint.weight(), KeyPointWeight::Any) {
+            pts.extend(&self.spec.minor);
+        }
+        pts
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.spec.lo..self.spec.hi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(a: &AxisSpec) -> Vec<String> {
+        a.major.iter().map(|&v| a.label(v)).collect()
+    }
+
+    #[test]
+    fn linear_ticks_are_round() {
+        let a = AxisSpec::new([], false, Some((0.0, 1.0)));
+        assert_eq!(labels(&a), ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        let a = AxisSpec::new([], false, Some((-3.0, 12.0)));
+        assert_eq!(labels(&a), ["0", "5", "10"]);
+        let a = AxisSpec::new([], false, Some((0.0, 2e6)));
+        assert!(labels(&a).iter().any(|l| l == "1e6"), "{:?}", labels(&a));
+    }
+
+    #[test]
+    fn log_ticks_are_readable() {
+        let a = AxisSpec::new([], true, Some((1e-3, 100.0)));
+        assert_eq!(labels(&a), ["1e-3", "0.01", "0.1", "1", "10", "100"]);
+        assert!(a.minor.contains(&0.2));
+        let a = AxisSpec::new([], true, Some((2.0, 8.0)));
+        assert!(a.major.len() >= 3, "{:?}", a.major);
+        let a = AxisSpec::new([], true, Some((1e-30, 1e10)));
+        assert!(
+            a.major.len() <= MAX_TICKS && a.major.len() >= 4,
+            "{:?}",
+            a.major
+        );
+        let a = AxisSpec::new([], true, Some((1.1, 1.3)));
+        assert!(a.major.len() >= 2, "{:?}", a.major);
+    }
+
+    #[test]
+    fn ranges_from_data() {
+        let a = AxisSpec::new([f64::NAN, -1.0, 0.0, 1e-2, 1e2, f64::INFINITY], true, None);
+        assert!(a.lo < 1e-2 && a.lo > 1e-3 && a.hi > 1e2 && a.hi < 1e3);
+        let a = AxisSpec::new([5.0, 5.0], false, None);
+        assert!(a.lo < 5.0 && a.hi > 5.0);
+        let a = AxisSpec::new([], true, None);
+        assert_eq!((a.lo, a.hi), (1.0, 10.0));
+        // An unusable fixed range falls back to the data.
+        let a = AxisSpec::new([1.0, 2.0], true, Some((-1.0, 2.0)));
+        assert!(a.lo > 0.0);
+    }
+}

@@ -1,0 +1,356 @@
+//! Drawing one panel: layout, axes, data, frame and legend.
+
+use super::axis::{Axis, AxisSpec};
+use super::{clip, legend, text, LegendPos, Panel, RegionColor};
+use crate::style::{self, palette, AXIS_LABEL_SIZE, FONT_FAMILY, TICK_LABEL_SIZE};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+type DResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Colour of series `i` of `p`.
+pub(crate) fn series_color(p: &Panel, i: usize) -> RGBColor {
+    palette(p.series[i].color.unwrap_or(i))
+}
+
+/// Colour of band `i` of `p` (by default that of series `i`).
+pub(crate) fn band_color(p: &Panel, i: usize) -> RGBColor {
+    palette(p.bands[i].color.unwrap_or(i))
+}
+
+/// Colour of scatter `i` of `p` (by default continuing after the series).
+pub(crate) fn scatter_color(p: &Panel, i: usize) -> RGBColor {
+    palette(p.scatters[i].color.unwrap_or(p.series.len() + i))
+}
+
+/// Fill of a region.
+pub(crate) fn region_fill(c: RegionColor) -> RGBAColor {
+    match c {
+        RegionColor::Safe => style::SAFE_FILL,
+        RegionColor::Unsafe => style::UNSAFE_FILL,
+        RegionColor::Palette(i) => palette(i).mix(style::REGION_ALPHA),
+    }
+}
+
+/// x values the x axis should show (drawable points and reference lines;
+/// regions do not widen the range).
+fn x_values(p: &Panel) -> Vec<f64> {
+    let mut v = vec![];
+    for s in &p.series {
+        v.extend(
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(_, y)| y.is_finite())
+                .map(|(x, _)| *x),
+        );
+    }
+    for b in &p.bands {
+        v.extend(
+            b.x.iter()
+                .zip(b.lo.iter().zip(&b.hi))
+                .filter(|(_, (l, h))| l.is_finite() && h.is_finite())
+                .map(|(x, _)| *x),
+        );
+    }
+    for s in &p.scatters {
+        v.extend(
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(_, y)| y.is_finite())
+                .map(|(x, _)| *x),
+        );
+    }
+    v.extend(p.vlines.iter().map(|l| l.x));
+    v.extend(p.annotations.iter().map(|a| a.x));
+    v
+}
+
+/// y values the y axis should show: those at visible x, and reference lines.
+fn y_values(p: &Panel, xa: &AxisSpec) -> Vec<f64> {
+    let visible = |x: &f64| xa.contains(*x);
+    let mut v = vec![];
+    for s in &p.series {
+        v.extend(
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(x, _)| visible(x))
+                .map(|(_, y)| *y),
+        );
+    }
+    for b in &p.bands {
+        for (x, (l, h)) in b.x.iter().zip(b.lo.iter().zip(&b.hi)) {
+            if visible(x) {
+                v.extend([*l, *h]);
+            }
+        }
+    }
+    for s in &p.scatters {
+        v.extend(
+            s.x.iter()
+                .zip(&s.y)
+                .filter(|(x, _)| visible(x))
+                .map(|(_, y)| *y),
+        );
+    }
+    v.extend(p.hlines.iter().map(|l| l.y));
+    v.extend(p.annotations.iter().filter(|a| visible(&a.x)).map(|a| a.y));
+    v
+}
+
+/// Draws panel `p` filling `area`.
+pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> DResult<DB> {
+    let (w, h) = area.dim_in_pixel();
+    let xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
+    let ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+
+    // Label areas sized from the actual tick labels, so nothing overlaps.
+    let ytick_w = ya
+        .major
+        .iter()
+        .map(|&v| text::width(&ya.label(v), TICK_LABEL_SIZE))
+        .max();
+    let desc = |s: &str| {
+        if s.trim().is_empty() {
+            0
+        } else {
+            (AXIS_LABEL_SIZE * 1.5) as u32
+        }
+    };
+    let y_area = 10 + ytick_w.unwrap_or(0) + 10 + desc(&p.y_label);
+    let x_area = 10 + (TICK_LABEL_SIZE * 1.4) as u32 + 4 + desc(&p.x_label);
+    let (margin_l, margin_r) = (8u32, 24u32);
+
+    // Legend strips outside the plot.
+    let entries = legend::entries(p);
+    let pos = if entries.is_empty() {
+        LegendPos::None
+    } else {
+        p.legend
+    };
+    let flow_w = w.saturating_sub(y_area + margin_l + margin_r) as i32;
+    let rows = if pos == LegendPos::Below {
+        legend::flow(&entries, flow_w)
+    } else {
+        vec![]
+    };
+    let chart_area = match pos {
+        LegendPos::Right => {
+            area.split_horizontally(w - legend::strip_width(&entries, w))
+                .0
+        }
+        LegendPos::Below => {
+            area.split_vertically(h.saturating_sub(legend::flow_height(&rows)))
+                .0
+        }
+        _ => area.clone(),
+    };
+
+    let mut builder = ChartBuilder::on(&chart_area);
+    builder
+        .margin_top(12)
+        .margin_bottom(8)
+        .margin_left(margin_l)
+        .margin_right(margin_r)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area);
+    if !p.title.trim().is_empty() {
+        let title = text::fit(
+            p.title.trim(),
+            style::PANEL_TITLE_SIZE,
+            w.saturating_sub(20),
+        );
+        builder.caption(title, (FONT_FAMILY, style::PANEL_TITLE_SIZE));
+    }
+    let mut chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+
+    let xf = |v: &f64| xa.label(*v);
+    let yf = |v: &f64| ya.label(*v);
+    chart
+        .configure_mesh()
+        .x_labels(10)
+        .y_labels(10)
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .x_desc(p.x_label.trim())
+        .y_desc(p.y_label.trim())
+        .label_style((FONT_FAMILY, TICK_LABEL_SIZE))
+        .axis_desc_style((FONT_FAMILY, AXIS_LABEL_SIZE))
+        .bold_line_style(style::GRID_COLOR)
+        .light_line_style(style::MINOR_GRID_COLOR)
+        .axis_style(style::AXIS_COLOR)
+        .draw()?;
+
+    draw_data(&mut chart, p, &xa, &ya)?;
+
+    // Frame and legend, in pixels relative to the panel.
+    let (base_x, base_y) = area.get_base_pixel();
+    let (px, py) = chart.plotting_area().get_pixel_range();
+    let plot = (
+        px.start - base_x,
+        py.start - base_y,
+        px.end - base_x,
+        py.end - base_y,
+    );
+    area.draw(&Rectangle::new(
+        [(plot.0, plot.1), (plot.2 - 1, plot.3 - 1)],
+        style::AXIS_COLOR.stroke_width(1),
+    ))?;
+    draw_annotations(area, &chart, p, &xa, &ya, plot, (base_x, base_y))?;
+
+    match pos {
+        LegendPos::None => Ok(()),
+        LegendPos::Right => {
+            let x0 = chart_area.dim_in_pixel().0 as i32;
+            let room = legend::text_room(w as i32 - x0);
+            legend::draw_column(area, &entries, (x0, plot.1 - legend::PAD), room, false)
+        }
+        LegendPos::Below => {
+            let y0 = chart_area.dim_in_pixel().1 as i32;
+            legend::draw_rows(area, &entries, &rows, (plot.0 - legend::PAD, y0), flow_w)
+        }
+        corner => {
+            let room = legend::text_room((plot.2 - plot.0) / 2);
+            let (bw, bh) = legend::column_size(&entries, room);
+            let inset = 10;
+            let left = matches!(corner, LegendPos::UpperLeft | LegendPos::LowerLeft);
+            let upper = matches!(corner, LegendPos::UpperLeft | LegendPos::UpperRight);
+            let x = if left {
+                plot.0 + inset
+            } else {
+                plot.2 - inset - bw
+            };
+            let y = if upper {
+                plot.1 + inset
+            } else {
+                plot.3 - inset - bh
+            };
+            legend::draw_column(area, &entries, (x, y), room, true)
+        }
+    }
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
+
+/// Regions, bands, reference lines, series and scatters, back to front.
+fn draw_data<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    p: &Panel,
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+) -> DResult<DB> {
+    let area = chart.plotting_area();
+    for r in &p.regions {
+        if let Some((a, b)) = clip::span(r.x0, r.x1, xa) {
+            area.draw(&Rectangle::new(
+                [(a, ya.lo), (b, ya.hi)],
+                region_fill(r.color).filled(),
+            ))?;
+        }
+    }
+    for (i, b) in p.bands.iter().enumerate() {
+        let fill = band_color(p, i).mix(style::BAND_ALPHA).filled();
+        for run in clip::runs(&b.x, [&b.lo, &b.hi], xa, ya) {
+            let upper = run.iter().map(|&(x, [_, hi])| (x, hi));
+            let lower = run.iter().rev().map(|&(x, [lo, _])| (x, lo));
+            if run.len() >= 2 {
+                area.draw(&Polygon::new(upper.chain(lower).collect::<Vec<_>>(), fill))?;
+            }
+        }
+    }
+    let ref_style = style::REF_LINE_COLOR.stroke_width(style::REF_LINE_WIDTH);
+    for v in p
+        .vlines
+        .iter()
+        .filter(|v| v.x.is_finite() && xa.contains(v.x))
+    {
+        line(area, vec![(v.x, ya.lo), (v.x, ya.hi)], ref_style, v.dashed)?;
+    }
+    for h in p
+        .hlines
+        .iter()
+        .filter(|h| h.y.is_finite() && ya.contains(h.y))
+    {
+        line(area, vec![(xa.lo, h.y), (xa.hi, h.y)], ref_style, h.dashed)?;
+    }
+    for (i, s) in p.series.iter().enumerate() {
+        let color = series_color(p, i);
+        let st = color.stroke_width(s.width.max(1));
+        for run in clip::runs(&s.x, [&s.y], xa, ya) {
+            let pts: Vec<(f64, f64)> = run.iter().map(|&(x, [y])| (x, y)).collect();
+            if pts.len() == 1 && !s.markers {
+                // A lone point between gaps would otherwise be invisible.
+                area.draw(&Circle::new(pts[0], style::MARKER_SIZE, color.filled()))?;
+            } else {
+                line(area, pts, st, s.dashed)?;
+            }
+        }
+        if s.markers {
+            for pt in clip::points(&s.x, &s.y, xa, ya) {
+                area.draw(&Circle::new(pt, style::MARKER_SIZE, color.filled()))?;
+            }
+        }
+    }
+    for (i, s) in p.scatters.iter().enumerate() {
+        let fill = scatter_color(p, i).filled();
+        for pt in clip::points(&s.x, &s.y, xa, ya) {
+            area.draw(&Circle::new(pt, style::MARKER_SIZE + 1, fill))?;
+        }
+    }
+    Ok(())
+}
+
+/// A solid or dashed polyline in data coordinates.
+fn line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Cartesian2d<Axis, Axis>>,
+    pts: Vec<(f64, f64)>,
+    st: ShapeStyle,
+    dashed: bool,
+) -> DResult<DB> {
+    if dashed {
+        let (d, g) = style::DASH;
+        area.draw(&DashedPathElement::new(pts, d, g, st))
+    } else {
+        area.draw(&PathElement::new(pts, st))
+    }
+}
+
+/// Annotation points and texts, drawn on the panel in pixels so that a
+/// text near the right or top edge can be moved inside the plot.
+fn draw_annotations<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart<'_, DB>,
+    p: &Panel,
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+    plot: (i32, i32, i32, i32),
+    base: (i32, i32),
+) -> DResult<DB> {
+    let size = style::ANNOTATION_SIZE;
+    for a in &p.annotations {
+        let shown = a.x.is_finite() && a.y.is_finite() && xa.contains(a.x) && ya.contains(a.y);
+        if !shown || (xa.log && a.x <= 0.0) || (ya.log && a.y <= 0.0) {
+            continue;
+        }
+        let (ax, ay) = chart.backend_coord(&(a.x, a.y));
+        let (x, y) = (ax - base.0, ay - base.1);
+        area.draw(&Circle::new((x, y), 4, style::AXIS_COLOR.filled()))?;
+        let tw = text::width(&a.text, size) as i32;
+        let right = x + 10 + tw <= plot.2 - 4;
+        let above = y - (size * 1.5) as i32 >= plot.1;
+        let (tx, hpos) = if right {
+            (x + 10, HPos::Left)
+        } else {
+            (x - 10, HPos::Right)
+        };
+        let (ty, vpos) = if above {
+            (y - 6, VPos::Bottom)
+        } else {
+            (y + 6, VPos::Top)
+        };
+        let font = text::style(size, &style::AXIS_COLOR).pos(Pos::new(hpos, vpos));
+        area.draw_text(&a.text, &font, (tx, ty))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Rendering tests: every element, odd data, both output formats.
+
+use super::*;
+
+/// Two panels (log-log and linear) using every element, with NaN and
+/// infinite values and an empty series.
+pub(crate) fn demo_figure() -> Figure {
+    let r = crate::stats::logspace(-2.0, 1.0, 60);
+    let loss: Vec<f64> = r
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| {
+            if i == 20 {
+                f64::NAN
+            } else if r > 5.0 {
+                f64::INFINITY
+            } else {
+                0.5 + r * r
+            }
+        })
+        .collect();
+    let lo: Vec<f64> = loss.iter().map(|l| l * 0.8).collect();
+    let hi: Vec<f64> = loss.iter().map(|l| l * 1.25).collect();
+    let mut a = Panel::new(
+        "Loss along the update direction",
+        "r = step / radius",
+        "loss",
+    );
+    a.x_log = true;
+    a.y_log = true;
+    a.series.push(Series::new("median loss", r.clone(), loss));
+    a.series.push(Series::new("empty run", vec![], vec![]));
+    a.series.push(
+        Series::new(
+            "quadratic model",
+            r.clone(),
+            r.iter().map(|r| 0.5 + 0.3 * r).collect(),
+        )
+        .dashed(),
+    );
+    a.bands.push(Band::new("IQR", r.clone(), lo, hi));
+    a.vlines.push(VLine::r_one());
+    a.regions.push(Region::safe(0.0, 1.0, "safe (r < 1)"));
+    a.regions
+        .push(Region::unsafe_(1.0, f64::INFINITY, "unsafe (r > 1)"));
+    a.annotations
+        .push(Annotation::new(1.0, 1.5, "pole reached"));
+
+    let x = crate::stats::linspace(0.0, 3.0, 31);
+    let mut b = Panel::new("Radius over training", "step", "radius");
+    b.y_range = Some((0.0, 2.0));
+    b.series
+        .push(Series::new("radius", x.clone(), x.iter().map(|x| 0.3 + x * x).collect()).markers());
+    b.scatters.push(Scatter::new(
+        "spikes",
+        vec![0.5, 1.5, f64::NAN],
+        vec![1.0, 1.2, 3.0],
+    ));
+    b.hlines.push(HLine::new(1.0, "threshold"));
+    b.annotations
+        .push(Annotation::new(2.9, 1.9, "clipped at the top"));
+    b.legend = LegendPos::UpperLeft;
+    Figure::grid(vec![a, b], 2).titled("Ghosts of softmax: test figure")
+}
+
+#[test]
+fn renders_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("nested/dir/demo.v1");
+    let paths = render(&demo_figure(), &stem).unwrap();
+    assert_eq!(paths.len(), 2);
+    assert!(paths[0].ends_with("demo.v1.png") && paths[1].ends_with("demo.v1.svg"));
+    let png = std::fs::read(&paths[0]).unwrap();
+    assert!(png.len() > 5_000, "PNG is only {} bytes", png.len());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    // Legend labels are SVG text ("<" escaped as "&lt;").
+    let labels = [
+        "median loss",
+        "empty run",
+        "quadratic model",
+        "IQR",
+        "r = 1",
+    ];
+    for label in labels
+        .into_iter()
+        .chain(["safe (r &lt; 1)", "spikes", "threshold"])
+    {
+        assert!(svg.contains(label), "SVG lacks legend label {label}");
+    }
+    // Only the two outputs remain: temporary files were renamed.
+    assert_eq!(
+        std::fs::read_dir(stem.parent().unwrap()).unwrap().count(),
+        2
+    );
+    if let Ok(keep) = std::env::var("ANALYSIS_KEEP_FIGURE") {
+        for p in &paths {
+            let dest = std::path::Path::new(&keep).with_extension(p.extension().unwrap());
+            std::fs::copy(p, dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_legend_position_and_degenerate_data() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, pos) in [
+        LegendPos::Right,
+        LegendPos::Below,
+        LegendPos::UpperRight,
+        LegendPos::LowerLeft,
+        LegendPos::LowerRight,
+        LegendPos::None,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = Panel::new("", "", "");
+        p.legend = pos;
+        p.y_log = k % 2 == 0;
+        p.series
+            .push(Series::new("all NaN", vec![f64::NAN; 3], vec![f64::NAN; 3]));
+        p.series
+            .push(Series::new("one point", vec![1.0], vec![0.0]));
+        p.vlines.push(VLine::new(f64::NAN, "nan line"));
+        p.regions.push(Region::new(
+            f64::NAN,
+            1.0,
+            RegionColor::Palette(3),
+            "nan region",
+        ));
+        let fig = Figure {
+            panel_size: (400, 300),
+            ..Figure::single(p)
+        };
+        let paths = render(&fig, &dir.path().join(format!("deg{k}"))).unwrap();
+        assert!(paths.iter().all(|p| p.exists()));
+    }
+    // Extreme magnitudes on every axis kind.
+    let v = vec![1e308, -1e308, 5e-324, 0.0, 1.0, f64::MAX, f64::MIN_POSITIVE];
+    for (x_log, y_log) in [(false, false), (true, true), (true, false)] {
+        let mut p = Panel::new("extremes", "x", "y");
+        (p.x_log, p.y_log) = (x_log, y_log);
+        p.series.push(Series::new(
+            "v",
+            v.clone(),
+            v.iter().rev().copied().collect(),
+        ));
+        p.bands
+            .push(Band::new("b", v.clone(), v.clone(), v.clone()));
+        let fig = Figure {
+            panel_size: (300, 200),
+            ..Figure::single(p)
+        };
+        render(&fig, &dir.path().join(format!("ext{x_log}{y_log}"))).unwrap();
+    }
+    assert!(render(&Figure::default(), &dir.path().join("none")).is_err());
+}

@@ -1,0 +1,80 @@
+//! `ghosts reproduce`, `ghosts figures`, `ghosts list`.
+
+use crate::InputError;
+use anyhow::Result;
+use experiments::{Context, UnknownExperiment};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Arguments of `ghosts reproduce`.
+#[derive(clap::Args)]
+pub struct ReproduceArgs {
+    /// CI-sized settings (configs/quick/).
+    #[arg(long)]
+    quick: bool,
+    /// Comma-separated experiment ids (default: all implemented).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Project root holding results/, figures/, paper/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+/// Arguments of `ghosts figures`.
+#[derive(clap::Args)]
+pub struct FiguresArgs {
+    /// Project root holding results/, figures/, paper/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+fn select(only: &[String]) -> Result<Vec<&'static dyn experiments::Experiment>> {
+    experiments::select(only).map_err(|e| match e.downcast::<UnknownExperiment>() {
+        Ok(u) => InputError(u.0).into(),
+        Err(e) => e,
+    })
+}
+
+/// Run the selected experiments, then re-render everything and the report.
+pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
+    let chosen = select(&args.only)?;
+    let ctx = Context::new(&args.root, args.quick);
+    for e in chosen {
+        let start = Instant::now();
+        eprintln!(
+            "[{}] running{}",
+            e.id(),
+            if args.quick { " (quick)" } else { "" }
+        );
+        e.run(&ctx)?;
+        e.render(&ctx)?;
+        eprintln!(
+            "[{}] done in {:.2} s",
+            e.id(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let report = experiments::render_all(&ctx)?;
+    eprintln!("report: {}", report.display());
+    Ok(())
+}
+
+/// Re-render every figure, table and the report from stored results.
+pub fn figures(args: &FiguresArgs) -> Result<()> {
+    let ctx = Context::new(&args.root, false);
+    let report = experiments::render_all(&ctx)?;
+    eprintln!("report: {}", report.display());
+    Ok(())
+}
+
+/// Print every experiment id and its status.
+pub fn list() -> Result<()> {
+    let implemented = experiments::registry();
+    for id in experiments::ALL_IDS {
+        match implemented.iter().find(|e| e.id() == *id) {
+            Some(e) => println!("{id:<26} implemented  {}", e.title()),
+            None => println!("{id:<26} planned"),
+        }
+    }
+    Ok(())
+}
