@@ -1,0 +1,268 @@
+//! End-to-end tests of the `ghosts` binary: the radius calculator's output
+//! contract and exit codes, and the theory experiment through
+//! CLI -> results -> figures -> table -> report, then re-rendering from the
+//! stored results alone.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ghosts(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ghosts"))
+        .args(args)
+        .output()
+        .expect("run ghosts")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn radius_json_has_exactly_the_documented_keys() {
+    let o = ghosts(&[
+        "radius", "--logits", "2,0,-1", "--slopes", "1,0.5,-3", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one JSON object: {text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = vec![
+        "delta_a",
+        "rho_a",
+        "rho_top2",
+        "rho_exact",
+        "ghost_re",
+        "ghost_im",
+    ];
+    expected.sort();
+    let mut got = keys.clone();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(v["delta_a"], 4.0);
+    assert!((v["rho_a"].as_f64().unwrap() - std::f64::consts::PI / 4.0).abs() < 1e-12);
+    // 40-digit mpmath value of this case (tools/exact_radius_reference.py, case 2).
+    assert!((v["rho_exact"].as_f64().unwrap() - 1.1278323277350029).abs() < 1e-12);
+    assert!(v["ghost_im"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn infinite_radius_is_null() {
+    let o = ghosts(&[
+        "radius",
+        "--logits",
+        "1,2",
+        "--slopes",
+        "-0.5,-0.5",
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for key in ["rho_a", "rho_top2", "rho_exact", "ghost_re", "ghost_im"] {
+        assert!(v[key].is_null(), "{key} should be null: {v}");
+    }
+}
+
+#[test]
+fn text_output_names_every_radius() {
+    let o = ghosts(&["radius", "--logits", "2,0,-1", "--slopes", "1,0.5,-3"]);
+    let text = stdout(&o);
+    for word in ["delta_a", "rho_a", "rho_top2", "rho_exact", "ghost"] {
+        assert!(text.contains(word), "{word} missing from {text}");
+    }
+}
+
+fn assert_input_error(args: &[&str], needle: &str) {
+    let o = ghosts(args);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains(needle),
+        "args {args:?}: expected {needle:?} in {}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn bad_inputs_exit_2_with_named_errors() {
+    assert_input_error(
+        &["radius", "--logits", "1,2,3", "--slopes", "1,2"],
+        "one slope per logit",
+    );
+    assert_input_error(
+        &["radius", "--logits", "1,abc", "--slopes", "1,2"],
+        "--logits: item 2",
+    );
+    assert_input_error(
+        &["radius", "--logits", "1,2", "--slopes", "nan,2"],
+        "--slopes: item 1",
+    );
+    assert_input_error(
+        &["radius", "--logits", "1,2", "--slopes", "1,inf"],
+        "not finite",
+    );
+    assert_input_error(
+        &["radius", "--logits", "", "--slopes", ""],
+        "--logits: item 1",
+    );
+    assert_input_error(&["radius"], "required");
+    assert_input_error(
+        &["reproduce", "--only", "no-such-thing"],
+        "unknown experiment",
+    );
+}
+
+#[test]
+fn file_mode_reports_rows_and_bottleneck() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    std::fs::write(
+        &csv,
+        "z_1,z_2,z_3,a_1,a_2,a_3\n2,0,-1,1,0.5,-3\n0,0,0,1,0,0\n1,1,1,2,2,2\n",
+    )
+    .unwrap();
+    let o = ghosts(&["radius", "--file", csv.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 3);
+    assert_eq!(v["bottleneck"], 0); // largest spread: 4
+    assert_eq!(v["set_delta_a"], 4.0);
+    assert!(v["samples"][2]["rho_exact"].is_null());
+    let text = stdout(&ghosts(&["radius", "--file", csv.to_str().unwrap()]));
+    assert!(text.contains("bottleneck sample 0"), "{text}");
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "1,2,3,4\n1,2,x,4\n").unwrap();
+    assert_input_error(
+        &["radius", "--file", bad.to_str().unwrap()],
+        "line 2, column 3",
+    );
+    std::fs::write(&bad, "1,2,3\n").unwrap();
+    assert_input_error(&["radius", "--file", bad.to_str().unwrap()], "even number");
+    std::fs::write(&bad, "1,2,3,4\n1,2\n").unwrap();
+    assert_input_error(&["radius", "--file", bad.to_str().unwrap()], "line 2");
+    std::fs::write(&bad, "").unwrap();
+    assert_input_error(&["radius", "--file", bad.to_str().unwrap()], "no samples");
+    assert_input_error(
+        &[
+            "radius",
+            "--file",
+            dir.path().join("missing.csv").to_str().unwrap(),
+        ],
+        "missing.csv",
+    );
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn theory_end_to_end_and_rerender_from_store() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let o = ghosts(&["reproduce", "--quick", "--only", "theory", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[theory] done in"),
+        "wall time printed: {}",
+        stderr(&o)
+    );
+
+    let summary = root.path().join("results/theory/summary.json");
+    let s: serde_json::Value = serde_json::from_slice(&read(&summary)).unwrap();
+    assert!((s["hessian_step_over_radius_at_margin_10"].as_f64().unwrap() - 4203.0).abs() < 1.0);
+    assert!(s["kl_forward_max_ratio"].as_f64().unwrap() <= 1.0);
+    let table = String::from_utf8(read(&root.path().join("paper/tables/theory.md"))).unwrap();
+    assert!(
+        table.contains("> 4000x") && table.contains("4203"),
+        "{table}"
+    );
+    let report = String::from_utf8(read(&root.path().join("paper/REPORT.md"))).unwrap();
+    assert!(
+        report.contains("../figures/theory/fig13_hessian_vs_radius.png"),
+        "{report}"
+    );
+    for stem in [
+        "fig2_taylor_divergence",
+        "fig3_sigmoid_radius",
+        "fig4_half_plane",
+        "fig5_ghost_plane",
+        "fig13_hessian_vs_radius",
+        "appendix4_kl_remainder",
+        "exact_radius_calibration",
+    ] {
+        for ext in ["png", "svg"] {
+            let p = root.path().join(format!("figures/theory/{stem}.{ext}"));
+            assert!(read(&p).len() > 5_000, "{} is too small", p.display());
+        }
+    }
+
+    // `ghosts figures` re-renders from the store alone: results are not rewritten.
+    let stored = (
+        read(&summary),
+        read(&root.path().join("results/theory/data.json")),
+    );
+    let before = std::fs::metadata(&summary).unwrap().modified().unwrap();
+    std::fs::remove_dir_all(root.path().join("figures")).unwrap();
+    std::fs::remove_file(root.path().join("paper/REPORT.md")).unwrap();
+    let o = ghosts(&["figures", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(root
+        .path()
+        .join("figures/theory/fig2_taylor_divergence.png")
+        .exists());
+    assert!(root.path().join("paper/REPORT.md").exists());
+    assert_eq!(
+        std::fs::metadata(&summary).unwrap().modified().unwrap(),
+        before
+    );
+    assert_eq!(
+        stored,
+        (
+            read(&summary),
+            read(&root.path().join("results/theory/data.json"))
+        )
+    );
+
+    // Same config and seed: bit-identical results.
+    let again = tempfile::tempdir().unwrap();
+    let o = ghosts(&[
+        "reproduce",
+        "--quick",
+        "--only",
+        "theory",
+        "--root",
+        again.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        read(&summary),
+        read(&again.path().join("results/theory/summary.json"))
+    );
+    assert_eq!(
+        stored.1,
+        read(&again.path().join("results/theory/data.json"))
+    );
+}
+
+#[test]
+fn planned_experiments_are_named_as_such() {
+    let o = ghosts(&["reproduce", "--only", "lr-spike"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("planned but not implemented"),
+        "{}",
+        stderr(&o)
+    );
+    let list = stdout(&ghosts(&["list"]));
+    assert!(list.contains("theory") && list.contains("implemented") && list.contains("overhead"));
+}
