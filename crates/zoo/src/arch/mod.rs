@@ -1,0 +1,74 @@
+//! The registry: architecture names → constructors. Adding an architecture
+//! is one file here plus one line in [`registry`].
+
+pub mod linear;
+pub mod mlp;
+pub mod mlp_ln;
+
+use crate::{Model, Real};
+use serde::{Deserialize, Serialize};
+
+/// Size knobs of an architecture; `None` takes the architecture's default
+/// (the paper's size, spec §5). Unknown keys are refused when read from YAML.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchConfig {
+    /// Hidden width (MLP width, conv channels, model dimension).
+    pub width: Option<usize>,
+    /// Number of hidden layers or blocks.
+    pub depth: Option<usize>,
+    /// Attention heads (transformers).
+    pub heads: Option<usize>,
+    /// Softmax temperature of the loss (default 1).
+    pub temperature: Option<f64>,
+}
+
+/// One registered architecture.
+pub struct ArchEntry {
+    /// Registry name, e.g. "mlp-ln".
+    pub name: &'static str,
+    /// What it is (sizes at the default config).
+    pub description: &'static str,
+    /// Build in f32 (training).
+    pub build_f32: fn(&ArchConfig) -> Model<f32>,
+    /// Build in f64 (checks).
+    pub build_f64: fn(&ArchConfig) -> Model<f64>,
+}
+
+impl ArchEntry {
+    /// Build the model in element type `E`.
+    pub fn build<E: Real>(&self, cfg: &ArchConfig) -> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+        // Dispatch on the element type without specialisation.
+        let any: Box<dyn std::any::Any> = if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
+            Box::new((self.build_f32)(cfg))
+        } else {
+            Box::new((self.build_f64)(cfg))
+        };
+        *any.downcast::<Model<E>>().expect("models exist in f32 and f64 only")
+    }
+}
+
+macro_rules! entry {
+    ($name:expr, $desc:expr, $($build:ident)::+) => {
+        ArchEntry { name: $name, description: $desc, build_f32: $($build)::+::<f32>, build_f64: $($build)::+::<f64> }
+    };
+}
+
+/// Every architecture, by name.
+pub fn registry() -> Vec<ArchEntry> {
+    vec![
+        entry!("linear", "64 -> 10 affine (random-directions, ghost-envelope)", linear::build),
+        entry!("mlp", "MLP-GELU 64-128-128-10 (temperature-fingerprint)", mlp::build_gelu),
+        entry!("mlp-relu", "MLP-ReLU 64-128-10 (lr-spike)", mlp::build_relu),
+        entry!("mlp-ln", "MLP+LN 64-128-128-10: linear, LN, GELU per block", mlp_ln::build),
+        entry!("mlp-ln-64x3", "MLP+LN three 64-wide blocks (arch-grid)", mlp_ln::build_arch_grid),
+    ]
+}
+
+/// Look up an architecture by name; the error lists the known names.
+pub fn find(name: &str) -> anyhow::Result<ArchEntry> {
+    let all = registry();
+    let names: Vec<&str> = all.iter().map(|e| e.name).collect();
+    let joined = names.join(", ");
+    all.into_iter().find(|e| e.name == name).ok_or_else(|| anyhow::anyhow!("unknown architecture {name:?}; known: {joined}"))
+}

@@ -1,0 +1,54 @@
+//! # zoo: the paper's architectures with an exact forward-mode JVP
+//!
+//! Every model is a list of layers ([`Layer`]), in the spirit of candle's
+//! `Module`: each layer has a forward pass (taped for training through dfdx's
+//! reverse-mode autodiff, or plain) and, beside it, a **tangent pass** that
+//! propagates a parameter-space direction forward: given the layer input x,
+//! its tangent ẋ and the direction's share of the layer's parameters θ̇, it
+//! returns ẏ = ∂y/∂x·ẋ + ∂y/∂θ·θ̇. A model's JVP a = J_z v is the composition
+//! of its layers' tangent passes; nothing is approximated. The central
+//! finite-difference estimator stays as an option ([`Model::fd_jvp`]).
+//!
+//! The forward pass records what the tangent pass needs (a [`Cache`]), so the
+//! JVP after a training step reuses the step's own activations instead of
+//! running the model again.
+//!
+//! Activations are 2-D tensors (rows, features): rows are samples, or
+//! samples × tokens inside a transformer; images are rows of C·H·W values.
+//!
+//! Adding an architecture = one file under `arch/` returning a [`Model`] from
+//! layers, plus one line in [`registry`].
+
+pub mod arch;
+pub mod cache;
+pub mod layer;
+pub mod layers;
+pub mod model;
+pub mod param;
+
+pub use arch::{registry, ArchConfig, ArchEntry};
+pub use cache::Cache;
+pub use layer::{Layer, Mode, Probe, ProbeKind};
+pub use model::{Batch, Jvp, Model, State, StepOutput};
+pub use param::{Init, ParamSpec, ParamVec};
+
+use dfdx::prelude::*;
+
+/// The CPU device every model runs on (dfdx 0.13; code stays generic over
+/// the element type so f64 checks and f32 training share it).
+pub type Dev = Cpu;
+
+/// Element types a model can run in: f32 for training, f64 for checks.
+pub trait Real: Dtype + num_traits::Float + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static {}
+impl Real for f32 {}
+impl Real for f64 {}
+
+/// A plain (untaped) 2-D activation or parameter tensor.
+pub type Plain<E> = Tensor<(usize, usize), E, Dev>;
+/// A 2-D tensor recording reverse-mode operations.
+pub type Traced<E> = Tensor<(usize, usize), E, Dev, OwnedTape<E, Dev>>;
+
+/// Convert an f64 constant to the element type.
+pub fn cast<E: Real>(x: f64) -> E {
+    E::from_f64(x).expect("f64 constant fits the element type")
+}

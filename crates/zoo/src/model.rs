@@ -1,0 +1,283 @@
+//! A model: a list of layers, its parameter layout, and the operations the
+//! experiments need (logits, loss and gradient, exact JVP, FD JVP).
+
+use crate::param::init_values;
+use crate::{cast, Cache, Dev, Layer, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced};
+use dfdx::prelude::*;
+use rand::SeedableRng;
+
+/// Trainable parameters plus non-trainable buffers (BatchNorm running statistics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct State<E> {
+    /// θ, flattened in layer order.
+    pub params: ParamVec<E>,
+    /// Running statistics, flattened in layer order.
+    pub buffers: Vec<E>,
+}
+
+/// Inputs with labels, on the device.
+#[derive(Debug, Clone)]
+pub struct Batch<E: Real> {
+    /// Inputs, (B, input features).
+    pub x: Plain<E>,
+    /// Labels in 0..classes.
+    pub labels: Vec<usize>,
+    /// One-hot labels, (B, classes).
+    pub onehot: Plain<E>,
+}
+
+impl<E: Real> Batch<E> where crate::Dev: dfdx::prelude::Device<E> {
+    /// A batch from row-major inputs (B × features) and labels.
+    pub fn new(dev: &Dev, inputs: Vec<E>, features: usize, labels: Vec<usize>, classes: usize) -> Self {
+        let b = labels.len();
+        assert_eq!(inputs.len(), b * features, "inputs are not B x features");
+        let mut onehot = vec![E::zero(); b * classes];
+        for (i, &y) in labels.iter().enumerate() {
+            onehot[i * classes + y] = E::one();
+        }
+        Batch { x: dev.tensor_from_vec(inputs, (b, features)), labels, onehot: dev.tensor_from_vec(onehot, (b, classes)) }
+    }
+
+    /// The digits samples at `indices` (pixels already scaled to [0, 1]).
+    pub fn from_digits(dev: &Dev, digits: &data::Digits, indices: &[usize]) -> Self {
+        let mut x = Vec::with_capacity(indices.len() * data::N_PIXELS);
+        for &i in indices {
+            x.extend(digits.sample(i).iter().map(|&v| cast::<E>(v)));
+        }
+        let labels = indices.iter().map(|&i| digits.labels[i] as usize).collect();
+        Batch::new(dev, x, data::N_PIXELS, labels, data::N_CLASSES)
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// What one training-step forward/backward produces.
+#[derive(Debug)]
+pub struct StepOutput<E: Real> {
+    /// Mean cross-entropy of the (tempered) logits.
+    pub loss: f64,
+    /// Untempered logits, (B, classes).
+    pub logits: Plain<E>,
+    /// ∇θ of the mean loss.
+    pub grad: ParamVec<E>,
+    /// The forward's record, for a JVP at the same θ and batch.
+    pub cache: Cache<E>,
+}
+
+/// Logits and their exact directional derivatives.
+#[derive(Debug)]
+pub struct Jvp<E: Real> {
+    /// z, (B, classes).
+    pub logits: Plain<E>,
+    /// a = J_z v, (B, classes).
+    pub slopes: Plain<E>,
+    /// Internal tangents reported by probed layers.
+    pub probes: Vec<Probe<E>>,
+}
+
+/// A list of layers with its parameter layout.
+pub struct Model<E: Real> {
+    /// Registry name, e.g. "mlp".
+    pub name: String,
+    /// Features of one input row (64 for digits).
+    pub input_features: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Softmax temperature T: the loss is CE(z/T); logits stay untempered.
+    pub temperature: f64,
+    layers: Vec<Box<dyn Layer<E>>>,
+    /// Per layer: (offset into θ, spec) of each tensor.
+    layout: Vec<Vec<(usize, ParamSpec)>>,
+    /// Per layer: range of its buffers.
+    buffer_ranges: Vec<std::ops::Range<usize>>,
+    num_params: usize,
+    dev: Dev,
+}
+
+impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+    /// Assemble a model from layers, in order.
+    pub fn new(name: &str, input_features: usize, classes: usize, layers: Vec<Box<dyn Layer<E>>>) -> Self {
+        let mut offset = 0;
+        let mut boff = 0;
+        let mut layout = Vec::new();
+        let mut buffer_ranges = Vec::new();
+        for layer in &layers {
+            let mut specs = Vec::new();
+            for spec in layer.params() {
+                let n = spec.numel();
+                specs.push((offset, spec));
+                offset += n;
+            }
+            layout.push(specs);
+            let nb = layer.init_state().len();
+            buffer_ranges.push(boff..boff + nb);
+            boff += nb;
+        }
+        Model { name: name.into(), input_features, classes, temperature: 1.0, layers, layout, buffer_ranges, num_params: offset, dev: Dev::default() }
+    }
+
+    /// Set the softmax temperature used by the loss.
+    pub fn with_temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    /// The device tensors live on.
+    pub fn device(&self) -> &Dev {
+        &self.dev
+    }
+
+    /// Total number of trainable scalars.
+    pub fn num_params(&self) -> usize {
+        self.num_params
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Layer<E>>] {
+        &self.layers
+    }
+
+    /// Every tensor: (layer index, layer description, offset into θ, spec).
+    pub fn layout(&self) -> Vec<(usize, String, usize, ParamSpec)> {
+        self.layout
+            .iter()
+            .enumerate()
+            .flat_map(|(i, specs)| specs.iter().map(move |(o, s)| (i, self.layers[i].describe(), *o, s.clone())))
+            .collect()
+    }
+
+    /// Fresh parameters and buffers from one seeded RNG (tensors in layer order).
+    pub fn init(&self, seed: u64) -> State<E> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut params = Vec::with_capacity(self.num_params);
+        for specs in &self.layout {
+            for (_, spec) in specs {
+                params.extend(init_values(spec, &mut rng).into_iter().map(cast::<E>));
+            }
+        }
+        let buffers = self.layers.iter().flat_map(|l| l.init_state()).map(cast::<E>).collect();
+        State { params: ParamVec(params), buffers }
+    }
+
+    /// θ (or a direction) as per-layer tensors.
+    fn tensors(&self, flat: &ParamVec<E>) -> Vec<Vec<Plain<E>>> {
+        assert_eq!(flat.len(), self.num_params, "parameter vector of another model");
+        self.layout
+            .iter()
+            .map(|specs| specs.iter().map(|(o, s)| self.dev.tensor_from_vec(flat.0[*o..*o + s.numel()].to_vec(), s.shape)).collect())
+            .collect()
+    }
+
+    fn check_input(&self, x: &Plain<E>) {
+        assert_eq!(x.shape().1, self.input_features, "{}: inputs have {} features, expected {}", self.name, x.shape().1, self.input_features);
+    }
+
+    /// Plain forward: logits and the record for a tangent pass. Train mode
+    /// updates BatchNorm running statistics in `state`.
+    pub fn forward(&self, state: &mut State<E>, x: &Plain<E>, mode: Mode) -> (Plain<E>, Cache<E>) {
+        self.check_input(x);
+        let p = self.tensors(&state.params);
+        let mut cache = Cache::new();
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&p[i], h, &mut state.buffers[self.buffer_ranges[i].clone()], mode, &mut cache);
+        }
+        (h, cache)
+    }
+
+    /// Eval-mode logits without touching `state`.
+    pub fn logits(&self, state: &State<E>, x: &Plain<E>) -> Plain<E> {
+        let mut s = state.clone();
+        self.forward(&mut s, x, Mode::Eval).0
+    }
+
+    fn tempered_ce<T: crate::layer::TapeOps<E>>(&self, logits: Tensor<(usize, usize), E, Dev, T>, onehot: &Plain<E>) -> Tensor<Rank0, E, Dev, T> {
+        let scaled = logits * cast::<E>(1.0 / self.temperature);
+        cross_entropy_with_logits_loss(scaled, onehot.clone())
+    }
+
+    /// Mean (tempered) cross-entropy without gradient.
+    pub fn loss(&self, state: &State<E>, batch: &Batch<E>) -> f64 {
+        let logits = self.logits(state, &batch.x);
+        self.tempered_ce(logits, &batch.onehot).array().to_f64().unwrap()
+    }
+
+    /// Forward with a tape, loss, backward: the gradient of the mean loss.
+    /// The returned cache lets [`Model::tangent`] reuse this forward.
+    pub fn loss_and_grad(&self, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+        self.check_input(&batch.x);
+        let p = self.tensors(&state.params);
+        let mut cache = Cache::new();
+        let mut h: Traced<E> = batch.x.retaped::<OwnedTape<E, Dev>>();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward_traced(&p[i], h, &mut state.buffers[self.buffer_ranges[i].clone()], mode, &mut cache);
+        }
+        let logits = h.retaped::<NoneTape>();
+        let loss = self.tempered_ce(h, &batch.onehot);
+        let loss_value = loss.array().to_f64().unwrap();
+        let grads = loss.backward();
+        let mut grad = Vec::with_capacity(self.num_params);
+        for tensors in &p {
+            for t in tensors {
+                grad.extend(grads.get(t).as_vec());
+            }
+        }
+        StepOutput { loss: loss_value, logits, grad: ParamVec(grad), cache }
+    }
+
+    /// Tangent pass over a recorded forward: a = J_z v at the θ and inputs of
+    /// that forward (`mode` must match the forward's).
+    pub fn tangent(&self, state: &State<E>, cache: &mut Cache<E>, direction: &ParamVec<E>, mode: Mode) -> (Plain<E>, Vec<Probe<E>>) {
+        let p = self.tensors(&state.params);
+        let dp = self.tensors(direction);
+        cache.rewind();
+        let mut probes = Vec::new();
+        let mut dh: Option<Plain<E>> = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            dh = Some(layer.tangent(&p[i], &dp[i], dh, mode, cache, &mut probes));
+        }
+        (dh.expect("a model has at least one layer"), probes)
+    }
+
+    /// Exact JVP of the logits along `direction` (an eval-mode forward plus
+    /// its tangent pass; BatchNorm uses running statistics).
+    pub fn jvp(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>) -> Jvp<E> {
+        let mut s = state.clone();
+        let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
+        let (slopes, probes) = self.tangent(state, &mut cache, direction, Mode::Eval);
+        Jvp { logits, slopes, probes }
+    }
+
+    /// Central finite differences (z(θ + εv) − z(θ − εv)) / 2ε in eval mode:
+    /// the paper's cheaper estimator, kept as an option.
+    pub fn fd_jvp(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>, eps: f64) -> Plain<E> {
+        let mut plus = state.clone();
+        plus.params.axpy(eps, direction);
+        let mut minus = state.clone();
+        minus.params.axpy(-eps, direction);
+        (self.logits(&plus, x) - self.logits(&minus, x)) * cast::<E>(0.5 / eps)
+    }
+}
+
+/// Row-wise argmax of a (rows, classes) tensor.
+pub fn argmax_rows<E: Real>(t: &Plain<E>) -> Vec<usize> where crate::Dev: dfdx::prelude::Device<E> {
+    let k = t.shape().1;
+    t.as_vec()
+        .chunks_exact(k)
+        .map(|row| row.iter().enumerate().fold((0, E::neg_infinity()), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0)
+        .collect()
+}
+
+/// Fraction of rows whose argmax equals the label.
+pub fn accuracy<E: Real>(logits: &Plain<E>, labels: &[usize]) -> f64 where crate::Dev: dfdx::prelude::Device<E> {
+    let pred = argmax_rows(logits);
+    pred.iter().zip(labels).filter(|(p, y)| p == y).count() as f64 / labels.len().max(1) as f64
+}
