@@ -27,6 +27,9 @@ enum Command {
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
     List,
+    /// The model zoo: list architectures, check their exact JVP.
+    #[command(subcommand)]
+    Zoo(commands::zoo::ZooCommand),
 }
 
 /// An error caused by the user's input: reported with exit code 2.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => commands::reproduce::reproduce(&args),
         Command::Figures(args) => commands::reproduce::figures(&args),
         Command::List => commands::reproduce::list(),
+        Command::Zoo(cmd) => commands::zoo::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,10 +21,12 @@
 
 pub mod arch;
 pub mod cache;
+pub mod check;
 pub mod layer;
 pub mod layers;
 pub mod model;
 pub mod param;
+pub mod train;
 
 pub use arch::{registry, ArchConfig, ArchEntry};
 pub use cache::Cache;

@@ -1,41 +1,21 @@
 //! The exact JVP of every registered architecture against central finite
 //! differences in f64, forward mode against reverse mode, and linearity.
 
-use zoo::{registry, ArchConfig, Batch, Mode, ParamVec, ProbeKind};
+use zoo::{registry, ArchConfig, Batch, Mode, ParamVec};
 
 fn digits_batch(n: usize) -> Batch<f64> {
-    let digits = data::load_default_digits().expect("datasets/digits.csv.gz");
-    let idx: Vec<usize> = (0..n).map(|i| (i * 37) % digits.len()).collect();
-    Batch::from_digits(&Default::default(), &digits, &idx)
+    zoo::check::digits_check_batch(n).expect("datasets/digits.csv.gz")
 }
 
-/// max |a − b| / max |b|: a normwise relative error that does not blow up
-/// on entries that happen to be near zero.
-fn rel_err(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
-}
+use zoo::check::{check_jvp, normwise_rel_error as rel_err};
 
 #[test]
 fn exact_jvp_matches_central_differences_in_f64() {
     let batch = digits_batch(16);
-    const EPS: f64 = 1e-6;
     for entry in registry() {
-        let model = entry.build::<f64>(&ArchConfig::default());
-        let state = model.init(3);
-        let v = ParamVec::<f64>::random_unit(model.num_params(), 11);
-        let jvp = model.jvp(&state, &batch.x, &v);
-        // Kinks (ReLU, max-pool): the FD step must not cross one. Every kink
-        // probe reports its distance h and speed ḣ; require |h| > 100 ε |ḣ|.
-        for p in jvp.probes.iter().filter(|p| p.kind == ProbeKind::Kink) {
-            let (h, dh) = (p.value.as_vec(), p.tangent.as_vec());
-            let closest = h.iter().zip(&dh).map(|(h, d)| h.abs() / d.abs().max(1e-300)).fold(f64::INFINITY, f64::min);
-            assert!(closest > 100.0 * EPS, "{}: a kink lies within the FD step ({closest:e})", entry.name);
-        }
-        let fd = model.fd_jvp(&state, &batch.x, &v, EPS);
-        let err = rel_err(&jvp.slopes.as_vec(), &fd.as_vec());
-        eprintln!("{:<14} JVP vs FD relative error {err:.2e}", entry.name);
-        assert!(err <= 1e-6, "{}: relative error {err:e}", entry.name);
+        let c = check_jvp(&entry, &batch, 3);
+        eprintln!("{:<20} JVP vs FD relative error {:.2e}, kink clearance {:.2e}", c.arch, c.max_rel_error, c.kink_clearance);
+        assert!(c.passed(), "{c:?}");
     }
 }
 

@@ -2,3 +2,4 @@
 
 pub mod radius;
 pub mod reproduce;
+pub mod zoo;

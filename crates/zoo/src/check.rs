@@ -1,0 +1,63 @@
+//! The exact JVP checked against central finite differences in f64 (what
+//! `ghosts zoo check-jvp` and the tests run).
+
+use crate::{ArchConfig, ArchEntry, Batch, ParamVec, ProbeKind};
+
+/// FD step of the check: central differences in f64 (truncation ~ε², rounding ~1e-16/ε).
+pub const CHECK_EPS: f64 = 1e-6;
+/// Acceptance threshold on the normwise relative error.
+pub const CHECK_TOLERANCE: f64 = 1e-6;
+
+/// Outcome of one architecture's check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JvpCheck {
+    /// Registry name.
+    pub arch: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// max |a_exact − a_fd| / max |a_fd| over samples and classes.
+    pub max_rel_error: f64,
+    /// Smallest |h|/|ḣ| over the kinks (ReLU inputs, max-pool gaps), in
+    /// units of the direction: the FD step must stay well inside it.
+    pub kink_clearance: f64,
+}
+
+impl JvpCheck {
+    /// True if the error is within tolerance and no kink lies within 100 FD steps.
+    pub fn passed(&self) -> bool {
+        self.max_rel_error <= CHECK_TOLERANCE && self.kink_clearance > 100.0 * CHECK_EPS
+    }
+}
+
+/// max |a − b| / max |b|: a relative error that does not blow up on entries
+/// that happen to be near zero.
+pub fn normwise_rel_error(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+/// Check one architecture at seeded random parameters, on `batch`, along a
+/// seeded random unit direction. Inputs are real digits, so ReLU and
+/// max-pool inputs are generic; the returned clearance proves the FD step
+/// crossed no kink.
+pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
+    let model = entry.build::<f64>(&ArchConfig::default());
+    let state = model.init(seed);
+    let v = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(1));
+    let jvp = model.jvp(&state, &batch.x, &v);
+    let kink_clearance = jvp
+        .probes
+        .iter()
+        .filter(|p| p.kind == ProbeKind::Kink)
+        .flat_map(|p| p.value.as_vec().into_iter().zip(p.tangent.as_vec()).map(|(h, d)| h.abs() / d.abs().max(1e-300)).collect::<Vec<_>>())
+        .fold(f64::INFINITY, f64::min);
+    let fd = model.fd_jvp(&state, &batch.x, &v, CHECK_EPS);
+    JvpCheck { arch: entry.name.into(), params: model.num_params(), max_rel_error: normwise_rel_error(&jvp.slopes.as_vec(), &fd.as_vec()), kink_clearance }
+}
+
+/// A fixed digits batch for checks: `n` samples spread over the file.
+pub fn digits_check_batch(n: usize) -> anyhow::Result<Batch<f64>> {
+    let digits = data::load_default_digits()?;
+    let idx: Vec<usize> = (0..n).map(|i| (i * 37) % digits.len()).collect();
+    Ok(Batch::from_digits(&Default::default(), &digits, &idx))
+}

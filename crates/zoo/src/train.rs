@@ -1,0 +1,129 @@
+//! Training recipes: how each architecture is brought to convergence on
+//! digits (spec §6.2 "PROPOSAL for Figs 1/7", the ghost-envelope recipes).
+//!
+//! This is the zoo's own small AdamW loop, used to make trained models for
+//! tests and single-step experiments. The step controllers of the paper
+//! (propose a step, then cap it) live in the `control` crate.
+
+use crate::model::accuracy;
+use crate::{Batch, Dev, Mode, Model, ParamVec, Real, State};
+use dfdx::prelude::{Device, HasShape};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+/// An AdamW recipe (β = 0.9/0.999, ε = 1e-8, decoupled weight decay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Learning rate.
+    pub lr: f64,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Samples per step drawn without replacement (`None`: full batch).
+    pub batch: Option<usize>,
+    /// Decoupled weight decay (θ ← θ(1 − lr·wd) before the Adam step).
+    pub weight_decay: f64,
+}
+
+impl Recipe {
+    /// The spec's recipe for a registry name (AdamW, wd 1e-4, batch 128):
+    /// linear 6e-3/500 steps; mlp and mlp-ln 2.5e-3/520; cnn 2.5e-3/560;
+    /// transformers 2e-3/600; cnn-bn Adam 0.015, full batch, 200 steps.
+    pub fn for_arch(name: &str) -> Recipe {
+        let adamw = |lr: f64, steps: usize| Recipe { lr, steps, batch: Some(128), weight_decay: 1e-4 };
+        match name {
+            "linear" => adamw(6e-3, 500),
+            "cnn" => adamw(2.5e-3, 560),
+            n if n.starts_with("tiny-transformer") || n.starts_with("transformer") => adamw(2e-3, 600),
+            n if n.starts_with("cnn-bn") => Recipe { lr: 0.015, steps: 200, batch: None, weight_decay: 0.0 },
+            _ => adamw(2.5e-3, 520),
+        }
+    }
+
+    /// The same recipe with `steps` replaced (quick configs).
+    pub fn with_steps(mut self, steps: usize) -> Recipe {
+        self.steps = steps;
+        self
+    }
+}
+
+/// Adam moments for a flat parameter vector.
+#[derive(Debug, Clone)]
+pub struct AdamW {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: i32,
+}
+
+impl AdamW {
+    /// Zero moments for `n` parameters.
+    pub fn new(n: usize) -> Self {
+        AdamW { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+    }
+
+    /// One AdamW update of `params` with gradient `grad`.
+    pub fn step<E: Real>(&mut self, params: &mut ParamVec<E>, grad: &ParamVec<E>, lr: f64, weight_decay: f64) {
+        const B1: f64 = 0.9;
+        const B2: f64 = 0.999;
+        const EPS: f64 = 1e-8;
+        self.t += 1;
+        let (c1, c2) = (1.0 - B1.powi(self.t), 1.0 - B2.powi(self.t));
+        for (i, (p, g)) in params.0.iter_mut().zip(&grad.0).enumerate() {
+            let g = g.to_f64().unwrap();
+            self.m[i] = B1 * self.m[i] + (1.0 - B1) * g;
+            self.v[i] = B2 * self.v[i] + (1.0 - B2) * g * g;
+            let update = (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + EPS);
+            let decayed = p.to_f64().unwrap() * (1.0 - lr * weight_decay);
+            *p = crate::cast(decayed - lr * update);
+        }
+    }
+}
+
+/// Train `model` from `state` on the `train` indices of a batch source,
+/// deterministically from `seed`. Returns the final training loss.
+pub fn fit<E: Real>(model: &Model<E>, state: &mut State<E>, data: &Batch<E>, recipe: &Recipe, seed: u64) -> f64
+where
+    Dev: Device<E>,
+{
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut opt = AdamW::new(model.num_params());
+    let n = data.len();
+    let all: Vec<usize> = (0..n).collect();
+    let mut last = f64::NAN;
+    for _ in 0..recipe.steps {
+        let batch = match recipe.batch {
+            Some(b) if b < n => subset(model.device(), data, &rand::seq::index::sample(&mut rng, n, b).into_vec()),
+            _ => subset(model.device(), data, &all),
+        };
+        let out = model.loss_and_grad(state, &batch, Mode::Train);
+        last = out.loss;
+        if !out.loss.is_finite() {
+            break;
+        }
+        opt.step(&mut state.params, &out.grad, recipe.lr, recipe.weight_decay);
+    }
+    last
+}
+
+/// Rows `indices` of a batch.
+pub fn subset<E: Real>(dev: &Dev, data: &Batch<E>, indices: &[usize]) -> Batch<E>
+where
+    Dev: Device<E>,
+{
+    let f = data.x.shape().1;
+    let k = data.onehot.shape().1;
+    let x = data.x.as_vec();
+    let mut rows = Vec::with_capacity(indices.len() * f);
+    for &i in indices {
+        rows.extend_from_slice(&x[i * f..(i + 1) * f]);
+    }
+    Batch::new(dev, rows, f, indices.iter().map(|&i| data.labels[i]).collect(), k)
+}
+
+/// Eval-mode accuracy of `state` on a batch.
+pub fn evaluate<E: Real>(model: &Model<E>, state: &State<E>, data: &Batch<E>) -> f64
+where
+    Dev: Device<E>,
+{
+    accuracy(&model.logits(state, &data.x), &data.labels)
+}
