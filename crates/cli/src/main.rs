@@ -23,6 +23,8 @@ enum Command {
     Radius(commands::radius::Args),
     /// Run experiments, then re-render their figures, tables and paper/REPORT.md.
     Reproduce(commands::reproduce::ReproduceArgs),
+    /// Run one experiment (then re-render it and the report).
+    Run(commands::reproduce::RunArgs),
     /// Re-render figures, tables and paper/REPORT.md from stored results only.
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Radius(args) => commands::radius::run(&args),
         Command::Reproduce(args) => commands::reproduce::reproduce(&args),
         Command::Figures(args) => commands::reproduce::figures(&args),
+        Command::Run(args) => commands::reproduce::run(&args),
         Command::List => commands::reproduce::list(),
         Command::Zoo(cmd) => commands::zoo::run(&cmd),
     };

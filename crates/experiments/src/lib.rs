@@ -10,6 +10,7 @@
 //! in [`registry`].
 
 pub mod context;
+pub mod overhead;
 pub mod paper_numbers;
 pub mod theory;
 
@@ -46,7 +47,7 @@ pub trait Experiment: Sync {
 
 /// The implemented experiments, in report order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&theory::Theory]
+    vec![&theory::Theory, &overhead::Overhead]
 }
 
 /// Look up experiments by id. Unknown ids and planned-but-unimplemented ids

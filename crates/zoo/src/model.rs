@@ -154,6 +154,24 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
             .collect()
     }
 
+    /// Every layer's share of the non-trainable buffers: (layer index, layer
+    /// description, range into [`State::buffers`]), in layer order; layers
+    /// without buffers are left out. A layer's share is its
+    /// [`Layer::init_state`] list (BatchNorm: running mean, then variance).
+    pub fn buffer_layout(&self) -> Vec<(usize, String, std::ops::Range<usize>)> {
+        self.buffer_ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(i, r)| (i, self.layers[i].describe(), r.clone()))
+            .collect()
+    }
+
+    /// Total number of buffer scalars (length of [`State::buffers`]).
+    pub fn num_buffers(&self) -> usize {
+        self.buffer_ranges.last().map_or(0, |r| r.end)
+    }
+
     /// Fresh parameters and buffers from one seeded RNG (tensors in layer order).
     pub fn init(&self, seed: u64) -> State<E> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -254,6 +272,16 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
         let (slopes, probes) = self.tangent(state, &mut cache, direction, Mode::Eval);
         Jvp { logits, slopes, probes }
+    }
+
+    /// Forward finite differences (z(θ + εv) − z(θ)) / ε against logits
+    /// `base` = z(θ) that the caller already has (the paper's estimator,
+    /// ε = 1e-4 in float32): one extra forward, in `mode`, on a copy of the
+    /// state so BatchNorm running statistics are not disturbed.
+    pub fn fd_jvp_forward(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>, eps: f64, base: &Plain<E>, mode: Mode) -> Plain<E> {
+        let mut moved = state.clone();
+        moved.params.axpy(eps, direction);
+        (self.forward(&mut moved, x, mode).0 - base.clone()) * cast::<E>(1.0 / eps)
     }
 
     /// Central finite differences (z(θ + εv) − z(θ − εv)) / 2ε in eval mode:

@@ -20,6 +20,24 @@ pub struct ReproduceArgs {
     root: PathBuf,
 }
 
+/// Arguments of `ghosts run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Experiment id (see `ghosts list`).
+    id: String,
+    /// CI-sized settings.
+    #[arg(long)]
+    quick: bool,
+    /// Project root holding results/, figures/, paper/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+/// `ghosts run <id>` = `ghosts reproduce --only <id>`.
+pub fn run(args: &RunArgs) -> Result<()> {
+    reproduce(&ReproduceArgs { quick: args.quick, only: vec![args.id.clone()], root: args.root.clone() })
+}
+
 /// Arguments of `ghosts figures`.
 #[derive(clap::Args)]
 pub struct FiguresArgs {
