@@ -29,7 +29,7 @@ enum Command {
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
     List,
-    /// The model zoo: list architectures, check their exact JVP.
+    /// The model zoo: list architectures, check their exact JVP, export them.
     #[command(subcommand)]
     Zoo(commands::zoo::ZooCommand),
 }

@@ -266,3 +266,56 @@ fn planned_experiments_are_named_as_such() {
     let list = stdout(&ghosts(&["list"]));
     assert!(list.contains("theory") && list.contains("implemented") && list.contains("overhead"));
 }
+
+#[test]
+fn zoo_export_writes_safetensors_and_a_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("linear");
+    let out_s = out.to_str().unwrap();
+    let o = ghosts(&[
+        "zoo", "export", "--arch", "linear", "--seed", "1", "--out", out_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("rho_a"), "{}", stdout(&o));
+    for f in [
+        "params.safetensors",
+        "direction.safetensors",
+        "data.safetensors",
+        "manifest.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&String::from_utf8(read(&out.join("manifest.json"))).unwrap())
+            .unwrap();
+    assert_eq!(m["arch"], "linear");
+    assert_eq!(m["seed"], 1);
+    assert_eq!(m["num_params"], 650);
+    assert_eq!(m["data"]["samples"], 32);
+    assert!(m["rho_a"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["tensors"][0]["name"], "0.weight");
+    assert_eq!(m["tensors"][0]["shape"], serde_json::json!([64, 10]));
+    assert_eq!(m["files"].as_array().unwrap().len(), 3);
+    // Unknown architectures and impossible sample counts are input errors.
+    assert_input_error(
+        &[
+            "zoo", "export", "--arch", "nope", "--seed", "1", "--out", out_s,
+        ],
+        "unknown architecture",
+    );
+    assert_input_error(
+        &[
+            "zoo",
+            "export",
+            "--arch",
+            "linear",
+            "--seed",
+            "1",
+            "--out",
+            out_s,
+            "--samples",
+            "0",
+        ],
+        "--samples 0",
+    );
+}

@@ -22,6 +22,7 @@
 pub mod arch;
 pub mod cache;
 pub mod check;
+pub mod export;
 pub mod layer;
 pub mod layers;
 pub mod model;

@@ -100,6 +100,8 @@ pub struct Model<E: Real> {
     buffer_ranges: Vec<std::ops::Range<usize>>,
     num_params: usize,
     dev: Dev,
+    /// (from, to) ranges of θ: `init` copies `θ[from]` into `θ[to]` (see [`Model::tie_init`]).
+    init_ties: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
 impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
@@ -121,7 +123,7 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
             buffer_ranges.push(boff..boff + nb);
             boff += nb;
         }
-        Model { name: name.into(), input_features, classes, temperature: 1.0, layers, layout, buffer_ranges, num_params: offset, dev: Dev::default() }
+        Model { name: name.into(), input_features, classes, temperature: 1.0, layers, layout, buffer_ranges, num_params: offset, dev: Dev::default(), init_ties: Vec::new() }
     }
 
     /// Set the softmax temperature used by the loss.
@@ -138,6 +140,27 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
     /// Total number of trainable scalars.
     pub fn num_params(&self) -> usize {
         self.num_params
+    }
+
+    /// The range of θ held by the contiguous layers `layers` (indices into
+    /// [`Model::layers`]).
+    pub fn param_range(&self, layers: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let start = self.layout[..layers.start].iter().flatten().map(|(_, s)| s.numel()).sum::<usize>();
+        let len = self.layout[layers].iter().flatten().map(|(_, s)| s.numel()).sum::<usize>();
+        start..start + len
+    }
+
+    /// Start `θ[to]` with the values drawn for `θ[from]` (applied by
+    /// [`Model::init`] after drawing, in the order given): PyTorch's
+    /// `TransformerEncoder` deep-copies one layer, so its blocks start
+    /// identical. The two ranges must hold tensors of the same shapes.
+    pub fn tie_init(mut self, from: std::ops::Range<usize>, to: std::ops::Range<usize>) -> Self {
+        assert_eq!(from.len(), to.len(), "tie_init: ranges of different lengths");
+        assert!(to.end <= self.num_params && from.end <= self.num_params, "tie_init: range outside θ");
+        let shapes = |r: &std::ops::Range<usize>| self.layout.iter().flatten().filter(|(o, _)| r.contains(o)).map(|(_, s)| s.shape).collect::<Vec<_>>();
+        assert_eq!(shapes(&from), shapes(&to), "tie_init: the ranges hold different tensors");
+        self.init_ties.push((from, to));
+        self
     }
 
     /// The layers, in order.
@@ -182,6 +205,9 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
             }
         }
         let buffers = self.layers.iter().flat_map(|l| l.init_state()).map(cast::<E>).collect();
+        for (from, to) in &self.init_ties {
+            params.copy_within(from.clone(), to.start);
+        }
         State { params: ParamVec(params), buffers }
     }
 

@@ -4,6 +4,7 @@
 use crate::InputError;
 use anyhow::Result;
 use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE};
+use std::path::PathBuf;
 use zoo::ArchConfig;
 
 /// Subcommands of `ghosts zoo`.
@@ -19,6 +20,22 @@ pub enum ZooCommand {
         /// Seed of the parameters and the direction.
         #[arg(long, default_value_t = 3)]
         seed: u64,
+    },
+    /// Write params, direction, samples and our logits/JVP slopes (safetensors
+    /// + manifest.json) for cross-checks in PyTorch or JAX.
+    Export {
+        /// Architecture to export (see `ghosts zoo list`).
+        #[arg(long)]
+        arch: String,
+        /// Seed of the parameters; the direction uses seed + 1.
+        #[arg(long)]
+        seed: u64,
+        /// Output directory (created if missing; export files are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of digits test samples to export.
+        #[arg(long, default_value_t = zoo::export::DEFAULT_SAMPLES)]
+        samples: usize,
     },
 }
 
@@ -40,6 +57,7 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             }
             Ok(())
         }
+        ZooCommand::Export { arch, seed, out, samples } => export(arch, *seed, out, *samples),
         ZooCommand::CheckJvp { arch, seed } => {
             let chosen = entries(arch.as_deref())?;
             let batch = digits_check_batch(16)?;
@@ -61,4 +79,28 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             }
         }
     }
+}
+
+/// `ghosts zoo export`: unknown architectures and sample counts outside the
+/// test split are input errors (exit 2).
+fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Result<()> {
+    let entry = zoo::arch::find(arch).map_err(|e| InputError(e.to_string()))?;
+    let summary = zoo::export::export(&entry, seed, samples, out).map_err(|e| match e.downcast_ref::<zoo::export::SampleCountError>() {
+        Some(bad) => InputError(bad.to_string()).into(),
+        None => e,
+    })?;
+    println!(
+        "exported {} (seed {}, {} params, {} buffers) on {} digits test samples to {}",
+        summary.arch,
+        summary.seed,
+        summary.num_params,
+        summary.num_buffers,
+        summary.samples,
+        summary.dir.display()
+    );
+    println!("rho_a = pi / max delta_a = {:.6e} (max delta_a {:.6e}); FD vs exact slopes rel. error {:.2e}", summary.rho_a, summary.max_delta_a, summary.fd_max_rel_error);
+    for f in &summary.files {
+        println!("  {:<24} {:>10} bytes  sha256 {}", f.name, f.bytes, f.sha256);
+    }
+    Ok(())
 }
