@@ -22,7 +22,14 @@ use zoo::{forward_via_fwd, Batch, Cache, Dev, Layer, Mode, Model, Plain, Probe, 
 struct Softplus;
 
 impl Softplus {
-    fn fwd<E: Real, T: TapeOps<E>>(&self, _p: &[Plain<E>], x: Tensor<(usize, usize), E, Dev, T>, _state: &mut [E], _mode: Mode, cache: &mut Cache<E>) -> Tensor<(usize, usize), E, Dev, T>
+    fn fwd<E: Real, T: TapeOps<E>>(
+        &self,
+        _p: &[Plain<E>],
+        x: Tensor<(usize, usize), E, Dev, T>,
+        _state: &mut [E],
+        _mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Tensor<(usize, usize), E, Dev, T>
     where
         Dev: Device<E>,
     {
@@ -43,7 +50,15 @@ where
     forward_via_fwd!(E);
 
     /// ẏ = σ(x)·ẋ.
-    fn tangent(&self, _p: &[Plain<E>], _dp: &[Plain<E>], dx: Option<Plain<E>>, _mode: Mode, cache: &mut Cache<E>, _probes: &mut Vec<Probe<E>>) -> Plain<E> {
+    fn tangent(
+        &self,
+        _p: &[Plain<E>],
+        _dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        _mode: Mode,
+        cache: &mut Cache<E>,
+        _probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E> {
         let x = cache.next();
         let dx = dx.unwrap_or_else(|| x.device().zeros_like(x.shape()));
         zip_map(&x, &dx, |x, d| d / (E::one() + (-x).exp()))
@@ -70,12 +85,20 @@ fn main() -> anyhow::Result<()> {
     let split = data::stratified_split(&digits.labels, 0.3, 42);
     let dev = Dev::default();
     let all: Batch<f32> = Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
-    let (train, test) = (subset(&dev, &all, &split.train), subset(&dev, &all, &split.test));
+    let (train, test) = (
+        subset(&dev, &all, &split.train),
+        subset(&dev, &all, &split.test),
+    );
 
     let model = softplus_mlp::<f32>();
     let mut state = model.init(0);
     let loss = fit(&model, &mut state, &train, &Recipe::for_arch("mlp"), 1);
-    println!("{}: {} parameters, final train loss {loss:.4}, test accuracy {:.1}%", model.name, model.num_params(), 100.0 * evaluate(&model, &state, &test));
+    println!(
+        "{}: {} parameters, final train loss {loss:.4}, test accuracy {:.1}%",
+        model.name,
+        model.num_params(),
+        100.0 * evaluate(&model, &state, &test)
+    );
 
     // Gradient of the full training loss, then one JVP along v = −g/‖g‖.
     let step = model.loss_and_grad(&mut state.clone(), &train, Mode::Eval);
@@ -87,15 +110,33 @@ fn main() -> anyhow::Result<()> {
     let q99 = set_rho_a(&spreads_of_rows(&slopes, 10), Aggregation::Quantile(0.99));
     println!("rho_a along the descent direction on {} training samples: {:.5} (bottleneck sample {:?}, Delta_a = {:.3})", train.len(), set.rho_a, set.bottleneck, set.delta_a);
     println!("99th-percentile aggregation: rho_a = {:.5}", q99.rho_a);
-    println!("a gradient step of size tau = lr * ||g|| is inside the radius while tau < {:.5}", set.rho_a);
+    println!(
+        "a gradient step of size tau = lr * ||g|| is inside the radius while tau < {:.5}",
+        set.rho_a
+    );
 
     // The same JVP in f64 against central differences.
     let model64 = softplus_mlp::<f64>();
-    let state64 = zoo::State { params: state.params.cast(), buffers: vec![] };
-    let x64: Plain<f64> = dev.tensor_from_vec(train.x.as_vec().iter().take(64 * 32).map(|&p| p as f64).collect(), (32, 64));
+    let state64 = zoo::State {
+        params: state.params.cast(),
+        buffers: vec![],
+    };
+    let x64: Plain<f64> = dev.tensor_from_vec(
+        train
+            .x
+            .as_vec()
+            .iter()
+            .take(64 * 32)
+            .map(|&p| p as f64)
+            .collect(),
+        (32, 64),
+    );
     let v64 = v.cast::<f64>();
     let exact = model64.jvp(&state64, &x64, &v64).slopes.as_vec();
     let fd = model64.fd_jvp(&state64, &x64, &v64, 1e-6).as_vec();
-    println!("exact JVP vs f64 central differences: relative error {:.2e}", zoo::check::normwise_rel_error(&exact, &fd));
+    println!(
+        "exact JVP vs f64 central differences: relative error {:.2e}",
+        zoo::check::normwise_rel_error(&exact, &fd)
+    );
     Ok(())
 }

@@ -14,7 +14,10 @@ pub struct Cache<E: Real> {
 impl<E: Real> Cache<E> {
     /// An empty cache.
     pub fn new() -> Self {
-        Cache { items: Vec::new(), cursor: 0 }
+        Cache {
+            items: Vec::new(),
+            cursor: 0,
+        }
     }
 
     /// Record a tensor (cheap: dfdx tensors share their data).
@@ -27,7 +30,11 @@ impl<E: Real> Cache<E> {
     /// # Panics
     /// If a layer's tangent reads more than its forward recorded (a bug).
     pub fn next(&mut self) -> Plain<E> {
-        let t = self.items.get(self.cursor).cloned().expect("tangent pass read past the forward cache");
+        let t = self
+            .items
+            .get(self.cursor)
+            .cloned()
+            .expect("tangent pass read past the forward cache");
         self.cursor += 1;
         t
     }

@@ -67,7 +67,11 @@ pub struct SampleCountError {
 
 impl std::fmt::Display for SampleCountError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "--samples {} out of range: the digits test split has {} samples (use 1..={})", self.requested, self.available, self.available)
+        write!(
+            f,
+            "--samples {} out of range: the digits test split has {} samples (use 1..={})",
+            self.requested, self.available, self.available
+        )
     }
 }
 
@@ -287,26 +291,47 @@ impl Exported {
 
     /// Parameters and buffers as a model state.
     pub fn state(&self) -> State<f64> {
-        State { params: self.params.clone(), buffers: self.buffers.clone() }
+        State {
+            params: self.params.clone(),
+            buffers: self.buffers.clone(),
+        }
     }
 
     /// The inputs and labels as a batch.
     pub fn batch(&self, dev: &crate::Dev) -> Batch<f64> {
-        Batch::new(dev, self.inputs.clone(), self.manifest.input_features, self.labels.clone(), self.manifest.classes)
+        Batch::new(
+            dev,
+            self.inputs.clone(),
+            self.manifest.input_features,
+            self.labels.clone(),
+            self.manifest.classes,
+        )
     }
 }
 
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same
 /// directory, flushed, then renamed over `path`. The error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| anyhow!("writing {}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("writing {}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -324,7 +349,10 @@ fn f64_bytes(values: &[f64]) -> Vec<u8> {
 }
 
 fn i64_bytes(values: &[usize]) -> Vec<u8> {
-    values.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect()
+    values
+        .iter()
+        .flat_map(|&v| (v as i64).to_le_bytes())
+        .collect()
 }
 
 /// One tensor to serialise: name, dtype, shape, little-endian bytes.
@@ -337,11 +365,21 @@ struct Owned {
 
 impl Owned {
     fn f64(name: &str, shape: Vec<usize>, values: &[f64]) -> Self {
-        Owned { name: name.into(), dtype: Dtype::F64, shape, bytes: f64_bytes(values) }
+        Owned {
+            name: name.into(),
+            dtype: Dtype::F64,
+            shape,
+            bytes: f64_bytes(values),
+        }
     }
 
     fn i64(name: &str, shape: Vec<usize>, values: &[usize]) -> Self {
-        Owned { name: name.into(), dtype: Dtype::I64, shape, bytes: i64_bytes(values) }
+        Owned {
+            name: name.into(),
+            dtype: Dtype::I64,
+            shape,
+            bytes: i64_bytes(values),
+        }
     }
 }
 
@@ -350,18 +388,25 @@ fn serialize(file: &str, tensors: &[Owned], metadata: &HashMap<String, String>) 
     let mut views = Vec::with_capacity(tensors.len());
     let mut seen = HashSet::new();
     for t in tensors {
-        ensure!(seen.insert(t.name.as_str()), "{file}: duplicate tensor name {:?}", t.name);
-        let view = TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map_err(|e| anyhow!("{file}: tensor {:?}: {e:?}", t.name))?;
+        ensure!(
+            seen.insert(t.name.as_str()),
+            "{file}: duplicate tensor name {:?}",
+            t.name
+        );
+        let view = TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+            .map_err(|e| anyhow!("{file}: tensor {:?}: {e:?}", t.name))?;
         views.push((t.name.clone(), view));
     }
-    safetensors::serialize(views, &Some(metadata.clone())).map_err(|e| anyhow!("{file}: serialising: {e:?}"))
+    safetensors::serialize(views, &Some(metadata.clone()))
+        .map_err(|e| anyhow!("{file}: serialising: {e:?}"))
 }
 
 /// How a parameter tensor's values are laid out, for the manifest.
 fn layout_note(layer_description: &str, spec: &ParamSpec) -> String {
     let (r, c) = spec.shape;
     let base = spec.name.rsplit('.').next().unwrap_or(&spec.name);
-    let linear = layer_description.starts_with("linear") || (spec.name.contains('.') && layer_description.contains("linear"));
+    let linear = layer_description.starts_with("linear")
+        || (spec.name.contains('.') && layer_description.contains("linear"));
     let conv = layer_description.starts_with("conv");
     let norm = if layer_description.contains("batchnorm") {
         Some("BatchNorm1d")
@@ -403,7 +448,9 @@ fn conventions() -> BTreeMap<String, String> {
         ("rho_a", "delta_a_i = max_k a_ik - min_k a_ik per sample; rho_a = pi / max_i delta_a_i over the exported samples (untempered; with temperature T the bound is pi T / max delta_a)"),
         ("loss", "the training loss is mean cross-entropy of logits / temperature; logits are stored untempered"),
     ];
-    c.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    c.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn pytorch_note() -> Vec<String> {
@@ -446,16 +493,35 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     let digits = data::load_default_digits().context("loading the digits data set")?;
     let split = data::stratified_split(&digits.labels, SPLIT_TEST_RATIO, SPLIT_SEED);
     if samples == 0 || samples > split.test.len() {
-        return Err(SampleCountError { requested: samples, available: split.test.len() }.into());
+        return Err(SampleCountError {
+            requested: samples,
+            available: split.test.len(),
+        }
+        .into());
     }
     let indices = split.test[..samples].to_vec();
     let batch = Batch::<f64>::from_digits(model.device(), &digits, &indices);
     let jvp = model.jvp(&state, &batch.x, &v);
     let fd = model.fd_jvp(&state, &batch.x, &v, FD_EPS);
-    let (inputs, logits, slopes, fd_slopes) = (batch.x.as_vec(), jvp.logits.as_vec(), jvp.slopes.as_vec(), fd.as_vec());
+    let (inputs, logits, slopes, fd_slopes) = (
+        batch.x.as_vec(),
+        jvp.logits.as_vec(),
+        jvp.slopes.as_vec(),
+        fd.as_vec(),
+    );
     let k = model.classes;
     let delta_a = radius::spreads_of_rows(&slopes, k);
-    let (argmax_sample, max_delta_a) = delta_a.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &d)| if d > bv { (i, d) } else { (bi, bv) });
+    let (argmax_sample, max_delta_a) =
+        delta_a
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &d)| {
+                if d > bv {
+                    (i, d)
+                } else {
+                    (bi, bv)
+                }
+            });
     let rho_a = radius::rho_a_from_delta(max_delta_a);
     let fd_max_rel_error = normwise_rel_error(&slopes, &fd_slopes);
 
@@ -466,8 +532,16 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
         let name = format!("{layer}.{}", spec.name);
         let shape = vec![spec.shape.0, spec.shape.1];
         let numel = spec.numel();
-        params_t.push(Owned::f64(&name, shape.clone(), &state.params.0[offset..offset + numel]));
-        direction_t.push(Owned::f64(&name, shape.clone(), &v.0[offset..offset + numel]));
+        params_t.push(Owned::f64(
+            &name,
+            shape.clone(),
+            &state.params.0[offset..offset + numel],
+        ));
+        direction_t.push(Owned::f64(
+            &name,
+            shape.clone(),
+            &v.0[offset..offset + numel],
+        ));
         table.push(ManifestTensor {
             name,
             kind: "param".into(),
@@ -492,7 +566,11 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
                 ("running_var", range.start + len / 2..range.end, "BatchNorm running variance (1, C): torch BatchNorm running_var = reshape(-1); used in eval mode"),
             ]
         } else {
-            vec![("buffers", range.clone(), "the layer's non-trainable state (1, n), in its init_state order")]
+            vec![(
+                "buffers",
+                range.clone(),
+                "the layer's non-trainable state (1, n), in its init_state order",
+            )]
         };
         for (pname, r, note) in parts {
             let name = format!("{layer}.{pname}");
@@ -526,7 +604,12 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     ];
     let data_manifest: Vec<ManifestDataTensor> = data_tensors
         .iter()
-        .map(|(t, d)| ManifestDataTensor { name: t.name.clone(), dtype: format!("{:?}", t.dtype), shape: t.shape.clone(), description: d.to_string() })
+        .map(|(t, d)| ManifestDataTensor {
+            name: t.name.clone(),
+            dtype: format!("{:?}", t.dtype),
+            shape: t.shape.clone(),
+            description: d.to_string(),
+        })
         .collect();
     let data_t: Vec<Owned> = data_tensors.into_iter().map(|(t, _)| t).collect();
 
@@ -535,7 +618,11 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     for (file, tensors, content) in [
         (PARAMS_FILE, &params_t, "parameters (and buffers) theta"),
         (DIRECTION_FILE, &direction_t, "unit direction v"),
-        (DATA_FILE, &data_t, "inputs, labels, logits, exact JVP slopes"),
+        (
+            DATA_FILE,
+            &data_t,
+            "inputs, labels, logits, exact JVP slopes",
+        ),
     ] {
         // One metadata key: safetensors keeps `__metadata__` in a HashMap,
         // whose order (and so the file's bytes) would vary between runs.
@@ -544,7 +631,11 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
         let bytes = serialize(file, tensors, &m)?;
         let path = out.join(file);
         write_atomic(&path, &bytes)?;
-        files.push(ExportedFile { name: file.into(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64 });
+        files.push(ExportedFile {
+            name: file.into(),
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+        });
     }
 
     let manifest = Manifest {
@@ -590,7 +681,11 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     };
     let text = serde_json::to_string_pretty(&manifest).context("serialising the manifest")? + "\n";
     write_atomic(&out.join(MANIFEST_FILE), text.as_bytes())?;
-    files.push(ExportedFile { name: MANIFEST_FILE.into(), sha256: sha256_hex(text.as_bytes()), bytes: text.len() as u64 });
+    files.push(ExportedFile {
+        name: MANIFEST_FILE.into(),
+        sha256: sha256_hex(text.as_bytes()),
+        bytes: text.len() as u64,
+    });
 
     Ok(ExportSummary {
         dir: out.to_path_buf(),
@@ -627,19 +722,41 @@ fn read_checked(dir: &Path, file: &ExportedFile) -> Result<Vec<u8>> {
 }
 
 fn open<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes).map_err(|e| anyhow!("{}: not a safetensors file: {e:?}", path.display()))
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| anyhow!("{}: not a safetensors file: {e:?}", path.display()))
 }
 
 /// A tensor's raw bytes after checking its dtype and shape.
-fn raw<'a>(st: &SafeTensors<'a>, path: &Path, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&'a [u8]> {
-    let t = st.tensor(name).map_err(|e| anyhow!("{}: tensor {name:?}: {e:?}", path.display()))?;
-    ensure!(t.dtype() == dtype, "{}: tensor {name:?} has dtype {:?}, expected {dtype:?}", path.display(), t.dtype());
-    ensure!(t.shape() == shape, "{}: tensor {name:?} has shape {:?}, expected {shape:?}", path.display(), t.shape());
+fn raw<'a>(
+    st: &SafeTensors<'a>,
+    path: &Path,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<&'a [u8]> {
+    let t = st
+        .tensor(name)
+        .map_err(|e| anyhow!("{}: tensor {name:?}: {e:?}", path.display()))?;
+    ensure!(
+        t.dtype() == dtype,
+        "{}: tensor {name:?} has dtype {:?}, expected {dtype:?}",
+        path.display(),
+        t.dtype()
+    );
+    ensure!(
+        t.shape() == shape,
+        "{}: tensor {name:?} has shape {:?}, expected {shape:?}",
+        path.display(),
+        t.shape()
+    );
     Ok(t.data())
 }
 
 fn read_f64(st: &SafeTensors, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f64>> {
-    Ok(raw(st, path, name, Dtype::F64, shape)?.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    Ok(raw(st, path, name, Dtype::F64, shape)?
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
 }
 
 fn read_index(st: &SafeTensors, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<usize>> {
@@ -647,23 +764,41 @@ fn read_index(st: &SafeTensors, path: &Path, name: &str, shape: &[usize]) -> Res
         .chunks_exact(8)
         .map(|c| {
             let v = i64::from_le_bytes(c.try_into().expect("8 bytes"));
-            usize::try_from(v).map_err(|_| anyhow!("{}: tensor {name:?} holds a negative value {v}", path.display()))
+            usize::try_from(v).map_err(|_| {
+                anyhow!(
+                    "{}: tensor {name:?} holds a negative value {v}",
+                    path.display()
+                )
+            })
         })
         .collect()
 }
 
 /// Fill a flat vector of `len` scalars from the manifest's tensors of `kind`,
 /// checking that they tile it exactly.
-fn gather(st: &SafeTensors, path: &Path, table: &[ManifestTensor], kind: &str, len: usize) -> Result<Vec<f64>> {
+fn gather(
+    st: &SafeTensors,
+    path: &Path,
+    table: &[ManifestTensor],
+    kind: &str,
+    len: usize,
+) -> Result<Vec<f64>> {
     let mut flat = vec![0.0; len];
     let mut next = 0;
     for t in table.iter().filter(|t| t.kind == kind) {
         ensure!(t.offset == next && t.numel == t.shape.iter().product::<usize>(), "{MANIFEST_FILE}: tensor {:?} does not follow its predecessor (offset {}, expected {next})", t.name, t.offset);
-        ensure!(t.offset + t.numel <= len, "{MANIFEST_FILE}: tensor {:?} runs past the {len} {kind} scalars", t.name);
+        ensure!(
+            t.offset + t.numel <= len,
+            "{MANIFEST_FILE}: tensor {:?} runs past the {len} {kind} scalars",
+            t.name
+        );
         flat[t.offset..t.offset + t.numel].copy_from_slice(&read_f64(st, path, &t.name, &t.shape)?);
         next += t.numel;
     }
-    ensure!(next == len, "{MANIFEST_FILE}: {kind} tensors hold {next} scalars, the manifest says {len}");
+    ensure!(
+        next == len,
+        "{MANIFEST_FILE}: {kind} tensors hold {next} scalars, the manifest says {len}"
+    );
     Ok(flat)
 }
 
@@ -673,25 +808,62 @@ fn gather(st: &SafeTensors, path: &Path, table: &[ManifestTensor], kind: &str, l
 /// dtype and shape checked. Errors name the offending file.
 pub fn load_export(dir: &Path) -> Result<Exported> {
     let mpath = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
-    let manifest: Manifest = serde_json::from_str(&text).with_context(|| format!("parsing {}", mpath.display()))?;
+    let text =
+        std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let manifest: Manifest =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", mpath.display()))?;
     if manifest.format != EXPORT_FORMAT || manifest.format_version != EXPORT_VERSION {
-        bail!("{}: format {:?} version {}, expected {EXPORT_FORMAT:?} version {EXPORT_VERSION}", mpath.display(), manifest.format, manifest.format_version);
+        bail!(
+            "{}: format {:?} version {}, expected {EXPORT_FORMAT:?} version {EXPORT_VERSION}",
+            mpath.display(),
+            manifest.format,
+            manifest.format_version
+        );
     }
     let file = |name: &str| -> Result<(PathBuf, Vec<u8>)> {
-        let entry = manifest.files.iter().find(|f| f.name == name).ok_or_else(|| anyhow!("{}: no entry for {name} in files", mpath.display()))?;
+        let entry = manifest
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| anyhow!("{}: no entry for {name} in files", mpath.display()))?;
         Ok((dir.join(name), read_checked(dir, entry)?))
     };
     let (ppath, pbytes) = file(PARAMS_FILE)?;
     let (dpath, dbytes) = file(DIRECTION_FILE)?;
     let (xpath, xbytes) = file(DATA_FILE)?;
-    let (pst, dst, xst) = (open(&ppath, &pbytes)?, open(&dpath, &dbytes)?, open(&xpath, &xbytes)?);
+    let (pst, dst, xst) = (
+        open(&ppath, &pbytes)?,
+        open(&dpath, &dbytes)?,
+        open(&xpath, &xbytes)?,
+    );
 
-    let params = gather(&pst, &ppath, &manifest.tensors, "param", manifest.num_params)?;
-    let buffers = gather(&pst, &ppath, &manifest.tensors, "buffer", manifest.num_buffers)?;
-    let direction = gather(&dst, &dpath, &manifest.tensors, "param", manifest.num_params)?;
+    let params = gather(
+        &pst,
+        &ppath,
+        &manifest.tensors,
+        "param",
+        manifest.num_params,
+    )?;
+    let buffers = gather(
+        &pst,
+        &ppath,
+        &manifest.tensors,
+        "buffer",
+        manifest.num_buffers,
+    )?;
+    let direction = gather(
+        &dst,
+        &dpath,
+        &manifest.tensors,
+        "param",
+        manifest.num_params,
+    )?;
 
-    let (b, f, k) = (manifest.data.samples, manifest.input_features, manifest.classes);
+    let (b, f, k) = (
+        manifest.data.samples,
+        manifest.input_features,
+        manifest.classes,
+    );
     let inputs = read_f64(&xst, &xpath, "inputs", &[b, f])?;
     let labels = read_index(&xst, &xpath, "labels", &[b])?;
     let indices = read_index(&xst, &xpath, "indices", &[b])?;
@@ -702,5 +874,17 @@ pub fn load_export(dir: &Path) -> Result<Exported> {
     if let Some(&bad) = labels.iter().find(|&&y| y >= k) {
         bail!("{}: label {bad} is not a class below {k}", xpath.display());
     }
-    Ok(Exported { manifest, params: ParamVec(params), buffers, direction: ParamVec(direction), inputs, labels, indices, logits, slopes, fd_slopes, delta_a })
+    Ok(Exported {
+        manifest,
+        params: ParamVec(params),
+        buffers,
+        direction: ParamVec(direction),
+        inputs,
+        labels,
+        indices,
+        logits,
+        slopes,
+        fd_slopes,
+        delta_a,
+    })
 }

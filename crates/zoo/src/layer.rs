@@ -5,7 +5,10 @@ use dfdx::prelude::{Merge, NoneTape, Tape};
 
 /// The tapes a generic forward runs with: [`NoneTape`] (plain) or dfdx's
 /// `OwnedTape` (training).
-pub trait TapeOps<E: Real>: Tape<E, Dev> + Merge<Self> + Merge<NoneTape> + Default + 'static {}
+pub trait TapeOps<E: Real>:
+    Tape<E, Dev> + Merge<Self> + Merge<NoneTape> + Default + 'static
+{
+}
 impl<E: Real, T: Tape<E, Dev> + Merge<T> + Merge<NoneTape> + Default + 'static> TapeOps<E> for T {}
 
 /// Training or evaluation behaviour (only BatchNorm differs).
@@ -64,15 +67,37 @@ pub trait Layer<E: Real>: Send + Sync {
     }
 
     /// Taped forward for training; records into `cache` what the tangent needs.
-    fn forward_traced(&self, p: &[Plain<E>], x: Traced<E>, state: &mut [E], mode: Mode, cache: &mut Cache<E>) -> Traced<E>;
+    fn forward_traced(
+        &self,
+        p: &[Plain<E>],
+        x: Traced<E>,
+        state: &mut [E],
+        mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Traced<E>;
 
     /// Plain forward; records into `cache` what the tangent needs.
-    fn forward(&self, p: &[Plain<E>], x: Plain<E>, state: &mut [E], mode: Mode, cache: &mut Cache<E>) -> Plain<E>;
+    fn forward(
+        &self,
+        p: &[Plain<E>],
+        x: Plain<E>,
+        state: &mut [E],
+        mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Plain<E>;
 
     /// Tangent pass: ẏ from the input tangent ẋ (`None`: zero, as for the
     /// model input) and the parameter tangents `dp` (same shapes as `p`),
     /// reading what the forward recorded.
-    fn tangent(&self, p: &[Plain<E>], dp: &[Plain<E>], dx: Option<Plain<E>>, mode: Mode, cache: &mut Cache<E>, probes: &mut Vec<Probe<E>>) -> Plain<E>;
+    fn tangent(
+        &self,
+        p: &[Plain<E>],
+        dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        mode: Mode,
+        cache: &mut Cache<E>,
+        probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E>;
 }
 
 /// Implement `forward_traced` and `forward` of [`Layer`] through one generic
@@ -81,10 +106,24 @@ pub trait Layer<E: Real>: Send + Sync {
 #[macro_export]
 macro_rules! forward_via_fwd {
     ($E:ty) => {
-        fn forward_traced(&self, p: &[$crate::Plain<$E>], x: $crate::Traced<$E>, state: &mut [$E], mode: $crate::Mode, cache: &mut $crate::Cache<$E>) -> $crate::Traced<$E> {
+        fn forward_traced(
+            &self,
+            p: &[$crate::Plain<$E>],
+            x: $crate::Traced<$E>,
+            state: &mut [$E],
+            mode: $crate::Mode,
+            cache: &mut $crate::Cache<$E>,
+        ) -> $crate::Traced<$E> {
             self.fwd(p, x, state, mode, cache)
         }
-        fn forward(&self, p: &[$crate::Plain<$E>], x: $crate::Plain<$E>, state: &mut [$E], mode: $crate::Mode, cache: &mut $crate::Cache<$E>) -> $crate::Plain<$E> {
+        fn forward(
+            &self,
+            p: &[$crate::Plain<$E>],
+            x: $crate::Plain<$E>,
+            state: &mut [$E],
+            mode: $crate::Mode,
+            cache: &mut $crate::Cache<$E>,
+        ) -> $crate::Plain<$E> {
             self.fwd(p, x, state, mode, cache)
         }
     };

@@ -42,7 +42,10 @@ use dfdx::prelude::*;
 pub type Dev = Cpu;
 
 /// Element types a model can run in: f32 for training, f64 for checks.
-pub trait Real: Dtype + num_traits::Float + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static {}
+pub trait Real:
+    Dtype + num_traits::Float + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
+{
+}
 impl Real for f32 {}
 impl Real for f64 {}
 

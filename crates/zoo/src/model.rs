@@ -26,16 +26,29 @@ pub struct Batch<E: Real> {
     pub onehot: Plain<E>,
 }
 
-impl<E: Real> Batch<E> where crate::Dev: dfdx::prelude::Device<E> {
+impl<E: Real> Batch<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     /// A batch from row-major inputs (B × features) and labels.
-    pub fn new(dev: &Dev, inputs: Vec<E>, features: usize, labels: Vec<usize>, classes: usize) -> Self {
+    pub fn new(
+        dev: &Dev,
+        inputs: Vec<E>,
+        features: usize,
+        labels: Vec<usize>,
+        classes: usize,
+    ) -> Self {
         let b = labels.len();
         assert_eq!(inputs.len(), b * features, "inputs are not B x features");
         let mut onehot = vec![E::zero(); b * classes];
         for (i, &y) in labels.iter().enumerate() {
             onehot[i * classes + y] = E::one();
         }
-        Batch { x: dev.tensor_from_vec(inputs, (b, features)), labels, onehot: dev.tensor_from_vec(onehot, (b, classes)) }
+        Batch {
+            x: dev.tensor_from_vec(inputs, (b, features)),
+            labels,
+            onehot: dev.tensor_from_vec(onehot, (b, classes)),
+        }
     }
 
     /// The digits samples at `indices` (pixels already scaled to [0, 1]).
@@ -104,9 +117,17 @@ pub struct Model<E: Real> {
     init_ties: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
-impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+impl<E: Real> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     /// Assemble a model from layers, in order.
-    pub fn new(name: &str, input_features: usize, classes: usize, layers: Vec<Box<dyn Layer<E>>>) -> Self {
+    pub fn new(
+        name: &str,
+        input_features: usize,
+        classes: usize,
+        layers: Vec<Box<dyn Layer<E>>>,
+    ) -> Self {
         let mut offset = 0;
         let mut boff = 0;
         let mut layout = Vec::new();
@@ -123,7 +144,18 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
             buffer_ranges.push(boff..boff + nb);
             boff += nb;
         }
-        Model { name: name.into(), input_features, classes, temperature: 1.0, layers, layout, buffer_ranges, num_params: offset, dev: Dev::default(), init_ties: Vec::new() }
+        Model {
+            name: name.into(),
+            input_features,
+            classes,
+            temperature: 1.0,
+            layers,
+            layout,
+            buffer_ranges,
+            num_params: offset,
+            dev: Dev::default(),
+            init_ties: Vec::new(),
+        }
     }
 
     /// Set the softmax temperature used by the loss.
@@ -145,8 +177,16 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
     /// The range of θ held by the contiguous layers `layers` (indices into
     /// [`Model::layers`]).
     pub fn param_range(&self, layers: std::ops::Range<usize>) -> std::ops::Range<usize> {
-        let start = self.layout[..layers.start].iter().flatten().map(|(_, s)| s.numel()).sum::<usize>();
-        let len = self.layout[layers].iter().flatten().map(|(_, s)| s.numel()).sum::<usize>();
+        let start = self.layout[..layers.start]
+            .iter()
+            .flatten()
+            .map(|(_, s)| s.numel())
+            .sum::<usize>();
+        let len = self.layout[layers]
+            .iter()
+            .flatten()
+            .map(|(_, s)| s.numel())
+            .sum::<usize>();
         start..start + len
     }
 
@@ -155,10 +195,28 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
     /// `TransformerEncoder` deep-copies one layer, so its blocks start
     /// identical. The two ranges must hold tensors of the same shapes.
     pub fn tie_init(mut self, from: std::ops::Range<usize>, to: std::ops::Range<usize>) -> Self {
-        assert_eq!(from.len(), to.len(), "tie_init: ranges of different lengths");
-        assert!(to.end <= self.num_params && from.end <= self.num_params, "tie_init: range outside θ");
-        let shapes = |r: &std::ops::Range<usize>| self.layout.iter().flatten().filter(|(o, _)| r.contains(o)).map(|(_, s)| s.shape).collect::<Vec<_>>();
-        assert_eq!(shapes(&from), shapes(&to), "tie_init: the ranges hold different tensors");
+        assert_eq!(
+            from.len(),
+            to.len(),
+            "tie_init: ranges of different lengths"
+        );
+        assert!(
+            to.end <= self.num_params && from.end <= self.num_params,
+            "tie_init: range outside θ"
+        );
+        let shapes = |r: &std::ops::Range<usize>| {
+            self.layout
+                .iter()
+                .flatten()
+                .filter(|(o, _)| r.contains(o))
+                .map(|(_, s)| s.shape)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shapes(&from),
+            shapes(&to),
+            "tie_init: the ranges hold different tensors"
+        );
         self.init_ties.push((from, to));
         self
     }
@@ -173,7 +231,11 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
         self.layout
             .iter()
             .enumerate()
-            .flat_map(|(i, specs)| specs.iter().map(move |(o, s)| (i, self.layers[i].describe(), *o, s.clone())))
+            .flat_map(|(i, specs)| {
+                specs
+                    .iter()
+                    .map(move |(o, s)| (i, self.layers[i].describe(), *o, s.clone()))
+            })
             .collect()
     }
 
@@ -204,24 +266,51 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
                 params.extend(init_values(spec, &mut rng).into_iter().map(cast::<E>));
             }
         }
-        let buffers = self.layers.iter().flat_map(|l| l.init_state()).map(cast::<E>).collect();
+        let buffers = self
+            .layers
+            .iter()
+            .flat_map(|l| l.init_state())
+            .map(cast::<E>)
+            .collect();
         for (from, to) in &self.init_ties {
             params.copy_within(from.clone(), to.start);
         }
-        State { params: ParamVec(params), buffers }
+        State {
+            params: ParamVec(params),
+            buffers,
+        }
     }
 
     /// θ (or a direction) as per-layer tensors.
     fn tensors(&self, flat: &ParamVec<E>) -> Vec<Vec<Plain<E>>> {
-        assert_eq!(flat.len(), self.num_params, "parameter vector of another model");
+        assert_eq!(
+            flat.len(),
+            self.num_params,
+            "parameter vector of another model"
+        );
         self.layout
             .iter()
-            .map(|specs| specs.iter().map(|(o, s)| self.dev.tensor_from_vec(flat.0[*o..*o + s.numel()].to_vec(), s.shape)).collect())
+            .map(|specs| {
+                specs
+                    .iter()
+                    .map(|(o, s)| {
+                        self.dev
+                            .tensor_from_vec(flat.0[*o..*o + s.numel()].to_vec(), s.shape)
+                    })
+                    .collect()
+            })
             .collect()
     }
 
     fn check_input(&self, x: &Plain<E>) {
-        assert_eq!(x.shape().1, self.input_features, "{}: inputs have {} features, expected {}", self.name, x.shape().1, self.input_features);
+        assert_eq!(
+            x.shape().1,
+            self.input_features,
+            "{}: inputs have {} features, expected {}",
+            self.name,
+            x.shape().1,
+            self.input_features
+        );
     }
 
     /// Plain forward: logits and the record for a tangent pass. Train mode
@@ -232,7 +321,13 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
         let mut cache = Cache::new();
         let mut h = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(&p[i], h, &mut state.buffers[self.buffer_ranges[i].clone()], mode, &mut cache);
+            h = layer.forward(
+                &p[i],
+                h,
+                &mut state.buffers[self.buffer_ranges[i].clone()],
+                mode,
+                &mut cache,
+            );
         }
         (h, cache)
     }
@@ -243,7 +338,11 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
         self.forward(&mut s, x, Mode::Eval).0
     }
 
-    fn tempered_ce<T: crate::layer::TapeOps<E>>(&self, logits: Tensor<(usize, usize), E, Dev, T>, onehot: &Plain<E>) -> Tensor<Rank0, E, Dev, T> {
+    fn tempered_ce<T: crate::layer::TapeOps<E>>(
+        &self,
+        logits: Tensor<(usize, usize), E, Dev, T>,
+        onehot: &Plain<E>,
+    ) -> Tensor<Rank0, E, Dev, T> {
         let scaled = logits * cast::<E>(1.0 / self.temperature);
         cross_entropy_with_logits_loss(scaled, onehot.clone())
     }
@@ -251,18 +350,32 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
     /// Mean (tempered) cross-entropy without gradient.
     pub fn loss(&self, state: &State<E>, batch: &Batch<E>) -> f64 {
         let logits = self.logits(state, &batch.x);
-        self.tempered_ce(logits, &batch.onehot).array().to_f64().unwrap()
+        self.tempered_ce(logits, &batch.onehot)
+            .array()
+            .to_f64()
+            .unwrap()
     }
 
     /// Forward with a tape, loss, backward: the gradient of the mean loss.
     /// The returned cache lets [`Model::tangent`] reuse this forward.
-    pub fn loss_and_grad(&self, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+    pub fn loss_and_grad(
+        &self,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        mode: Mode,
+    ) -> StepOutput<E> {
         self.check_input(&batch.x);
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
         let mut h: Traced<E> = batch.x.retaped::<OwnedTape<E, Dev>>();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward_traced(&p[i], h, &mut state.buffers[self.buffer_ranges[i].clone()], mode, &mut cache);
+            h = layer.forward_traced(
+                &p[i],
+                h,
+                &mut state.buffers[self.buffer_ranges[i].clone()],
+                mode,
+                &mut cache,
+            );
         }
         let logits = h.retaped::<NoneTape>();
         let loss = self.tempered_ce(h, &batch.onehot);
@@ -274,12 +387,23 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
                 grad.extend(grads.get(t).as_vec());
             }
         }
-        StepOutput { loss: loss_value, logits, grad: ParamVec(grad), cache }
+        StepOutput {
+            loss: loss_value,
+            logits,
+            grad: ParamVec(grad),
+            cache,
+        }
     }
 
     /// Tangent pass over a recorded forward: a = J_z v at the θ and inputs of
     /// that forward (`mode` must match the forward's).
-    pub fn tangent(&self, state: &State<E>, cache: &mut Cache<E>, direction: &ParamVec<E>, mode: Mode) -> (Plain<E>, Vec<Probe<E>>) {
+    pub fn tangent(
+        &self,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+    ) -> (Plain<E>, Vec<Probe<E>>) {
         let p = self.tensors(&state.params);
         let dp = self.tensors(direction);
         cache.rewind();
@@ -297,14 +421,26 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
         let mut s = state.clone();
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
         let (slopes, probes) = self.tangent(state, &mut cache, direction, Mode::Eval);
-        Jvp { logits, slopes, probes }
+        Jvp {
+            logits,
+            slopes,
+            probes,
+        }
     }
 
     /// Forward finite differences (z(θ + εv) − z(θ)) / ε against logits
     /// `base` = z(θ) that the caller already has (the paper's estimator,
     /// ε = 1e-4 in float32): one extra forward, in `mode`, on a copy of the
     /// state so BatchNorm running statistics are not disturbed.
-    pub fn fd_jvp_forward(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>, eps: f64, base: &Plain<E>, mode: Mode) -> Plain<E> {
+    pub fn fd_jvp_forward(
+        &self,
+        state: &State<E>,
+        x: &Plain<E>,
+        direction: &ParamVec<E>,
+        eps: f64,
+        base: &Plain<E>,
+        mode: Mode,
+    ) -> Plain<E> {
         let mut moved = state.clone();
         moved.params.axpy(eps, direction);
         (self.forward(&mut moved, x, mode).0 - base.clone()) * cast::<E>(1.0 / eps)
@@ -312,7 +448,13 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
 
     /// Central finite differences (z(θ + εv) − z(θ − εv)) / 2ε in eval mode:
     /// the paper's cheaper estimator, kept as an option.
-    pub fn fd_jvp(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>, eps: f64) -> Plain<E> {
+    pub fn fd_jvp(
+        &self,
+        state: &State<E>,
+        x: &Plain<E>,
+        direction: &ParamVec<E>,
+        eps: f64,
+    ) -> Plain<E> {
         let mut plus = state.clone();
         plus.params.axpy(eps, direction);
         let mut minus = state.clone();
@@ -322,16 +464,33 @@ impl<E: Real> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
 }
 
 /// Row-wise argmax of a (rows, classes) tensor.
-pub fn argmax_rows<E: Real>(t: &Plain<E>) -> Vec<usize> where crate::Dev: dfdx::prelude::Device<E> {
+pub fn argmax_rows<E: Real>(t: &Plain<E>) -> Vec<usize>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     let k = t.shape().1;
     t.as_vec()
         .chunks_exact(k)
-        .map(|row| row.iter().enumerate().fold((0, E::neg_infinity()), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, E::neg_infinity()), |(bi, bv), (i, &v)| {
+                    if v > bv {
+                        (i, v)
+                    } else {
+                        (bi, bv)
+                    }
+                })
+                .0
+        })
         .collect()
 }
 
 /// Fraction of rows whose argmax equals the label.
-pub fn accuracy<E: Real>(logits: &Plain<E>, labels: &[usize]) -> f64 where crate::Dev: dfdx::prelude::Device<E> {
+pub fn accuracy<E: Real>(logits: &Plain<E>, labels: &[usize]) -> f64
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     let pred = argmax_rows(logits);
     pred.iter().zip(labels).filter(|(p, y)| p == y).count() as f64 / labels.len().max(1) as f64
 }

@@ -32,7 +32,11 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// A spec.
     pub fn new(name: &str, shape: (usize, usize), init: Init) -> Self {
-        ParamSpec { name: name.into(), shape, init }
+        ParamSpec {
+            name: name.into(),
+            shape,
+            init,
+        }
     }
 
     /// Number of elements.
@@ -63,8 +67,16 @@ impl<E: Real> ParamVec<E> {
 
     /// Inner product ⟨self, other⟩, accumulated in f64.
     pub fn dot(&self, other: &Self) -> f64 {
-        assert_eq!(self.len(), other.len(), "parameter vectors of different models");
-        self.0.iter().zip(&other.0).map(|(a, b)| a.to_f64().unwrap() * b.to_f64().unwrap()).sum()
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "parameter vectors of different models"
+        );
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| a.to_f64().unwrap() * b.to_f64().unwrap())
+            .sum()
     }
 
     /// Global L2 norm over all trainable tensors.
@@ -99,13 +111,20 @@ impl<E: Real> ParamVec<E> {
     /// by the global norm (spec §6.2).
     pub fn random_unit(n: usize, seed: u64) -> Self {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let v: Vec<E> = (0..n).map(|_| crate::cast(standard_normal(&mut rng))).collect();
+        let v: Vec<E> = (0..n)
+            .map(|_| crate::cast(standard_normal(&mut rng)))
+            .collect();
         ParamVec(v).normalized()
     }
 
     /// Convert to another element type.
     pub fn cast<F: Real>(&self) -> ParamVec<F> {
-        ParamVec(self.0.iter().map(|x| crate::cast(x.to_f64().unwrap())).collect())
+        ParamVec(
+            self.0
+                .iter()
+                .map(|x| crate::cast(x.to_f64().unwrap()))
+                .collect(),
+        )
     }
 
     /// True if every entry is finite.

@@ -6,7 +6,10 @@
 
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::path::Path;
-use zoo::export::{export, load_export, sha256_hex, SampleCountError, DATA_FILE, DIRECTION_FILE, MANIFEST_FILE, PARAMS_FILE};
+use zoo::export::{
+    export, load_export, sha256_hex, SampleCountError, DATA_FILE, DIRECTION_FILE, MANIFEST_FILE,
+    PARAMS_FILE,
+};
 use zoo::{ArchConfig, ArchEntry, Cache, Layer, Mode, Model, ParamVec, Plain, Probe, Real, Traced};
 
 fn bits(v: &[f64]) -> Vec<u64> {
@@ -42,9 +45,17 @@ fn mlp_ln_export_round_trips_bit_for_bit() {
     let digits = data::load_default_digits().unwrap();
     let split = data::stratified_split(&digits.labels, 0.3, 42);
     assert_eq!(loaded.indices, split.test[..samples]);
-    let inputs: Vec<f64> = loaded.indices.iter().flat_map(|&i| digits.sample(i).to_vec()).collect();
+    let inputs: Vec<f64> = loaded
+        .indices
+        .iter()
+        .flat_map(|&i| digits.sample(i).to_vec())
+        .collect();
     assert_eq!(bits(&loaded.inputs), bits(&inputs));
-    let labels: Vec<usize> = loaded.indices.iter().map(|&i| digits.labels[i] as usize).collect();
+    let labels: Vec<usize> = loaded
+        .indices
+        .iter()
+        .map(|&i| digits.labels[i] as usize)
+        .collect();
     assert_eq!(loaded.labels, labels);
     assert_eq!(loaded.samples(), samples);
 
@@ -63,8 +74,26 @@ fn mlp_ln_export_round_trips_bit_for_bit() {
     // Manifest: the documented keys, every tensor in model order with our shape.
     let m = manifest_json(&dir);
     for key in [
-        "format", "format_version", "arch", "description", "config", "seed", "element_type", "num_params", "num_buffers", "input_features", "classes", "layers", "tensors",
-        "direction", "data", "rho_a", "jvp", "conventions", "pytorch", "files",
+        "format",
+        "format_version",
+        "arch",
+        "description",
+        "config",
+        "seed",
+        "element_type",
+        "num_params",
+        "num_buffers",
+        "input_features",
+        "classes",
+        "layers",
+        "tensors",
+        "direction",
+        "data",
+        "rho_a",
+        "jvp",
+        "conventions",
+        "pytorch",
+        "files",
     ] {
         assert!(m.get(key).is_some(), "manifest lacks {key:?}");
     }
@@ -90,23 +119,47 @@ fn mlp_ln_export_round_trips_bit_for_bit() {
         assert_eq!(t["offset"], *offset);
         assert!(!t["layout"].as_str().unwrap().is_empty());
     }
-    assert!(tensors[0]["layout"].as_str().unwrap().contains("TRANSPOSE of torch.nn.Linear.weight"));
-    for key in ["linear", "gelu", "layernorm", "batchnorm", "direction", "rho_a", "layout"] {
-        assert!(m["conventions"].get(key).is_some(), "conventions lack {key:?}");
+    assert!(tensors[0]["layout"]
+        .as_str()
+        .unwrap()
+        .contains("TRANSPOSE of torch.nn.Linear.weight"));
+    for key in [
+        "linear",
+        "gelu",
+        "layernorm",
+        "batchnorm",
+        "direction",
+        "rho_a",
+        "layout",
+    ] {
+        assert!(
+            m["conventions"].get(key).is_some(),
+            "conventions lack {key:?}"
+        );
     }
-    assert!(m["pytorch"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("from safetensors.torch import load_file")));
+    assert!(m["pytorch"].as_array().unwrap().iter().any(|l| l
+        .as_str()
+        .unwrap()
+        .contains("from safetensors.torch import load_file")));
     let files = m["files"].as_array().unwrap();
     assert_eq!(files.len(), 3);
     for f in files {
         let name = f["name"].as_str().unwrap();
-        assert_eq!(f["sha256"], sha256_hex(&std::fs::read(dir.join(name)).unwrap()), "{name}");
+        assert_eq!(
+            f["sha256"],
+            sha256_hex(&std::fs::read(dir.join(name)).unwrap()),
+            "{name}"
+        );
     }
     assert_eq!(summary.files.len(), 4);
 
     // The safetensors files themselves: names, dtypes and shapes.
     let pbytes = std::fs::read(dir.join(PARAMS_FILE)).unwrap();
     let dbytes = std::fs::read(dir.join(DIRECTION_FILE)).unwrap();
-    let (p, d) = (SafeTensors::deserialize(&pbytes).unwrap(), SafeTensors::deserialize(&dbytes).unwrap());
+    let (p, d) = (
+        SafeTensors::deserialize(&pbytes).unwrap(),
+        SafeTensors::deserialize(&dbytes).unwrap(),
+    );
     assert_eq!(p.len(), layout.len());
     assert_eq!(d.len(), layout.len());
     for (layer, _, _, spec) in &layout {
@@ -140,7 +193,10 @@ struct Buffered {
     channels: usize,
 }
 
-impl<E: Real> Layer<E> for Buffered where zoo::Dev: dfdx::prelude::Device<E> {
+impl<E: Real> Layer<E> for Buffered
+where
+    zoo::Dev: dfdx::prelude::Device<E>,
+{
     fn describe(&self) -> String {
         format!("buffered identity {}", self.channels)
     }
@@ -151,50 +207,112 @@ impl<E: Real> Layer<E> for Buffered where zoo::Dev: dfdx::prelude::Device<E> {
         s
     }
 
-    fn forward_traced(&self, _p: &[Plain<E>], x: Traced<E>, _state: &mut [E], _mode: Mode, _cache: &mut Cache<E>) -> Traced<E> {
+    fn forward_traced(
+        &self,
+        _p: &[Plain<E>],
+        x: Traced<E>,
+        _state: &mut [E],
+        _mode: Mode,
+        _cache: &mut Cache<E>,
+    ) -> Traced<E> {
         x
     }
 
-    fn forward(&self, _p: &[Plain<E>], x: Plain<E>, _state: &mut [E], _mode: Mode, _cache: &mut Cache<E>) -> Plain<E> {
+    fn forward(
+        &self,
+        _p: &[Plain<E>],
+        x: Plain<E>,
+        _state: &mut [E],
+        _mode: Mode,
+        _cache: &mut Cache<E>,
+    ) -> Plain<E> {
         x
     }
 
-    fn tangent(&self, _p: &[Plain<E>], _dp: &[Plain<E>], dx: Option<Plain<E>>, _mode: Mode, _cache: &mut Cache<E>, _probes: &mut Vec<Probe<E>>) -> Plain<E> {
+    fn tangent(
+        &self,
+        _p: &[Plain<E>],
+        _dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        _mode: Mode,
+        _cache: &mut Cache<E>,
+        _probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E> {
         dx.expect("placed after a linear layer")
     }
 }
 
-fn buffered<E: Real>(_cfg: &ArchConfig) -> Model<E> where zoo::Dev: dfdx::prelude::Device<E> {
+fn buffered<E: Real>(_cfg: &ArchConfig) -> Model<E>
+where
+    zoo::Dev: dfdx::prelude::Device<E>,
+{
     use zoo::layers::Linear;
-    let layers: Vec<Box<dyn Layer<E>>> =
-        vec![Box::new(Linear::new(64, 4)), Box::new(Buffered { channels: 4 }), Box::new(Linear::new(4, 6)), Box::new(Buffered { channels: 6 }), Box::new(Linear::new(6, 10))];
+    let layers: Vec<Box<dyn Layer<E>>> = vec![
+        Box::new(Linear::new(64, 4)),
+        Box::new(Buffered { channels: 4 }),
+        Box::new(Linear::new(4, 6)),
+        Box::new(Buffered { channels: 6 }),
+        Box::new(Linear::new(6, 10)),
+    ];
     Model::new("buffered", 64, 10, layers)
 }
 
 #[test]
 fn buffers_are_exported_as_running_statistics() {
-    let entry = ArchEntry { name: "buffered", description: "test model with buffers", build_f32: buffered::<f32>, build_f64: buffered::<f64> };
+    let entry = ArchEntry {
+        name: "buffered",
+        description: "test model with buffers",
+        build_f32: buffered::<f32>,
+        build_f64: buffered::<f64>,
+    };
     let tmp = tempfile::tempdir().unwrap();
     let summary = export(&entry, 3, 5, tmp.path()).unwrap();
     assert_eq!(summary.num_buffers, 20);
     let loaded = load_export(tmp.path()).unwrap();
     let model = entry.build::<f64>(&ArchConfig::default());
-    assert_eq!(model.buffer_layout().iter().map(|(i, _, r)| (*i, r.clone())).collect::<Vec<_>>(), vec![(1, 0..8), (3, 8..20)]);
+    assert_eq!(
+        model
+            .buffer_layout()
+            .iter()
+            .map(|(i, _, r)| (*i, r.clone()))
+            .collect::<Vec<_>>(),
+        vec![(1, 0..8), (3, 8..20)]
+    );
     let state = model.init(3);
     assert_eq!(bits(&loaded.buffers), bits(&state.buffers));
     assert_eq!(bits(&loaded.params.0), bits(&state.params.0));
-    let buffers: Vec<_> = loaded.manifest.tensors.iter().filter(|t| t.kind == "buffer").map(|t| (t.name.as_str(), t.shape.clone(), t.offset)).collect();
+    let buffers: Vec<_> = loaded
+        .manifest
+        .tensors
+        .iter()
+        .filter(|t| t.kind == "buffer")
+        .map(|t| (t.name.as_str(), t.shape.clone(), t.offset))
+        .collect();
     assert_eq!(
         buffers,
-        vec![("1.running_mean", vec![1, 4], 0), ("1.running_var", vec![1, 4], 4), ("3.running_mean", vec![1, 6], 8), ("3.running_var", vec![1, 6], 14)]
+        vec![
+            ("1.running_mean", vec![1, 4], 0),
+            ("1.running_var", vec![1, 4], 4),
+            ("3.running_mean", vec![1, 6], 8),
+            ("3.running_var", vec![1, 6], 14)
+        ]
     );
     let bytes = std::fs::read(tmp.path().join(PARAMS_FILE)).unwrap();
     let p = SafeTensors::deserialize(&bytes).unwrap();
-    let var: Vec<f64> = p.tensor("3.running_var").unwrap().data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let var: Vec<f64> = p
+        .tensor("3.running_var")
+        .unwrap()
+        .data()
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     assert_eq!(var, vec![2.0; 6]);
     // The direction has no buffer tensors.
     let dbytes = std::fs::read(tmp.path().join(DIRECTION_FILE)).unwrap();
-    assert!(SafeTensors::deserialize(&dbytes).unwrap().tensor("1.running_mean").is_err());
+    assert!(SafeTensors::deserialize(&dbytes)
+        .unwrap()
+        .tensor("1.running_mean")
+        .is_err());
     let batch = loaded.batch(model.device());
     let jvp = model.jvp(&loaded.state(), &batch.x, &loaded.direction);
     assert_eq!(bits(&jvp.slopes.as_vec()), bits(&loaded.slopes));
@@ -208,13 +326,21 @@ fn exports_are_deterministic_and_damage_is_named() {
     // Re-exporting replaces the files with identical bytes and leaves no temporaries.
     let second = export(&entry, 1, 4, tmp.path()).unwrap();
     assert_eq!(first.files, second.files);
-    let mut names: Vec<String> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, [DATA_FILE, DIRECTION_FILE, MANIFEST_FILE, PARAMS_FILE]);
+    assert_eq!(
+        names,
+        [DATA_FILE, DIRECTION_FILE, MANIFEST_FILE, PARAMS_FILE]
+    );
 
     for bad in [0, 100_000] {
         let err = export(&entry, 1, bad, &tmp.path().join("bad")).unwrap_err();
-        let e = err.downcast_ref::<SampleCountError>().expect("a SampleCountError");
+        let e = err
+            .downcast_ref::<SampleCountError>()
+            .expect("a SampleCountError");
         assert_eq!(e.requested, bad);
         assert!(!tmp.path().join("bad").exists());
     }

@@ -14,7 +14,10 @@ fn exact_jvp_matches_central_differences_in_f64() {
     let batch = digits_batch(16);
     for entry in registry() {
         let c = check_jvp(&entry, &batch, 3);
-        eprintln!("{:<20} JVP vs FD relative error {:.2e}, kink clearance {:.2e}", c.arch, c.max_rel_error, c.kink_clearance);
+        eprintln!(
+            "{:<20} JVP vs FD relative error {:.2e}, kink clearance {:.2e}",
+            c.arch, c.max_rel_error, c.kink_clearance
+        );
         assert!(c.passed(), "{c:?}");
     }
 }
@@ -25,13 +28,20 @@ fn forward_mode_agrees_with_reverse_mode() {
     let batch = digits_batch(24);
     for entry in registry() {
         for temperature in [1.0, 2.5] {
-            let cfg = ArchConfig { temperature: Some(temperature), ..Default::default() };
+            let cfg = ArchConfig {
+                temperature: Some(temperature),
+                ..Default::default()
+            };
             let model = entry.build::<f64>(&cfg);
             let mut state = model.init(5);
             let step = model.loss_and_grad(&mut state, &batch, Mode::Eval);
             let v = step.grad.normalized();
             let jvp = model.jvp(&state, &batch.x, &v);
-            let (z, a, y) = (jvp.logits.as_vec(), jvp.slopes.as_vec(), batch.onehot.as_vec());
+            let (z, a, y) = (
+                jvp.logits.as_vec(),
+                jvp.slopes.as_vec(),
+                batch.onehot.as_vec(),
+            );
             let k = model.classes;
             let mut lhs = 0.0;
             for i in 0..batch.len() {
@@ -45,7 +55,11 @@ fn forward_mode_agrees_with_reverse_mode() {
             }
             lhs /= temperature * batch.len() as f64;
             let rhs = step.grad.dot(&v);
-            assert!((lhs - rhs).abs() <= 1e-6 * rhs.abs(), "{} T={temperature}: {lhs} vs {rhs}", entry.name);
+            assert!(
+                (lhs - rhs).abs() <= 1e-6 * rhs.abs(),
+                "{} T={temperature}: {lhs} vs {rhs}",
+                entry.name
+            );
         }
     }
 }
@@ -56,7 +70,10 @@ fn jvp_is_linear_in_the_direction() {
     for entry in registry() {
         let model = entry.build::<f64>(&ArchConfig::default());
         let state = model.init(9);
-        let (u, w) = (ParamVec::<f64>::random_unit(model.num_params(), 1), ParamVec::<f64>::random_unit(model.num_params(), 2));
+        let (u, w) = (
+            ParamVec::<f64>::random_unit(model.num_params(), 1),
+            ParamVec::<f64>::random_unit(model.num_params(), 2),
+        );
         let mut combo = u.clone();
         combo.scale(2.0);
         combo.axpy(-3.0, &w);
@@ -78,6 +95,10 @@ fn cached_tangent_equals_standalone_jvp() {
         let v = step.grad.normalized();
         let (cached, _) = model.tangent(&state, &mut step.cache, &v, Mode::Eval);
         let fresh = model.jvp(&state, &batch.x, &v).slopes;
-        assert!(rel_err(&cached.as_vec(), &fresh.as_vec()) < 1e-12, "{}", entry.name);
+        assert!(
+            rel_err(&cached.as_vec(), &fresh.as_vec()) < 1e-12,
+            "{}",
+            entry.name
+        );
     }
 }

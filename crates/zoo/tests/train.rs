@@ -22,15 +22,28 @@ fn every_architecture_trains_to_its_floor() {
     let split = data::stratified_split(&digits.labels, 0.3, 42);
     let dev = Default::default();
     let all: Batch<f32> = Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
-    let (train, test) = (subset(&dev, &all, &split.train), subset(&dev, &all, &split.test));
+    let (train, test) = (
+        subset(&dev, &all, &split.train),
+        subset(&dev, &all, &split.test),
+    );
     for entry in registry() {
         let model = entry.build::<f32>(&ArchConfig::default());
         let mut state = model.init(0);
         let recipe = Recipe::for_arch(entry.name);
         let loss = fit(&model, &mut state, &train, &recipe, 1);
         let acc = evaluate(&model, &state, &test);
-        eprintln!("{:<20} {} steps: final train loss {loss:.4}, test accuracy {:.1}%", entry.name, recipe.steps, 100.0 * acc);
-        assert!(acc >= floor(entry.name), "{}: test accuracy {acc} below {}", entry.name, floor(entry.name));
+        eprintln!(
+            "{:<20} {} steps: final train loss {loss:.4}, test accuracy {:.1}%",
+            entry.name,
+            recipe.steps,
+            100.0 * acc
+        );
+        assert!(
+            acc >= floor(entry.name),
+            "{}: test accuracy {acc} below {}",
+            entry.name,
+            floor(entry.name)
+        );
     }
 }
 
@@ -44,7 +57,13 @@ fn training_is_deterministic() {
     let model = entry.build::<f32>(&ArchConfig::default());
     let run = || {
         let mut s = model.init(3);
-        fit(&model, &mut s, &data, &Recipe::for_arch("mlp").with_steps(20), 9);
+        fit(
+            &model,
+            &mut s,
+            &data,
+            &Recipe::for_arch("mlp").with_steps(20),
+            9,
+        );
         s
     };
     assert_eq!(run(), run());

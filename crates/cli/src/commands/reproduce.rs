@@ -35,7 +35,11 @@ pub struct RunArgs {
 
 /// `ghosts run <id>` = `ghosts reproduce --only <id>`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    reproduce(&ReproduceArgs { quick: args.quick, only: vec![args.id.clone()], root: args.root.clone() })
+    reproduce(&ReproduceArgs {
+        quick: args.quick,
+        only: vec![args.id.clone()],
+        root: args.root.clone(),
+    })
 }
 
 /// Arguments of `ghosts figures`.

@@ -3,8 +3,8 @@
 
 use crate::InputError;
 use anyhow::Result;
-use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE};
 use std::path::PathBuf;
+use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE};
 use zoo::ArchConfig;
 
 /// Subcommands of `ghosts zoo`.
@@ -41,7 +41,9 @@ pub enum ZooCommand {
 
 fn entries(arch: Option<&str>) -> Result<Vec<zoo::ArchEntry>> {
     match arch {
-        Some(name) => Ok(vec![zoo::arch::find(name).map_err(|e| InputError(e.to_string()))?]),
+        Some(name) => Ok(vec![
+            zoo::arch::find(name).map_err(|e| InputError(e.to_string()))?
+        ]),
         None => Ok(zoo::registry()),
     }
 }
@@ -57,17 +59,28 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             }
             Ok(())
         }
-        ZooCommand::Export { arch, seed, out, samples } => export(arch, *seed, out, *samples),
+        ZooCommand::Export {
+            arch,
+            seed,
+            out,
+            samples,
+        } => export(arch, *seed, out, *samples),
         ZooCommand::CheckJvp { arch, seed } => {
             let chosen = entries(arch.as_deref())?;
             let batch = digits_check_batch(16)?;
-            println!("exact JVP vs central differences (f64, eps = {CHECK_EPS:e}), 16 digits samples, seed {seed}");
-            println!("{:<20} {:>8} {:>14} {:>16}  verdict", "arch", "params", "max rel error", "kink clearance");
+            println!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples, seed {seed}");
+            println!(
+                "{:<20} {:>8} {:>14} {:>16} {:>9}  verdict",
+                "arch", "params", "max rel error", "kink clearance", "FD eps"
+            );
             let mut failed = Vec::new();
             for e in chosen {
                 let c = check_jvp(&e, &batch, *seed);
                 let verdict = if c.passed() { "ok" } else { "FAIL" };
-                println!("{:<20} {:>8} {:>14.2e} {:>16.2e}  {verdict}", c.arch, c.params, c.max_rel_error, c.kink_clearance);
+                println!(
+                    "{:<20} {:>8} {:>14.2e} {:>16.2e} {:>9.1e}  {verdict}",
+                    c.arch, c.params, c.max_rel_error, c.kink_clearance, c.fd_eps
+                );
                 if !c.passed() {
                     failed.push(c.arch);
                 }
@@ -75,7 +88,10 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             if failed.is_empty() {
                 Ok(())
             } else {
-                anyhow::bail!("JVP check failed (tolerance {CHECK_TOLERANCE:e}) for: {}", failed.join(", "))
+                anyhow::bail!(
+                    "JVP check failed (tolerance {CHECK_TOLERANCE:e}) for: {}",
+                    failed.join(", ")
+                )
             }
         }
     }
@@ -85,9 +101,11 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
 /// test split are input errors (exit 2).
 fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Result<()> {
     let entry = zoo::arch::find(arch).map_err(|e| InputError(e.to_string()))?;
-    let summary = zoo::export::export(&entry, seed, samples, out).map_err(|e| match e.downcast_ref::<zoo::export::SampleCountError>() {
-        Some(bad) => InputError(bad.to_string()).into(),
-        None => e,
+    let summary = zoo::export::export(&entry, seed, samples, out).map_err(|e| {
+        match e.downcast_ref::<zoo::export::SampleCountError>() {
+            Some(bad) => InputError(bad.to_string()).into(),
+            None => e,
+        }
     })?;
     println!(
         "exported {} (seed {}, {} params, {} buffers) on {} digits test samples to {}",
@@ -100,7 +118,10 @@ fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Resul
     );
     println!("rho_a = pi / max delta_a = {:.6e} (max delta_a {:.6e}); FD vs exact slopes rel. error {:.2e}", summary.rho_a, summary.max_delta_a, summary.fd_max_rel_error);
     for f in &summary.files {
-        println!("  {:<24} {:>10} bytes  sha256 {}", f.name, f.bytes, f.sha256);
+        println!(
+            "  {:<24} {:>10} bytes  sha256 {}",
+            f.name, f.bytes, f.sha256
+        );
     }
     Ok(())
 }

@@ -5,7 +5,15 @@
 use crate::layers::{Gelu, LayerNorm, Linear};
 use crate::{ArchConfig, Layer, Model, Real};
 
-fn mlp_ln<E: Real>(name: &str, cfg: &ArchConfig, default_width: usize, default_depth: usize) -> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+fn mlp_ln<E: Real>(
+    name: &str,
+    cfg: &ArchConfig,
+    default_width: usize,
+    default_depth: usize,
+) -> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     let width = cfg.width.unwrap_or(default_width);
     let depth = cfg.depth.unwrap_or(default_depth);
     let mut layers: Vec<Box<dyn Layer<E>>> = Vec::new();
@@ -21,11 +29,17 @@ fn mlp_ln<E: Real>(name: &str, cfg: &ArchConfig, default_width: usize, default_d
 }
 
 /// MLP+LN-128: two 128-wide blocks.
-pub fn build<E: Real>(cfg: &ArchConfig) -> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+pub fn build<E: Real>(cfg: &ArchConfig) -> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     mlp_ln("mlp-ln", cfg, 128, 2)
 }
 
 /// MLP+LN-64x3 of the architecture grid.
-pub fn build_arch_grid<E: Real>(cfg: &ArchConfig) -> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+pub fn build_arch_grid<E: Real>(cfg: &ArchConfig) -> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     mlp_ln("mlp-ln-64x3", cfg, 64, 3)
 }

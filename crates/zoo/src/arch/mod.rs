@@ -1,9 +1,12 @@
 //! The registry: architecture names → constructors. Adding an architecture
 //! is one file here plus one line in [`registry`].
 
+pub mod cnn;
+pub mod cnn_bn;
 pub mod linear;
 pub mod mlp;
 pub mod mlp_ln;
+pub mod transformer;
 
 use crate::{Model, Real};
 use serde::{Deserialize, Serialize};
@@ -37,14 +40,19 @@ pub struct ArchEntry {
 
 impl ArchEntry {
     /// Build the model in element type `E`.
-    pub fn build<E: Real>(&self, cfg: &ArchConfig) -> Model<E> where crate::Dev: dfdx::prelude::Device<E> {
+    pub fn build<E: Real>(&self, cfg: &ArchConfig) -> Model<E>
+    where
+        crate::Dev: dfdx::prelude::Device<E>,
+    {
         // Dispatch on the element type without specialisation.
-        let any: Box<dyn std::any::Any> = if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
-            Box::new((self.build_f32)(cfg))
-        } else {
-            Box::new((self.build_f64)(cfg))
-        };
-        *any.downcast::<Model<E>>().expect("models exist in f32 and f64 only")
+        let any: Box<dyn std::any::Any> =
+            if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
+                Box::new((self.build_f32)(cfg))
+            } else {
+                Box::new((self.build_f64)(cfg))
+            };
+        *any.downcast::<Model<E>>()
+            .expect("models exist in f32 and f64 only")
     }
 }
 
@@ -62,6 +70,11 @@ pub fn registry() -> Vec<ArchEntry> {
         entry!("mlp-relu", "MLP-ReLU 64-128-10 (lr-spike)", mlp::build_relu),
         entry!("mlp-ln", "MLP+LN 64-128-128-10: linear, LN, GELU per block", mlp_ln::build),
         entry!("mlp-ln-64x3", "MLP+LN three 64-wide blocks (arch-grid)", mlp_ln::build_arch_grid),
+        entry!("tiny-transformer", "TinyTransformer-A: row tokens + CLS, 2 pre-norm blocks (4 heads x 8, no attention bias), d 32 (transformer-radii)", transformer::build_a),
+        entry!("tiny-transformer-b", "TinyTransformer-B: as A with biased MHA projections, MHA init, identical blocks (ghost-envelope)", transformer::build_b),
+        entry!("transformer-single", "single-token Transformer: Linear 64-32, one attention + FFN pre-norm block, 32-10 (arch-grid)", transformer::build_single),
+        entry!("cnn", "CNN-2D 1x8x8: conv3x3 16, GELU, pool; conv3x3 32, GELU, pool; 128-64-10 (ghost-envelope)", cnn::build),
+        entry!("cnn-bn", "CNN+BN-1D 1x64: two conv1d k3 32 + BN + ReLU, global average, 32-10 (arch-grid)", cnn_bn::build),
     ]
 }
 
@@ -70,5 +83,7 @@ pub fn find(name: &str) -> anyhow::Result<ArchEntry> {
     let all = registry();
     let names: Vec<&str> = all.iter().map(|e| e.name).collect();
     let joined = names.join(", ");
-    all.into_iter().find(|e| e.name == name).ok_or_else(|| anyhow::anyhow!("unknown architecture {name:?}; known: {joined}"))
+    all.into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| anyhow::anyhow!("unknown architecture {name:?}; known: {joined}"))
 }

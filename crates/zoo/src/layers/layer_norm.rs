@@ -19,10 +19,23 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// LayerNorm(features), ε = 1e-5.
     pub fn new(features: usize) -> Self {
-        LayerNorm { features, eps: 1e-5 }
+        LayerNorm {
+            features,
+            eps: 1e-5,
+        }
     }
 
-    fn fwd<E: Real, T: TapeOps<E>>(&self, p: &[Plain<E>], x: Tensor<(usize, usize), E, crate::Dev, T>, _state: &mut [E], _mode: Mode, cache: &mut Cache<E>) -> Tensor<(usize, usize), E, crate::Dev, T> where crate::Dev: dfdx::prelude::Device<E> {
+    fn fwd<E: Real, T: TapeOps<E>>(
+        &self,
+        p: &[Plain<E>],
+        x: Tensor<(usize, usize), E, crate::Dev, T>,
+        _state: &mut [E],
+        _mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Tensor<(usize, usize), E, crate::Dev, T>
+    where
+        crate::Dev: dfdx::prelude::Device<E>,
+    {
         let (rows, n) = *x.shape();
         let inv_sigma = row_inv_std(&x.retaped::<NoneTape>().as_vec(), n, self.eps);
         let xhat = x.normalize::<Axis<1>>(self.eps);
@@ -33,28 +46,49 @@ impl LayerNorm {
 }
 
 /// 1/√(var + ε) of each row of a row-major (rows, n) matrix (biased variance).
-pub fn row_inv_std<E: Real>(x: &[E], n: usize, eps: f64) -> Vec<E> where crate::Dev: dfdx::prelude::Device<E> {
+pub fn row_inv_std<E: Real>(x: &[E], n: usize, eps: f64) -> Vec<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     x.chunks_exact(n)
         .map(|row| {
             let mean = row.iter().map(|v| v.to_f64().unwrap()).sum::<f64>() / n as f64;
-            let var = row.iter().map(|v| (v.to_f64().unwrap() - mean).powi(2)).sum::<f64>() / n as f64;
+            let var = row
+                .iter()
+                .map(|v| (v.to_f64().unwrap() - mean).powi(2))
+                .sum::<f64>()
+                / n as f64;
             crate::cast(1.0 / (var + eps).sqrt())
         })
         .collect()
 }
 
-impl<E: Real> Layer<E> for LayerNorm where crate::Dev: dfdx::prelude::Device<E> {
+impl<E: Real> Layer<E> for LayerNorm
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     fn describe(&self) -> String {
         format!("layernorm {}", self.features)
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::new("gain", (1, self.features), Init::Ones), ParamSpec::new("shift", (1, self.features), Init::Zeros)]
+        vec![
+            ParamSpec::new("gain", (1, self.features), Init::Ones),
+            ParamSpec::new("shift", (1, self.features), Init::Zeros),
+        ]
     }
 
     forward_via_fwd!(E);
 
-    fn tangent(&self, p: &[Plain<E>], dp: &[Plain<E>], dx: Option<Plain<E>>, _mode: Mode, cache: &mut Cache<E>, _probes: &mut Vec<Probe<E>>) -> Plain<E> {
+    fn tangent(
+        &self,
+        p: &[Plain<E>],
+        dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        _mode: Mode,
+        cache: &mut Cache<E>,
+        _probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E> {
         let xhat_t = cache.next();
         let inv_sigmas = cache.next().as_vec();
         let (rows, n) = *xhat_t.shape();

@@ -11,23 +11,49 @@ use dfdx::prelude::*;
 pub struct Relu;
 
 impl Relu {
-    fn fwd<E: Real, T: TapeOps<E>>(&self, _p: &[Plain<E>], x: Tensor<(usize, usize), E, crate::Dev, T>, _state: &mut [E], _mode: Mode, cache: &mut Cache<E>) -> Tensor<(usize, usize), E, crate::Dev, T> where crate::Dev: dfdx::prelude::Device<E> {
+    fn fwd<E: Real, T: TapeOps<E>>(
+        &self,
+        _p: &[Plain<E>],
+        x: Tensor<(usize, usize), E, crate::Dev, T>,
+        _state: &mut [E],
+        _mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Tensor<(usize, usize), E, crate::Dev, T>
+    where
+        crate::Dev: dfdx::prelude::Device<E>,
+    {
         cache.push(x.retaped::<NoneTape>());
         x.relu()
     }
 }
 
-impl<E: Real> Layer<E> for Relu where crate::Dev: dfdx::prelude::Device<E> {
+impl<E: Real> Layer<E> for Relu
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     fn describe(&self) -> String {
         "relu".into()
     }
 
     forward_via_fwd!(E);
 
-    fn tangent(&self, _p: &[Plain<E>], _dp: &[Plain<E>], dx: Option<Plain<E>>, _mode: Mode, cache: &mut Cache<E>, probes: &mut Vec<Probe<E>>) -> Plain<E> {
+    fn tangent(
+        &self,
+        _p: &[Plain<E>],
+        _dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        _mode: Mode,
+        cache: &mut Cache<E>,
+        probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E> {
         let x = cache.next();
         let dx = dx.unwrap_or_else(|| x.device().zeros_like(x.shape()));
-        probes.push(Probe { kind: ProbeKind::Kink, layer: "relu".into(), value: x.clone(), tangent: dx.clone() });
+        probes.push(Probe {
+            kind: ProbeKind::Kink,
+            layer: "relu".into(),
+            value: x.clone(),
+            tangent: dx.clone(),
+        });
         zip_map(&x, &dx, |x, d| if x > E::zero() { d } else { E::zero() })
     }
 }

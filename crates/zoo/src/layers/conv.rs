@@ -1,0 +1,445 @@
+//! Convolution, stride 1, zero padding (kh/2, kw/2) ("same" output size), as
+//! im2col + matmul: dfdx 0.13 has conv2d only behind its nightly feature and
+//! no conv1d at all (shared/dfdx-notes.md).
+//!
+//! Activations are rows of C·H·W values, channel-major (the PyTorch flatten
+//! order). A 1-D convolution over a sequence of length L is the case H = 1
+//! with a 1×k kernel.
+//!
+//! im2col: one zero column is appended to the input as the padding slot,
+//! then a fixed index (built once per layer) `gather`s, for every output
+//! position, the C_in·kh·kw input values its kernel covers (out-of-image
+//! taps point at the zero column). The columns, reshaped to
+//! (B·H·W, C_in·kh·kw), times the weight (C_in·kh·kw, C_out) give the output
+//! position-major; a permute brings it back to channel-major rows.
+//!
+//! Tangent: the convolution is bilinear in (W, x), so
+//! d conv(W, x) = conv(Ẇ, x) + conv(W, ẋ) + ḃ, with the columns of x taken
+//! from the forward's cache.
+
+use super::broadcast_row;
+use crate::layer::TapeOps;
+use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
+use dfdx::prelude::*;
+
+/// Convolution `c_in × h × w → c_out × h × w` with a `kh × kw` kernel,
+/// stride 1, zero padding (kh/2, kw/2); weight (C_in·kh·kw, C_out) and bias,
+/// both U(±1/√(C_in·kh·kw)) (PyTorch).
+///
+/// The weight's row index is ci·kh·kw + ky·kw + kx, i.e. the transpose of
+/// PyTorch's (C_out, C_in, kh, kw) weight flattened per output channel.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Input (and output) height; 1 for a 1-D convolution.
+    pub height: usize,
+    /// Input (and output) width, or the sequence length.
+    pub width: usize,
+    /// Kernel height (1 for 1-D).
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// im2col index into a row of C·H·W inputs plus the zero column: entry
+    /// `pos·patch + j` is the input feature that output position `pos` reads
+    /// with kernel tap `j` (C·H·W, the zero column, where the tap falls in
+    /// the padding). The shapes are fixed per layer, so it is built once.
+    index: Tensor<(usize,), usize, Dev>,
+}
+
+impl Conv {
+    /// 2-D convolution `c_in × h × w → c_out × h × w`, kernel `k × k`, padding k/2.
+    pub fn new_2d(c_in: usize, c_out: usize, height: usize, width: usize, k: usize) -> Self {
+        Self::with_kernel(c_in, c_out, height, width, k, k)
+    }
+
+    /// 1-D convolution over a sequence: `c_in × len → c_out × len`, kernel k, padding k/2.
+    pub fn new_1d(c_in: usize, c_out: usize, len: usize, k: usize) -> Self {
+        Self::with_kernel(c_in, c_out, 1, len, 1, k)
+    }
+
+    /// General `kh × kw` kernel (odd sizes keep the output the input's size).
+    pub fn with_kernel(
+        c_in: usize,
+        c_out: usize,
+        height: usize,
+        width: usize,
+        kh: usize,
+        kw: usize,
+    ) -> Self {
+        assert!(
+            kh % 2 == 1 && kw % 2 == 1,
+            "'same' padding k/2 needs odd kernel sizes, got {kh}x{kw}"
+        );
+        let index = im2col_index(c_in, height, width, kh, kw);
+        let index = Dev::default().tensor_from_vec(index, (height * width * c_in * kh * kw,));
+        Conv {
+            c_in,
+            c_out,
+            height,
+            width,
+            kh,
+            kw,
+            index,
+        }
+    }
+
+    /// Output positions per sample (H·W).
+    pub fn positions(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Inputs one output value reads (C_in·kh·kw), the fan-in.
+    pub fn patch(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Features of an input row (C_in·H·W).
+    pub fn in_features(&self) -> usize {
+        self.c_in * self.positions()
+    }
+
+    /// Features of an output row (C_out·H·W).
+    pub fn out_features(&self) -> usize {
+        self.c_out * self.positions()
+    }
+
+    /// im2col: (B, C_in·H·W) rows → (B·H·W, C_in·kh·kw) columns, one row per
+    /// (sample, output position). Differentiable (gather scatters back).
+    pub fn im2col<E: Real, T: TapeOps<E>>(
+        &self,
+        x: Tensor<(usize, usize), E, Dev, T>,
+    ) -> Tensor<(usize, usize), E, Dev, T>
+    where
+        Dev: dfdx::prelude::Device<E>,
+    {
+        let (b, n) = *x.shape();
+        assert_eq!(
+            n,
+            self.in_features(),
+            "conv: input rows have {n} features, expected {}",
+            self.in_features()
+        );
+        let zeros = x.device().zeros_like(&(b, 1usize));
+        let padded = (x, zeros).concat_along(Axis::<1>);
+        // The same index serves every sample: broadcast it over the batch
+        // (a stride-0 view; gather honours strides).
+        let index = self
+            .index
+            .clone()
+            .broadcast_like::<_, Axis<0>>(&(b, self.index.shape().0));
+        let cols: Tensor<(usize, usize), E, Dev, T> = padded.gather(index);
+        cols.reshape_like(&(b * self.positions(), self.patch()))
+    }
+
+    /// Position-major (B·H·W, C_out) → channel-major rows (B, C_out·H·W).
+    pub fn to_rows<E: Real, T: TapeOps<E>>(
+        &self,
+        y: Tensor<(usize, usize), E, Dev, T>,
+    ) -> Tensor<(usize, usize), E, Dev, T>
+    where
+        Dev: dfdx::prelude::Device<E>,
+    {
+        let (rows, c_out) = *y.shape();
+        let l = self.positions();
+        let b = rows / l;
+        // (B, L, C) → (B, C, L): permute is a strided view, the reshape copies
+        // it into contiguous channel-major order.
+        y.reshape_like(&(b, l, c_out))
+            .permute::<_, Axes3<0, 2, 1>>()
+            .reshape_like(&(b, c_out * l))
+    }
+
+    fn fwd<E: Real, T: TapeOps<E>>(
+        &self,
+        p: &[Plain<E>],
+        x: Tensor<(usize, usize), E, Dev, T>,
+        _state: &mut [E],
+        _mode: Mode,
+        cache: &mut Cache<E>,
+    ) -> Tensor<(usize, usize), E, Dev, T>
+    where
+        Dev: dfdx::prelude::Device<E>,
+    {
+        let cols = self.im2col(x);
+        // The tangent reuses these columns for conv(Ẇ, x) instead of gathering again.
+        cache.push(cols.retaped::<NoneTape>());
+        let rows = cols.shape().0;
+        let y = cols.matmul(p[0].retaped::<T>()) + broadcast_row(p[1].retaped::<T>(), rows);
+        self.to_rows(y)
+    }
+}
+
+/// The im2col gather index of a `c_in × h × w` input and a `kh × kw` kernel
+/// (stride 1, padding kh/2, kw/2): for output position pos = oy·w + ox and
+/// tap j = ci·kh·kw + ky·kw + kx, entry pos·(c_in·kh·kw) + j is the input
+/// feature ci·h·w + iy·w + ix with iy = oy + ky − kh/2, ix = ox + kx − kw/2,
+/// or c_in·h·w (the appended zero column) outside the image.
+pub fn im2col_index(c_in: usize, h: usize, w: usize, kh: usize, kw: usize) -> Vec<usize> {
+    let zero = c_in * h * w;
+    let (ph, pw) = ((kh / 2) as isize, (kw / 2) as isize);
+    let mut index = Vec::with_capacity(h * w * c_in * kh * kw);
+    for oy in 0..h as isize {
+        for ox in 0..w as isize {
+            for ci in 0..c_in {
+                for ky in 0..kh as isize {
+                    for kx in 0..kw as isize {
+                        let (iy, ix) = (oy + ky - ph, ox + kx - pw);
+                        let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                        index.push(if inside {
+                            ci * h * w + iy as usize * w + ix as usize
+                        } else {
+                            zero
+                        });
+                    }
+                }
+            }
+        }
+    }
+    index
+}
+
+impl<E: Real> Layer<E> for Conv
+where
+    Dev: dfdx::prelude::Device<E>,
+{
+    fn describe(&self) -> String {
+        if self.height == 1 && self.kh == 1 {
+            format!(
+                "conv1d {}->{} k{} len {}",
+                self.c_in, self.c_out, self.kw, self.width
+            )
+        } else {
+            format!(
+                "conv2d {}->{} k{}x{} on {}x{}",
+                self.c_in, self.c_out, self.kh, self.kw, self.height, self.width
+            )
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        let bound = 1.0 / (self.patch() as f64).sqrt();
+        vec![
+            ParamSpec::new("weight", (self.patch(), self.c_out), Init::Uniform(bound)),
+            ParamSpec::new("bias", (1, self.c_out), Init::Uniform(bound)),
+        ]
+    }
+
+    forward_via_fwd!(E);
+
+    /// ẏ = conv(Ẇ, x) + conv(W, ẋ) + ḃ.
+    fn tangent(
+        &self,
+        p: &[Plain<E>],
+        dp: &[Plain<E>],
+        dx: Option<Plain<E>>,
+        _mode: Mode,
+        cache: &mut Cache<E>,
+        _probes: &mut Vec<Probe<E>>,
+    ) -> Plain<E> {
+        let cols = cache.next();
+        let rows = cols.shape().0;
+        let mut dy = cols.matmul(dp[0].clone()) + broadcast_row(dp[1].clone(), rows);
+        if let Some(dx) = dx {
+            dy = dy + self.im2col(dx).matmul(p[0].clone());
+        }
+        self.to_rows(dy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn random(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+
+    /// Direct convolution, PyTorch semantics (zero padding kh/2, kw/2, stride 1),
+    /// with our weight layout w[(ci·kh·kw + ky·kw + kx)·c_out + co].
+    fn naive(conv: &Conv, x: &[f64], w: &[f64], bias: &[f64], b: usize) -> Vec<f64> {
+        let (h, wd, kh, kw) = (conv.height, conv.width, conv.kh, conv.kw);
+        let mut out = vec![0.0; b * conv.out_features()];
+        for s in 0..b {
+            for co in 0..conv.c_out {
+                for oy in 0..h {
+                    for ox in 0..wd {
+                        let mut acc = bias[co];
+                        for ci in 0..conv.c_in {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = oy as isize + ky as isize - (kh / 2) as isize;
+                                    let ix = ox as isize + kx as isize - (kw / 2) as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = x[s * conv.in_features()
+                                        + ci * h * wd
+                                        + iy as usize * wd
+                                        + ix as usize];
+                                    acc += xi * w[((ci * kh + ky) * kw + kx) * conv.c_out + co];
+                                }
+                            }
+                        }
+                        out[s * conv.out_features() + co * h * wd + oy * wd + ox] = acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn check_against_naive(conv: &Conv, b: usize) {
+        let dev = Dev::default();
+        let x = random(b * conv.in_features(), 1);
+        let w = random(conv.patch() * conv.c_out, 2);
+        let bias = random(conv.c_out, 3);
+        let p = vec![
+            dev.tensor_from_vec(w.clone(), (conv.patch(), conv.c_out)),
+            dev.tensor_from_vec(bias.clone(), (1, conv.c_out)),
+        ];
+        let xt = dev.tensor_from_vec(x.clone(), (b, conv.in_features()));
+        let y = conv.forward(&p, xt.clone(), &mut [], Mode::Eval, &mut Cache::new());
+        assert_eq!(*y.shape(), (b, conv.out_features()));
+        let expect = naive(conv, &x, &w, &bias, b);
+        let err = y
+            .as_vec()
+            .iter()
+            .zip(&expect)
+            .fold(0.0f64, |m, (a, e)| m.max((a - e).abs()));
+        assert!(
+            err < 1e-12,
+            "{}: max error {err:e}",
+            Layer::<f64>::describe(conv)
+        );
+        // The taped forward computes the same values.
+        let yt = conv.forward_traced(
+            &p,
+            xt.retaped::<OwnedTape<f64, Dev>>(),
+            &mut [],
+            Mode::Eval,
+            &mut Cache::new(),
+        );
+        assert_eq!(yt.as_vec(), y.as_vec());
+    }
+
+    #[test]
+    fn conv2d_matches_direct_convolution() {
+        // Non-square so that a swapped H/W shows up.
+        check_against_naive(&Conv::new_2d(2, 3, 5, 4, 3), 3);
+        check_against_naive(&Conv::new_2d(1, 2, 3, 3, 1), 2);
+        check_against_naive(&Conv::with_kernel(2, 2, 4, 6, 3, 5), 2);
+    }
+
+    #[test]
+    fn conv1d_matches_direct_convolution() {
+        check_against_naive(&Conv::new_1d(2, 3, 7, 3), 3);
+        check_against_naive(&Conv::new_1d(1, 4, 5, 5), 2);
+    }
+
+    #[test]
+    fn permute_then_reshape_is_channel_major_on_cpu() {
+        // dfdx 0.13 on the Cpu: permute is a strided view and reshape of a
+        // non-contiguous tensor copies in the permuted (logical) order.
+        let dev = Dev::default();
+        let (b, l, c) = (2, 3, 4);
+        let v: Vec<f64> = (0..b * l * c).map(|i| i as f64).collect();
+        let t = dev.tensor_from_vec(v.clone(), (b * l, c));
+        let rows = t
+            .reshape_like(&(b, l, c))
+            .permute::<_, Axes3<0, 2, 1>>()
+            .reshape_like(&(b, c * l))
+            .as_vec();
+        for s in 0..b {
+            for ci in 0..c {
+                for pos in 0..l {
+                    assert_eq!(rows[s * c * l + ci * l + pos], v[(s * l + pos) * c + ci]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tangent_is_the_exact_bilinear_derivative() {
+        // conv is bilinear in (W, x) and affine in b, so the central
+        // difference of (W ± εẆ, b ± εḃ, x ± εẋ) is exact up to rounding.
+        let dev = Dev::default();
+        let conv = Conv::new_2d(2, 3, 4, 5, 3);
+        let b = 2;
+        let t = |v: Vec<f64>, s: (usize, usize)| dev.tensor_from_vec(v, s);
+        let (ws, bs, xs) = (
+            (conv.patch(), conv.c_out),
+            (1, conv.c_out),
+            (b, conv.in_features()),
+        );
+        let (w, bias, x) = (
+            random(ws.0 * ws.1, 4),
+            random(bs.1, 5),
+            random(xs.0 * xs.1, 6),
+        );
+        let (dw, db, dx) = (
+            random(ws.0 * ws.1, 7),
+            random(bs.1, 8),
+            random(xs.0 * xs.1, 9),
+        );
+        let p = vec![t(w.clone(), ws), t(bias.clone(), bs)];
+        let dp = vec![t(dw.clone(), ws), t(db.clone(), bs)];
+        let mut cache = Cache::new();
+        conv.forward(&p, t(x.clone(), xs), &mut [], Mode::Eval, &mut cache);
+        let tangent = conv
+            .tangent(
+                &p,
+                &dp,
+                Some(t(dx.clone(), xs)),
+                Mode::Eval,
+                &mut cache,
+                &mut Vec::new(),
+            )
+            .as_vec();
+        let eps = 1e-3;
+        let at = |s: f64| {
+            let shift =
+                |a: &[f64], d: &[f64]| a.iter().zip(d).map(|(a, d)| a + s * d).collect::<Vec<_>>();
+            let p = vec![t(shift(&w, &dw), ws), t(shift(&bias, &db), bs)];
+            conv.forward(
+                &p,
+                t(shift(&x, &dx), xs),
+                &mut [],
+                Mode::Eval,
+                &mut Cache::new(),
+            )
+            .as_vec()
+        };
+        let (plus, minus) = (at(eps), at(-eps));
+        for (i, d) in tangent.iter().enumerate() {
+            let fd = (plus[i] - minus[i]) / (2.0 * eps);
+            assert!((d - fd).abs() < 1e-9, "entry {i}: {d} vs {fd}");
+        }
+        // With ẋ = None only the parameter terms remain.
+        let mut cache = Cache::new();
+        conv.forward(&p, t(x.clone(), xs), &mut [], Mode::Eval, &mut cache);
+        let param_only = conv
+            .tangent(&p, &dp, None, Mode::Eval, &mut cache, &mut Vec::new())
+            .as_vec();
+        let mut cache = Cache::new();
+        conv.forward(&p, t(x, xs), &mut [], Mode::Eval, &mut cache);
+        let zero_dp = vec![t(vec![0.0; ws.0 * ws.1], ws), t(vec![0.0; bs.1], bs)];
+        let input_only = conv
+            .tangent(
+                &p,
+                &zero_dp,
+                Some(t(dx, xs)),
+                Mode::Eval,
+                &mut cache,
+                &mut Vec::new(),
+            )
+            .as_vec();
+        for i in 0..tangent.len() {
+            assert!((param_only[i] + input_only[i] - tangent[i]).abs() < 1e-12);
+        }
+    }
+}
