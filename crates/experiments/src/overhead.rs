@@ -43,7 +43,13 @@ pub struct OverheadConfig {
 impl OverheadConfig {
     /// Paper-scale (≥ 50 timed steps after ≥ 10 warm-up) or quick settings.
     pub fn new(quick: bool) -> Self {
-        OverheadConfig { batch: 128, warmup: if quick { 2 } else { 10 }, steps: if quick { 5 } else { 60 }, fd_eps: 1e-4, seed: 0 }
+        OverheadConfig {
+            batch: 128,
+            warmup: if quick { 2 } else { 10 },
+            steps: if quick { 5 } else { 60 },
+            fd_eps: 1e-4,
+            seed: 0,
+        }
     }
 }
 
@@ -87,35 +93,77 @@ fn median_ms(mut xs: Vec<f64>) -> f64 {
     analysis::stats::median(&xs)
 }
 
-fn time_arch(entry: &zoo::ArchEntry, cfg: &OverheadConfig, train: &Batch<f32>, batches: &[Vec<usize>]) -> ArchTiming {
+fn time_arch(
+    entry: &zoo::ArchEntry,
+    cfg: &OverheadConfig,
+    train: &Batch<f32>,
+    batches: &[Vec<usize>],
+) -> ArchTiming {
     let model = entry.build::<f32>(&ArchConfig::default());
     let recipe = Recipe::for_arch(entry.name);
-    let batches: Vec<Batch<f32>> = batches.iter().map(|idx| subset(model.device(), train, idx)).collect();
-    let run = |variant: Variant| {
-        let mut state = model.init(cfg.seed);
-        let mut opt = AdamW::new(model.num_params());
-        let mut times = Vec::with_capacity(cfg.steps);
-        for i in 0..cfg.warmup + cfg.steps {
-            let batch = &batches[i % batches.len()];
+    let batches: Vec<Batch<f32>> = batches
+        .iter()
+        .map(|idx| subset(model.device(), train, idx))
+        .collect();
+    // The three variants advance in lockstep, one step each per round in a
+    // rotating order, so they see the same machine conditions (timings on a
+    // shared CPU drift by ±15% over a run).
+    let variants = [Variant::Step, Variant::StepFd, Variant::StepJvp];
+    let mut states: Vec<_> = variants
+        .iter()
+        .map(|_| (model.init(cfg.seed), AdamW::new(model.num_params())))
+        .collect();
+    let mut times = vec![Vec::with_capacity(cfg.steps); variants.len()];
+    for i in 0..cfg.warmup + cfg.steps {
+        let batch = &batches[i % batches.len()];
+        for r in 0..variants.len() {
+            let which = (i + r) % variants.len();
+            let variant = variants[which];
+            let (state, opt) = &mut states[which];
             let start = Instant::now();
-            let mut out = model.loss_and_grad(&mut state, batch, Mode::Train);
+            let mut out = model.loss_and_grad(state, batch, Mode::Train);
             let slopes = match variant {
                 Variant::Step => None,
-                Variant::StepFd => Some(model.fd_jvp_forward(&state, &batch.x, &out.grad.normalized(), cfg.fd_eps, &out.logits, Mode::Train)),
-                Variant::StepJvp => Some(model.tangent(&state, &mut out.cache, &out.grad.normalized(), Mode::Train).0),
+                Variant::StepFd => Some(model.fd_jvp_forward(
+                    state,
+                    &batch.x,
+                    &out.grad.normalized(),
+                    cfg.fd_eps,
+                    &out.logits,
+                    Mode::Train,
+                )),
+                // The tangent is linear in v: run it along g and divide the
+                // slopes by ‖g‖ instead of normalising the whole vector.
+                Variant::StepJvp => Some(
+                    model
+                        .tangent(state, &mut out.cache, &out.grad, Mode::Train)
+                        .0,
+                ),
             };
             if let Some(a) = slopes {
-                let a: Vec<f64> = a.as_vec().iter().map(|&x| x as f64).collect();
-                std::hint::black_box(set_rho_a(&spreads_of_rows(&a, model.classes), Aggregation::Max));
+                let scale = if variant == Variant::StepJvp {
+                    1.0 / out.grad.norm()
+                } else {
+                    1.0
+                };
+                let a: Vec<f64> = a.as_vec().iter().map(|&x| x as f64 * scale).collect();
+                std::hint::black_box(set_rho_a(
+                    &spreads_of_rows(&a, model.classes),
+                    Aggregation::Max,
+                ));
             }
             opt.step(&mut state.params, &out.grad, recipe.lr, recipe.weight_decay);
             if i >= cfg.warmup {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
+                times[which].push(start.elapsed().as_secs_f64() * 1e3);
             }
         }
-        median_ms(times)
-    };
-    let (step_ms, fd_ms, jvp_ms) = (run(Variant::Step), run(Variant::StepFd), run(Variant::StepJvp));
+    }
+    let mut medians = times.into_iter().map(median_ms);
+    let (step_ms, fd_ms, jvp_ms) = (
+        medians.next().unwrap(),
+        medians.next().unwrap(),
+        medians.next().unwrap(),
+    );
     ArchTiming {
         params: model.num_params(),
         step_ms,
@@ -144,25 +192,55 @@ impl Experiment for Overhead {
         // The same fixed batches for every architecture and variant.
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
-        let batches: Vec<Vec<usize>> = (0..16).map(|_| rand::seq::index::sample(&mut rng, train.len(), cfg.batch).into_vec()).collect();
+        let batches: Vec<Vec<usize>> = (0..16)
+            .map(|_| rand::seq::index::sample(&mut rng, train.len(), cfg.batch).into_vec())
+            .collect();
         let mut archs = BTreeMap::new();
         for entry in zoo::registry() {
             let t = time_arch(&entry, &cfg, &train, &batches);
-            eprintln!("[overhead] {:<20} step {:.3} ms, +FD {:.3} ms ({:+.0}%), +JVP {:.3} ms ({:+.0}%)", entry.name, t.step_ms, t.fd_ms, t.fd_overhead_pct, t.jvp_ms, t.jvp_overhead_pct);
+            eprintln!(
+                "[overhead] {:<20} step {:.3} ms, +FD {:.3} ms ({:+.0}%), +JVP {:.3} ms ({:+.0}%)",
+                entry.name, t.step_ms, t.fd_ms, t.fd_overhead_pct, t.jvp_ms, t.jvp_overhead_pct
+            );
             archs.insert(entry.name.to_string(), t);
         }
-        let summary = OverheadSummary { config: cfg, threads: rayon_threads(), archs };
+        let summary = OverheadSummary {
+            config: cfg,
+            threads: rayon_threads(),
+            archs,
+        };
         write_json_atomic(ctx.results_dir(self.id()).join("summary.json"), &summary)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
         let s: OverheadSummary = read_json(ctx.results_dir(self.id()).join("summary.json"))?;
         let paper = PaperNumbers::load_for_root(&ctx.root)?;
-        let mut t = Table::new(["model", "params", "step (ms)", "+ FD radius (ms)", "+ exact-JVP radius (ms)", "JVP overhead"]);
-        t.title = Some(format!("Median of {} steps after {} warm-up, batch {}, {} thread(s), f32 on this CPU", s.config.steps, s.config.warmup, s.config.batch, s.threads));
+        let mut t = Table::new([
+            "model",
+            "params",
+            "step (ms)",
+            "+ FD radius (ms)",
+            "+ exact-JVP radius (ms)",
+            "JVP overhead",
+        ]);
+        t.title = Some(format!(
+            "Median of {} steps after {} warm-up, batch {}, {} thread(s), f32 on this CPU",
+            s.config.steps, s.config.warmup, s.config.batch, s.threads
+        ));
         let p = |k: &str| paper.get("overhead", k);
-        let (ps, pf, pj) = (p("resnet18_step_ms")?, p("resnet18_fd_ms")?, p("resnet18_jvp_ms")?);
-        t.push_row(["paper: ResNet-18 / CIFAR-10 (GPU)".to_string(), "11.2M".into(), ps.text.clone(), pf.text.clone(), pj.text.clone(), "+129%".into()]);
+        let (ps, pf, pj) = (
+            p("resnet18_step_ms")?,
+            p("resnet18_fd_ms")?,
+            p("resnet18_jvp_ms")?,
+        );
+        t.push_row([
+            "paper: ResNet-18 / CIFAR-10 (GPU)".to_string(),
+            "11.2M".into(),
+            ps.text.clone(),
+            pf.text.clone(),
+            pj.text.clone(),
+            "+129%".into(),
+        ]);
         let mut over = Vec::new();
         for (name, a) in &s.archs {
             if a.jvp_overhead_pct > 50.0 {
@@ -186,10 +264,19 @@ impl Experiment for Overhead {
         } else {
             format!("target (+50%) not met for: {}", over.join(", "))
         };
-        Ok(Section { id: self.id().into(), title: self.title().into(), figures: vec![], table_markdown: md, verdict, notes: vec![] })
+        Ok(Section {
+            id: self.id().into(),
+            title: self.title().into(),
+            figures: vec![],
+            table_markdown: md,
+            verdict,
+            notes: vec![],
+        })
     }
 }
 
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

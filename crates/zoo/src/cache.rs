@@ -9,6 +9,9 @@ use crate::{Plain, Real};
 pub struct Cache<E: Real> {
     items: Vec<Plain<E>>,
     cursor: usize,
+    /// The per-layer parameter tensors of the recorded forward, so the
+    /// tangent pass neither rebuilds them nor mixes θ of another step.
+    params: Option<Vec<Vec<Plain<E>>>>,
 }
 
 impl<E: Real> Cache<E> {
@@ -17,6 +20,7 @@ impl<E: Real> Cache<E> {
         Cache {
             items: Vec::new(),
             cursor: 0,
+            params: None,
         }
     }
 
@@ -37,6 +41,16 @@ impl<E: Real> Cache<E> {
             .expect("tangent pass read past the forward cache");
         self.cursor += 1;
         t
+    }
+
+    /// Remember the parameter tensors the forward ran with.
+    pub fn set_params(&mut self, params: Vec<Vec<Plain<E>>>) {
+        self.params = Some(params);
+    }
+
+    /// The parameter tensors of the recorded forward, if stored.
+    pub fn params(&self) -> Option<&Vec<Vec<Plain<E>>>> {
+        self.params.as_ref()
     }
 
     /// Start reading from the beginning again.

@@ -329,6 +329,7 @@ where
                 &mut cache,
             );
         }
+        cache.set_params(p);
         (h, cache)
     }
 
@@ -387,6 +388,7 @@ where
                 grad.extend(grads.get(t).as_vec());
             }
         }
+        cache.set_params(p);
         StepOutput {
             loss: loss_value,
             logits,
@@ -404,7 +406,11 @@ where
         direction: &ParamVec<E>,
         mode: Mode,
     ) -> (Plain<E>, Vec<Probe<E>>) {
-        let p = self.tensors(&state.params);
+        // The forward's own parameter tensors when the cache holds them.
+        let p = match cache.params() {
+            Some(p) => p.clone(),
+            None => self.tensors(&state.params),
+        };
         let dp = self.tensors(direction);
         cache.rewind();
         let mut probes = Vec::new();
