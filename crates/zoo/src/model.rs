@@ -7,6 +7,9 @@ use dfdx::prelude::*;
 use rand::SeedableRng;
 
 /// Trainable parameters plus non-trainable buffers (BatchNorm running statistics).
+///
+/// A snapshot is a clone (`let saved = state.clone()`); restoring is an
+/// assignment (`state = saved`): the whole trained state is these two vectors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct State<E> {
     /// θ, flattened in layer order.
@@ -423,6 +426,15 @@ where
 
     /// Exact JVP of the logits along `direction` (an eval-mode forward plus
     /// its tangent pass; BatchNorm uses running statistics).
+    ///
+    /// Why eval mode: the spec computes every radius with the model in eval
+    /// mode unless an experiment says otherwise, so ρa describes the function
+    /// the model computes on a sample (fixed running statistics), not one
+    /// that depends on the rest of the batch. The cached path
+    /// ([`Model::tangent`] after [`Model::loss_and_grad`] in `Mode::Train`)
+    /// instead differentiates exactly the function the training step
+    /// evaluated, batch statistics included; the two agree for models
+    /// without BatchNorm.
     pub fn jvp(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>) -> Jvp<E> {
         let mut s = state.clone();
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
