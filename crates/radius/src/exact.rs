@@ -428,11 +428,17 @@ mod tests {
     use super::*;
     use crate::binary::binary_radius;
 
+    /// |F(t)| / Σ|terms| in the log domain.
     fn residual(z: &[f64], a: &[f64], t: Complex64) -> f64 {
+        let m = z
+            .iter()
+            .zip(a)
+            .map(|(&z, &a)| z + a * t.re)
+            .fold(f64::NEG_INFINITY, f64::max);
         let terms: Vec<Complex64> = z
             .iter()
             .zip(a)
-            .map(|(&z, &a)| (Complex64::from(z) + a * t).exp())
+            .map(|(&z, &a)| (Complex64::from(z - m) + a * t).exp())
             .collect();
         let sum: Complex64 = terms.iter().sum();
         sum.norm() / terms.iter().map(|x| x.norm()).sum::<f64>()

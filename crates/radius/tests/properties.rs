@@ -16,17 +16,25 @@ fn sample() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
         .prop_filter("spread must be resolvable", |(_, a)| delta_a(a) > 1e-3)
 }
 
+/// |F(t)| / Σ|terms|, evaluated in the log domain (terms like e^{850}
+/// would overflow f64 otherwise).
 fn relative_residual(z: &[f64], a: &[f64], t: Complex64) -> f64 {
+    let m = z
+        .iter()
+        .zip(a)
+        .map(|(&z, &a)| z + a * t.re)
+        .fold(f64::NEG_INFINITY, f64::max);
     let terms: Vec<Complex64> = z
         .iter()
         .zip(a)
-        .map(|(&z, &a)| (Complex64::from(z) + a * t).exp())
+        .map(|(&z, &a)| (Complex64::from(z - m) + a * t).exp())
         .collect();
     terms.iter().sum::<Complex64>().norm() / terms.iter().map(|x| x.norm()).sum::<f64>()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // A fixed seed: the suite is deterministic (and 1024 cases wide).
+    #![proptest_config(ProptestConfig { cases: 1024, rng_seed: proptest::test_runner::RngSeed::Fixed(20261124), ..ProptestConfig::default() })]
 
     #[test]
     fn exact_radius_is_at_least_rho_a((z, a) in sample()) {
@@ -39,7 +47,8 @@ proptest! {
         let r = exact_radius(&z, &a).unwrap();
         let t = r.ghost.unwrap();
         prop_assert!(t.im > 0.0);
-        prop_assert!(relative_residual(&z, &a, t) < 1e-9);
+        let res = relative_residual(&z, &a, t);
+        prop_assert!(res < 1e-9, "residual {res:e} at t = {t} for z = {z:?}, a = {a:?}");
         prop_assert!((t.norm() - r.rho_exact).abs() <= 1e-14 * r.rho_exact);
     }
 

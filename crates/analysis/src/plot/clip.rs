@@ -197,6 +197,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { rng_seed: proptest::test_runner::RngSeed::Fixed(20261124), ..proptest::test_runner::Config::default() })]
         /// Whatever the data, axes are finite and ordered, and every drawn
         /// point lies in the visible box.
         #[test]
