@@ -7,12 +7,15 @@ use zoo::{registry, ArchConfig, Batch};
 
 /// Test-accuracy floor per architecture (the spec's converged models reach
 /// 97-100% training accuracy; CNN+BN-1D tops out near 72% test accuracy in
-/// the reference code).
+/// the reference code, which evaluates with train-mode BatchNorm; ours
+/// recalibrates the running statistics and evaluates in eval mode).
 fn floor(name: &str) -> f64 {
+    // Reached here (split seed 42, init seed 0): linear 93.9%, MLPs 95.5-98.3%,
+    // transformers 96.5-96.8%, cnn 98.0%, cnn-bn 79.0%.
     match name {
-        n if n.starts_with("cnn-bn") => 0.60,
-        n if n.contains("transformer") => 0.85,
-        _ => 0.90,
+        "linear" => 0.90,
+        n if n.starts_with("cnn-bn") => 0.72,
+        _ => 0.93,
     }
 }
 
