@@ -71,3 +71,25 @@ fn training_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    // dfdx's matmuls run on rayon's current pool: train in a 1-thread and a
+    // 2-thread pool and demand bit-identical parameters.
+    let digits = data::load_default_digits().unwrap();
+    let dev = Default::default();
+    let idx: Vec<usize> = (0..400).collect();
+    let data: Batch<f32> = Batch::from_digits(&dev, &digits, &idx);
+    for name in ["mlp-ln", "cnn", "tiny-transformer"] {
+        let model = zoo::arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        let train_in = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut s = model.init(5);
+                fit(&model, &mut s, &data, &Recipe::for_arch(name).with_steps(8), 2);
+                s
+            })
+        };
+        assert_eq!(train_in(1), train_in(2), "{name}");
+    }
+}
