@@ -11,6 +11,8 @@
 //! * [`table`] — Markdown tables and number formatting;
 //! * [`store`] — atomic file writes and JSON IO (non-finite numbers as `null`);
 //! * [`stats`] — quantiles, median, IQR, mean, std (NaN-aware variants),
+//!   seeded bootstrap CIs (per sample or per seed), onset detection,
+//!   interpolation onto grids and median/quantile bands over seeds,
 //!   `linspace`/`logspace`;
 //! * [`font`] — the embedded DejaVu Sans and its registration with plotters.
 

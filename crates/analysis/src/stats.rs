@@ -1,4 +1,17 @@
-//! Small descriptive statistics and grids reused by the experiments.
+//! Small statistics and grids reused by the experiments.
+//!
+//! Three groups, one place, so every experiment aggregates seeds, detects
+//! onsets and draws bands the same way (paper-spec §2, §6.2, §6.3, §6.5):
+//! * descriptive statistics (this file): [`quantile`], [`median`], [`iqr`],
+//!   [`mean`], [`std`](fn@std) and their NaN-ignoring `nan_*` variants;
+//! * grids (this file): [`linspace`], [`logspace`] (takes *exponents*) and
+//!   [`geomspace`] (takes the *endpoints*);
+//! * resampling (`stats/bootstrap.rs`): [`bootstrap_ci`] over values and
+//!   [`bootstrap_ci_by_unit`] over whole units such as seeds;
+//! * curves (`stats/curve.rs`): threshold onsets ([`onset`], interpolated;
+//!   [`first_grid_onset`], the author's grid rule), [`interp`] onto new
+//!   abscissae, [`overlap`] of several curves' ranges and the seed [`band`]
+//!   (median and two quantiles per point, [`Band`]).
 //!
 //! Conventions:
 //! * [`quantile`] interpolates linearly between order statistics, exactly like
@@ -7,6 +20,16 @@
 //!   the `nan_*` variants ignore NaN values (±inf are kept as ordinary values)
 //!   and return NaN only when nothing is left.
 //! * [`std`](fn@std) is the sample standard deviation (ddof = 1); it is NaN below 2 values.
+//! * Curves are `(x, y)` slices of equal length with `x` finite and strictly
+//!   increasing (and positive when interpolating in log x); a violation is a
+//!   bug in the caller and panics with a message naming the function. `y` may
+//!   hold NaN (a diverged or unmeasured point) and ±inf.
+
+mod bootstrap;
+mod curve;
+
+pub use bootstrap::{bootstrap_ci, bootstrap_ci_by_unit};
+pub use curve::{band, first_grid_onset, interp, onset, overlap, Band};
 
 /// Quantile `q` in `[0, 1]` of `xs` with linear interpolation (numpy default).
 /// NaN if `xs` is empty, contains NaN, or `q` is outside `[0, 1]` or NaN.
@@ -116,11 +139,48 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
 
 /// `n` values from `10^a` to `10^b`, evenly spaced in log10 (numpy's
 /// `logspace(a, b, n)`); the endpoints are exactly `10^a` and `10^b`.
+///
+/// Note that `a` and `b` are *exponents*: `logspace(-2.0, 2.0, 5)` is
+/// `[0.01, 0.1, 1, 10, 100]`. To give the endpoints themselves use
+/// [`geomspace`].
 pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     linspace(a, b, n)
         .into_iter()
         .map(|e| 10f64.powf(e))
         .collect()
+}
+
+/// `n` values from `a` to `b` inclusive in geometric progression (numpy's
+/// `geomspace(a, b, n)`): constant ratio between neighbours, the first exactly
+/// `a` and the last exactly `b`. `n == 1` gives `[a]`, `n == 0` gives `[]`.
+///
+/// Unlike [`logspace`], `a` and `b` are the *endpoints*, not exponents:
+/// `geomspace(1e-4, 2.0, 80)` is the temperature experiment's τ grid
+/// (paper-spec §6.5). Exact endpoints matter because [`interp`] returns NaN
+/// outside a curve's range: a grid spanning exactly a curve's range must not
+/// lose its end points to rounding.
+///
+/// Panics unless `a` and `b` are finite, non-zero and of the same sign (a
+/// geometric progression cannot cross or touch zero). Both negative gives
+/// the mirrored progression, as in numpy.
+pub fn geomspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    assert!(
+        a.is_finite() && b.is_finite() && a != 0.0 && b != 0.0 && (a > 0.0) == (b > 0.0),
+        "geomspace: endpoints must be finite, non-zero and of the same sign, got {a} and {b}"
+    );
+    let sign = a.signum();
+    let mut v: Vec<f64> = logspace((sign * a).log10(), (sign * b).log10(), n)
+        .into_iter()
+        .map(|x| sign * x)
+        .collect();
+    // 10^log10(a) need not round-trip to a; pin the endpoints.
+    if n >= 1 {
+        v[0] = a;
+    }
+    if n >= 2 {
+        v[n - 1] = b;
+    }
+    v
 }
 
 #[cfg(test)]
@@ -173,6 +233,36 @@ mod tests {
         assert_eq!(l[0], 0.01);
         assert_eq!(l[4], 100.0);
         assert!((l[2] - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn geomspace_takes_endpoints() {
+        let g = geomspace(0.01, 100.0, 5);
+        assert_eq!(g[0], 0.01);
+        assert_eq!(g[4], 100.0);
+        let l = logspace(-2.0, 2.0, 5);
+        for (a, b) in g.iter().zip(&l) {
+            assert!((a / b - 1.0).abs() < 1e-14, "{g:?} vs {l:?}");
+        }
+        // Endpoints whose log10 does not round-trip are still exact.
+        let t = geomspace(1e-4, 2.0, 80);
+        assert_eq!((t[0], t[79]), (1e-4, 2.0));
+        let ratio = t[1] / t[0];
+        for w in t.windows(2) {
+            assert!((w[1] / w[0] / ratio - 1.0).abs() < 1e-12);
+        }
+        assert_eq!(geomspace(3.0, 7.0, 1), vec![3.0]);
+        assert!(geomspace(3.0, 7.0, 0).is_empty());
+        let neg = geomspace(-1.0, -100.0, 3);
+        assert_eq!(neg[0], -1.0);
+        assert!((neg[1] + 10.0).abs() < 1e-12);
+        assert_eq!(neg[2], -100.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "geomspace: endpoints must be finite, non-zero and of the same sign")]
+    fn geomspace_rejects_zero() {
+        geomspace(0.0, 1.0, 3);
     }
 
     proptest! {
