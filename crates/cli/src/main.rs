@@ -60,7 +60,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            if err.downcast_ref::<InputError>().is_some() {
+            // A bad config (unreadable, unknown key, wrong type or value) is bad input too.
+            if err.downcast_ref::<InputError>().is_some()
+                || err.downcast_ref::<experiments::ConfigError>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

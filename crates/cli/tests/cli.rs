@@ -319,3 +319,96 @@ fn zoo_export_writes_safetensors_and_a_manifest() {
         "--samples 0",
     );
 }
+
+fn repo_config(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs")
+        .join(rel);
+    String::from_utf8(read(&p)).unwrap()
+}
+
+#[test]
+fn bad_config_is_an_input_error_naming_file_key_and_line() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let text = repo_config("quick/theory.yaml").replace("kl_cases:", "kl_casess:");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("kl_casess:"))
+        .unwrap()
+        + 1;
+    let bad = root.path().join("bad.yaml");
+    std::fs::write(&bad, &text).unwrap();
+    let b = bad.to_str().unwrap();
+    let o = ghosts(&["run", "theory", "--quick", "--config", b, "--root", r]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("bad.yaml: line {line}, column 1")),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `kl_casess`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!root.path().join("results/theory/summary.json").exists());
+
+    // Wrong type, missing file, and --config with several experiments.
+    std::fs::write(&bad, text.replace("kl_casess: 2000", "kl_cases: lots")).unwrap();
+    assert_input_error(
+        &["run", "theory", "--quick", "--config", b, "--root", r],
+        "expected usize",
+    );
+    let gone = root.path().join("gone.yaml");
+    assert_input_error(
+        &[
+            "run",
+            "theory",
+            "--config",
+            gone.to_str().unwrap(),
+            "--root",
+            r,
+        ],
+        "gone.yaml",
+    );
+    assert_input_error(
+        &["reproduce", "--quick", "--config", b, "--root", r],
+        "exactly one",
+    );
+}
+
+#[test]
+fn custom_config_is_honoured_and_stored_with_the_results() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let custom = root.path().join("custom.yaml");
+    let text = repo_config("quick/theory.yaml").replace("kl_cases: 2000", "kl_cases: 100");
+    assert!(text.contains("kl_cases: 100"));
+    std::fs::write(&custom, &text).unwrap();
+    let o = ghosts(&[
+        "run",
+        "theory",
+        "--quick",
+        "--config",
+        custom.to_str().unwrap(),
+        "--root",
+        r,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = root.path().join("results/theory/summary.json");
+    let s: serde_json::Value = serde_json::from_slice(&read(&summary)).unwrap();
+    assert_eq!(s["kl_cases"], 100);
+    let stored = String::from_utf8(read(&root.path().join("results/theory/config.yaml"))).unwrap();
+    assert!(
+        stored.contains("custom.yaml") && stored.ends_with(&text),
+        "{stored}"
+    );
+    let report = String::from_utf8(read(&root.path().join("paper/REPORT.md"))).unwrap();
+    assert!(report.contains("results/theory/config.yaml"), "{report}");
+
+    // Without --config, a scratch root runs on the repository's quick config.
+    let o = ghosts(&["reproduce", "--quick", "--only", "theory", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&read(&summary)).unwrap();
+    assert_eq!(s["kl_cases"], 2000);
+    let stored = String::from_utf8(read(&root.path().join("results/theory/config.yaml"))).unwrap();
+    assert!(stored.contains("configs/quick/theory.yaml"), "{stored}");
+}

@@ -1,7 +1,13 @@
 //! Where an experiment reads and writes: one project root with `results/`,
 //! `figures/`, `paper/` and `configs/` beneath it.
 
+use crate::config::{self, ConfigError, Loaded, Validate};
+use anyhow::Result;
+use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
+
+/// First line of a stored `results/<id>/config.yaml`, before the source.
+const STORED_HEADER: &str = "# Settings of this run, from ";
 
 /// Paths and mode shared by every experiment.
 #[derive(Debug, Clone)]
@@ -10,6 +16,8 @@ pub struct Context {
     pub root: PathBuf,
     /// Quick mode: CI-sized settings (`configs/quick/`).
     pub quick: bool,
+    /// `--config FILE`: replaces `configs/[quick/]<id>.yaml` (one experiment).
+    pub config: Option<PathBuf>,
 }
 
 impl Context {
@@ -18,7 +26,87 @@ impl Context {
         Context {
             root: root.into(),
             quick,
+            config: None,
         }
+    }
+
+    /// The same context with `--config FILE` (or none).
+    pub fn with_config(mut self, config: Option<PathBuf>) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The config file of experiment `id`: `--config FILE` if given, else
+    /// `<root>/configs/quick/<id>.yaml` in quick mode, else
+    /// `<root>/configs/<id>.yaml`. The file may not exist (see [`Self::load_config`]).
+    pub fn config_path(&self, id: &str) -> PathBuf {
+        match &self.config {
+            Some(p) => p.clone(),
+            None => self
+                .root
+                .join("configs")
+                .join(config::relative_path(id, self.quick)),
+        }
+    }
+
+    /// Load and validate the config of experiment `id` from
+    /// [`Self::config_path`]. When no `--config` was given and the root has
+    /// no such file (a scratch output root), the repository's copy compiled
+    /// into the binary is used. The values are checked ([`Validate`]).
+    /// Errors are [`ConfigError`]s (input errors).
+    pub fn load_config<T: DeserializeOwned + Validate>(&self, id: &str) -> Result<Loaded<T>> {
+        let path = self.config_path(id);
+        if self.config.is_some() || path.exists() {
+            let (value, text) = config::read_config(&path)?;
+            let source = match self.config {
+                Some(_) => path.display().to_string(),
+                None => self.relative(&path).display().to_string(),
+            };
+            return Ok(Loaded {
+                value,
+                source,
+                text,
+            }
+            .validated()?);
+        }
+        let rel = config::relative_path(id, self.quick);
+        let text = config::built_in_text(&rel).ok_or_else(|| ConfigError {
+            file: path.display().to_string(),
+            location: None,
+            message: "no such config file, and none is built in".into(),
+        })?;
+        let source = format!("configs/{rel} (built-in copy)");
+        Ok(Loaded {
+            value: config::parse_config(text, &source)?,
+            source,
+            text: text.to_string(),
+        }
+        .validated()?)
+    }
+
+    /// Store the config a run used as `results/<id>/config.yaml` (its text,
+    /// after a first comment line naming where it came from).
+    pub fn save_config<T>(&self, id: &str, cfg: &Loaded<T>) -> Result<()> {
+        let text = format!("{STORED_HEADER}{}\n{}", cfg.source, cfg.text);
+        analysis::store::write_atomic(self.results_dir(id).join("config.yaml"), text.as_bytes())
+    }
+
+    /// A report note naming the settings behind `results/<id>/`, if the run
+    /// stored them.
+    pub fn config_note(&self, id: &str) -> Option<String> {
+        let path = self.results_dir(id).join("config.yaml");
+        let text = std::fs::read_to_string(&path).ok()?;
+        let shown = self.relative(&path).display().to_string();
+        Some(
+            match text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix(STORED_HEADER))
+            {
+                Some(source) => format!("Settings: `{shown}` (from {source})."),
+                None => format!("Settings: `{shown}`."),
+            },
+        )
     }
 
     /// `results/<id>/`.

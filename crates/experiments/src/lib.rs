@@ -9,11 +9,14 @@
 //! Adding an experiment = one file implementing [`Experiment`] plus one line
 //! in [`registry`].
 
+pub mod config;
 pub mod context;
 pub mod overhead;
 pub mod paper_numbers;
+pub mod phase_transition;
 pub mod theory;
 
+pub use config::ConfigError;
 pub use context::Context;
 
 use anyhow::Result;
@@ -47,7 +50,11 @@ pub trait Experiment: Sync {
 
 /// The implemented experiments, in report order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&theory::Theory, &overhead::Overhead]
+    vec![
+        &theory::Theory,
+        &phase_transition::PhaseTransition,
+        &overhead::Overhead,
+    ]
 }
 
 /// Look up experiments by id. Unknown ids and planned-but-unimplemented ids

@@ -25,8 +25,11 @@ use zoo::{ArchConfig, Batch, Mode};
 /// The experiment (registered in [`crate::registry`]).
 pub struct Overhead;
 
-/// Settings of the timing loops.
+/// Settings of the timing loops, read from `configs/overhead.yaml` (paper
+/// scale: ≥ 50 timed steps after ≥ 10 warm-up) or
+/// `configs/quick/overhead.yaml` (CI).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OverheadConfig {
     /// Samples per step.
     pub batch: usize,
@@ -40,16 +43,21 @@ pub struct OverheadConfig {
     pub seed: u64,
 }
 
-impl OverheadConfig {
-    /// Paper-scale (≥ 50 timed steps after ≥ 10 warm-up) or quick settings.
-    pub fn new(quick: bool) -> Self {
-        OverheadConfig {
-            batch: 128,
-            warmup: if quick { 2 } else { 10 },
-            steps: if quick { 5 } else { 60 },
-            fd_eps: 1e-4,
-            seed: 0,
+impl crate::config::Validate for OverheadConfig {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.batch == 0 {
+            return Err(("batch", "expected at least 1 sample per step".into()));
         }
+        if self.steps == 0 {
+            return Err(("steps", "expected at least 1 timed step".into()));
+        }
+        if !(self.fd_eps.is_finite() && self.fd_eps > 0.0) {
+            return Err((
+                "fd_eps",
+                format!("expected a positive number, got {}", self.fd_eps),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -184,11 +192,20 @@ impl Experiment for Overhead {
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
-        let cfg = OverheadConfig::new(ctx.quick);
+        let loaded = ctx.load_config::<OverheadConfig>(self.id())?;
+        let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
         let split = data::stratified_split(&digits.labels, 0.3, 42);
         let dev = Default::default();
         let train: Batch<f32> = Batch::from_digits(&dev, &digits, &split.train);
+        if cfg.batch > train.len() {
+            return Err(loaded
+                .invalid(
+                    "batch",
+                    format!("expected at most {} (the training split)", train.len()),
+                )
+                .into());
+        }
         // The same fixed batches for every architecture and variant.
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -209,7 +226,8 @@ impl Experiment for Overhead {
             threads: rayon_threads(),
             archs,
         };
-        write_json_atomic(ctx.results_dir(self.id()).join("summary.json"), &summary)
+        write_json_atomic(ctx.results_dir(self.id()).join("summary.json"), &summary)?;
+        ctx.save_config(self.id(), &loaded)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
@@ -270,7 +288,7 @@ impl Experiment for Overhead {
             figures: vec![],
             table_markdown: md,
             verdict,
-            notes: vec![],
+            notes: ctx.config_note(self.id()).into_iter().collect(),
         })
     }
 }

@@ -30,8 +30,10 @@ use std::f64::consts::PI;
 /// The experiment (registered in [`crate::registry`]).
 pub struct Theory;
 
-/// Settings of the theory figures.
+/// Settings of the theory figures, read from `configs/theory.yaml` (paper
+/// scale) or `configs/quick/theory.yaml` (CI); see those files for each key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TheoryConfig {
     /// Pole offset a of f(x) = 1/(x + a) (Fig 2).
     pub pole: f64,
@@ -55,21 +57,52 @@ pub struct TheoryConfig {
     pub seed: u64,
 }
 
-impl TheoryConfig {
-    /// Paper-scale settings, or the smaller CI settings in quick mode.
-    pub fn new(quick: bool) -> Self {
-        TheoryConfig {
-            pole: 2.0,
-            taylor_orders: vec![1, 5, 15],
-            arc_logits: vec![0.0, -0.3, -0.1, -0.5, -0.2],
-            arc_slopes: vec![0.0, 0.3, 0.45, 0.8, 1.0],
-            example_logits: vec![2.0, 0.0, -1.0],
-            example_slopes: vec![1.0, 0.5, -3.0],
-            kl_cases: if quick { 2_000 } else { 20_000 },
-            calibration_cases: if quick { 200 } else { 2_000 },
-            calibration_classes: vec![3, 10, 50],
-            seed: 42,
+impl crate::config::Validate for TheoryConfig {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !(self.pole.is_finite() && self.pole > 0.0) {
+            return Err((
+                "pole",
+                format!("expected a positive number, got {}", self.pole),
+            ));
         }
+        if self.arc_logits.len() != self.arc_slopes.len() || self.arc_slopes.len() < 2 {
+            return Err((
+                "arc_slopes",
+                "expected one slope per entry of arc_logits (at least 2)".into(),
+            ));
+        }
+        if !finite(&self.arc_logits)
+            || !finite(&self.arc_slopes)
+            || radius::delta_a(&self.arc_slopes) <= 0.0
+        {
+            return Err(("arc_slopes", "expected finite values, not all equal".into()));
+        }
+        if self.example_logits.len() != self.example_slopes.len() || self.example_slopes.len() < 2 {
+            return Err((
+                "example_slopes",
+                "expected one slope per entry of example_logits (at least 2)".into(),
+            ));
+        }
+        if !finite(&self.example_logits)
+            || !finite(&self.example_slopes)
+            || radius::delta_a(&self.example_slopes) <= 0.0
+        {
+            return Err((
+                "example_slopes",
+                "expected finite values, not all equal".into(),
+            ));
+        }
+        if self.calibration_cases == 0 {
+            return Err(("calibration_cases", "expected at least 1".into()));
+        }
+        if self.calibration_classes.is_empty() || self.calibration_classes.iter().any(|&k| k < 2) {
+            return Err((
+                "calibration_classes",
+                "expected class counts of at least 2".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -370,11 +403,12 @@ impl Experiment for Theory {
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
-        let (data, summary) = compute(&TheoryConfig::new(ctx.quick))?;
+        let cfg = ctx.load_config::<TheoryConfig>(self.id())?;
+        let (data, summary) = compute(&cfg.value)?;
         let dir = ctx.results_dir(self.id());
         write_json_atomic(dir.join("data.json"), &data)?;
         write_json_atomic(dir.join("summary.json"), &summary)?;
-        Ok(())
+        ctx.save_config(self.id(), &cfg)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
@@ -408,11 +442,11 @@ impl Experiment for Theory {
             figures: figures.iter().map(|p| ctx.relative(p).to_path_buf()).collect(),
             table_markdown: md,
             verdict,
-            notes: vec![
+            notes: ctx.config_note(self.id()).into_iter().chain([
                 "The paper prints the top-2 ghost as (delta + i pi)/Delta_yc; the real part's sign is a slip (nearest zero is (-delta + i pi)/Delta_yc, same modulus). We use the correct sign.".into(),
                 "The paper's Eq. 26 Bregman form is the reverse KL; its rigorous constant is 1/(36 sqrt 3). The forward KL obeys 1/(18 sqrt 3) rigorously (integral form). Both are checked.".into(),
                 "\"> 4000x\" is (2/f'')/R = 4203 at margin 10; Fig. 13's legend scale 1/f'' gives 2102 and its caption's (pi/R)/f'' gives 6602.".into(),
-            ],
+            ]).collect(),
         })
     }
 }
@@ -844,9 +878,14 @@ fn table_of(s: &TheorySummary, paper: &PaperNumbers) -> Result<Table> {
 mod tests {
     use super::*;
 
+    /// The repository's `configs/quick/theory.yaml`.
+    fn quick_config() -> TheoryConfig {
+        crate::config::built_in("theory", true).unwrap()
+    }
+
     #[test]
     fn quick_theory_numbers() {
-        let (data, s) = compute(&TheoryConfig::new(true)).unwrap();
+        let (data, s) = compute(&quick_config()).unwrap();
         assert!((s.sigmoid_at_pi - 0.9586).abs() < 1e-4);
         assert!((s.hessian_step_over_radius_at_margin_10 - 4203.0).abs() < 1.0);
         assert!(s.kl_forward_max_ratio <= 1.0 && s.kl_forward_max_ratio > 0.5);
@@ -858,7 +897,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_numbers() {
-        let cfg = TheoryConfig::new(true);
+        let cfg = quick_config();
         let a = serde_json::to_string(&compute(&cfg).unwrap().1).unwrap();
         let b = serde_json::to_string(&compute(&cfg).unwrap().1).unwrap();
         assert_eq!(a, b);

@@ -81,12 +81,23 @@ fn results_do_not_depend_on_the_thread_count() {
     let idx: Vec<usize> = (0..400).collect();
     let data: Batch<f32> = Batch::from_digits(&dev, &digits, &idx);
     for name in ["mlp-ln", "cnn", "tiny-transformer"] {
-        let model = zoo::arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        let model = zoo::arch::find(name)
+            .unwrap()
+            .build::<f32>(&ArchConfig::default());
         let train_in = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| {
                 let mut s = model.init(5);
-                fit(&model, &mut s, &data, &Recipe::for_arch(name).with_steps(8), 2);
+                fit(
+                    &model,
+                    &mut s,
+                    &data,
+                    &Recipe::for_arch(name).with_steps(8),
+                    2,
+                );
                 s
             })
         };

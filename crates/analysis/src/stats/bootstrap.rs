@@ -162,10 +162,16 @@ mod tests {
             let xs = normalish(n, mu, 100 + k as u64);
             // A 99.9% interval: missing the truth would take a 3.3σ sample.
             let (lo, hi) = bootstrap_ci(&xs, mean, 4000, 0.999, 11);
-            assert!(lo < mu && mu < hi, "n={n}: 99.9% CI ({lo}, {hi}) misses {mu}");
+            assert!(
+                lo < mu && mu < hi,
+                "n={n}: 99.9% CI ({lo}, {hi}) misses {mu}"
+            );
             let (lo, hi) = bootstrap_ci(&xs, mean, 2000, 0.95, 11);
             let m = mean(&xs);
-            assert!(lo < m && m < hi, "n={n}: CI ({lo}, {hi}) misses the sample mean {m}");
+            assert!(
+                lo < m && m < hi,
+                "n={n}: CI ({lo}, {hi}) misses the sample mean {m}"
+            );
             // Normal theory: width ≈ 2 · 1.96 · σ/√n with σ = 1.
             let width = hi - lo;
             let expected = 2.0 * 1.959964 / (n as f64).sqrt();
@@ -176,7 +182,10 @@ mod tests {
             widths.push(width);
         }
         // Each 10× more data shrinks the width by about √10 ≈ 3.2.
-        assert!(widths[1] < widths[0] / 2.5 && widths[2] < widths[1] / 2.5, "{widths:?}");
+        assert!(
+            widths[1] < widths[0] / 2.5 && widths[2] < widths[1] / 2.5,
+            "{widths:?}"
+        );
     }
 
     #[test]
@@ -222,10 +231,22 @@ mod tests {
         let xs: Vec<f64> = (0..=20).map(|i| i as f64).collect();
         let has_zero = |s: &[f64]| s.contains(&0.0);
         // NaN in ≈ 36% of resamples: skipped, CI finite.
-        let (lo, hi) = bootstrap_ci(&xs, |s| if has_zero(s) { mean(s) } else { f64::NAN }, 1000, 0.95, 3);
+        let (lo, hi) = bootstrap_ci(
+            &xs,
+            |s| if has_zero(s) { mean(s) } else { f64::NAN },
+            1000,
+            0.95,
+            3,
+        );
         assert!(lo.is_finite() && hi.is_finite() && lo < hi, "({lo}, {hi})");
         // NaN in ≈ 64%: not estimable.
-        let (lo, hi) = bootstrap_ci(&xs, |s| if has_zero(s) { f64::NAN } else { mean(s) }, 1000, 0.95, 3);
+        let (lo, hi) = bootstrap_ci(
+            &xs,
+            |s| if has_zero(s) { f64::NAN } else { mean(s) },
+            1000,
+            0.95,
+            3,
+        );
         assert!(lo.is_nan() && hi.is_nan());
         let (lo, hi) = bootstrap_ci(&xs, |_| f64::NAN, 100, 0.95, 3);
         assert!(lo.is_nan() && hi.is_nan());
@@ -275,7 +296,10 @@ mod tests {
         // Identical seeds: every resample gives the same value.
         let same = vec![vec![0.1, 0.2, 0.4]; 5];
         let point = collapse_std(&same.iter().collect::<Vec<_>>());
-        assert_eq!(bootstrap_ci_by_unit(&same, collapse_std, 300, 0.95, 2), (point, point));
+        assert_eq!(
+            bootstrap_ci_by_unit(&same, collapse_std, 300, 0.95, 2),
+            (point, point)
+        );
         // Varying seeds: the interval brackets the point estimate.
         let seeds = vec![
             vec![0.14, 0.19, 0.39],

@@ -333,7 +333,11 @@ mod tests {
         // Hand-made three-point curve: half-way in y is half-way in log10 x
         // (√10·10) or in x (55).
         let (x, y) = ([1.0, 10.0, 100.0], [0.5, 1.0, 3.0]);
-        assert!(close(onset(&x, &y, 2.0, true).unwrap(), 10f64.powf(1.5), 1e-14));
+        assert!(close(
+            onset(&x, &y, 2.0, true).unwrap(),
+            10f64.powf(1.5),
+            1e-14
+        ));
         assert_eq!(onset(&x, &y, 2.0, false), Some(55.0));
         // Exactly at a grid value: that grid point.
         assert_eq!(onset(&x, &y, 1.0, true), Some(10.0));
@@ -366,8 +370,14 @@ mod tests {
         // A NaN gap earlier does not prevent interpolating a later segment.
         assert_eq!(onset(&x, &[NAN, 1.0, 3.0, 4.0], 2.0, false), Some(5.5));
         // Blow-up to +inf: the grid point, not the left end of the segment.
-        assert_eq!(onset(&x, &[1.0, 1.5, f64::INFINITY, 4.0], 2.0, true), Some(10.0));
-        assert_eq!(onset(&x, &[f64::NEG_INFINITY, 3.0, 4.0, 5.0], 2.0, true), Some(1.0));
+        assert_eq!(
+            onset(&x, &[1.0, 1.5, f64::INFINITY, 4.0], 2.0, true),
+            Some(10.0)
+        );
+        assert_eq!(
+            onset(&x, &[f64::NEG_INFINITY, 3.0, 4.0, 5.0], 2.0, true),
+            Some(1.0)
+        );
     }
 
     #[test]
@@ -406,7 +416,12 @@ mod tests {
         let log = interp(&x, &y, &[10.0], true);
         assert!(close(log[0], 2.0, 1e-14));
         // NaN neighbour poisons only its segments.
-        let v = interp(&[1.0, 2.0, 3.0, 4.0], &[0.0, NAN, 2.0, 4.0], &[1.5, 2.5, 3.5], false);
+        let v = interp(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[0.0, NAN, 2.0, 4.0],
+            &[1.5, 2.5, 3.5],
+            false,
+        );
         assert!(v[0].is_nan() && v[1].is_nan() && v[2] == 3.0);
         // Constant infinite segment stays infinite.
         let v = interp(&[1.0, 2.0], &[f64::INFINITY, f64::INFINITY], &[1.5], false);
@@ -472,7 +487,10 @@ mod tests {
     #[test]
     fn overlap_of_ranges() {
         let c = |a: f64, b: f64| (vec![a, b], vec![0.0, 0.0]);
-        assert_eq!(overlap(&[c(1e-4, 2.0), c(1e-3, 1.5), c(1e-4, 3.0)]), Some((1e-3, 1.5)));
+        assert_eq!(
+            overlap(&[c(1e-4, 2.0), c(1e-3, 1.5), c(1e-4, 3.0)]),
+            Some((1e-3, 1.5))
+        );
         assert_eq!(overlap(&[c(0.0, 1.0), c(2.0, 3.0)]), None);
         assert_eq!(overlap(&[]), None);
         assert_eq!(overlap(&[c(0.0, 1.0), (vec![], vec![])]), None);
@@ -483,7 +501,10 @@ mod tests {
     fn curve() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
         (
             1e-4f64..10.0,
-            prop::collection::vec((0.01f64..2.0, prop::option::weighted(0.9, -5.0f64..5.0)), 2..40),
+            prop::collection::vec(
+                (0.01f64..2.0, prop::option::weighted(0.9, -5.0f64..5.0)),
+                2..40,
+            ),
         )
             .prop_map(|(start, steps)| {
                 let mut x = Vec::with_capacity(steps.len());

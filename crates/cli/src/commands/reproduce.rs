@@ -1,4 +1,4 @@
-//! `ghosts reproduce`, `ghosts figures`, `ghosts list`.
+//! `ghosts reproduce`, `ghosts run`, `ghosts figures`, `ghosts list`.
 
 use crate::InputError;
 use anyhow::Result;
@@ -15,7 +15,10 @@ pub struct ReproduceArgs {
     /// Comma-separated experiment ids (default: all implemented).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Project root holding results/, figures/, paper/.
+    /// Settings file replacing configs/[quick/]<id>.yaml (needs exactly one id in --only).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Project root holding results/, figures/, paper/, configs/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
 }
@@ -25,10 +28,13 @@ pub struct ReproduceArgs {
 pub struct RunArgs {
     /// Experiment id (see `ghosts list`).
     id: String,
-    /// CI-sized settings.
+    /// CI-sized settings (configs/quick/<id>.yaml).
     #[arg(long)]
     quick: bool,
-    /// Project root holding results/, figures/, paper/.
+    /// Settings file replacing configs/[quick/]<id>.yaml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Project root holding results/, figures/, paper/, configs/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
 }
@@ -38,6 +44,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     reproduce(&ReproduceArgs {
         quick: args.quick,
         only: vec![args.id.clone()],
+        config: args.config.clone(),
         root: args.root.clone(),
     })
 }
@@ -60,7 +67,13 @@ fn select(only: &[String]) -> Result<Vec<&'static dyn experiments::Experiment>> 
 /// Run the selected experiments, then re-render everything and the report.
 pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let chosen = select(&args.only)?;
-    let ctx = Context::new(&args.root, args.quick);
+    if args.config.is_some() && chosen.len() != 1 {
+        return Err(InputError(
+            "--config FILE sets one experiment's settings: give exactly one id (--only <id>, or `ghosts run <id>`)".into(),
+        )
+        .into());
+    }
+    let ctx = Context::new(&args.root, args.quick).with_config(args.config.clone());
     for e in chosen {
         let start = Instant::now();
         eprintln!(

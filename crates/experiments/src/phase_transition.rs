@@ -1,0 +1,442 @@
+//! `phase-transition` (paper Figs 1 and 7): one gradient step at
+//! normalised size r = τ/ρa from each converged architecture.
+//!
+//! Protocol (spec §6.2, the proposal that follows the paper's text):
+//! 1. Train each architecture with its recipe (`zoo::train::Recipe`) on the
+//!    stratified 70/30 split (seed 42), one run per seed.
+//! 2. At the converged θ: g = ∇ of the mean training CE (eval mode),
+//!    v = −g/‖g‖ (a descent step), a = J_z v on the training split by the
+//!    exact JVP, ρa = π / max_x Δa(x).
+//! 3. For r on 61 log-spaced points in [1e-2, 1e2]: θ' = θ + r·ρa·v;
+//!    record test accuracy retained (%) and test loss inflation
+//!    CE(θ')/CE(θ).
+//! Failure (ours, as the spec proposes): retained accuracy < 90% or loss
+//! inflation > 2. The paper's claim: no architecture fails for r < 1.
+
+use crate::{paper_numbers::PaperNumbers, Context, Experiment};
+use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
+use analysis::report::Section;
+use analysis::stats::{logspace, nan_median, nan_quantile};
+use analysis::store::{read_json, write_json_atomic};
+use analysis::table::{fmt_sig, Table};
+use anyhow::{Context as _, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use zoo::model::accuracy;
+use zoo::train::{fit, subset, Recipe};
+use zoo::{ArchConfig, Batch, Mode};
+
+/// Version of the stored run format; part of every run key.
+const SCHEMA: u32 = 1;
+
+/// The experiment (registered in [`crate::registry`]).
+pub struct PhaseTransition;
+
+/// Settings of the experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTransitionConfig {
+    /// Registry names, in plotting order.
+    pub archs: Vec<String>,
+    /// Training seeds (initialisation and batch order).
+    pub seeds: Vec<u64>,
+    /// Seed of the stratified split.
+    pub split_seed: u64,
+    /// Test fraction of the split.
+    pub test_ratio: f64,
+    /// r grid: `r_points` log-spaced points from 10^`log10_r_min` to 10^`log10_r_max`.
+    pub log10_r_min: f64,
+    /// Upper end of the r grid (log10).
+    pub log10_r_max: f64,
+    /// Number of r points.
+    pub r_points: usize,
+    /// Training steps override (quick mode); `None` uses each recipe's.
+    pub steps: Option<usize>,
+    /// Failure: retained test accuracy below this percentage...
+    pub fail_retained_pct: f64,
+    /// ... or loss inflation above this factor.
+    pub fail_inflation: f64,
+}
+
+impl crate::config::Validate for PhaseTransitionConfig {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.archs.is_empty() {
+            return Err(("archs", "expected at least one architecture".into()));
+        }
+        if let Some(bad) = self.archs.iter().find(|a| zoo::arch::find(a).is_err()) {
+            return Err((
+                "archs",
+                format!("unknown architecture {bad:?}; see `ghosts zoo list`"),
+            ));
+        }
+        if self.seeds.is_empty() {
+            return Err(("seeds", "expected at least one seed".into()));
+        }
+        if !(self.test_ratio > 0.0 && self.test_ratio < 1.0) {
+            return Err((
+                "test_ratio",
+                format!("expected a fraction in (0, 1), got {}", self.test_ratio),
+            ));
+        }
+        if self.r_points < 2 || !(self.log10_r_min < self.log10_r_max) {
+            return Err((
+                "r_points",
+                "expected at least 2 points and log10_r_min < log10_r_max".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One (architecture, seed) run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseRun {
+    /// Registry name.
+    pub arch: String,
+    /// Training seed.
+    pub seed: u64,
+    /// Test accuracy of the converged model.
+    pub base_accuracy: f64,
+    /// Test CE of the converged model.
+    pub base_loss: f64,
+    /// ρa on the training split along the descent direction.
+    pub rho_a: f64,
+    /// The r grid.
+    pub r: Vec<f64>,
+    /// Test accuracy retained (%) at each r (NaN if the step diverged).
+    pub retained_pct: Vec<f64>,
+    /// Test loss inflation at each r.
+    pub inflation: Vec<f64>,
+}
+
+fn run_key(cfg: &PhaseTransitionConfig, arch: &str, seed: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{SCHEMA}|{}|{arch}|{seed}",
+        serde_json::to_string(cfg).expect("config serialises")
+    ));
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{arch}-seed{seed}-{hex}")
+}
+
+fn one_run(
+    cfg: &PhaseTransitionConfig,
+    arch: &str,
+    seed: u64,
+    train: &Batch<f32>,
+    test: &Batch<f32>,
+) -> Result<PhaseRun> {
+    let model = zoo::arch::find(arch)?.build::<f32>(&ArchConfig::default());
+    let mut recipe = Recipe::for_arch(arch);
+    if let Some(steps) = cfg.steps {
+        recipe = recipe.with_steps(steps);
+    }
+    let mut state = model.init(seed);
+    fit(&model, &mut state, train, &recipe, seed.wrapping_add(1000));
+    let base_logits = model.logits(&state, &test.x);
+    let (base_accuracy, base_loss) = (
+        accuracy(&base_logits, &test.labels),
+        model.loss(&state, test),
+    );
+    let step = model.loss_and_grad(&mut state.clone(), train, Mode::Eval);
+    let mut v = step.grad.normalized();
+    v.scale(-1.0);
+    let slopes: Vec<f64> = model
+        .jvp(&state, &train.x, &v)
+        .slopes
+        .as_vec()
+        .iter()
+        .map(|&a| a as f64)
+        .collect();
+    let rho_a = radius::set_rho_a(
+        &radius::spreads_of_rows(&slopes, model.classes),
+        radius::Aggregation::Max,
+    )
+    .rho_a;
+    let r = logspace(cfg.log10_r_min, cfg.log10_r_max, cfg.r_points);
+    let (mut retained_pct, mut inflation) = (Vec::new(), Vec::new());
+    for &ri in &r {
+        let mut moved = state.clone();
+        moved.params.axpy(ri * rho_a, &v);
+        let logits = model.logits(&moved, &test.x);
+        let loss = model.loss(&moved, test);
+        // A diverged step (non-finite loss) is a result, recorded as NaN accuracy.
+        retained_pct.push(if loss.is_finite() {
+            100.0 * accuracy(&logits, &test.labels) / base_accuracy
+        } else {
+            f64::NAN
+        });
+        inflation.push(if loss.is_finite() {
+            loss / base_loss
+        } else {
+            f64::INFINITY
+        });
+    }
+    Ok(PhaseRun {
+        arch: arch.into(),
+        seed,
+        base_accuracy,
+        base_loss,
+        rho_a,
+        r,
+        retained_pct,
+        inflation,
+    })
+}
+
+/// Smallest grid r where the failure criterion holds.
+fn first_failure(cfg: &PhaseTransitionConfig, run: &PhaseRun) -> Option<f64> {
+    (0..run.r.len())
+        .find(|&i| {
+            !(run.retained_pct[i] >= cfg.fail_retained_pct) || run.inflation[i] > cfg.fail_inflation
+        })
+        .map(|i| run.r[i])
+}
+
+/// Per-architecture summary.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ArchSummary {
+    /// Median ρa over seeds.
+    pub rho_a_median: f64,
+    /// Median converged test accuracy.
+    pub base_accuracy_median: f64,
+    /// Smallest failing r over all seeds (None: no failure on the grid).
+    pub min_failure_r: Option<f64>,
+    /// Median over seeds of each seed's first failing r.
+    pub median_failure_r: Option<f64>,
+    /// Median loss inflation at the largest r.
+    pub inflation_at_rmax_median: f64,
+}
+
+/// `results/phase-transition/summary.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PhaseSummary {
+    /// Settings used.
+    pub config: PhaseTransitionConfig,
+    /// Per architecture.
+    pub archs: BTreeMap<String, ArchSummary>,
+    /// True if any architecture and seed failed below r = 1.
+    pub any_failure_below_r1: bool,
+}
+
+impl PhaseTransition {
+    fn runs_dir(&self, ctx: &Context) -> std::path::PathBuf {
+        ctx.results_dir(self.id()).join("runs")
+    }
+
+    fn load_runs(&self, ctx: &Context, cfg: &PhaseTransitionConfig) -> Result<Vec<PhaseRun>> {
+        let mut runs = Vec::new();
+        for arch in &cfg.archs {
+            for &seed in &cfg.seeds {
+                let path = self
+                    .runs_dir(ctx)
+                    .join(format!("{}.json", run_key(cfg, arch, seed)));
+                runs.push(read_json(&path).with_context(|| {
+                    format!(
+                        "run {arch} seed {seed} is not stored; run `ghosts run phase-transition`"
+                    )
+                })?);
+            }
+        }
+        Ok(runs)
+    }
+}
+
+impl Experiment for PhaseTransition {
+    fn id(&self) -> &'static str {
+        "phase-transition"
+    }
+
+    fn title(&self) -> &'static str {
+        "Phase transition at r = 1 (Figs 1, 7)"
+    }
+
+    fn run(&self, ctx: &Context) -> Result<()> {
+        let loaded = ctx.load_config::<PhaseTransitionConfig>(self.id())?;
+        let cfg = loaded.value.clone();
+        let digits = data::load_default_digits()?;
+        let split = data::stratified_split(&digits.labels, cfg.test_ratio, cfg.split_seed);
+        let dev = Default::default();
+        let all: Batch<f32> =
+            Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
+        let (train, test) = (
+            subset(&dev, &all, &split.train),
+            subset(&dev, &all, &split.test),
+        );
+        let jobs: Vec<(String, u64)> = cfg
+            .archs
+            .iter()
+            .flat_map(|a| cfg.seeds.iter().map(move |&s| (a.clone(), s)))
+            .collect();
+        let dir = self.runs_dir(ctx);
+        // Independent runs in parallel; a stored run (same key) is not redone.
+        jobs.par_iter().try_for_each(|(arch, seed)| -> Result<()> {
+            let path = dir.join(format!("{}.json", run_key(&cfg, arch, *seed)));
+            if path.exists() {
+                eprintln!("[phase-transition] {arch} seed {seed}: stored, skipped");
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            let run = one_run(&cfg, arch, *seed, &train, &test)?;
+            write_json_atomic(&path, &run)?;
+            eprintln!(
+                "[phase-transition] {arch} seed {seed}: rho_a = {:.4}, test acc {:.1}% ({:.1} s)",
+                run.rho_a,
+                100.0 * run.base_accuracy,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        })?;
+        let runs = self.load_runs(ctx, &cfg)?;
+        let mut archs = BTreeMap::new();
+        let mut any_below = false;
+        for arch in &cfg.archs {
+            let mine: Vec<&PhaseRun> = runs.iter().filter(|r| &r.arch == arch).collect();
+            let fails: Vec<f64> = mine.iter().filter_map(|r| first_failure(&cfg, r)).collect();
+            any_below |= fails.iter().any(|&f| f < 1.0);
+            let med = |v: Vec<f64>| nan_median(&v);
+            archs.insert(
+                arch.clone(),
+                ArchSummary {
+                    rho_a_median: med(mine.iter().map(|r| r.rho_a).collect()),
+                    base_accuracy_median: med(mine.iter().map(|r| r.base_accuracy).collect()),
+                    min_failure_r: fails.iter().cloned().reduce(f64::min),
+                    median_failure_r: if fails.len() == mine.len() {
+                        Some(med(fails.clone()))
+                    } else {
+                        None
+                    },
+                    inflation_at_rmax_median: med(mine
+                        .iter()
+                        .map(|r| *r.inflation.last().unwrap_or(&f64::NAN))
+                        .collect()),
+                },
+            );
+        }
+        write_json_atomic(
+            ctx.results_dir(self.id()).join("summary.json"),
+            &PhaseSummary {
+                config: cfg,
+                archs,
+                any_failure_below_r1: any_below,
+            },
+        )?;
+        ctx.save_config(self.id(), &loaded)
+    }
+
+    fn render(&self, ctx: &Context) -> Result<Section> {
+        let summary: PhaseSummary = read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let cfg = &summary.config;
+        let runs = self.load_runs(ctx, cfg)?;
+        let paper = PaperNumbers::load_for_root(&ctx.root)?;
+        let r = logspace(cfg.log10_r_min, cfg.log10_r_max, cfg.r_points);
+        let band = |arch: &str,
+                    pick: fn(&PhaseRun) -> &Vec<f64>|
+         -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+            let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
+            let at = |q: f64| {
+                (0..r.len())
+                    .map(|i| nan_quantile(&curves.iter().map(|c| c[i]).collect::<Vec<_>>(), q))
+                    .collect()
+            };
+            (at(0.5), at(0.25), at(0.75))
+        };
+        let mut acc = Panel::new(
+            "A: test accuracy retained after one step",
+            "r = tau / rho_a",
+            "accuracy retained (%)",
+        );
+        acc.x_log = true;
+        acc.y_range = Some((0.0, 105.0));
+        let mut infl = Panel::new(
+            "B: loss inflation",
+            "r = tau / rho_a",
+            "post-step / pre-step test loss",
+        );
+        (infl.x_log, infl.y_log) = (true, true);
+        for p in [&mut acc, &mut infl] {
+            p.regions.push(Region::safe(
+                10f64.powf(cfg.log10_r_min),
+                1.0,
+                "safe zone r < 1",
+            ));
+            p.vlines.push(VLine::r_one());
+        }
+        for (i, arch) in cfg.archs.iter().enumerate() {
+            let (m, lo, hi) = band(arch, |x| &x.retained_pct);
+            acc.series
+                .push(Series::new(arch.clone(), r.clone(), m).color(i).width(3));
+            acc.bands.push(Band::new("", r.clone(), lo, hi).color(i));
+            let (m, lo, hi) = band(arch, |x| &x.inflation);
+            infl.series
+                .push(Series::new(arch.clone(), r.clone(), m).color(i).width(3));
+            infl.bands.push(Band::new("", r.clone(), lo, hi).color(i));
+        }
+        let figs = ctx.figures_dir(self.id());
+        let mut figures = Vec::new();
+        let fig1 = Figure::single(acc.clone()).titled(format!(
+            "Fig 1: one gradient step at r, median and IQR over {} seeds",
+            cfg.seeds.len()
+        ));
+        figures.extend(analysis::plot::render(
+            &fig1,
+            &figs.join("fig1_accuracy_retained"),
+        )?);
+        let fig7 = Figure::grid(vec![acc, infl], 2).titled("Fig 7: the phase transition at r = 1");
+        figures.extend(analysis::plot::render(
+            &fig7,
+            &figs.join("fig7_phase_transition"),
+        )?);
+
+        let mut t = Table::new([
+            "architecture",
+            "test acc",
+            "rho_a (median)",
+            "first failing r (min / median over seeds)",
+            "loss inflation at r = 100",
+            "paper: 50% crossing (Fig 1)",
+        ]);
+        t.title = Some(format!("One descent step at r = tau/rho_a; failure = retained accuracy < {}% or loss inflation > {}", cfg.fail_retained_pct, cfg.fail_inflation));
+        for arch in &cfg.archs {
+            let s = &summary.archs[arch];
+            let paper_cross = paper
+                .get("phase-transition", &format!("fig1_half_{arch}"))
+                .map(|n| n.text.clone())
+                .unwrap_or_else(|_| "-".into());
+            let f = |x: Option<f64>| x.map_or("none".to_string(), |v| fmt_sig(v, 3));
+            t.push_row([
+                arch.clone(),
+                format!("{:.1}%", 100.0 * s.base_accuracy_median),
+                fmt_sig(s.rho_a_median, 3),
+                format!("{} / {}", f(s.min_failure_r), f(s.median_failure_r)),
+                fmt_sig(s.inflation_at_rmax_median, 3),
+                paper_cross,
+            ]);
+        }
+        let md = t.to_markdown();
+        analysis::store::write_atomic(ctx.table_path(self.id()), md.as_bytes())?;
+        let verdict = if summary.any_failure_below_r1 {
+            "differs: some architecture fails below r = 1 (see the table)".to_string()
+        } else {
+            "reproduced: no architecture fails for r < 1; failures start between r = 1 and the table's values".to_string()
+        };
+        Ok(Section {
+            id: self.id().into(),
+            title: self.title().into(),
+            figures: figures.iter().filter(|p| p.extension().is_some_and(|e| e == "png")).map(|p| ctx.relative(p).to_path_buf()).collect(),
+            table_markdown: md,
+            verdict,
+            notes: vec![
+                "The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, 61 r points, recipes of the ghost-envelope runs, CNN+BN-1D with recalibrated running statistics and eval-mode BatchNorm.".into(),
+                "Fig 1 and Fig 7A order the architectures differently in the paper; both figures here come from the same runs (median and IQR; the paper's plot code draws mean +- std).".into(),
+            ],
+        })
+    }
+}
