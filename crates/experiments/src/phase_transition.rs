@@ -422,10 +422,25 @@ impl Experiment for PhaseTransition {
         }
         let md = t.to_markdown();
         analysis::store::write_atomic(ctx.table_path(self.id()), md.as_bytes())?;
-        let verdict = if summary.any_failure_below_r1 {
-            "differs: some architecture fails below r = 1 (see the table)".to_string()
+        let firsts: Vec<f64> = summary
+            .archs
+            .values()
+            .filter_map(|a| a.min_failure_r)
+            .collect();
+        let span = if firsts.is_empty() {
+            "no failure on the grid".to_string()
         } else {
-            "reproduced: no architecture fails for r < 1; failures start between r = 1 and the table's values".to_string()
+            format!(
+                "first failures at r = {} to {}",
+                fmt_sig(firsts.iter().cloned().fold(f64::INFINITY, f64::min), 3),
+                fmt_sig(firsts.iter().cloned().fold(0.0, f64::max), 3)
+            )
+        };
+        let runs_n = cfg.archs.len() * cfg.seeds.len();
+        let verdict = if summary.any_failure_below_r1 {
+            format!("differs: some architecture fails below r = 1 ({span}; see the table)")
+        } else {
+            format!("reproduced: no architecture fails for r < 1 in {runs_n} runs; {span}")
         };
         Ok(Section {
             id: self.id().into(),
@@ -433,10 +448,10 @@ impl Experiment for PhaseTransition {
             figures: figures.iter().filter(|p| p.extension().is_some_and(|e| e == "png")).map(|p| ctx.relative(p).to_path_buf()).collect(),
             table_markdown: md,
             verdict,
-            notes: vec![
+            notes: ctx.config_note(self.id()).into_iter().chain([
                 "The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, 61 r points, recipes of the ghost-envelope runs, CNN+BN-1D with recalibrated running statistics and eval-mode BatchNorm.".into(),
                 "Fig 1 and Fig 7A order the architectures differently in the paper; both figures here come from the same runs (median and IQR; the paper's plot code draws mean +- std).".into(),
-            ],
+            ]).collect(),
         })
     }
 }
