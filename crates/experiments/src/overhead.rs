@@ -96,11 +96,6 @@ enum Variant {
     StepJvp,
 }
 
-fn median_ms(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    analysis::stats::median(&xs)
-}
-
 fn time_arch(
     entry: &zoo::ArchEntry,
     cfg: &OverheadConfig,
@@ -166,7 +161,7 @@ fn time_arch(
             }
         }
     }
-    let mut medians = times.into_iter().map(median_ms);
+    let mut medians = times.iter().map(|t| analysis::stats::median(t));
     let (step_ms, fd_ms, jvp_ms) = (
         medians.next().unwrap(),
         medians.next().unwrap(),
@@ -294,7 +289,6 @@ impl Experiment for Overhead {
 }
 
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    // dfdx's matmuls run on rayon's current pool.
+    rayon::current_num_threads()
 }

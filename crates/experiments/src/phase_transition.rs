@@ -143,7 +143,7 @@ fn one_run(
     let base_logits = model.logits(&state, &test.x);
     let (base_accuracy, base_loss) = (
         accuracy(&base_logits, &test.labels),
-        model.loss(&state, test),
+        model.loss_of_logits(base_logits, test),
     );
     let step = model.loss_and_grad(&mut state.clone(), train, Mode::Eval);
     let mut v = step.grad.normalized();
@@ -166,7 +166,7 @@ fn one_run(
         let mut moved = state.clone();
         moved.params.axpy(ri * rho_a, &v);
         let logits = model.logits(&moved, &test.x);
-        let loss = model.loss(&moved, test);
+        let loss = model.loss_of_logits(logits.clone(), test);
         // A diverged step (non-finite loss) is a result, recorded as NaN accuracy.
         retained_pct.push(if loss.is_finite() {
             100.0 * accuracy(&logits, &test.labels) / base_accuracy

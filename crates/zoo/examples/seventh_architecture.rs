@@ -14,7 +14,7 @@
 use dfdx::prelude::*;
 use radius::{set_rho_a, spreads_of_rows, Aggregation};
 use zoo::layer::TapeOps;
-use zoo::layers::{zip_map, Linear};
+use zoo::layers::{tangent_or_zeros, zip_map, Linear};
 use zoo::train::{evaluate, fit, subset, Recipe};
 use zoo::{forward_via_fwd, Batch, Cache, Dev, Layer, Mode, Model, Plain, Probe, Real};
 
@@ -60,7 +60,7 @@ where
         _probes: &mut Vec<Probe<E>>,
     ) -> Plain<E> {
         let x = cache.next();
-        let dx = dx.unwrap_or_else(|| x.device().zeros_like(x.shape()));
+        let dx = tangent_or_zeros(dx, &x);
         zip_map(&x, &dx, |x, d| d / (E::one() + (-x).exp()))
     }
 }

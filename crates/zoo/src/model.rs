@@ -353,7 +353,11 @@ where
 
     /// Mean (tempered) cross-entropy without gradient.
     pub fn loss(&self, state: &State<E>, batch: &Batch<E>) -> f64 {
-        let logits = self.logits(state, &batch.x);
+        self.loss_of_logits(self.logits(state, &batch.x), batch)
+    }
+
+    /// Mean (tempered) cross-entropy of logits already computed for `batch`.
+    pub fn loss_of_logits(&self, logits: Plain<E>, batch: &Batch<E>) -> f64 {
         self.tempered_ce(logits, &batch.onehot)
             .array()
             .to_f64()

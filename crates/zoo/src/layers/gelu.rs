@@ -2,7 +2,7 @@
 //! singularities at distance π/2, paper Appendix 2). Tangent:
 //! ẏ = (Φ(x) + x φ(x))·ẋ.
 
-use super::zip_map;
+use super::{tangent_or_zeros, zip_map};
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -126,7 +126,7 @@ where
         probes: &mut Vec<Probe<E>>,
     ) -> Plain<E> {
         let x = cache.next();
-        let dx = dx.unwrap_or_else(|| x.device().zeros_like(x.shape()));
+        let dx = tangent_or_zeros(dx, &x);
         if let Some(name) = &self.probe {
             probes.push(Probe {
                 kind: ProbeKind::FfnPreActivation,

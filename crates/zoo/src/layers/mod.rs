@@ -58,6 +58,15 @@ where
         .broadcast_like::<_, Axis<0>>(&(rows, n))
 }
 
+/// The input tangent ẋ, or zeros shaped like `x` when it is `None` (the
+/// model input does not depend on θ).
+pub fn tangent_or_zeros<E: Real>(dx: Option<Plain<E>>, x: &Plain<E>) -> Plain<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    dx.unwrap_or_else(|| x.device().zeros_like(x.shape()))
+}
+
 /// Elementwise map of a tensor through a host function of (value, tangent).
 pub fn zip_map<E: Real>(x: &Plain<E>, dx: &Plain<E>, f: impl Fn(E, E) -> E) -> Plain<E>
 where

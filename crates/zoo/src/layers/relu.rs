@@ -1,7 +1,7 @@
 //! ReLU, y = max(x, 0). Its tangent is ẏ = 1[x > 0]·ẋ, exact away from the
 //! kink at 0 (tests keep pre-activations away from it).
 
-use super::zip_map;
+use super::{tangent_or_zeros, zip_map};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -47,7 +47,7 @@ where
         probes: &mut Vec<Probe<E>>,
     ) -> Plain<E> {
         let x = cache.next();
-        let dx = dx.unwrap_or_else(|| x.device().zeros_like(x.shape()));
+        let dx = tangent_or_zeros(dx, &x);
         probes.push(Probe {
             kind: ProbeKind::Kink,
             layer: "relu".into(),
