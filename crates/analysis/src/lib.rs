@@ -10,6 +10,8 @@
 //!   [`Series`], ...) rendered to PNG and SVG by [`render`];
 //! * [`table`] — Markdown tables and number formatting;
 //! * [`store`] — atomic file writes and JSON IO (non-finite numbers as `null`);
+//! * [`runs`] — the results store: one Parquet file of tidy rows per run,
+//!   keyed by a hash of config, run label and schema version;
 //! * [`stats`] — quantiles, median, IQR, mean, std (NaN-aware variants),
 //!   seeded bootstrap CIs (per sample or per seed), onset detection,
 //!   interpolation onto grids and median/quantile bands over seeds,
@@ -21,10 +23,15 @@
 pub mod font;
 pub mod plot;
 pub mod report;
+pub mod runs;
 pub mod stats;
 pub mod store;
 pub mod style;
 pub mod table;
+
+/// The frame library of the results store, re-exported so experiments use
+/// the same version.
+pub use polars;
 
 pub use plot::{
     render, Annotation, Band, Figure, HLine, LegendPos, Panel, Region, RegionColor, Scatter,

@@ -6,6 +6,11 @@
 
 mod commands;
 
+/// dfdx allocates a fresh buffer for every tensor op; mimalloc reuses them
+/// without the page faults glibc's malloc takes on large blocks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -172,7 +172,7 @@ fn theory_end_to_end_and_rerender_from_store() {
     let o = ghosts(&["reproduce", "--quick", "--only", "theory", "--root", r]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("[theory] done in"),
+        stderr(&o).contains("[theory] wall time"),
         "wall time printed: {}",
         stderr(&o)
     );

@@ -87,6 +87,14 @@ fn yaml_error(e: &serde_yaml::Error, file: &str) -> ConfigError {
 
 /// The repository's configs, compiled in: (path under `configs/`, text).
 pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "temperature-fingerprint.yaml",
+        include_str!("../../../configs/temperature-fingerprint.yaml"),
+    ),
+    (
+        "quick/temperature-fingerprint.yaml",
+        include_str!("../../../configs/quick/temperature-fingerprint.yaml"),
+    ),
     ("theory.yaml", include_str!("../../../configs/theory.yaml")),
     (
         "quick/theory.yaml",
@@ -107,6 +115,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "quick/phase-transition.yaml",
         include_str!("../../../configs/quick/phase-transition.yaml"),
+    ),
+    (
+        "random-directions.yaml",
+        include_str!("../../../configs/random-directions.yaml"),
+    ),
+    (
+        "quick/random-directions.yaml",
+        include_str!("../../../configs/quick/random-directions.yaml"),
     ),
 ];
 
@@ -343,6 +359,16 @@ mod tests {
                 "overhead" => load_config::<OverheadConfig>(p).unwrap().validate(),
                 "phase-transition" => {
                     load_config::<crate::phase_transition::PhaseTransitionConfig>(p)
+                        .unwrap()
+                        .validate()
+                }
+                "random-directions" => {
+                    load_config::<crate::random_directions::RandomDirectionsConfig>(p)
+                        .unwrap()
+                        .validate()
+                }
+                "temperature-fingerprint" => {
+                    load_config::<crate::temperature_fingerprint::TemperatureConfig>(p)
                         .unwrap()
                         .validate()
                 }

@@ -18,6 +18,9 @@ pub struct Context {
     pub quick: bool,
     /// `--config FILE`: replaces `configs/[quick/]<id>.yaml` (one experiment).
     pub config: Option<PathBuf>,
+    /// Runs computed and found stored by [`crate::runner::run_jobs`] (for
+    /// the wall-time record).
+    pub tally: std::sync::Arc<crate::runner::RunTally>,
 }
 
 impl Context {
@@ -27,6 +30,7 @@ impl Context {
             root: root.into(),
             quick,
             config: None,
+            tally: Default::default(),
         }
     }
 

@@ -14,6 +14,9 @@ pub mod context;
 pub mod overhead;
 pub mod paper_numbers;
 pub mod phase_transition;
+pub mod random_directions;
+pub mod runner;
+pub mod temperature_fingerprint;
 pub mod theory;
 
 pub use config::ConfigError;
@@ -53,6 +56,8 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
     vec![
         &theory::Theory,
         &phase_transition::PhaseTransition,
+        &random_directions::RandomDirections,
+        &temperature_fingerprint::TemperatureFingerprint,
         &overhead::Overhead,
     ]
 }
@@ -94,13 +99,71 @@ impl std::fmt::Display for UnknownExperiment {
 
 impl std::error::Error for UnknownExperiment {}
 
+/// Wall time of the last `ghosts run`/`reproduce` of an experiment, stored
+/// as `results/<id>/timing.json` and quoted in the report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Timing {
+    /// Seconds from start to end of [`Experiment::run`].
+    pub wall_seconds: f64,
+    /// Runs computed by this call.
+    pub runs_computed: usize,
+    /// Runs found in the store and skipped.
+    pub runs_stored: usize,
+    /// Worker threads (rayon's pool).
+    pub threads: usize,
+    /// Quick (CI-sized) settings.
+    pub quick: bool,
+}
+
+impl Timing {
+    /// The report's sentence about this timing.
+    pub fn note(&self) -> String {
+        let reuse = if self.runs_stored > 0 {
+            format!(
+                "; {} runs were reused from the store, so this is not the time of a full run",
+                self.runs_stored
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "Wall time of the last run: {:.2} s on {} threads ({} runs computed{reuse}).",
+            self.wall_seconds, self.threads, self.runs_computed
+        )
+    }
+}
+
+/// Run experiment `e`, timing it, and store the timing as
+/// `results/<id>/timing.json`.
+pub fn run_timed(e: &dyn Experiment, ctx: &Context) -> Result<Timing> {
+    ctx.tally.reset();
+    let start = std::time::Instant::now();
+    e.run(ctx)?;
+    let timing = Timing {
+        wall_seconds: start.elapsed().as_secs_f64(),
+        runs_computed: ctx.tally.computed(),
+        runs_stored: ctx.tally.stored(),
+        threads: rayon::current_num_threads(),
+        quick: ctx.quick,
+    };
+    analysis::store::write_json_atomic(ctx.results_dir(e.id()).join("timing.json"), &timing)?;
+    Ok(timing)
+}
+
 /// Render every implemented experiment that has stored results and rewrite
 /// `paper/REPORT.md`. Experiments without results are listed as not run.
 pub fn render_all(ctx: &Context) -> Result<std::path::PathBuf> {
     let mut sections = Vec::new();
     for e in registry() {
         if ctx.results_dir(e.id()).join("summary.json").exists() {
-            sections.push(e.render(ctx)?);
+            let mut section = e.render(ctx)?;
+            let timing = ctx.results_dir(e.id()).join("timing.json");
+            if timing.exists() {
+                section
+                    .notes
+                    .push(analysis::store::read_json::<Timing>(&timing)?.note());
+            }
+            sections.push(section);
         } else {
             sections.push(analysis::report::Section::not_run(e.id(), e.title()));
         }

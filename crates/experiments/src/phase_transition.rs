@@ -13,23 +13,24 @@
 //! Failure (ours, as the spec proposes): retained accuracy < 90% or loss
 //! inflation > 2. The paper's claim: no architecture fails for r < 1.
 
+use crate::runner::{load_runs, run_jobs, Computed, Job};
 use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
+use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
+use analysis::runs::{f64_column, f64_scalar, RunKey, RunStore};
 use analysis::stats::{logspace, nan_median, nan_quantile};
 use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_sig, Table};
-use anyhow::{Context as _, Result};
-use rayon::prelude::*;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use zoo::model::accuracy;
 use zoo::train::{fit, subset, Recipe};
 use zoo::{ArchConfig, Batch, Mode};
 
 /// Version of the stored run format; part of every run key.
-const SCHEMA: u32 = 1;
+const SCHEMA: u32 = 2;
 
 /// The experiment (registered in [`crate::registry`]).
 pub struct PhaseTransition;
@@ -111,19 +112,48 @@ pub struct PhaseRun {
     pub inflation: Vec<f64>,
 }
 
-fn run_key(cfg: &PhaseTransitionConfig, arch: &str, seed: u64) -> String {
-    let mut h = Sha256::new();
-    h.update(format!(
-        "{SCHEMA}|{}|{arch}|{seed}",
-        serde_json::to_string(cfg).expect("config serialises")
-    ));
-    let hex: String = h
-        .finalize()
+impl PhaseRun {
+    /// Tidy rows: one per r, run-level values repeated.
+    fn to_frame(&self) -> Result<DataFrame> {
+        let n = self.r.len();
+        Ok(df!(
+            "arch" => vec![self.arch.as_str(); n],
+            "seed" => vec![self.seed; n],
+            "base_accuracy" => vec![self.base_accuracy; n],
+            "base_loss" => vec![self.base_loss; n],
+            "rho_a" => vec![self.rho_a; n],
+            "r" => &self.r,
+            "retained_pct" => &self.retained_pct,
+            "inflation" => &self.inflation,
+        )?)
+    }
+
+    fn from_frame(arch: &str, seed: u64, f: &DataFrame) -> Result<PhaseRun> {
+        Ok(PhaseRun {
+            arch: arch.into(),
+            seed,
+            base_accuracy: f64_scalar(f, "base_accuracy")?,
+            base_loss: f64_scalar(f, "base_loss")?,
+            rho_a: f64_scalar(f, "rho_a")?,
+            r: f64_column(f, "r")?,
+            retained_pct: f64_column(f, "retained_pct")?,
+            inflation: f64_column(f, "inflation")?,
+        })
+    }
+}
+
+/// The (architecture, seed) runs of a config, with their store keys.
+fn jobs(cfg: &PhaseTransitionConfig) -> Vec<Job<(String, u64)>> {
+    cfg.archs
         .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{arch}-seed{seed}-{hex}")
+        .flat_map(|a| {
+            cfg.seeds.iter().map(move |&seed| Job {
+                key: RunKey::new(SCHEMA, cfg, &format!("{a}-seed{seed}")),
+                label: format!("{a} seed {seed}"),
+                spec: (a.clone(), seed),
+            })
+        })
+        .collect()
 }
 
 fn one_run(
@@ -227,25 +257,17 @@ pub struct PhaseSummary {
 }
 
 impl PhaseTransition {
-    fn runs_dir(&self, ctx: &Context) -> std::path::PathBuf {
-        ctx.results_dir(self.id()).join("runs")
+    fn store(&self, ctx: &Context) -> RunStore {
+        RunStore::new(ctx.results_dir(self.id()).join("runs"))
     }
 
     fn load_runs(&self, ctx: &Context, cfg: &PhaseTransitionConfig) -> Result<Vec<PhaseRun>> {
-        let mut runs = Vec::new();
-        for arch in &cfg.archs {
-            for &seed in &cfg.seeds {
-                let path = self
-                    .runs_dir(ctx)
-                    .join(format!("{}.json", run_key(cfg, arch, seed)));
-                runs.push(read_json(&path).with_context(|| {
-                    format!(
-                        "run {arch} seed {seed} is not stored; run `ghosts run phase-transition`"
-                    )
-                })?);
-            }
-        }
-        Ok(runs)
+        let jobs = jobs(cfg);
+        load_runs(self.id(), &self.store(ctx), &jobs)?
+            .iter()
+            .zip(&jobs)
+            .map(|(f, j)| PhaseRun::from_frame(&j.spec.0, j.spec.1, f))
+            .collect()
     }
 }
 
@@ -270,30 +292,24 @@ impl Experiment for PhaseTransition {
             subset(&dev, &all, &split.train),
             subset(&dev, &all, &split.test),
         );
-        let jobs: Vec<(String, u64)> = cfg
-            .archs
-            .iter()
-            .flat_map(|a| cfg.seeds.iter().map(move |&s| (a.clone(), s)))
-            .collect();
-        let dir = self.runs_dir(ctx);
         // Independent runs in parallel; a stored run (same key) is not redone.
-        jobs.par_iter().try_for_each(|(arch, seed)| -> Result<()> {
-            let path = dir.join(format!("{}.json", run_key(&cfg, arch, *seed)));
-            if path.exists() {
-                eprintln!("[phase-transition] {arch} seed {seed}: stored, skipped");
-                return Ok(());
-            }
-            let started = std::time::Instant::now();
-            let run = one_run(&cfg, arch, *seed, &train, &test)?;
-            write_json_atomic(&path, &run)?;
-            eprintln!(
-                "[phase-transition] {arch} seed {seed}: rho_a = {:.4}, test acc {:.1}% ({:.1} s)",
-                run.rho_a,
-                100.0 * run.base_accuracy,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(())
-        })?;
+        run_jobs(
+            ctx,
+            self.id(),
+            &self.store(ctx),
+            &jobs(&cfg),
+            |(arch, seed)| {
+                let run = one_run(&cfg, arch, *seed, &train, &test)?;
+                Ok(Computed {
+                    frame: run.to_frame()?,
+                    note: format!(
+                        "rho_a = {:.4}, test acc {:.1}%",
+                        run.rho_a,
+                        100.0 * run.base_accuracy
+                    ),
+                })
+            },
+        )?;
         let runs = self.load_runs(ctx, &cfg)?;
         let mut archs = BTreeMap::new();
         let mut any_below = false;

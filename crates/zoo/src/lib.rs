@@ -22,7 +22,9 @@
 pub mod arch;
 pub mod cache;
 pub mod check;
+pub mod curvature;
 pub mod export;
+pub mod fastmath;
 pub mod layer;
 pub mod layers;
 pub mod model;

@@ -5,6 +5,17 @@ use crate::param::init_values;
 use crate::{cast, Cache, Dev, Layer, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced};
 use dfdx::prelude::*;
 use rand::SeedableRng;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Forward passes through any model of this process (plain or taped).
+static MODEL_PASSES: AtomicU64 = AtomicU64::new(0);
+
+/// Number of forward passes (plain, or taped for a gradient) any [`Model`]
+/// has run in this process. A cheap relaxed counter: it lets a test show
+/// that re-rendering figures from stored results evaluates no model.
+pub fn model_passes() -> u64 {
+    MODEL_PASSES.load(Ordering::Relaxed)
+}
 
 /// Trainable parameters plus non-trainable buffers (BatchNorm running statistics).
 ///
@@ -320,6 +331,7 @@ where
     /// updates BatchNorm running statistics in `state`.
     pub fn forward(&self, state: &mut State<E>, x: &Plain<E>, mode: Mode) -> (Plain<E>, Cache<E>) {
         self.check_input(x);
+        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
         let mut h = x.clone();
@@ -373,6 +385,7 @@ where
         mode: Mode,
     ) -> StepOutput<E> {
         self.check_input(&batch.x);
+        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
         let mut h: Traced<E> = batch.x.retaped::<OwnedTape<E, Dev>>();

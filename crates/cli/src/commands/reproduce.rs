@@ -81,11 +81,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
             e.id(),
             if args.quick { " (quick)" } else { "" }
         );
-        e.run(&ctx)?;
+        let timing = experiments::run_timed(e, &ctx)?;
         e.render(&ctx)?;
         eprintln!(
-            "[{}] done in {:.2} s",
+            "[{}] wall time {:.2} s ({} runs computed, {} stored; {:.2} s with figures)",
             e.id(),
+            timing.wall_seconds,
+            timing.runs_computed,
+            timing.runs_stored,
             start.elapsed().as_secs_f64()
         );
     }

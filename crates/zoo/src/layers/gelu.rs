@@ -2,7 +2,8 @@
 //! singularities at distance π/2, paper Appendix 2). Tangent:
 //! ẏ = (Φ(x) + x φ(x))·ẋ.
 
-use super::{tangent_or_zeros, zip_map};
+use super::tangent_or_zeros;
+use crate::fastmath::exp_f32;
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -39,71 +40,141 @@ impl Gelu {
     where
         crate::Dev: dfdx::prelude::Device<E>,
     {
-        // Recorded for the tangent: x, then (taped pass only) the Gaussian
-        // factor exp(−x²/2) and the output x·Φ(x), which the step computes
-        // anyway; the slope is then Φ(x) + xφ(x) = y/x + x·exp(−x²/2)/√(2π)
-        // without another erf per unit.
-        cache.push(x.retaped::<NoneTape>());
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<NoneTape>() {
-            // No tape, no slope: accurate_gelu's value is exact.
-            cache.push(x.device().zeros_like(&(0usize, 0usize)));
-            return x.accurate_gelu();
+        // Φ(x) on the host in one vectorised pass; y = x·Φ(x). A taped pass
+        // also needs the slope Φ(x) + xφ(x) (one more exp per unit); the
+        // tangent pass recomputes φ from the cached x when it needs it.
+        let xv = x.as_vec();
+        let cdf = cdf_of(&xv);
+        let y: Vec<E> = xv.iter().zip(&cdf).map(|(&a, &c)| a * c).collect();
+        let dev = x.device().clone();
+        let shape = *x.shape();
+        let taped = std::any::TypeId::of::<T>() != std::any::TypeId::of::<NoneTape>();
+        let slope = taped.then(|| {
+            let s = slope_of(&xv, &cdf, None);
+            dev.tensor_from_vec(s, shape)
+        });
+        // A copy with its own tensor id on the taped pass: dfdx cannot
+        // differentiate x − x when both operands are the same tensor.
+        let x_plain = if taped {
+            dev.tensor_from_vec(xv, shape)
+        } else {
+            x.retaped::<NoneTape>()
+        };
+        // Recorded for the tangent: x and Φ(x).
+        cache.push(x_plain.clone());
+        cache.push(dev.tensor_from_vec(cdf, shape));
+        let y = dev.tensor_from_vec(y, shape);
+        match slope {
+            None => y.retaped::<T>(),
+            // Value exactly y (x − x = 0), derivative exactly the slope:
+            // reverse mode sees GELU as one elementwise op with a known
+            // derivative (dfdx 0.13's own accurate_gelu has a wrong slope).
+            Some(slope) => (x - x_plain) * slope + y,
         }
-        // dfdx 0.13's accurate_gelu has the exact value but a wrong slope (its
-        // derivative drops the 1/√2 of the Gaussian term). Add a term whose
-        // value is exactly zero and whose slope cancels the surplus
-        // (checked against f64 central differences in tests).
-        let k = (1.0 - std::f64::consts::FRAC_1_SQRT_2) / std::f64::consts::PI.sqrt();
-        let constant = (x.retaped::<NoneTape>().square() * cast::<E>(-0.5)).exp();
-        let correction = ((x.with_empty_tape().square() * cast::<E>(-0.5)).exp()
-            - constant.clone())
-            * cast::<E>(k);
-        cache.push(constant);
-        let y = x.accurate_gelu() + correction;
-        cache.push(y.retaped::<NoneTape>());
-        y
     }
 }
 
-/// ẏ = (Φ(x) + xφ(x))·ẋ from the forward's y = xΦ(x) and g = exp(−x²/2):
-/// Φ = y/x (its Taylor form 1/2 + x/√(2π) for |x| < 1e-4, where y/x loses digits).
-fn slope_from_forward<E: Real>(
-    x: &Plain<E>,
-    y: &Plain<E>,
-    gauss: &Plain<E>,
-    dx: &Plain<E>,
-) -> Plain<E>
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
-    let inv_sqrt_2pi: E = cast(1.0 / (2.0 * std::f64::consts::PI).sqrt());
-    let (half, tiny): (E, E) = (cast(0.5), cast(1e-4));
-    let (xv, yv, gv, dv) = (x.as_vec(), y.as_vec(), gauss.as_vec(), dx.as_vec());
-    let out = (0..xv.len())
-        .map(|i| {
-            let x = xv[i];
-            let phi_cdf = if x.abs() < tiny {
-                half + x * inv_sqrt_2pi
-            } else {
-                yv[i] / x
-            };
-            (phi_cdf + x * gv[i] * inv_sqrt_2pi) * dv[i]
-        })
-        .collect();
-    x.device().tensor_from_vec(out, *x.shape())
+/// Runs `f32_path` when `E` is f32 (zero-copy, via `Any`), else `f64_path`
+/// element by element.
+fn elementwise<E: Real>(
+    xs: &Vec<E>,
+    f32_path: impl Fn(&[f32]) -> Vec<f32>,
+    f64_path: impl Fn(usize, f64) -> f64,
+) -> Vec<E> {
+    if let Some(xf) = (xs as &dyn std::any::Any).downcast_ref::<Vec<f32>>() {
+        let out: Box<dyn std::any::Any> = Box::new(f32_path(xf));
+        return *out.downcast::<Vec<E>>().expect("E is f32 here");
+    }
+    xs.iter()
+        .enumerate()
+        .map(|(i, x)| cast(f64_path(i, x.to_f64().unwrap())))
+        .collect()
+}
+
+/// Φ(x) elementwise: f32 by [`cdf_f32`], f64 by libm's erfc (exact to the
+/// last bits; every exactness test runs in f64).
+fn cdf_of<E: Real>(xs: &Vec<E>) -> Vec<E> {
+    elementwise(
+        xs,
+        |xf| xf.iter().map(|&x| cdf_f32(x)).collect(),
+        |_, x| 0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2),
+    )
+}
+
+/// The GELU slope Φ(x) + xφ(x) from x and Φ(x), times `dx` if given.
+fn slope_of<E: Real>(xs: &Vec<E>, cdf: &[E], dx: Option<&[E]>) -> Vec<E> {
+    const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    let times = |i: usize| dx.map_or(1.0, |d| d[i].to_f64().unwrap());
+    if std::mem::size_of::<E>() == 4 {
+        let c: Vec<f32> = cdf.iter().map(|c| c.to_f32().unwrap()).collect();
+        let d: Option<Vec<f32>> = dx.map(|d| d.iter().map(|v| v.to_f32().unwrap()).collect());
+        return elementwise(
+            xs,
+            |xf| {
+                xf.iter()
+                    .enumerate()
+                    .map(|(i, &x)| {
+                        let s = c[i] + x * gauss_f32(x) * INV_SQRT_2PI as f32;
+                        d.as_ref().map_or(s, |d| s * d[i])
+                    })
+                    .collect()
+            },
+            |_, _| unreachable!(),
+        );
+    }
+    elementwise(
+        xs,
+        |_| unreachable!(),
+        |i, x| (cdf[i].to_f64().unwrap() + x * (-0.5 * x * x).exp() * INV_SQRT_2PI) * times(i),
+    )
+}
+
+/// Φ(x) = erfc(−x/√2)/2 in single precision: erfc by the Chebyshev fit of
+/// Numerical Recipes (erfcc: fractional error below 1.2e-7 for every
+/// argument, so the left tail of Φ keeps its relative accuracy, unlike
+/// 1 + erf) with [`exp_f32`]; branch-free, a fraction of the cost of
+/// libm's erff. Relative error below 1e-6 (a few ulp) for |x| ≤ 4; further out in the
+/// left tail the f32 rounding of x²/2 itself bounds it by ≈ x²·6e-8
+/// (2e-5 at |x| = 12, where Φ(x) ≈ 2e-33).
+#[inline(always)]
+pub fn cdf_f32(x: f32) -> f32 {
+    let z_true = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
+    // Beyond z = 9, erfc(z) < 5e-37: return 0 there, and never compute
+    // with subnormals (a hundredfold slowdown on x86).
+    let z = z_true.min(9.0);
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -1.265_512_2
+        + t * (1.000_023_7
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let tail = 0.5 * t * exp_f32(poly - z * z);
+    let tail = if z_true > 9.0 { 0.0 } else { tail };
+    if x >= 0.0 {
+        1.0 - tail
+    } else {
+        tail
+    }
+}
+
+/// exp(−x²/2) in single precision (0 beyond |x| = 12.7, never subnormal).
+#[inline(always)]
+pub fn gauss_f32(x: f32) -> f32 {
+    let h = 0.5 * x * x;
+    if h > 81.0 {
+        0.0
+    } else {
+        exp_f32(-h.min(81.0))
+    }
 }
 
 /// Φ(x) + x φ(x), the exact GELU slope.
 pub fn gelu_slope(x: f64) -> f64 {
     let phi = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
     0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2)) + x * phi
-}
-
-/// [`gelu_slope`] in single precision (the f32 tangent pass: libm's erff is
-/// several times cheaper than erf, and f32 is the precision of the values).
-pub fn gelu_slope_f32(x: f32) -> f32 {
-    let phi = (-0.5 * x * x).exp() * 0.398_942_28;
-    0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)) + x * phi
 }
 
 impl<E: Real> Layer<E> for Gelu
@@ -135,20 +206,9 @@ where
                 tangent: dx.clone(),
             });
         }
-        let gauss = cache.next();
-        if gauss.shape().0 > 0 {
-            let y = cache.next();
-            return slope_from_forward(&x, &y, &gauss, &dx);
-        }
-        if std::mem::size_of::<E>() == 4 {
-            zip_map(&x, &dx, |x, d| {
-                cast::<E>(gelu_slope_f32(x.to_f32().unwrap()) as f64) * d
-            })
-        } else {
-            zip_map(&x, &dx, |x, d| {
-                cast::<E>(gelu_slope(x.to_f64().unwrap())) * d
-            })
-        }
+        let cdf = cache.next();
+        let slope = slope_of(&x.as_vec(), &cdf.as_vec(), Some(&dx.as_vec()));
+        x.device().tensor_from_vec(slope, *x.shape())
     }
 }
 
@@ -163,12 +223,37 @@ mod slope_tests {
             let h = 1e-5;
             let fd = (gelu(x + h) - gelu(x - h)) / (2.0 * h);
             assert!((gelu_slope(x) - fd).abs() < 1e-9, "x = {x}");
-            assert!(
-                (gelu_slope_f32(x as f32) as f64 - gelu_slope(x)).abs() < 1e-6,
-                "f32 at x = {x}"
-            );
         }
         // Φ(1) + φ(1) = 1.0833 (dfdx's accurate_gelu backward returns 1.1835 here).
         assert!((gelu_slope(1.0) - 1.083_315).abs() < 1e-6);
+    }
+
+    #[test]
+    fn single_precision_cdf_and_gauss_are_accurate_everywhere() {
+        // Against libm in f64 over [-12, 12], relative errors: below 1e-6
+        // for |x| <= 4 (also in the left tail, where 1 + erf would lose
+        // every digit); beyond, bounded by the rounding of x²/2 (x²·6e-8).
+        for i in -120_000..=120_000 {
+            let x = (i as f64 * 1e-4) as f32;
+            let (c, g) = (cdf_f32(x), gauss_f32(x));
+            let x = x as f64;
+            let c_ref = 0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2);
+            let g_ref = (-0.5 * x * x).exp();
+            let bound = 1e-6_f64.max(x * x * 1.5e-7);
+            let (ec, eg) = (
+                ((c as f64 - c_ref) / c_ref).abs(),
+                ((g as f64 - g_ref) / g_ref).abs(),
+            );
+            assert!(ec < bound, "Phi({x}): relative error {ec:e} > {bound:e}");
+            assert!(
+                eg < bound,
+                "exp(-x^2/2) at {x}: relative error {eg:e} > {bound:e}"
+            );
+        }
+        assert_eq!(cdf_f32(f32::INFINITY), 1.0);
+        assert_eq!(cdf_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(gauss_f32(f32::INFINITY), 0.0);
+        // A NaN input gives a NaN output y = x·Φ(x) (a diverged run stays NaN).
+        assert!((f32::NAN * cdf_f32(f32::NAN)).is_nan());
     }
 }

@@ -1,0 +1,316 @@
+//! The results store: one Parquet file of tidy rows per run.
+//!
+//! A *run* is one (setting, seed) of an experiment. Its rows go to
+//! `results/<id>/runs/<run-key>.parquet`, written atomically (temporary file
+//! in the same directory, fsync, rename), so an interrupted reproduction
+//! leaves either the whole run or nothing. The [`RunKey`] hashes the
+//! experiment's config, the run's own label (e.g. `mlp-seed3`) and a
+//! results-schema version: changing any of them gives a new key, so a stale
+//! run is never mistaken for a current one, and re-running skips exactly the
+//! runs already stored.
+//!
+//! Frames are [`polars`] `DataFrame`s (re-exported as [`crate::polars`]);
+//! [`f64_column`], [`u64_column`] and [`str_column`] read columns back as
+//! plain vectors with errors that name the file and the column.
+
+use crate::store::{commit, create_parent, temp_path};
+use anyhow::{anyhow, Context as _, Result};
+use polars::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+/// Identity of one run: `<label>-<16 hex digits>`, the digits being the
+/// first 8 bytes of SHA-256 over (schema, config as JSON, label).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunKey(String);
+
+impl RunKey {
+    /// The key of the run `label` of an experiment with settings `config`
+    /// and results-schema version `schema` (bump it whenever the rows a run
+    /// writes change meaning, so old files are not reused).
+    ///
+    /// `label` names the run for humans and must be a plain file-name part
+    /// (letters, digits, `-`, `_`, `.`); it is hashed too, so two runs with
+    /// the same config differ by label alone.
+    pub fn new<C: Serialize + ?Sized>(schema: u32, config: &C, label: &str) -> RunKey {
+        assert!(
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "run label {label:?} must be a plain file-name part"
+        );
+        let config = serde_json::to_string(config).expect("a config serialises to JSON");
+        let mut h = Sha256::new();
+        h.update(format!("{schema}\u{1f}{config}\u{1f}{label}"));
+        let hex: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        RunKey(format!("{label}-{hex}"))
+    }
+
+    /// The key as text (the file stem).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RunKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A directory of runs, one Parquet file each (usually `results/<id>/runs/`).
+#[derive(Debug, Clone)]
+pub struct RunStore {
+    dir: PathBuf,
+}
+
+impl RunStore {
+    /// The store in `dir` (created on the first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        RunStore { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where run `key` is (or would be) stored.
+    pub fn path(&self, key: &RunKey) -> PathBuf {
+        self.dir.join(format!("{}.parquet", key.0))
+    }
+
+    /// True when run `key` is stored (a finished run: files appear only
+    /// complete, by atomic rename).
+    pub fn contains(&self, key: &RunKey) -> bool {
+        self.path(key).is_file()
+    }
+
+    /// Store `frame` as run `key`, atomically. Uncompressed with statistics
+    /// off, so equal frames give byte-identical files.
+    pub fn write(&self, key: &RunKey, frame: &mut DataFrame) -> Result<()> {
+        let path = self.path(key);
+        create_parent(&path)?;
+        let tmp = temp_path(&path);
+        let written = File::create(&tmp)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                ParquetWriter::new(f)
+                    .with_compression(ParquetCompression::Uncompressed)
+                    .with_statistics(StatisticsOptions::empty())
+                    .finish(frame)
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            })
+            .with_context(|| format!("writing {}", path.display()));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        commit(&tmp, &path)
+    }
+
+    /// Remove temporary files that a killed writer left in the store (hidden
+    /// `.<name>.<pid>.<n>.tmp.parquet` files; finished runs are never
+    /// temporary). Returns how many were removed. Call it before a run
+    /// loop, not while another process writes to the same store.
+    pub fn remove_stale_temporaries(&self) -> Result<usize> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.is_some_and(|n| n.starts_with('.') && n.contains(".tmp.")) {
+                fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Read run `key`. Errors name the file; a missing run says so.
+    pub fn read(&self, key: &RunKey) -> Result<DataFrame> {
+        read_parquet(&self.path(key))
+    }
+}
+
+/// Read a Parquet file into a frame; errors name the file.
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| anyhow!("reading Parquet file {}: {e}", path.display()))
+}
+
+fn column<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a Column> {
+    frame.column(name).map_err(|_| {
+        anyhow!(
+            "no column {name:?} (columns: {})",
+            frame
+                .get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Column `name` as `f64`s (integers are converted; nulls read as NaN).
+pub fn f64_column(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let col = column(frame, name)?
+        .cast(&DataType::Float64)
+        .map_err(|e| anyhow!("column {name:?} is not numeric: {e}"))?;
+    Ok(col
+        .f64()
+        .map_err(|e| anyhow!("column {name:?}: {e}"))?
+        .iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Column `name` as `u64`s (an error on nulls or negative values).
+pub fn u64_column(frame: &DataFrame, name: &str) -> Result<Vec<u64>> {
+    let col = column(frame, name)?
+        .cast(&DataType::UInt64)
+        .map_err(|e| anyhow!("column {name:?} is not an unsigned integer: {e}"))?;
+    col.u64()
+        .map_err(|e| anyhow!("column {name:?}: {e}"))?
+        .iter()
+        .map(|x| x.ok_or_else(|| anyhow!("column {name:?} has a missing value")))
+        .collect()
+}
+
+/// Column `name` as strings (an error on nulls).
+pub fn str_column(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
+    column(frame, name)?
+        .str()
+        .map_err(|e| anyhow!("column {name:?} is not text: {e}"))?
+        .iter()
+        .map(|x| {
+            x.map(str::to_owned)
+                .ok_or_else(|| anyhow!("column {name:?} has a missing value"))
+        })
+        .collect()
+}
+
+/// The single value of a column that is constant within a run (run-level
+/// scalars such as ρa are stored on every row, the tidy way). An error if
+/// the frame is empty or the values differ.
+pub fn f64_scalar(frame: &DataFrame, name: &str) -> Result<f64> {
+    let v = f64_column(frame, name)?;
+    let first = *v
+        .first()
+        .ok_or_else(|| anyhow!("column {name:?} is empty"))?;
+    if v.iter().any(|x| x.to_bits() != first.to_bits()) {
+        return Err(anyhow!("column {name:?} is not constant within the run"));
+    }
+    Ok(first)
+}
+
+/// Rows of `frame` where the string column `name` equals `value`.
+pub fn rows_where(frame: &DataFrame, name: &str, value: &str) -> Result<DataFrame> {
+    let mask: BooleanChunked = column(frame, name)?
+        .str()
+        .map_err(|e| anyhow!("column {name:?} is not text: {e}"))?
+        .iter()
+        .map(|x| Some(x == Some(value)))
+        .collect();
+    Ok(frame.filter(&mask)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> DataFrame {
+        df!(
+            "arch" => ["mlp", "mlp", "cnn"],
+            "seed" => [0u64, 0, 1],
+            "r" => [0.1, 1.0, f64::INFINITY],
+            "loss" => [1.0, f64::NAN, 3.0],
+            "rho_a" => [0.5, 0.5, 0.5],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_value_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path().join("runs"));
+        let key = RunKey::new(1, &("cfg", 3), "mlp-seed0");
+        assert!(!store.contains(&key));
+        let mut f = frame();
+        store.write(&key, &mut f).unwrap();
+        assert!(store.contains(&key));
+        let back = store.read(&key).unwrap();
+        assert_eq!(str_column(&back, "arch").unwrap(), ["mlp", "mlp", "cnn"]);
+        assert_eq!(u64_column(&back, "seed").unwrap(), [0, 0, 1]);
+        let r = f64_column(&back, "r").unwrap();
+        assert_eq!(r[..2], [0.1, 1.0]);
+        assert_eq!(r[2], f64::INFINITY);
+        assert!(f64_column(&back, "loss").unwrap()[1].is_nan());
+        assert_eq!(f64_scalar(&back, "rho_a").unwrap(), 0.5);
+        assert!(f64_scalar(&back, "r").is_err());
+        let cnn = rows_where(&back, "arch", "cnn").unwrap();
+        assert_eq!(cnn.height(), 1);
+        // Only the finished file is left (no temporaries).
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
+        // A killed writer's temporary file is cleaned up, runs are kept.
+        fs::write(
+            store.dir().join(".mlp-seed1-00.parquet.99.0.tmp.parquet"),
+            b"half",
+        )
+        .unwrap();
+        assert_eq!(store.remove_stale_temporaries().unwrap(), 1);
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
+        assert!(store.contains(&key));
+    }
+
+    #[test]
+    fn equal_frames_give_identical_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path());
+        let (a, b) = (RunKey::new(1, "c", "a"), RunKey::new(1, "c", "b"));
+        store.write(&a, &mut frame()).unwrap();
+        store.write(&b, &mut frame()).unwrap();
+        assert_eq!(
+            fs::read(store.path(&a)).unwrap(),
+            fs::read(store.path(&b)).unwrap()
+        );
+    }
+
+    #[test]
+    fn keys_change_with_schema_config_and_label() {
+        let k = RunKey::new(1, &[1, 2], "mlp-seed0");
+        assert!(k.as_str().starts_with("mlp-seed0-"));
+        assert_eq!(k.as_str().len(), "mlp-seed0-".len() + 16);
+        assert_eq!(k, RunKey::new(1, &[1, 2], "mlp-seed0"));
+        assert_ne!(k, RunKey::new(2, &[1, 2], "mlp-seed0"));
+        assert_ne!(k, RunKey::new(1, &[1, 3], "mlp-seed0"));
+        assert_ne!(k, RunKey::new(1, &[1, 2], "mlp-seed1"));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path());
+        let key = RunKey::new(1, "c", "x");
+        let err = format!("{:#}", store.read(&key).unwrap_err());
+        assert!(err.contains(".parquet"), "{err}");
+        let err = format!("{:#}", f64_column(&frame(), "nope").unwrap_err());
+        assert!(err.contains("nope") && err.contains("rho_a"), "{err}");
+        let bad = dir.path().join("bad.parquet");
+        fs::write(&bad, b"not parquet").unwrap();
+        let err = format!("{:#}", read_parquet(&bad).unwrap_err());
+        assert!(err.contains("bad.parquet"), "{err}");
+    }
+}
