@@ -865,6 +865,10 @@ impl Experiment for TemperatureFingerprint {
                 .chain([
                     "The paper does not define its \"collapse std\" (0.992 vs 0.164) and the author's code does not compute it; we use the spec's proposal: onset(T, seed) = first grid point with loss ratio >= 2, per T the median over seeds, spread = sample std (ddof 1) over temperatures of log10(median onset), in tau and in r_T, with a percentile bootstrap over seeds (all temperatures resampled together). On the author's stored run this definition gives 0.165 vs 0.033 (5.0x).".into(),
                     format!(
+                        "With {} seeds the percentile bootstrap of a median-based spread is lopsided: resampling seeds can only add scatter between temperatures, so the scaled spread's point estimate sits at its CI's lower end and the reduction's at its upper end; read the CIs as how large the scaled spread (or how small the reduction) could plausibly be.",
+                        cfg.seeds.len()
+                    ),
+                    format!(
                         "Delta_a by {} on the whole training part (the author: forward difference, eps = 1e-4, float32); the paper's caption lists T up to 64 while its figure and code use {{0.25..8}}: the figure uses the code's list, the extra temperatures enter the second spread statistic.",
                         match cfg.slope_estimator {
                             SlopeEstimator::Jvp => "the exact JVP",
