@@ -344,6 +344,59 @@ pub struct Panel {
 }
 
 impl Panel {
+    /// A legend corner inside the plot whose box (its size estimated from the
+    /// number of entries) no curve or band passes through: upper left, lower
+    /// right, upper right, lower left, in that order; upper left if none is
+    /// free. Needs explicit x (log) and y (linear) ranges (else upper left).
+    /// Use it for inside legends that must never cover the data.
+    pub fn free_corner(&self, entries: usize) -> LegendPos {
+        let p = self;
+        let (Some((x0, x1)), Some((y0, y1))) = (p.x_range, p.y_range) else {
+            return LegendPos::UpperLeft;
+        };
+        // Position in the plot as fractions; y is clamped like the plot does.
+        let fx = |x: f64| (x.ln() - x0.ln()) / (x1.ln() - x0.ln());
+        let fy = |y: f64| ((y - y0) / (y1 - y0)).clamp(0.0, 1.0);
+        let mut points = Vec::new();
+        let mut add_curve = |x: &[f64], y: &[f64]| {
+            for i in 1..x.len().min(y.len()) {
+                // Each segment sampled at 8 points (a coarse grid's lines
+                // cross corners between grid points).
+                for j in 0..=8 {
+                    let t = j as f64 / 8.0;
+                    let (xa, xb) = (fx(x[i - 1]), fx(x[i]));
+                    let (ya, yb) = (fy(y[i - 1]), fy(y[i]));
+                    let (px, py) = (xa + t * (xb - xa), ya + t * (yb - ya));
+                    if (0.0..=1.0).contains(&px) && py.is_finite() {
+                        points.push((px, py));
+                    }
+                }
+            }
+        };
+        for s in &p.series {
+            add_curve(&s.x, &s.y);
+        }
+        for b in &p.bands {
+            add_curve(&b.x, &b.lo);
+            add_curve(&b.x, &b.hi);
+        }
+        let (w, h) = (0.42, 0.08 + 0.06 * entries as f64);
+        let corners = [
+            (LegendPos::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
+            (LegendPos::LowerRight, (1.0 - w, 1.0), (0.0, h)),
+            (LegendPos::UpperRight, (1.0 - w, 1.0), (1.0 - h, 1.0)),
+            (LegendPos::LowerLeft, (0.0, w), (0.0, h)),
+        ];
+        corners
+            .iter()
+            .find(|(_, (xa, xb), (ya, yb))| {
+                !points
+                    .iter()
+                    .any(|&(x, y)| x >= *xa && x <= *xb && y >= *ya && y <= *yb)
+            })
+            .map_or(LegendPos::UpperLeft, |c| c.0)
+    }
+
     /// An empty panel with a title and axis descriptions.
     pub fn new(
         title: impl Into<String>,

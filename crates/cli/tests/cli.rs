@@ -256,7 +256,15 @@ fn theory_end_to_end_and_rerender_from_store() {
 
 #[test]
 fn planned_experiments_are_named_as_such() {
-    let o = ghosts(&["reproduce", "--only", "lr-spike"]);
+    // A scratch root: a mistake here must not write into the source tree.
+    let root = tempfile::tempdir().unwrap();
+    let o = ghosts(&[
+        "reproduce",
+        "--only",
+        "arch-grid",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("planned but not implemented"),

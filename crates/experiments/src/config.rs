@@ -88,12 +88,24 @@ fn yaml_error(e: &serde_yaml::Error, file: &str) -> ConfigError {
 /// The repository's configs, compiled in: (path under `configs/`, text).
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
+        "bench/temperature-fingerprint.yaml",
+        include_str!("../../../configs/bench/temperature-fingerprint.yaml"),
+    ),
+    (
         "temperature-fingerprint.yaml",
         include_str!("../../../configs/temperature-fingerprint.yaml"),
     ),
     (
         "quick/temperature-fingerprint.yaml",
         include_str!("../../../configs/quick/temperature-fingerprint.yaml"),
+    ),
+    (
+        "lr-spike.yaml",
+        include_str!("../../../configs/lr-spike.yaml"),
+    ),
+    (
+        "quick/lr-spike.yaml",
+        include_str!("../../../configs/quick/lr-spike.yaml"),
     ),
     ("theory.yaml", include_str!("../../../configs/theory.yaml")),
     (
@@ -372,6 +384,9 @@ mod tests {
                         .unwrap()
                         .validate()
                 }
+                "lr-spike" => load_config::<crate::lr_spike::LrSpikeConfig>(p)
+                    .unwrap()
+                    .validate(),
                 other => panic!(
                     "{}: no config struct for experiment {other:?}; add it to this test",
                     p.display()

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod context;
+pub mod lr_spike;
 pub mod overhead;
 pub mod paper_numbers;
 pub mod phase_transition;
@@ -58,6 +59,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &phase_transition::PhaseTransition,
         &random_directions::RandomDirections,
         &temperature_fingerprint::TemperatureFingerprint,
+        &lr_spike::LrSpike,
         &overhead::Overhead,
     ]
 }

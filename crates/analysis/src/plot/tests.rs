@@ -156,3 +156,25 @@ fn every_legend_position_and_degenerate_data() {
     }
     assert!(render(&Figure::default(), &dir.path().join("none")).is_err());
 }
+
+#[test]
+fn free_corner_avoids_the_data() {
+    let mut p = Panel::new("t", "x", "y");
+    p.x_range = Some((0.1, 10.0));
+    p.y_range = Some((0.0, 10.0));
+    // A curve rising from the lower left to the upper right: the upper-left
+    // corner is free.
+    p.series.push(Series::new(
+        "rising",
+        vec![0.1, 1.0, 10.0],
+        vec![0.0, 5.0, 10.0],
+    ));
+    assert_eq!(p.free_corner(3), LegendPos::UpperLeft);
+    // A flat high curve covers both upper corners: a lower one is chosen.
+    p.series
+        .push(Series::new("high", vec![0.1, 10.0], vec![9.5, 9.5]));
+    assert_eq!(p.free_corner(3), LegendPos::LowerRight);
+    // Without explicit ranges it falls back to the upper left.
+    p.x_range = None;
+    assert_eq!(p.free_corner(3), LegendPos::UpperLeft);
+}
