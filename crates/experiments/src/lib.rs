@@ -128,6 +128,13 @@ impl Timing {
         } else {
             String::new()
         };
+        if self.runs_computed + self.runs_stored == 0 {
+            // An experiment without separate runs (theory, overhead).
+            return format!(
+                "Wall time of the last run: {:.2} s on {} threads.",
+                self.wall_seconds, self.threads
+            );
+        }
         format!(
             "Wall time of the last run: {:.2} s on {} threads ({} runs computed{reuse}).",
             self.wall_seconds, self.threads, self.runs_computed
