@@ -118,6 +118,21 @@ impl Context {
         self.root.join("results").join(id)
     }
 
+    /// `results/<id>/runs/`: the experiment's Parquet run store.
+    pub fn run_store(&self, id: &str) -> analysis::runs::RunStore {
+        analysis::runs::RunStore::new(self.results_dir(id).join("runs"))
+    }
+
+    /// The PNG files among rendered `files`, relative to the root: the
+    /// figures a report section shows (the SVGs sit beside them).
+    pub fn report_figures(&self, files: &[PathBuf]) -> Vec<PathBuf> {
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "png"))
+            .map(|p| self.relative(p).to_path_buf())
+            .collect()
+    }
+
     /// `figures/<id>/`.
     pub fn figures_dir(&self, id: &str) -> PathBuf {
         self.root.join("figures").join(id)

@@ -30,7 +30,7 @@ use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
-use analysis::runs::{f64_column, f64_scalar, u64_column, RunKey, RunStore};
+use analysis::runs::{f64_column, f64_scalar, u64_column, RunKey};
 use analysis::stats::{nan_median, nan_quantiles};
 use analysis::store::{nullable_f64, read_json, write_json_atomic};
 use analysis::table::{fmt_pct, fmt_sig, Table};
@@ -767,13 +767,9 @@ fn step_band(
 }
 
 impl LrSpike {
-    fn store(&self, ctx: &Context) -> RunStore {
-        RunStore::new(ctx.results_dir(self.id()).join("runs"))
-    }
-
     fn load_runs(&self, ctx: &Context, cfg: &LrSpikeConfig) -> Result<Vec<SpikeRun>> {
         let jobs = jobs(cfg);
-        load_runs(self.id(), &self.store(ctx), &jobs)?
+        load_runs(ctx, self.id(), &jobs)?
             .iter()
             .zip(&jobs)
             .map(|(f, j)| SpikeRun::from_frame(j.spec.base, j.spec.method, j.spec.seed, f))
@@ -913,7 +909,7 @@ impl Experiment for LrSpike {
         let loaded = ctx.load_config::<LrSpikeConfig>(self.id())?;
         let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
-        run_jobs(ctx, self.id(), &self.store(ctx), &jobs(&cfg), |&spec| {
+        run_jobs(ctx, self.id(), &jobs(&cfg), |&spec| {
             let run = one_run(&cfg, &digits, spec)?;
             let note = match run.stop_step {
                 Some(t) => format!("stopped at step {t} (loss {})", run.loss[t]),
@@ -1110,11 +1106,7 @@ impl Experiment for LrSpike {
         Ok(Section {
             id: self.id().into(),
             title: self.title().into(),
-            figures: figures
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "png"))
-                .map(|p| ctx.relative(p).to_path_buf())
-                .collect(),
+            figures: ctx.report_figures(&figures),
             table_markdown: md,
             verdict,
             notes,

@@ -18,7 +18,7 @@ use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
-use analysis::runs::{f64_column, f64_scalar, RunKey, RunStore};
+use analysis::runs::{f64_column, f64_scalar, RunKey};
 use analysis::stats::{logspace, nan_median, nan_quantile};
 use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_sig, Table};
@@ -257,13 +257,9 @@ pub struct PhaseSummary {
 }
 
 impl PhaseTransition {
-    fn store(&self, ctx: &Context) -> RunStore {
-        RunStore::new(ctx.results_dir(self.id()).join("runs"))
-    }
-
     fn load_runs(&self, ctx: &Context, cfg: &PhaseTransitionConfig) -> Result<Vec<PhaseRun>> {
         let jobs = jobs(cfg);
-        load_runs(self.id(), &self.store(ctx), &jobs)?
+        load_runs(ctx, self.id(), &jobs)?
             .iter()
             .zip(&jobs)
             .map(|(f, j)| PhaseRun::from_frame(&j.spec.0, j.spec.1, f))
@@ -293,23 +289,17 @@ impl Experiment for PhaseTransition {
             subset(&dev, &all, &split.test),
         );
         // Independent runs in parallel; a stored run (same key) is not redone.
-        run_jobs(
-            ctx,
-            self.id(),
-            &self.store(ctx),
-            &jobs(&cfg),
-            |(arch, seed)| {
-                let run = one_run(&cfg, arch, *seed, &train, &test)?;
-                Ok(Computed {
-                    frame: run.to_frame()?,
-                    note: format!(
-                        "rho_a = {:.4}, test acc {:.1}%",
-                        run.rho_a,
-                        100.0 * run.base_accuracy
-                    ),
-                })
-            },
-        )?;
+        run_jobs(ctx, self.id(), &jobs(&cfg), |(arch, seed)| {
+            let run = one_run(&cfg, arch, *seed, &train, &test)?;
+            Ok(Computed {
+                frame: run.to_frame()?,
+                note: format!(
+                    "rho_a = {:.4}, test acc {:.1}%",
+                    run.rho_a,
+                    100.0 * run.base_accuracy
+                ),
+            })
+        })?;
         let runs = self.load_runs(ctx, &cfg)?;
         let mut archs = BTreeMap::new();
         let mut any_below = false;
@@ -461,7 +451,7 @@ impl Experiment for PhaseTransition {
         Ok(Section {
             id: self.id().into(),
             title: self.title().into(),
-            figures: figures.iter().filter(|p| p.extension().is_some_and(|e| e == "png")).map(|p| ctx.relative(p).to_path_buf()).collect(),
+            figures: ctx.report_figures(&figures),
             table_markdown: md,
             verdict,
             notes: ctx.config_note(self.id()).into_iter().chain([

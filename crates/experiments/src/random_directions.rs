@@ -43,7 +43,7 @@ use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::plot::{Annotation, Band, Figure, LegendPos, Panel, Scatter, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
-use analysis::runs::{f64_column, str_column, u64_column, RunKey, RunStore};
+use analysis::runs::{f64_column, str_column, u64_column, RunKey};
 use analysis::stats::{linspace, logspace, nan_median, nan_quantile};
 use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_pct, fmt_sig, Table};
@@ -927,13 +927,9 @@ fn summarise(cfg: &RandomDirectionsConfig, runs: &[SeedRun]) -> RandomDirections
 }
 
 impl RandomDirections {
-    fn store(&self, ctx: &Context) -> RunStore {
-        RunStore::new(ctx.results_dir(self.id()).join("runs"))
-    }
-
     fn load_runs(&self, ctx: &Context, cfg: &RandomDirectionsConfig) -> Result<Vec<SeedRun>> {
         let jobs = jobs(cfg);
-        load_runs(self.id(), &self.store(ctx), &jobs)?
+        load_runs(ctx, self.id(), &jobs)?
             .iter()
             .zip(&jobs)
             .map(|(f, j)| SeedRun::from_frame(j.spec, cfg, f))
@@ -1077,7 +1073,7 @@ impl Experiment for RandomDirections {
         let dev = Default::default();
         let train: Batch<f32> = Batch::from_digits(&dev, &digits, &split.train);
         let train64: Batch<f64> = cast_batch(&dev, &train);
-        run_jobs(ctx, self.id(), &self.store(ctx), &jobs(&cfg), |&seed| {
+        run_jobs(ctx, self.id(), &jobs(&cfg), |&seed| {
             let run = one_run(&cfg, seed, &train, &train64)?;
             let note = run
                 .stages
@@ -1426,11 +1422,7 @@ impl Experiment for RandomDirections {
         Ok(Section {
             id: self.id().into(),
             title: self.title().into(),
-            figures: figures
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "png"))
-                .map(|p| ctx.relative(p).to_path_buf())
-                .collect(),
+            figures: ctx.report_figures(&figures),
             table_markdown: md,
             verdict,
             notes: ctx.config_note(self.id()).into_iter().chain([

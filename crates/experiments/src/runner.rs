@@ -8,7 +8,7 @@
 
 use crate::Context;
 use analysis::polars::prelude::DataFrame;
-use analysis::runs::{RunKey, RunStore};
+use analysis::runs::RunKey;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -58,17 +58,18 @@ impl RunTally {
     }
 }
 
-/// Compute every job of experiment `id` not yet in `store`, in parallel, and
+/// Compute every job of experiment `id` not yet in its run store
+/// ([`Context::run_store`]), in parallel, and
 /// store each result atomically as soon as it is done (so an interrupted
 /// call loses at most the runs in flight). `compute` must be a pure function
 /// of the job.
 pub fn run_jobs<T: Sync>(
     ctx: &Context,
     id: &str,
-    store: &RunStore,
     jobs: &[Job<T>],
     compute: impl Fn(&T) -> Result<Computed> + Sync,
 ) -> Result<()> {
+    let store = &ctx.run_store(id);
     let stale = store.remove_stale_temporaries()?;
     if stale > 0 {
         eprintln!("[{id}] removed {stale} unfinished run file(s) of an interrupted run");
@@ -129,7 +130,8 @@ pub fn progress_bar(id: &str, len: usize) -> ProgressBar {
 
 /// Read every job's stored rows, in job order. A missing run is an error
 /// that says how to compute it.
-pub fn load_runs<T>(id: &str, store: &RunStore, jobs: &[Job<T>]) -> Result<Vec<DataFrame>> {
+pub fn load_runs<T>(ctx: &Context, id: &str, jobs: &[Job<T>]) -> Result<Vec<DataFrame>> {
+    let store = ctx.run_store(id);
     jobs.iter()
         .map(|j| {
             store.read(&j.key).with_context(|| {

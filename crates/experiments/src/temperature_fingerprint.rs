@@ -25,7 +25,7 @@ use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::plot::{Band, Figure, Panel, Scatter, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
-use analysis::runs::{f64_column, f64_scalar, RunKey, RunStore};
+use analysis::runs::{f64_column, f64_scalar, RunKey};
 use analysis::stats::{
     band, bootstrap_ci_by_unit, first_grid_onset, geomspace, nan_median, overlap, std,
 };
@@ -480,13 +480,9 @@ fn spread_stats(cfg: &TemperatureConfig, runs: &[TemperatureRun], temps: &[f64])
 }
 
 impl TemperatureFingerprint {
-    fn store(&self, ctx: &Context) -> RunStore {
-        RunStore::new(ctx.results_dir(self.id()).join("runs"))
-    }
-
     fn load_runs(&self, ctx: &Context, cfg: &TemperatureConfig) -> Result<Vec<TemperatureRun>> {
         let jobs = jobs(cfg);
-        load_runs(self.id(), &self.store(ctx), &jobs)?
+        load_runs(ctx, self.id(), &jobs)?
             .iter()
             .zip(&jobs)
             .map(|(f, j)| TemperatureRun::from_frame(j.spec.0, j.spec.1, f))
@@ -506,24 +502,18 @@ impl Experiment for TemperatureFingerprint {
     fn run(&self, ctx: &Context) -> Result<()> {
         let loaded = ctx.load_config::<TemperatureConfig>(self.id())?;
         let cfg = loaded.value.clone();
-        run_jobs(
-            ctx,
-            self.id(),
-            &self.store(ctx),
-            &jobs(&cfg),
-            |&(t, seed)| {
-                let run = one_run(&cfg, t, seed)?;
-                Ok(Computed {
-                    frame: run.to_frame()?,
-                    note: format!(
-                        "Delta_a = {:.2}, rho_a(T) = {:.4}, train acc {:.1}%",
-                        run.delta_a,
-                        run.rho_a,
-                        100.0 * run.train_accuracy
-                    ),
-                })
-            },
-        )?;
+        run_jobs(ctx, self.id(), &jobs(&cfg), |&(t, seed)| {
+            let run = one_run(&cfg, t, seed)?;
+            Ok(Computed {
+                frame: run.to_frame()?,
+                note: format!(
+                    "Delta_a = {:.2}, rho_a(T) = {:.4}, train acc {:.1}%",
+                    run.delta_a,
+                    run.rho_a,
+                    100.0 * run.train_accuracy
+                ),
+            })
+        })?;
         let runs = self.load_runs(ctx, &cfg)?;
         let thr = cfg.onset_loss_ratio;
         let per_temperature = cfg
@@ -852,11 +842,7 @@ impl Experiment for TemperatureFingerprint {
         Ok(Section {
             id: self.id().into(),
             title: self.title().into(),
-            figures: figures
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "png"))
-                .map(|p| ctx.relative(p).to_path_buf())
-                .collect(),
+            figures: ctx.report_figures(&figures),
             table_markdown: md,
             verdict,
             notes: ctx
