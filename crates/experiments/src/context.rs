@@ -118,6 +118,24 @@ impl Context {
         self.root.join("results").join(id)
     }
 
+    /// The end of every `run`: write the headline numbers as
+    /// `results/<id>/summary.json` (atomically) and store the settings used
+    /// beside them ([`Self::save_config`]).
+    pub fn finish_run<S: serde::Serialize + ?Sized, T>(
+        &self,
+        id: &str,
+        summary: &S,
+        cfg: &Loaded<T>,
+    ) -> Result<()> {
+        analysis::store::write_json_atomic(self.results_dir(id).join("summary.json"), summary)?;
+        self.save_config(id, cfg)
+    }
+
+    /// `results/<id>/summary.json`, as `render` reads it back.
+    pub fn read_summary<S: DeserializeOwned>(&self, id: &str) -> Result<S> {
+        analysis::store::read_json(self.results_dir(id).join("summary.json"))
+    }
+
     /// `results/<id>/runs/`: the experiment's Parquet run store.
     pub fn run_store(&self, id: &str) -> analysis::runs::RunStore {
         analysis::runs::RunStore::new(self.results_dir(id).join("runs"))

@@ -32,7 +32,7 @@ use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
 use analysis::runs::{f64_column, f64_scalar, u64_column, RunKey};
 use analysis::stats::{nan_median, nan_quantiles};
-use analysis::store::{nullable_f64, read_json, write_json_atomic};
+use analysis::store::nullable_f64;
 use analysis::table::{fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use control::{
@@ -925,15 +925,11 @@ impl Experiment for LrSpike {
             })
         })?;
         let runs = self.load_runs(ctx, &cfg)?;
-        write_json_atomic(
-            ctx.results_dir(self.id()).join("summary.json"),
-            &summarize(&cfg, &runs),
-        )?;
-        ctx.save_config(self.id(), &loaded)
+        ctx.finish_run(self.id(), &summarize(&cfg, &runs), &loaded)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let summary: LrSpikeSummary = read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let summary: LrSpikeSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
         let runs = self.load_runs(ctx, cfg)?;
         let paper = PaperNumbers::load_for_root(&ctx.root)?;
@@ -1615,8 +1611,7 @@ mod tests {
         let section = e.render(&ctx).unwrap();
         assert!(!section.verdict.is_empty());
 
-        let summary: serde_json::Value =
-            read_json(ctx.results_dir(e.id()).join("summary.json")).unwrap();
+        let summary: serde_json::Value = ctx.read_summary(e.id()).unwrap();
         let cfg: LrSpikeConfig = crate::config::built_in(e.id(), true).unwrap();
         assert!(cfg.validate().is_ok());
         let settings = summary["settings"].as_array().unwrap();

@@ -12,7 +12,6 @@
 
 use crate::{paper_numbers::PaperNumbers, Context, Experiment};
 use analysis::report::Section;
-use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_sig, Table};
 use anyhow::Result;
 use radius::{set_rho_a, spreads_of_rows, Aggregation};
@@ -221,12 +220,11 @@ impl Experiment for Overhead {
             threads: rayon_threads(),
             archs,
         };
-        write_json_atomic(ctx.results_dir(self.id()).join("summary.json"), &summary)?;
-        ctx.save_config(self.id(), &loaded)
+        ctx.finish_run(self.id(), &summary, &loaded)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let s: OverheadSummary = read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let s: OverheadSummary = ctx.read_summary(self.id())?;
         let paper = PaperNumbers::load_for_root(&ctx.root)?;
         let mut t = Table::new([
             "model",

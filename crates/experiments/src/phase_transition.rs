@@ -20,7 +20,6 @@ use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
 use analysis::runs::{f64_column, f64_scalar, RunKey};
 use analysis::stats::{logspace, nan_median, nan_quantile};
-use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_sig, Table};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -326,19 +325,19 @@ impl Experiment for PhaseTransition {
                 },
             );
         }
-        write_json_atomic(
-            ctx.results_dir(self.id()).join("summary.json"),
+        ctx.finish_run(
+            self.id(),
             &PhaseSummary {
                 config: cfg,
                 archs,
                 any_failure_below_r1: any_below,
             },
-        )?;
-        ctx.save_config(self.id(), &loaded)
+            &loaded,
+        )
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let summary: PhaseSummary = read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let summary: PhaseSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
         let runs = self.load_runs(ctx, cfg)?;
         let paper = PaperNumbers::load_for_root(&ctx.root)?;

@@ -45,7 +45,6 @@ use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
 use analysis::runs::{f64_column, str_column, u64_column, RunKey};
 use analysis::stats::{linspace, logspace, nan_median, nan_quantile};
-use analysis::store::{read_json, write_json_atomic};
 use analysis::table::{fmt_pct, fmt_sig, Table};
 use anyhow::{anyhow, bail, Result};
 use rand::SeedableRng;
@@ -1094,16 +1093,11 @@ impl Experiment for RandomDirections {
             })
         })?;
         let runs = self.load_runs(ctx, &cfg)?;
-        write_json_atomic(
-            ctx.results_dir(self.id()).join("summary.json"),
-            &summarise(&cfg, &runs),
-        )?;
-        ctx.save_config(self.id(), &loaded)
+        ctx.finish_run(self.id(), &summarise(&cfg, &runs), &loaded)
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let summary: RandomDirectionsSummary =
-            read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let summary: RandomDirectionsSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
         let runs = self.load_runs(ctx, cfg)?;
         let first = &runs[0];
@@ -1454,8 +1448,7 @@ mod tests {
         let section = e.render(&ctx).unwrap();
         assert!(!section.verdict.is_empty());
 
-        let summary: serde_json::Value =
-            read_json(ctx.results_dir(e.id()).join("summary.json")).unwrap();
+        let summary: serde_json::Value = ctx.read_summary(e.id()).unwrap();
         let cfg: RandomDirectionsConfig = crate::config::built_in(e.id(), true).unwrap();
         for st in &cfg.stages {
             let s = &summary["stages"][&st.name];

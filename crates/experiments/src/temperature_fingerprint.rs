@@ -29,7 +29,7 @@ use analysis::runs::{f64_column, f64_scalar, RunKey};
 use analysis::stats::{
     band, bootstrap_ci_by_unit, first_grid_onset, geomspace, nan_median, overlap, std,
 };
-use analysis::store::{nullable_f64, read_json, write_json_atomic};
+use analysis::store::nullable_f64;
 use analysis::table::{fmt_sig, Table};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -551,8 +551,8 @@ impl Experiment for TemperatureFingerprint {
         let main = spread_stats(&cfg, &runs, &cfg.temperatures);
         let extra = (!cfg.extra_temperatures.is_empty())
             .then(|| spread_stats(&cfg, &runs, &cfg.all_temperatures()));
-        write_json_atomic(
-            ctx.results_dir(self.id()).join("summary.json"),
+        ctx.finish_run(
+            self.id(),
             &FingerprintSummary {
                 config: cfg,
                 per_temperature,
@@ -561,13 +561,12 @@ impl Experiment for TemperatureFingerprint {
                 spread_reduction: main.spread_reduction,
                 with_extra_temperatures: extra,
             },
-        )?;
-        ctx.save_config(self.id(), &loaded)
+            &loaded,
+        )
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let summary: FingerprintSummary =
-            read_json(ctx.results_dir(self.id()).join("summary.json"))?;
+        let summary: FingerprintSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
         let runs = self.load_runs(ctx, cfg)?;
         let paper = PaperNumbers::load_for_root(&ctx.root)?;
