@@ -243,13 +243,17 @@ fn jobs(cfg: &TemperatureConfig) -> Vec<Job<(f64, u64)>> {
         .collect()
 }
 
-fn one_run(cfg: &TemperatureConfig, temperature: f64, seed: u64) -> Result<TemperatureRun> {
-    let digits = data::load_default_digits()?;
+fn one_run(
+    cfg: &TemperatureConfig,
+    digits: &data::Digits,
+    temperature: f64,
+    seed: u64,
+) -> Result<TemperatureRun> {
     let split = data::stratified_split(&digits.labels, cfg.test_ratio, seed);
     let model = zoo::arch::find(&cfg.arch)?
         .build::<f32>(&ArchConfig::default())
         .with_temperature(temperature);
-    let train: Batch<f32> = Batch::from_digits(model.device(), &digits, &split.train);
+    let train: Batch<f32> = Batch::from_digits(model.device(), digits, &split.train);
     let mut state = model.init(seed);
     let recipe = Recipe {
         lr: cfg.lr,
@@ -502,8 +506,10 @@ impl Experiment for TemperatureFingerprint {
     fn run(&self, ctx: &Context) -> Result<()> {
         let loaded = ctx.load_config::<TemperatureConfig>(self.id())?;
         let cfg = loaded.value.clone();
+        // Read (and checksum) the data once, not once per run.
+        let digits = data::load_default_digits()?;
         run_jobs(ctx, self.id(), &jobs(&cfg), |&(t, seed)| {
-            let run = one_run(&cfg, t, seed)?;
+            let run = one_run(&cfg, &digits, t, seed)?;
             Ok(Computed {
                 frame: run.to_frame()?,
                 note: format!(

@@ -74,59 +74,51 @@ impl Gelu {
     }
 }
 
-/// Runs `f32_path` when `E` is f32 (zero-copy, via `Any`), else `f64_path`
-/// element by element.
-fn elementwise<E: Real>(
-    xs: &Vec<E>,
-    f32_path: impl Fn(&[f32]) -> Vec<f32>,
-    f64_path: impl Fn(usize, f64) -> f64,
-) -> Vec<E> {
-    if let Some(xf) = (xs as &dyn std::any::Any).downcast_ref::<Vec<f32>>() {
-        let out: Box<dyn std::any::Any> = Box::new(f32_path(xf));
-        return *out.downcast::<Vec<E>>().expect("E is f32 here");
-    }
-    xs.iter()
-        .enumerate()
-        .map(|(i, x)| cast(f64_path(i, x.to_f64().unwrap())))
-        .collect()
+/// `v` itself when `E` is f32 (zero-copy, via `Any`): the f32 paths below
+/// run on plain `f32` slices so their loops vectorise.
+fn as_f32<E: Real>(v: &Vec<E>) -> Option<&Vec<f32>> {
+    (v as &dyn std::any::Any).downcast_ref()
+}
+
+/// The inverse of [`as_f32`] for a result computed in f32 (only called
+/// when `E` is f32).
+fn from_f32<E: Real>(v: Vec<f32>) -> Vec<E> {
+    let any: Box<dyn std::any::Any> = Box::new(v);
+    *any.downcast::<Vec<E>>().expect("E is f32 here")
 }
 
 /// Φ(x) elementwise: f32 by [`cdf_f32`], f64 by libm's erfc (exact to the
 /// last bits; every exactness test runs in f64).
 fn cdf_of<E: Real>(xs: &Vec<E>) -> Vec<E> {
-    elementwise(
-        xs,
-        |xf| xf.iter().map(|&x| cdf_f32(x)).collect(),
-        |_, x| 0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2),
-    )
+    if let Some(xf) = as_f32(xs) {
+        return from_f32(xf.iter().map(|&x| cdf_f32(x)).collect());
+    }
+    xs.iter()
+        .map(|x| {
+            let x = x.to_f64().unwrap();
+            cast(0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2))
+        })
+        .collect()
 }
 
 /// The GELU slope Φ(x) + xφ(x) from x and Φ(x), times `dx` if given.
-fn slope_of<E: Real>(xs: &Vec<E>, cdf: &[E], dx: Option<&[E]>) -> Vec<E> {
+fn slope_of<E: Real>(xs: &Vec<E>, cdf: &Vec<E>, dx: Option<&Vec<E>>) -> Vec<E> {
     const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
-    let times = |i: usize| dx.map_or(1.0, |d| d[i].to_f64().unwrap());
-    if std::mem::size_of::<E>() == 4 {
-        let c: Vec<f32> = cdf.iter().map(|c| c.to_f32().unwrap()).collect();
-        let d: Option<Vec<f32>> = dx.map(|d| d.iter().map(|v| v.to_f32().unwrap()).collect());
-        return elementwise(
-            xs,
-            |xf| {
-                xf.iter()
-                    .enumerate()
-                    .map(|(i, &x)| {
-                        let s = c[i] + x * gauss_f32(x) * INV_SQRT_2PI as f32;
-                        d.as_ref().map_or(s, |d| s * d[i])
-                    })
-                    .collect()
-            },
-            |_, _| unreachable!(),
-        );
+    if let (Some(xf), Some(cf)) = (as_f32(xs), as_f32(cdf)) {
+        let df = dx.map(|d| as_f32(d).expect("dx has the element type of x"));
+        let slope = xf.iter().zip(cf).enumerate().map(|(i, (&x, &c))| {
+            let s = c + x * gauss_f32(x) * INV_SQRT_2PI as f32;
+            df.map_or(s, |d| s * d[i])
+        });
+        return from_f32(slope.collect());
     }
-    elementwise(
-        xs,
-        |_| unreachable!(),
-        |i, x| (cdf[i].to_f64().unwrap() + x * (-0.5 * x * x).exp() * INV_SQRT_2PI) * times(i),
-    )
+    (0..xs.len())
+        .map(|i| {
+            let x = xs[i].to_f64().unwrap();
+            let s = cdf[i].to_f64().unwrap() + x * (-0.5 * x * x).exp() * INV_SQRT_2PI;
+            cast(s * dx.map_or(1.0, |d| d[i].to_f64().unwrap()))
+        })
+        .collect()
 }
 
 /// Φ(x) = erfc(−x/√2)/2 in single precision: erfc by the Chebyshev fit of
