@@ -12,6 +12,9 @@ pub struct Cache<E: Real> {
     /// The per-layer parameter tensors of the recorded forward, so the
     /// tangent pass neither rebuilds them nor mixes θ of another step.
     params: Option<Vec<Vec<Plain<E>>>>,
+    /// The record of a forward on the fast path ([`crate::Backend::Fast`]),
+    /// with the θ it ran at.
+    pub(crate) fast: Option<(crate::fast::FastCache, Vec<f32>)>,
 }
 
 impl<E: Real> Cache<E> {
@@ -21,6 +24,7 @@ impl<E: Real> Cache<E> {
             items: Vec::new(),
             cursor: 0,
             params: None,
+            fast: None,
         }
     }
 

@@ -98,6 +98,12 @@ pub trait Layer<E: Real>: Send + Sync {
         cache: &mut Cache<E>,
         probes: &mut Vec<Probe<E>>,
     ) -> Plain<E>;
+
+    /// The same layer on the fast f32 path ([`crate::fast`]), if it has one.
+    /// A model runs fast only when every layer does.
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        None
+    }
 }
 
 /// Implement `forward_traced` and `forward` of [`Layer`] through one generic

@@ -24,6 +24,7 @@ pub mod cache;
 pub mod check;
 pub mod curvature;
 pub mod export;
+pub mod fast;
 pub mod fastmath;
 pub mod layer;
 pub mod layers;
@@ -34,7 +35,7 @@ pub mod train;
 pub use arch::{registry, ArchConfig, ArchEntry};
 pub use cache::Cache;
 pub use layer::{Layer, Mode, Probe, ProbeKind};
-pub use model::{Batch, Jvp, Model, State, StepOutput};
+pub use model::{Backend, Batch, Jvp, Model, State, StepOutput};
 pub use param::{Init, ParamSpec, ParamVec};
 
 use dfdx::prelude::*;

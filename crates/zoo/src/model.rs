@@ -110,6 +110,19 @@ pub struct Jvp<E: Real> {
     pub probes: Vec<Probe<E>>,
 }
 
+/// Which implementation runs a model's passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// dfdx tensors and tape (f32 or f64; the reference every check uses).
+    #[default]
+    Dfdx,
+    /// The hand-written f32 path of [`crate::fast`]: same layers, same θ
+    /// layout, several times faster at the paper's sizes. Its tangent pass
+    /// reports no internal probes (transformer-radii's ρ_attn/ρ_ffn need dfdx).
+    Fast,
+}
+
 /// A list of layers with its parameter layout.
 pub struct Model<E: Real> {
     /// Registry name, e.g. "mlp".
@@ -129,6 +142,8 @@ pub struct Model<E: Real> {
     dev: Dev,
     /// (from, to) ranges of θ: `init` copies `θ[from]` into `θ[to]` (see [`Model::tie_init`]).
     init_ties: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    /// The fast path, when [`Backend::Fast`] was chosen (f32 only).
+    fast: Option<crate::fast::FastModel>,
 }
 
 impl<E: Real> Model<E>
@@ -169,7 +184,59 @@ where
             num_params: offset,
             dev: Dev::default(),
             init_ties: Vec::new(),
+            fast: None,
         }
+    }
+
+    /// The same model running on `backend`. [`Backend::Fast`] needs f32 and
+    /// a fast path in every layer; the error names the first layer without.
+    pub fn with_backend(mut self, backend: Backend) -> anyhow::Result<Self> {
+        self.fast = match backend {
+            Backend::Dfdx => None,
+            Backend::Fast => {
+                anyhow::ensure!(
+                    std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>(),
+                    "{}: the fast backend runs in f32 only",
+                    self.name
+                );
+                let mut layers = Vec::with_capacity(self.layers.len());
+                for (i, layer) in self.layers.iter().enumerate() {
+                    let fast = layer.fast().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{}: layer {i} ({}) has no fast path; use backend dfdx",
+                            self.name,
+                            layer.describe()
+                        )
+                    })?;
+                    layers.push(fast);
+                }
+                let params = self
+                    .layout
+                    .iter()
+                    .map(|specs| specs.iter().map(|(o, s)| *o..*o + s.numel()).collect())
+                    .collect();
+                Some(crate::fast::FastModel::new(
+                    layers,
+                    params,
+                    self.buffer_ranges.clone(),
+                ))
+            }
+        };
+        Ok(self)
+    }
+
+    /// The backend running this model's passes.
+    pub fn backend(&self) -> Backend {
+        if self.fast.is_some() {
+            Backend::Fast
+        } else {
+            Backend::Dfdx
+        }
+    }
+
+    /// True if every layer has a fast f32 path ([`Backend::Fast`] would work in f32).
+    pub fn has_fast_path(&self) -> bool {
+        self.layers.iter().all(|l| l.fast().is_some())
     }
 
     /// Set the softmax temperature used by the loss.
@@ -332,6 +399,10 @@ where
     pub fn forward(&self, state: &mut State<E>, x: &Plain<E>, mode: Mode) -> (Plain<E>, Cache<E>) {
         self.check_input(x);
         MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+        if let Some(fast) = &self.fast {
+            let (z, cache) = fast_forward(fast, state, x, mode);
+            return (z, cache);
+        }
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
         let mut h = x.clone();
@@ -386,6 +457,20 @@ where
     ) -> StepOutput<E> {
         self.check_input(&batch.x);
         MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+        if let Some(fast) = &self.fast {
+            let (logits, mut cache) = fast_forward(fast, state, &batch.x, mode);
+            let z = to_mat(&logits);
+            let (loss, dz) = crate::fast::tempered_ce_and_grad(&z, &batch.labels, self.temperature);
+            let (fc, theta) = cache.fast.as_ref().expect("fast forward records");
+            let grad = fast.backward(theta, fc, dz);
+            cache.rewind();
+            return StepOutput {
+                loss,
+                logits,
+                grad: ParamVec(downcast_vec(grad)),
+                cache,
+            };
+        }
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
         let mut h: Traced<E> = batch.x.retaped::<OwnedTape<E, Dev>>();
@@ -426,6 +511,18 @@ where
         direction: &ParamVec<E>,
         mode: Mode,
     ) -> (Plain<E>, Vec<Probe<E>>) {
+        if let Some((fc, theta)) = &cache.fast {
+            let fast = self
+                .fast
+                .as_ref()
+                .expect("a fast-path cache is read by a fast-path model");
+            let d32: &ParamVec<f32> = (direction as &dyn std::any::Any)
+                .downcast_ref()
+                .expect("fast path is f32");
+            let a = fast.tangent(theta, fc, &d32.0);
+            let t: Plain<f32> = self.dev.tensor_from_vec(a.data, (a.rows, a.cols));
+            return (downcast_owned(t), Vec::new());
+        }
         // The forward's own parameter tensors when the cache holds them.
         let p = match cache.params() {
             Some(p) => p.clone(),
@@ -528,4 +625,47 @@ where
 {
     let pred = argmax_rows(logits);
     pred.iter().zip(labels).filter(|(p, y)| p == y).count() as f64 / labels.len().max(1) as f64
+}
+
+/// `x` as the type it is at run time (the fast path is f32; `E` is checked
+/// by [`Model::with_backend`]).
+fn downcast_owned<A: 'static, B: 'static>(x: A) -> B {
+    *(Box::new(x) as Box<dyn std::any::Any>)
+        .downcast::<B>()
+        .expect("fast path is f32")
+}
+
+fn downcast_vec<E: Real>(v: Vec<f32>) -> Vec<E> {
+    downcast_owned(v)
+}
+
+fn to_mat<E: Real>(t: &Plain<E>) -> crate::fast::Mat
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    let t32: &Plain<f32> = (t as &dyn std::any::Any)
+        .downcast_ref()
+        .expect("fast path is f32");
+    let (rows, cols) = *t32.shape();
+    crate::fast::Mat::new(rows, cols, t32.as_vec())
+}
+
+/// One fast forward: logits as a tensor and a cache holding the record.
+fn fast_forward<E: Real>(
+    fast: &crate::fast::FastModel,
+    state: &mut State<E>,
+    x: &Plain<E>,
+    mode: Mode,
+) -> (Plain<E>, Cache<E>)
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    let s32: &mut State<f32> = (state as &mut dyn std::any::Any)
+        .downcast_mut()
+        .expect("fast path is f32");
+    let (z, fc) = fast.forward(&s32.params.0, &mut s32.buffers, to_mat(x), mode);
+    let logits: Plain<f32> = x.device().tensor_from_vec(z.data, (z.rows, z.cols));
+    let mut cache = Cache::new();
+    cache.fast = Some((fc, s32.params.0.clone()));
+    (downcast_owned(logits), cache)
 }

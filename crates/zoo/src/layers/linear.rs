@@ -1,6 +1,7 @@
 //! Affine layer y = x W + b (W stored as (in, out)).
 
 use super::broadcast_row;
+use crate::fast::{matmul, Layout, Mat, MatRef, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -89,6 +90,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     /// ẏ = ẋ W + x Ẇ + ḃ.
     fn tangent(
         &self,
@@ -107,6 +112,81 @@ where
         }
         if self.bias {
             dy = dy + broadcast_row(dp[1].clone(), rows);
+        }
+        dy
+    }
+}
+
+/// Fast path: y = xW + b as one GEMM into rows pre-filled with b.
+impl crate::fast::FastLayer for Linear {
+    fn forward(
+        &self,
+        p: &[&[f32]],
+        x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        assert_eq!(
+            (x.cols, x.layout),
+            (self.inputs, Layout::Rows),
+            "linear: input"
+        );
+        let w = MatRef::row_major(p[0], self.inputs, self.outputs);
+        let mut y = Mat::zeros(x.rows, self.outputs, Layout::Rows);
+        if self.bias {
+            for row in y.data.chunks_exact_mut(self.outputs) {
+                row.copy_from_slice(p[1]);
+            }
+        }
+        matmul(&mut y.data, self.outputs, x.view(), w, self.bias);
+        rec.mats.push(x);
+        y
+    }
+
+    /// ∂W = xᵀ·dy, ∂b = Σ_rows dy, ∂x = dy·Wᵀ.
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let x = &rec.mats[0];
+        matmul(grads[0], self.outputs, x.view().t(), dy.view(), false);
+        if self.bias {
+            crate::fast::column_sums(&dy, grads[1]);
+        }
+        let mut dx = Mat::zeros(x.rows, self.inputs, Layout::Rows);
+        if need_dx {
+            let w = MatRef::row_major(p[0], self.inputs, self.outputs);
+            matmul(&mut dx.data, self.inputs, dy.view(), w.t(), false);
+        }
+        dx
+    }
+
+    /// ẏ = xẆ + ḃ + ẋW.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let x = &rec.mats[0];
+        let mut dy = Mat::zeros(x.rows, self.outputs, Layout::Rows);
+        if self.bias {
+            for row in dy.data.chunks_exact_mut(self.outputs) {
+                row.copy_from_slice(dp[1]);
+            }
+        }
+        let dw = MatRef::row_major(dp[0], self.inputs, self.outputs);
+        matmul(&mut dy.data, self.outputs, x.view(), dw, self.bias);
+        if let Some(dx) = dx {
+            let w = MatRef::row_major(p[0], self.inputs, self.outputs);
+            matmul(&mut dy.data, self.outputs, dx.view(), w, true);
         }
         dy
     }

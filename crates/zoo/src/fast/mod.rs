@@ -1,0 +1,286 @@
+//! # The fast f32 path: the same layers without a tensor library
+//!
+//! dfdx pays for every op in allocations, broadcasts and a tape; at the
+//! paper's sizes (a few thousand parameters, full-batch steps on 1438
+//! samples) that overhead, not arithmetic, sets the speed. This module runs
+//! the *same* layers on plain row-major `f32` buffers: each layer that
+//! offers it ([`Layer::fast`](crate::Layer::fast)) gives a [`FastLayer`] with
+//! a hand-written forward, reverse-mode backward and forward-mode tangent,
+//! beside its dfdx forward and tangent in the same file. Matrix products go
+//! through the `gemm` crate (single-threaded: runs are parallel instead).
+//!
+//! A [`Model`](crate::Model) switched to [`Backend::Fast`](crate::Backend)
+//! dispatches `loss_and_grad`, `forward` and `tangent` here, so optimisers,
+//! controllers and experiments use it unchanged. Parameters and buffers keep
+//! the model's layout; tests check every fast layer and every fast model
+//! against the dfdx path (gradient, tangent, running statistics).
+
+mod gemm_ops;
+
+pub use gemm_ops::{matmul, MatRef};
+
+use crate::Mode;
+
+/// How the rows of a [`Mat`] are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The zoo's convention: one row per sample (or token), features
+    /// channel-major (c·len + l for sequences), `cols` wide.
+    Rows,
+    /// A batch of channels-last sequences with one zero row of padding on
+    /// each side: `samples × (len + 2)` rows of `cols` = channels values.
+    /// Row `s·(len+2) + 1 + l` holds position l of sample s; rows
+    /// `s·(len+2)` and `s·(len+2) + len + 1` are zero. This makes a k = 3,
+    /// pad 1 convolution one GEMM over overlapping rows (no im2col copy).
+    PaddedSeq {
+        /// Samples in the batch.
+        samples: usize,
+        /// Positions per sample.
+        len: usize,
+    },
+}
+
+/// A row-major f32 matrix (activation, tangent or gradient).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mat {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// `rows × cols` values, row-major.
+    pub data: Vec<f32>,
+    /// What the rows mean.
+    pub layout: Layout,
+}
+
+impl Mat {
+    /// A `rows × cols` matrix in [`Layout::Rows`].
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "Mat::new: {rows}x{cols} needs {} values, got {}",
+            rows * cols,
+            data.len()
+        );
+        Mat {
+            rows,
+            cols,
+            data,
+            layout: Layout::Rows,
+        }
+    }
+
+    /// Zeros, `rows × cols`, in `layout`.
+    pub fn zeros(rows: usize, cols: usize, layout: Layout) -> Self {
+        Mat {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+            layout,
+        }
+    }
+
+    /// Zeros shaped and laid out like `self`.
+    pub fn zeros_like(&self) -> Self {
+        Mat::zeros(self.rows, self.cols, self.layout)
+    }
+
+    /// The whole matrix as a GEMM operand.
+    pub fn view(&self) -> MatRef<'_> {
+        MatRef::row_major(&self.data, self.rows, self.cols)
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+/// What one layer's forward leaves for its backward and tangent passes:
+/// matrices in the order the layer pushed them, plus one record per inner
+/// layer for containers ([`Residual`](crate::layers::Residual)).
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// Saved matrices (inputs, normalised activations, masks, ...).
+    pub mats: Vec<Mat>,
+    /// Saved scalars per column or row (LayerNorm 1/σ, BatchNorm statistics).
+    pub vecs: Vec<Vec<f32>>,
+    /// Records of inner layers, in order.
+    pub inner: Vec<Record>,
+}
+
+/// One layer on the fast path. Parameters arrive as slices of θ in the order
+/// of [`Layer::params`](crate::Layer::params), each row-major with the
+/// spec's shape; `state` is the layer's share of the buffers.
+pub trait FastLayer: Send + Sync {
+    /// Forward pass; saves in `rec` what `backward` and `tangent` need.
+    /// Train mode uses batch statistics and updates `state`.
+    fn forward(&self, p: &[&[f32]], x: Mat, state: &mut [f32], mode: Mode, rec: &mut Record)
+        -> Mat;
+
+    /// Reverse pass: from ∂L/∂y returns ∂L/∂x and writes ∂L/∂θ of this
+    /// layer into `grads` (same shapes as `p`; overwritten, not added).
+    /// `need_dx` is false for the first layer (its input is data).
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat;
+
+    /// Tangent pass: ẏ = ∂y/∂x·ẋ + ∂y/∂θ·θ̇ at the recorded forward, with
+    /// `dx = None` for a zero input tangent (the data).
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+    ) -> Mat;
+}
+
+/// A model's layers on the fast path, with the model's parameter layout.
+pub struct FastModel {
+    layers: Vec<Box<dyn FastLayer>>,
+    /// Per layer: the θ ranges of its tensors, in order.
+    params: Vec<Vec<std::ops::Range<usize>>>,
+    /// Per layer: its range of the buffers.
+    buffers: Vec<std::ops::Range<usize>>,
+}
+
+/// The record of a whole fast forward (one [`Record`] per layer).
+#[derive(Debug, Clone, Default)]
+pub struct FastCache {
+    /// Per layer, in order.
+    pub layers: Vec<Record>,
+    /// The mode the forward ran in.
+    pub mode: Option<Mode>,
+}
+
+/// Split θ (or a direction) into per-tensor slices of one layer.
+fn slices<'a>(flat: &'a [f32], ranges: &[std::ops::Range<usize>]) -> Vec<&'a [f32]> {
+    ranges.iter().map(|r| &flat[r.clone()]).collect()
+}
+
+impl FastModel {
+    /// Assemble from per-layer fast layers and the model's layout.
+    pub fn new(
+        layers: Vec<Box<dyn FastLayer>>,
+        params: Vec<Vec<std::ops::Range<usize>>>,
+        buffers: Vec<std::ops::Range<usize>>,
+    ) -> Self {
+        assert_eq!(layers.len(), params.len());
+        assert_eq!(layers.len(), buffers.len());
+        FastModel {
+            layers,
+            params,
+            buffers,
+        }
+    }
+
+    /// Forward from inputs `x` (samples × features); returns the logits.
+    pub fn forward(
+        &self,
+        theta: &[f32],
+        buffers: &mut [f32],
+        x: Mat,
+        mode: Mode,
+    ) -> (Mat, FastCache) {
+        let mut cache = FastCache {
+            layers: Vec::with_capacity(self.layers.len()),
+            mode: Some(mode),
+        };
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let p = slices(theta, &self.params[i]);
+            let mut rec = Record::default();
+            h = layer.forward(&p, h, &mut buffers[self.buffers[i].clone()], mode, &mut rec);
+            cache.layers.push(rec);
+        }
+        (h, cache)
+    }
+
+    /// Backward from ∂L/∂z; returns ∇θ (length of θ).
+    pub fn backward(&self, theta: &[f32], cache: &FastCache, dz: Mat) -> Vec<f32> {
+        let mut grad = vec![0.0f32; theta.len()];
+        let mut dy = dz;
+        for i in (0..self.layers.len()).rev() {
+            let p = slices(theta, &self.params[i]);
+            // Disjoint mutable slices of `grad` for this layer's tensors.
+            let ranges = &self.params[i];
+            let mut g: Vec<&mut [f32]> = Vec::with_capacity(ranges.len());
+            let mut rest: &mut [f32] = &mut grad[..];
+            let mut consumed = 0;
+            for r in ranges {
+                let tail = std::mem::take(&mut rest);
+                let (_, tail) = tail.split_at_mut(r.start - consumed);
+                let (mine, tail) = tail.split_at_mut(r.len());
+                g.push(mine);
+                rest = tail;
+                consumed = r.end;
+            }
+            dy = self.layers[i].backward(&p, dy, &cache.layers[i], &mut g, i > 0);
+        }
+        grad
+    }
+
+    /// Tangent pass along `direction` over a recorded forward.
+    pub fn tangent(&self, theta: &[f32], cache: &FastCache, direction: &[f32]) -> Mat {
+        let mode = cache.mode.expect("tangent of a recorded forward");
+        let mut dh: Option<Mat> = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let p = slices(theta, &self.params[i]);
+            let dp = slices(direction, &self.params[i]);
+            dh = Some(layer.tangent(&p, &dp, dh, mode, &cache.layers[i]));
+        }
+        dh.expect("a model has at least one layer")
+    }
+}
+
+/// Column sums of `m` into `out` (a bias gradient).
+pub fn column_sums(m: &Mat, out: &mut [f32]) {
+    assert_eq!(out.len(), m.cols, "column_sums: output length");
+    out.fill(0.0);
+    for row in m.data.chunks_exact(m.cols) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// Mean cross-entropy of the tempered logits z/T against `labels`, and its
+/// gradient with respect to the untempered logits: (softmax(z/T) − y)/(B·T).
+/// The loss is accumulated in f64; a non-finite logit gives a non-finite loss.
+pub fn tempered_ce_and_grad(logits: &Mat, labels: &[usize], temperature: f64) -> (f64, Mat) {
+    let (b, k) = (logits.rows, logits.cols);
+    assert_eq!(labels.len(), b, "one label per logit row");
+    let inv_t = (1.0 / temperature) as f32;
+    let scale = (1.0 / (b as f64 * temperature)) as f32;
+    let mut grad = Mat::zeros(b, k, Layout::Rows);
+    let mut total = 0.0f64;
+    for (i, &y) in labels.iter().enumerate() {
+        let z = logits.row(i);
+        let g = &mut grad.data[i * k..(i + 1) * k];
+        let max = z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * inv_t));
+        let mut sum = 0.0f32;
+        for (gj, &zj) in g.iter_mut().zip(z) {
+            *gj = (zj * inv_t - max).exp();
+            sum += *gj;
+        }
+        // log-sum-exp − z_y/T, as dfdx's cross_entropy_with_logits_loss.
+        total += (sum.ln() + max - z[y] * inv_t) as f64;
+        let inv_sum = 1.0 / sum;
+        for gj in g.iter_mut() {
+            *gj *= inv_sum * scale;
+        }
+        g[y] -= scale;
+    }
+    (total / b as f64, grad)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! The fast path against the dfdx reference, model by model.
+
+use crate::{arch, ArchConfig, Backend, Batch, Mode, Model, ParamVec};
+use rand::{Rng, SeedableRng};
+
+/// Largest |a − b| relative to the largest |b| (∞-norm relative error).
+fn rel_err(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+fn digits_batch(model: &Model<f32>, rows: usize) -> Batch<f32> {
+    let digits = data::load_default_digits().expect("digits");
+    let idx: Vec<usize> = (0..rows).map(|i| (i * 37) % digits.len()).collect();
+    Batch::from_digits(model.device(), &digits, &idx)
+}
+
+/// Loss, gradient, logits, running statistics and the tangent along a
+/// random direction agree with dfdx in `mode` (after a few Adam-free random
+/// perturbations of θ so no parameter sits at its initial symmetry).
+pub(crate) fn check_against_dfdx(name: &str, mode: Mode) {
+    let cfg = ArchConfig::default();
+    let reference = arch::find(name).unwrap().build::<f32>(&cfg);
+    let fast = arch::find(name)
+        .unwrap()
+        .build::<f32>(&cfg)
+        .with_backend(Backend::Fast)
+        .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut state = reference.init(3);
+    for v in state.params.0.iter_mut() {
+        *v += 0.05 * rng.gen_range(-1.0f32..1.0);
+    }
+    let batch = digits_batch(&reference, 45);
+    let direction = ParamVec(
+        (0..reference.num_params())
+            .map(|_| rng.gen_range(-1.0f32..1.0))
+            .collect(),
+    );
+
+    let (mut s_ref, mut s_fast) = (state.clone(), state.clone());
+    let out_ref = reference.loss_and_grad(&mut s_ref, &batch, mode);
+    let out_fast = fast.loss_and_grad(&mut s_fast, &batch, mode);
+    assert!(
+        (out_ref.loss - out_fast.loss).abs() < 1e-5 * out_ref.loss.abs().max(1.0),
+        "{name} {mode:?}: loss {} vs {}",
+        out_ref.loss,
+        out_fast.loss
+    );
+    let e = rel_err(&out_fast.grad.0, &out_ref.grad.0);
+    assert!(e < 2e-4, "{name} {mode:?}: gradient relative error {e}");
+    let e = rel_err(&out_fast.logits.as_vec(), &out_ref.logits.as_vec());
+    assert!(e < 1e-5, "{name} {mode:?}: logits relative error {e}");
+    if !s_ref.buffers.is_empty() {
+        let e = rel_err(&s_fast.buffers, &s_ref.buffers);
+        assert!(
+            e < 1e-5,
+            "{name} {mode:?}: running statistics relative error {e}"
+        );
+    }
+    // Tangent over the step's own forward (the controller's cached path).
+    let (mut c_ref, mut c_fast) = (out_ref.cache, out_fast.cache);
+    let (a_ref, _) = reference.tangent(&state, &mut c_ref, &direction, mode);
+    let (a_fast, _) = fast.tangent(&state, &mut c_fast, &direction, mode);
+    let e = rel_err(&a_fast.as_vec(), &a_ref.as_vec());
+    assert!(e < 2e-4, "{name} {mode:?}: tangent relative error {e}");
+    // And the eval-mode JVP (a fresh forward).
+    let j_ref = reference.jvp(&state, &batch.x, &direction);
+    let j_fast = fast.jvp(&state, &batch.x, &direction);
+    let e = rel_err(&j_fast.slopes.as_vec(), &j_ref.slopes.as_vec());
+    assert!(e < 2e-4, "{name}: eval JVP relative error {e}");
+}
+
+/// Architectures whose every layer has a fast path (kept in sync with the
+/// layers: a layer gaining or losing its fast path shows up here).
+const FAST: &[&str] = &["linear"];
+
+#[test]
+fn the_expected_architectures_have_a_fast_path() {
+    let have: Vec<&str> = arch::registry()
+        .into_iter()
+        .filter(|e| e.build::<f32>(&ArchConfig::default()).has_fast_path())
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(have, FAST);
+}
+
+#[test]
+fn every_fast_architecture_matches_dfdx_in_train_and_eval_mode() {
+    for name in FAST {
+        check_against_dfdx(name, Mode::Train);
+        check_against_dfdx(name, Mode::Eval);
+    }
+}
+
+#[test]
+fn the_fast_backend_is_refused_in_f64_and_for_layers_without_one() {
+    let f64_model = arch::find("linear")
+        .unwrap()
+        .build::<f64>(&ArchConfig::default());
+    let err = f64_model
+        .with_backend(Backend::Fast)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("f32 only"), "{err}");
+    let cnn = arch::find("cnn")
+        .unwrap()
+        .build::<f32>(&ArchConfig::default());
+    let err = cnn.with_backend(Backend::Fast).err().unwrap().to_string();
+    assert!(err.contains("has no fast path"), "{err}");
+}
+
+#[test]
+fn tempered_ce_matches_dfdx_and_a_nan_logit_gives_a_nan_loss() {
+    let model = arch::find("linear").unwrap().build::<f32>(&ArchConfig {
+        temperature: Some(2.5),
+        ..Default::default()
+    });
+    let batch = digits_batch(&model, 9);
+    let state = model.init(1);
+    let logits = model.logits(&state, &batch.x);
+    let z = super::Mat::new(9, 10, logits.as_vec());
+    let (loss, _) = super::tempered_ce_and_grad(&z, &batch.labels, 2.5);
+    assert!((loss - model.loss_of_logits(logits, &batch)).abs() < 1e-6);
+    let mut bad = z.clone();
+    bad.data[13] = f32::NAN;
+    assert!(super::tempered_ce_and_grad(&bad, &batch.labels, 1.0)
+        .0
+        .is_nan());
+}
