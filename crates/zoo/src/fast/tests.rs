@@ -77,7 +77,14 @@ pub(crate) fn check_against_dfdx(name: &str, mode: Mode) {
 
 /// Architectures whose every layer has a fast path (kept in sync with the
 /// layers: a layer gaining or losing its fast path shows up here).
-const FAST: &[&str] = &["linear"];
+const FAST: &[&str] = &[
+    "linear",
+    "mlp",
+    "mlp-relu",
+    "mlp-ln",
+    "mlp-ln-64x3",
+    "transformer-single",
+];
 
 #[test]
 fn the_expected_architectures_have_a_fast_path() {

@@ -15,6 +15,7 @@
 //! Batched products use dfdx's 4-D matmul on (B, heads, T, d_head) views.
 
 use super::broadcast_row;
+use crate::fast::{column_sums, matmul, Layout, Mat, MatRef, Record};
 use crate::layer::TapeOps;
 use crate::{
     forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, ProbeKind, Real,
@@ -234,6 +235,11 @@ where
 
     forward_via_fwd!(E);
 
+    /// A fast path for a single token only (see the `FastLayer` impl).
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        (self.tokens == 1).then(|| Box::new(self.clone()) as Box<dyn crate::fast::FastLayer>)
+    }
+
     fn tangent(
         &self,
         p: &[Plain<E>],
@@ -285,6 +291,157 @@ where
         let dout = self.merge_heads(dprobs.matmul(v) + probs.matmul(dv));
         // ẏ = o Ẇ_out (+ ḃ_out) + ȯ W_out.
         self.project(o, dp, wo) + dout.matmul(p[wo].clone())
+    }
+}
+
+impl Attention {
+    /// The value block W_in[:, 2d..3d] of the packed (d, 3d) in-projection.
+    fn value_weight<'a>(&self, w_in: &'a [f32]) -> MatRef<'a> {
+        let d = self.dim;
+        MatRef::strided(&w_in[2 * d..], d, d, 3 * d, 1)
+    }
+}
+
+/// Fast path for T = 1 (the arch-grid single-token transformer) only: a
+/// softmax over a single key is exactly 1 (and its derivative exactly 0) in
+/// every head, so o = v and y = v W_out (+ b_out) with v = x W_in,v
+/// (+ b_in,v), the value third of the packed projection. q and k affect
+/// neither y nor ẏ; their weight and bias gradients are exactly 0, as
+/// dfdx's (softmax backward p ⊙ (g − Σ p g) = 1·(g − g) = 0). Records x
+/// and v (= o).
+impl crate::fast::FastLayer for Attention {
+    fn forward(
+        &self,
+        p: &[&[f32]],
+        x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let d = self.dim;
+        assert_eq!(self.tokens, 1, "attention: fast path for one token only");
+        assert_eq!((x.cols, x.layout), (d, Layout::Rows), "attention: input");
+        let wo = self.out_index();
+        let mut v = Mat::zeros(x.rows, d, Layout::Rows);
+        if self.bias {
+            for row in v.data.chunks_exact_mut(d) {
+                row.copy_from_slice(&p[1][2 * d..]);
+            }
+        }
+        matmul(&mut v.data, d, x.view(), self.value_weight(p[0]), self.bias);
+        let mut y = Mat::zeros(x.rows, d, Layout::Rows);
+        if self.bias {
+            for row in y.data.chunks_exact_mut(d) {
+                row.copy_from_slice(p[wo + 1]);
+            }
+        }
+        matmul(
+            &mut y.data,
+            d,
+            v.view(),
+            MatRef::row_major(p[wo], d, d),
+            self.bias,
+        );
+        rec.mats.push(x);
+        rec.mats.push(v);
+        y
+    }
+
+    /// ∂W_out = vᵀ∂y, ∂b_out = Σ ∂y; ∂v = ∂y W_outᵀ; ∂W_in = [0 | 0 | xᵀ∂v],
+    /// ∂b_in = [0 | 0 | Σ ∂v]; ∂x = ∂v W_in,vᵀ.
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let d = self.dim;
+        let (x, v) = (&rec.mats[0], &rec.mats[1]);
+        let wo = self.out_index();
+        let w_out = MatRef::row_major(p[wo], d, d);
+        matmul(grads[wo], d, v.view().t(), dy.view(), false);
+        if self.bias {
+            column_sums(&dy, grads[wo + 1]);
+        }
+        let mut dv = Mat::zeros(x.rows, d, Layout::Rows);
+        matmul(&mut dv.data, d, dy.view(), w_out.t(), false);
+        // q and k columns: exactly zero; v columns: xᵀ∂v.
+        grads[0].fill(0.0);
+        matmul(
+            &mut grads[0][2 * d..],
+            3 * d,
+            x.view().t(),
+            dv.view(),
+            false,
+        );
+        if self.bias {
+            grads[1][..2 * d].fill(0.0);
+            column_sums(&dv, &mut grads[1][2 * d..]);
+        }
+        let mut dx = Mat::zeros(x.rows, d, Layout::Rows);
+        if need_dx {
+            matmul(
+                &mut dx.data,
+                d,
+                dv.view(),
+                self.value_weight(p[0]).t(),
+                false,
+            );
+        }
+        dx
+    }
+
+    /// v̇ = x Ẇ_in,v (+ ḃ_in,v) + ẋ W_in,v; ẏ = v Ẇ_out (+ ḃ_out) + v̇ W_out.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let d = self.dim;
+        let (x, v) = (&rec.mats[0], &rec.mats[1]);
+        let wo = self.out_index();
+        let mut dv = Mat::zeros(x.rows, d, Layout::Rows);
+        if self.bias {
+            for row in dv.data.chunks_exact_mut(d) {
+                row.copy_from_slice(&dp[1][2 * d..]);
+            }
+        }
+        matmul(
+            &mut dv.data,
+            d,
+            x.view(),
+            self.value_weight(dp[0]),
+            self.bias,
+        );
+        if let Some(dx) = dx {
+            matmul(&mut dv.data, d, dx.view(), self.value_weight(p[0]), true);
+        }
+        let mut dy = Mat::zeros(x.rows, d, Layout::Rows);
+        if self.bias {
+            for row in dy.data.chunks_exact_mut(d) {
+                row.copy_from_slice(dp[wo + 1]);
+            }
+        }
+        matmul(
+            &mut dy.data,
+            d,
+            v.view(),
+            MatRef::row_major(dp[wo], d, d),
+            self.bias,
+        );
+        matmul(
+            &mut dy.data,
+            d,
+            dv.view(),
+            MatRef::row_major(p[wo], d, d),
+            true,
+        );
+        dy
     }
 }
 
@@ -480,6 +637,43 @@ mod tests {
                 "{}: score tangent {es:e}, output tangent {ey:e}",
                 layer.name
             );
+        }
+    }
+
+    #[test]
+    fn the_fast_path_exists_for_one_token_only_and_zeroes_the_q_k_gradients() {
+        for bias in [false, true] {
+            let multi = Attention::new("m", 8, 2, 5, bias, AttentionInit::Linear);
+            assert!(Layer::<f32>::fast(&multi).is_none());
+            let single = Attention::new("s", 4, 2, 1, bias, AttentionInit::Linear);
+            let fast = Layer::<f32>::fast(&single).expect("one token has a fast path");
+            let specs = Layer::<f32>::params(&single);
+            let theta: Vec<Vec<f32>> = specs
+                .iter()
+                .enumerate()
+                .map(|(t, s)| {
+                    (0..s.numel())
+                        .map(|i| ((i * 7 + t * 3) as f32 * 0.37).sin())
+                        .collect()
+                })
+                .collect();
+            let p: Vec<&[f32]> = theta.iter().map(|v| v.as_slice()).collect();
+            let x = crate::fast::Mat::new(3, 4, (0..12).map(|i| (i as f32 * 0.9).cos()).collect());
+            let mut rec = crate::fast::Record::default();
+            let y = fast.forward(&p, x, &mut [], Mode::Train, &mut rec);
+            // Gradients are overwritten: NaN going in must not survive anywhere.
+            let mut g: Vec<Vec<f32>> = specs.iter().map(|s| vec![f32::NAN; s.numel()]).collect();
+            let mut gm: Vec<&mut [f32]> = g.iter_mut().map(|v| v.as_mut_slice()).collect();
+            fast.backward(&p, y, &rec, &mut gm, true);
+            assert!(g.iter().flatten().all(|v| v.is_finite()));
+            let (d, w_in) = (4, &g[0]);
+            for row in w_in.chunks_exact(3 * d) {
+                assert!(row[..2 * d].iter().all(|&v| v == 0.0));
+                assert!(row[2 * d..].iter().any(|&v| v != 0.0));
+            }
+            if bias {
+                assert!(g[1][..2 * d].iter().all(|&v| v == 0.0));
+            }
         }
     }
 

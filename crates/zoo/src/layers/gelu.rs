@@ -3,6 +3,7 @@
 //! ẏ = (Φ(x) + x φ(x))·ẋ.
 
 use super::tangent_or_zeros;
+use crate::fast::{Mat, Record};
 use crate::fastmath::exp_f32;
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
@@ -107,7 +108,7 @@ fn slope_of<E: Real>(xs: &Vec<E>, cdf: &Vec<E>, dx: Option<&Vec<E>>) -> Vec<E> {
     if let (Some(xf), Some(cf)) = (as_f32(xs), as_f32(cdf)) {
         let df = dx.map(|d| as_f32(d).expect("dx has the element type of x"));
         let slope = xf.iter().zip(cf).enumerate().map(|(i, (&x, &c))| {
-            let s = c + x * gauss_f32(x) * INV_SQRT_2PI as f32;
+            let s = slope_f32(x, c);
             df.map_or(s, |d| s * d[i])
         });
         return from_f32(slope.collect());
@@ -119,6 +120,14 @@ fn slope_of<E: Real>(xs: &Vec<E>, cdf: &Vec<E>, dx: Option<&Vec<E>>) -> Vec<E> {
             cast(s * dx.map_or(1.0, |d| d[i].to_f64().unwrap()))
         })
         .collect()
+}
+
+/// The GELU slope Φ(x) + xφ(x) in single precision from x and Φ(x) = `cdf`
+/// (the f32 dfdx path and the fast path share it, so they agree bit for bit).
+#[inline(always)]
+pub fn slope_f32(x: f32, cdf: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_280_401_432_7_f64 as f32;
+    cdf + x * gauss_f32(x) * INV_SQRT_2PI
 }
 
 /// Φ(x) = erfc(−x/√2)/2 in single precision: erfc by the Chebyshev fit of
@@ -179,6 +188,12 @@ where
 
     forward_via_fwd!(E);
 
+    /// The fast path ignores `probe`: [`Backend::Fast`](crate::Backend)
+    /// reports no probes.
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn tangent(
         &self,
         _p: &[Plain<E>],
@@ -201,6 +216,77 @@ where
         let cdf = cache.next();
         let slope = slope_of(&x.as_vec(), &cdf.as_vec(), Some(&dx.as_vec()));
         x.device().tensor_from_vec(slope, *x.shape())
+    }
+}
+
+/// Fast path: y = x·Φ(x) in place, with [`cdf_f32`] as the f32 dfdx path
+/// (same values bit for bit). The forward also records the slope
+/// s = Φ(x) + xφ(x) (one more exp per unit), the only thing backward
+/// (∂x = s·∂y) and tangent (ẏ = s·ẋ) need: neither recomputes Φ. Any
+/// [`Layout`](crate::fast::Layout) passes through (GELU(0) = 0 keeps padding
+/// rows zero). Probes are not reported (see [`Backend::Fast`](crate::Backend)).
+impl crate::fast::FastLayer for Gelu {
+    fn forward(
+        &self,
+        _p: &[&[f32]],
+        mut x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let mut slope = x.zeros_like();
+        for (v, s) in x.data.iter_mut().zip(slope.data.iter_mut()) {
+            let c = cdf_f32(*v);
+            *s = slope_f32(*v, c);
+            *v *= c;
+        }
+        rec.mats.push(slope);
+        x
+    }
+
+    /// ∂x = (Φ(x) + xφ(x))·∂y.
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        mut dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        scale_by_slope(&mut dy, &rec.mats[0]);
+        dy
+    }
+
+    /// ẏ = (Φ(x) + xφ(x))·ẋ (zeros for a zero input tangent).
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let slope = &rec.mats[0];
+        match dx {
+            Some(mut dx) => {
+                scale_by_slope(&mut dx, slope);
+                dx
+            }
+            None => slope.zeros_like(),
+        }
+    }
+}
+
+/// d ← s ⊙ d; `d` takes the slope's layout.
+fn scale_by_slope(d: &mut Mat, slope: &Mat) {
+    assert_eq!(
+        (d.rows, d.cols),
+        (slope.rows, slope.cols),
+        "gelu: tangent shape"
+    );
+    d.layout = slope.layout;
+    for (d, &s) in d.data.iter_mut().zip(&slope.data) {
+        *d *= s;
     }
 }
 
@@ -247,5 +333,42 @@ mod slope_tests {
         assert_eq!(gauss_f32(f32::INFINITY), 0.0);
         // A NaN input gives a NaN output y = x·Φ(x) (a diverged run stays NaN).
         assert!((f32::NAN * cdf_f32(f32::NAN)).is_nan());
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::{cdf_f32, slope_f32, Gelu};
+    use crate::fast::{FastLayer, Layout, Mat, Record};
+    use crate::Mode;
+
+    #[test]
+    fn fast_gelu_keeps_the_layout_and_zero_padding_rows_and_records_the_slope() {
+        let layout = Layout::PaddedSeq { samples: 1, len: 1 };
+        let x = Mat {
+            layout,
+            ..Mat::new(3, 2, vec![0.0, 0.0, -1.3, 0.7, 0.0, 0.0])
+        };
+        let mut rec = Record::default();
+        let gelu = Gelu::probed("ffn");
+        let y = gelu.forward(&[], x.clone(), &mut [], Mode::Eval, &mut rec);
+        assert_eq!(y.layout, layout);
+        for (&yv, &xv) in y.data.iter().zip(&x.data) {
+            assert_eq!(yv, xv * cdf_f32(xv));
+        }
+        let d = Mat {
+            layout,
+            ..Mat::new(3, 2, vec![2.0; 6])
+        };
+        let dx = gelu.backward(&[], d.clone(), &rec, &mut [], true);
+        let dy = gelu.tangent(&[], &[], Some(d), Mode::Eval, &rec);
+        for ((&g, &t), &xv) in dx.data.iter().zip(&dy.data).zip(&x.data) {
+            let s = 2.0 * slope_f32(xv, cdf_f32(xv));
+            assert_eq!((g, t), (s, s));
+        }
+        assert_eq!((dx.layout, dy.layout), (layout, layout));
+        // Padding rows: GELU(0) = 0, and its slope Φ(0) = 1/2 scales a zero tangent to 0.
+        assert_eq!(&y.data[..2], &[0.0, 0.0]);
+        assert_eq!(&y.data[4..], &[0.0, 0.0]);
     }
 }

@@ -3,6 +3,7 @@
 //! Tangent: x̂̇ = (ẋ − mean(ẋ) − x̂·mean(ẋ ⊙ x̂))/σ; ẏ = γ ⊙ x̂̇ + γ̇ ⊙ x̂ + β̇.
 
 use super::broadcast_row;
+use crate::fast::{Layout, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -80,6 +81,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn tangent(
         &self,
         p: &[Plain<E>],
@@ -114,5 +119,184 @@ where
             }
         }
         xhat_t.device().tensor_from_vec(out, (rows, n))
+    }
+}
+
+/// Σ a_j b_j in f32 over eight interleaved partial sums, so the loop
+/// vectorises (a strict left-to-right sum does not); n ≤ a few hundred here.
+#[inline]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        let (x, y): (&[f32; 8], &[f32; 8]) = (x.try_into().unwrap(), y.try_into().unwrap());
+        for ((a, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *a += x * y;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Σ a_j in f32, as [`dot_lanes`].
+#[inline]
+fn sum_lanes(a: &[f32]) -> f32 {
+    let ca = a.chunks_exact(8);
+    let tail: f32 = ca.remainder().iter().sum();
+    let mut acc = [0.0f32; 8];
+    for x in ca {
+        let x: &[f32; 8] = x.try_into().unwrap();
+        for (a, x) in acc.iter_mut().zip(x) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// d ← (d − mean(d) − x̂·mean(d ⊙ x̂))/σ on one row: the LayerNorm Jacobian
+/// (symmetric), so it serves both the backward (d = γ ⊙ ∂y) and the
+/// tangent (d = ẋ).
+#[inline]
+fn project_row(d: &mut [f32], xhat: &[f32], inv_sigma: f32) {
+    let inv_n = 1.0 / d.len() as f32;
+    let mean_d = sum_lanes(d) * inv_n;
+    let mean_dx = dot_lanes(d, xhat) * inv_n;
+    for (v, &xh) in d.iter_mut().zip(xhat) {
+        *v = (*v - mean_d - xh * mean_dx) * inv_sigma;
+    }
+}
+
+/// Fast path, per row in f32: x̂ = (x − μ)/σ computed in place over the
+/// input (centred first, then the biased variance of the centred row, as
+/// dfdx's `normalize`), y = γ ⊙ x̂ + β. Records x̂ and 1/σ per row
+/// (`vecs[0]`). Rows layout only (normalising a zero padding row would
+/// give β, not 0).
+impl crate::fast::FastLayer for LayerNorm {
+    fn forward(
+        &self,
+        p: &[&[f32]],
+        mut x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let n = self.features;
+        assert_eq!((x.cols, x.layout), (n, Layout::Rows), "layernorm: input");
+        let (gain, shift) = (p[0], p[1]);
+        let (eps, inv_n) = (self.eps as f32, 1.0 / n as f32);
+        let mut inv_sigma = Vec::with_capacity(x.rows);
+        let mut y = Mat::zeros(x.rows, n, Layout::Rows);
+        for (row, out) in x.data.chunks_exact_mut(n).zip(y.data.chunks_exact_mut(n)) {
+            let mean = sum_lanes(row) * inv_n;
+            for v in row.iter_mut() {
+                *v -= mean;
+            }
+            let inv = 1.0 / (dot_lanes(row, row) * inv_n + eps).sqrt();
+            inv_sigma.push(inv);
+            for (((o, v), &g), &b) in out.iter_mut().zip(row.iter_mut()).zip(gain).zip(shift) {
+                *v *= inv;
+                *o = g * *v + b;
+            }
+        }
+        rec.mats.push(x);
+        rec.vecs.push(inv_sigma);
+        y
+    }
+
+    /// ∂γ = Σ_rows ∂y ⊙ x̂, ∂β = Σ_rows ∂y; with g = γ ⊙ ∂y,
+    /// ∂x = (g − mean(g) − x̂·mean(g ⊙ x̂))/σ per row (in place over ∂y).
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        mut dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let n = self.features;
+        let (xhat, inv_sigma) = (&rec.mats[0], &rec.vecs[0]);
+        assert_eq!(
+            (dy.rows, dy.cols),
+            (xhat.rows, n),
+            "layernorm: gradient shape"
+        );
+        let gain = p[0];
+        let (dgain, rest) = grads.split_at_mut(1);
+        let (dgain, dshift) = (&mut *dgain[0], &mut *rest[0]);
+        dgain.fill(0.0);
+        dshift.fill(0.0);
+        for ((d, xh), &inv) in dy
+            .data
+            .chunks_exact_mut(n)
+            .zip(xhat.data.chunks_exact(n))
+            .zip(inv_sigma)
+        {
+            for ((((dg, ds), v), &x), &g) in dgain
+                .iter_mut()
+                .zip(dshift.iter_mut())
+                .zip(d.iter_mut())
+                .zip(xh)
+                .zip(gain)
+            {
+                *dg += *v * x;
+                *ds += *v;
+                *v *= g;
+            }
+            if need_dx {
+                project_row(d, xh, inv);
+            }
+        }
+        if !need_dx {
+            dy.data.fill(0.0);
+        }
+        dy
+    }
+
+    /// ẏ = γ ⊙ x̂̇ + γ̇ ⊙ x̂ + β̇ with x̂̇ = (ẋ − mean(ẋ) − x̂·mean(ẋ ⊙ x̂))/σ
+    /// (in place over ẋ).
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let n = self.features;
+        let (xhat, inv_sigma) = (&rec.mats[0], &rec.vecs[0]);
+        let (gain, dgain, dshift) = (p[0], dp[0], dp[1]);
+        let Some(mut dy) = dx else {
+            let mut dy = xhat.zeros_like();
+            for (o, xh) in dy.data.chunks_exact_mut(n).zip(xhat.data.chunks_exact(n)) {
+                for (((o, &x), &dg), &ds) in o.iter_mut().zip(xh).zip(dgain).zip(dshift) {
+                    *o = dg * x + ds;
+                }
+            }
+            return dy;
+        };
+        assert_eq!(
+            (dy.rows, dy.cols),
+            (xhat.rows, n),
+            "layernorm: tangent shape"
+        );
+        for ((d, xh), &inv) in dy
+            .data
+            .chunks_exact_mut(n)
+            .zip(xhat.data.chunks_exact(n))
+            .zip(inv_sigma)
+        {
+            project_row(d, xh, inv);
+            for ((((o, &x), &g), &dg), &ds) in d.iter_mut().zip(xh).zip(gain).zip(dgain).zip(dshift)
+            {
+                *o = g * *o + dg * x + ds;
+            }
+        }
+        dy
     }
 }

@@ -2,6 +2,7 @@
 //! kink at 0 (tests keep pre-activations away from it).
 
 use super::{tangent_or_zeros, zip_map};
+use crate::fast::{Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -37,6 +38,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(*self))
+    }
+
     fn tangent(
         &self,
         _p: &[Plain<E>],
@@ -55,5 +60,107 @@ where
             tangent: dx.clone(),
         });
         zip_map(&x, &dx, |x, d| if x > E::zero() { d } else { E::zero() })
+    }
+}
+
+/// Fast path: y = max(x, 0) elementwise (dfdx's kernel, so a NaN input gives
+/// 0 as there), in place. The record is the output y, whose sign is the
+/// slope mask 1[x > 0] (y > 0 exactly where x > 0), for both
+/// ∂x = 1[x > 0]·∂y and ẏ = 1[x > 0]·ẋ. Any [`Layout`](crate::fast::Layout)
+/// passes through unchanged: zero padding rows stay zero.
+impl crate::fast::FastLayer for Relu {
+    fn forward(
+        &self,
+        _p: &[&[f32]],
+        mut x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        for v in x.data.iter_mut() {
+            *v = v.max(0.0);
+        }
+        rec.mats.push(x.clone());
+        x
+    }
+
+    /// ∂x = 1[y > 0]·∂y.
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        mut dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        mask(&mut dy, &rec.mats[0]);
+        dy
+    }
+
+    /// ẏ = 1[y > 0]·ẋ (zeros for a zero input tangent).
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let y = &rec.mats[0];
+        match dx {
+            Some(mut dx) => {
+                mask(&mut dx, y);
+                dx
+            }
+            None => y.zeros_like(),
+        }
+    }
+}
+
+/// d ← 1[y > 0]·d, elementwise; `d` takes `y`'s layout.
+fn mask(d: &mut Mat, y: &Mat) {
+    assert_eq!((d.rows, d.cols), (y.rows, y.cols), "relu: tangent shape");
+    d.layout = y.layout;
+    for (d, &y) in d.data.iter_mut().zip(&y.data) {
+        *d = if y > 0.0 { *d } else { 0.0 };
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::Relu;
+    use crate::fast::{FastLayer, Layout, Mat, Record};
+    use crate::Mode;
+
+    #[test]
+    fn fast_relu_keeps_the_layout_and_zero_padding_rows() {
+        // One sample of 2 positions, 3 channels: rows 0 and 3 are padding.
+        let layout = Layout::PaddedSeq { samples: 1, len: 2 };
+        let data = vec![
+            0.0, 0.0, 0.0, 1.0, -2.0, 3.0, -0.5, 0.25, -4.0, 0.0, 0.0, 0.0,
+        ];
+        let x = Mat {
+            layout,
+            ..Mat::new(4, 3, data)
+        };
+        let mut rec = Record::default();
+        let y = Relu.forward(&[], x, &mut [], Mode::Train, &mut rec);
+        assert_eq!(y.layout, layout);
+        assert_eq!(
+            y.data,
+            [0.0, 0.0, 0.0, 1.0, 0.0, 3.0, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0]
+        );
+        let ones = Mat {
+            layout,
+            ..Mat::new(4, 3, vec![1.0; 12])
+        };
+        let mask = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+        let dx = Relu.backward(&[], ones.clone(), &rec, &mut [], true);
+        assert_eq!((dx.layout, dx.data.as_slice()), (layout, &mask[..]));
+        let dy = Relu.tangent(&[], &[], Some(ones), Mode::Train, &rec);
+        assert_eq!((dy.layout, dy.data.as_slice()), (layout, &mask[..]));
+        let zero = Relu.tangent(&[], &[], None, Mode::Train, &rec);
+        assert_eq!(zero.layout, layout);
+        assert!(zero.data.iter().all(|&v| v == 0.0));
     }
 }

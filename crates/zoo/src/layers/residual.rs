@@ -7,6 +7,7 @@
 //! layer's [`Layer::params`] / [`Layer::init_state`]; a `Residual` presents
 //! its inner layers' lists concatenated and splits them back here.
 
+use crate::fast::{FastLayer, Mat, Record};
 use crate::{Cache, Layer, Mode, ParamSpec, Plain, Probe, Real, Traced};
 use dfdx::prelude::WithEmptyTape;
 use std::ops::Range;
@@ -128,6 +129,20 @@ where
         h + x
     }
 
+    /// A fast path when every inner layer has one.
+    fn fast(&self) -> Option<Box<dyn FastLayer>> {
+        let inner = self
+            .inner
+            .iter()
+            .map(|l| l.fast())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(FastResidual {
+            inner,
+            param_ranges: self.param_ranges.clone(),
+            state_ranges: self.state_ranges.clone(),
+        }))
+    }
+
     /// ẏ = ẋ + ḟ (ḟ alone when ẋ is zero).
     fn tangent(
         &self,
@@ -148,6 +163,104 @@ where
             Some(dx) => df + dx,
             None => df,
         }
+    }
+}
+
+/// The fast path of a [`Residual`]: y = x + f(x) with the inner layers'
+/// fast layers, each given its slice of the parameters, gradients,
+/// directions and buffers (by the same ranges as the dfdx path) and its own
+/// [`Record`] in `Record::inner`.
+struct FastResidual {
+    inner: Vec<Box<dyn FastLayer>>,
+    param_ranges: Vec<Range<usize>>,
+    state_ranges: Vec<Range<usize>>,
+}
+
+/// a ← a + b (same shape); the sum keeps `a`'s layout.
+fn add_into(a: &mut Mat, b: &Mat) {
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.rows, b.cols),
+        "residual: the branch must keep the shape"
+    );
+    for (u, v) in a.data.iter_mut().zip(&b.data) {
+        *u += v;
+    }
+}
+
+impl FastLayer for FastResidual {
+    fn forward(
+        &self,
+        p: &[&[f32]],
+        x: Mat,
+        state: &mut [f32],
+        mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let mut h = x.clone();
+        for (i, layer) in self.inner.iter().enumerate() {
+            let mut r = Record::default();
+            h = layer.forward(
+                &p[self.param_ranges[i].clone()],
+                h,
+                &mut state[self.state_ranges[i].clone()],
+                mode,
+                &mut r,
+            );
+            rec.inner.push(r);
+        }
+        add_into(&mut h, &x);
+        h.layout = x.layout;
+        h
+    }
+
+    /// ∂x = ∂y + (∂f/∂x)ᵀ∂y; each inner layer writes its own gradient slices.
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let mut dh = dy.clone();
+        for i in (0..self.inner.len()).rev() {
+            let r = self.param_ranges[i].clone();
+            dh = self.inner[i].backward(
+                &p[r.clone()],
+                dh,
+                &rec.inner[i],
+                &mut grads[r],
+                need_dx || i > 0,
+            );
+        }
+        if need_dx {
+            add_into(&mut dh, &dy);
+        }
+        dh.layout = dy.layout;
+        dh
+    }
+
+    /// ẏ = ẋ + ḟ (ḟ alone when ẋ is zero).
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let mut dh = dx.clone();
+        for (i, layer) in self.inner.iter().enumerate() {
+            let r = self.param_ranges[i].clone();
+            dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i]));
+        }
+        let mut df = dh.expect("a residual branch has at least one layer");
+        if let Some(dx) = dx {
+            add_into(&mut df, &dx);
+            df.layout = dx.layout;
+        }
+        df
     }
 }
 
