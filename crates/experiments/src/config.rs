@@ -100,6 +100,18 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/temperature-fingerprint.yaml"),
     ),
     (
+        "arch-grid.yaml",
+        include_str!("../../../configs/arch-grid.yaml"),
+    ),
+    (
+        "quick/arch-grid.yaml",
+        include_str!("../../../configs/quick/arch-grid.yaml"),
+    ),
+    (
+        "bench/arch-grid.yaml",
+        include_str!("../../../configs/bench/arch-grid.yaml"),
+    ),
+    (
         "lr-spike.yaml",
         include_str!("../../../configs/lr-spike.yaml"),
     ),

@@ -9,6 +9,7 @@
 //! Adding an experiment = one file implementing [`Experiment`] plus one line
 //! in [`registry`].
 
+pub mod arch_grid;
 pub mod config;
 pub mod context;
 pub mod lr_spike;
@@ -60,6 +61,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &random_directions::RandomDirections,
         &temperature_fingerprint::TemperatureFingerprint,
         &lr_spike::LrSpike,
+        &arch_grid::ArchGrid,
         &overhead::Overhead,
     ]
 }

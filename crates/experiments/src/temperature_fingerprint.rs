@@ -94,6 +94,9 @@ pub struct TemperatureConfig {
     pub ci_level: f64,
     /// Seed of the bootstrap.
     pub bootstrap_seed: u64,
+    /// dfdx or the zoo's fast f32 path (same layers and θ; see `zoo::fast`).
+    #[serde(default)]
+    pub backend: zoo::Backend,
 }
 
 impl crate::config::Validate for TemperatureConfig {
@@ -103,6 +106,19 @@ impl crate::config::Validate for TemperatureConfig {
                 "arch",
                 format!(
                     "unknown architecture {:?}; see `ghosts zoo list`",
+                    self.arch
+                ),
+            ));
+        }
+        if self.backend == zoo::Backend::Fast
+            && !zoo::arch::find(&self.arch)
+                .map(|e| e.build::<f32>(&ArchConfig::default()).has_fast_path())
+                .unwrap_or(false)
+        {
+            return Err((
+                "backend",
+                format!(
+                    "architecture {:?} has no fast path in every layer; use `backend: dfdx`",
                     self.arch
                 ),
             ));
@@ -252,7 +268,8 @@ fn one_run(
     let split = data::stratified_split(&digits.labels, cfg.test_ratio, seed);
     let model = zoo::arch::find(&cfg.arch)?
         .build::<f32>(&ArchConfig::default())
-        .with_temperature(temperature);
+        .with_temperature(temperature)
+        .with_backend(cfg.backend)?;
     let train: Batch<f32> = Batch::from_digits(model.device(), digits, &split.train);
     let mut state = model.init(seed);
     let recipe = Recipe {
@@ -291,10 +308,7 @@ fn one_run(
     let tau_max = (cfg.tau_max_rho_factor * rho_a).max(cfg.tau_max_floor);
     let tau = geomspace(cfg.tau_min, tau_max, cfg.tau_points);
     let (mut loss_ratio, mut flip) = (Vec::with_capacity(tau.len()), Vec::with_capacity(tau.len()));
-    for &t in &tau {
-        let mut moved = state.clone();
-        moved.params.axpy(t, &u);
-        let logits = model.logits(&moved, &train.x);
+    for logits in model.logits_on_line(&state, &train.x, &u, &tau) {
         let pred = argmax_rows(&logits);
         let loss = model.loss_of_logits(logits, &train);
         // A diverged step is a result: inf loss ratio, flips still counted.

@@ -421,8 +421,64 @@ where
 
     /// Eval-mode logits without touching `state`.
     pub fn logits(&self, state: &State<E>, x: &Plain<E>) -> Plain<E> {
+        if let Some(fast) = &self.fast {
+            self.check_input(x);
+            MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+            let s32: &State<f32> = (state as &dyn std::any::Any)
+                .downcast_ref()
+                .expect("fast path is f32");
+            let mut buffers = s32.buffers.clone();
+            let z = fast.logits(&s32.params.0, &mut buffers, to_mat(x), Mode::Eval);
+            let t: Plain<f32> = self.dev.tensor_from_vec(z.data, (z.rows, z.cols));
+            return downcast_owned(t);
+        }
         let mut s = state.clone();
         self.forward(&mut s, x, Mode::Eval).0
+    }
+
+    /// Eval-mode logits at θ + τ·v for each τ of `taus` (a one-step sweep
+    /// along a direction). The fast backend runs an affine first layer once
+    /// for the whole line ([`crate::fast::FastModel::logits_on_line`]); the
+    /// result equals `logits` at each moved θ up to f32 rounding.
+    pub fn logits_on_line(
+        &self,
+        state: &State<E>,
+        x: &Plain<E>,
+        direction: &ParamVec<E>,
+        taus: &[f64],
+    ) -> Vec<Plain<E>> {
+        if let Some(fast) = &self.fast {
+            self.check_input(x);
+            MODEL_PASSES.fetch_add(taus.len() as u64, Ordering::Relaxed);
+            let s32: &State<f32> = (state as &dyn std::any::Any)
+                .downcast_ref()
+                .expect("fast path is f32");
+            let d32: &ParamVec<f32> = (direction as &dyn std::any::Any)
+                .downcast_ref()
+                .expect("fast path is f32");
+            return fast
+                .logits_on_line(
+                    &s32.params.0,
+                    &s32.buffers,
+                    &d32.0,
+                    to_mat(x),
+                    taus,
+                    Mode::Eval,
+                )
+                .into_iter()
+                .map(|z| {
+                    let t: Plain<f32> = self.dev.tensor_from_vec(z.data, (z.rows, z.cols));
+                    downcast_owned(t)
+                })
+                .collect();
+        }
+        taus.iter()
+            .map(|&tau| {
+                let mut moved = state.clone();
+                moved.params.axpy(tau, direction);
+                self.logits(&moved, x)
+            })
+            .collect()
     }
 
     fn tempered_ce<T: crate::layer::TapeOps<E>>(

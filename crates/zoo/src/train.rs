@@ -116,16 +116,18 @@ where
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut opt = AdamW::new(model.num_params());
     let n = data.len();
-    let all: Vec<usize> = (0..n).collect();
+    // One host copy of the inputs for all the minibatches.
+    let x_host = data.x.as_vec();
     let mut last = f64::NAN;
     for _ in 0..recipe.steps {
         let batch = match recipe.batch {
-            Some(b) if b < n => subset(
+            Some(b) if b < n => subset_of_rows(
                 model.device(),
                 data,
+                &x_host,
                 &rand::seq::index::sample(&mut rng, n, b).into_vec(),
             ),
-            _ => subset(model.device(), data, &all),
+            _ => data.clone(),
         };
         let out = model.loss_and_grad(state, &batch, Mode::Train);
         last = out.loss;
@@ -168,9 +170,16 @@ pub fn subset<E: Real>(dev: &Dev, data: &Batch<E>, indices: &[usize]) -> Batch<E
 where
     Dev: Device<E>,
 {
+    subset_of_rows(dev, data, &data.x.as_vec(), indices)
+}
+
+/// Rows `indices` of a batch whose inputs `x` are already on the host.
+fn subset_of_rows<E: Real>(dev: &Dev, data: &Batch<E>, x: &[E], indices: &[usize]) -> Batch<E>
+where
+    Dev: Device<E>,
+{
     let f = data.x.shape().1;
     let k = data.onehot.shape().1;
-    let x = data.x.as_vec();
     let mut rows = Vec::with_capacity(indices.len() * f);
     for &i in indices {
         rows.extend_from_slice(&x[i * f..(i + 1) * f]);

@@ -108,6 +108,10 @@ pub struct Record {
     pub vecs: Vec<Vec<f32>>,
     /// Records of inner layers, in order.
     pub inner: Vec<Record>,
+    /// Set by the caller when only the output is wanted (no backward or
+    /// tangent will read this record): a layer may then skip recording
+    /// what is costly to compute (GELU's slope).
+    pub logits_only: bool,
 }
 
 /// One layer on the fast path. Parameters arrive as slices of θ in the order
@@ -130,6 +134,13 @@ pub trait FastLayer: Send + Sync {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat;
+
+    /// True if, for a fixed input, the output is affine in the layer's
+    /// parameters (Linear): then y(θ + τθ̇) = y + τ·ẏ exactly, and a sweep
+    /// along a line needs this layer's forward once.
+    fn affine_in_params(&self) -> bool {
+        false
+    }
 
     /// Tangent pass: ẏ = ∂y/∂x·ẋ + ∂y/∂θ·θ̇ at the recorded forward, with
     /// `dx = None` for a zero input tangent (the data).
@@ -202,6 +213,76 @@ impl FastModel {
             cache.layers.push(rec);
         }
         (h, cache)
+    }
+
+    /// Logits only: a forward whose records are dropped, so layers skip
+    /// what only a backward or tangent pass would read.
+    pub fn logits(&self, theta: &[f32], buffers: &mut [f32], x: Mat, mode: Mode) -> Mat {
+        let mut h = x;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let p = slices(theta, &self.params[i]);
+            let mut rec = Record {
+                logits_only: true,
+                ..Record::default()
+            };
+            h = layer.forward(&p, h, &mut buffers[self.buffers[i].clone()], mode, &mut rec);
+        }
+        h
+    }
+
+    /// Logits at θ + τ·v for every τ of `taus` (eval or train mode on a
+    /// copy of the buffers per τ). When the first layer is affine in its
+    /// parameters (Linear), its output along the line is z₀ + τ·ż₀, exact,
+    /// so it runs once instead of once per τ.
+    pub fn logits_on_line(
+        &self,
+        theta: &[f32],
+        buffers: &[f32],
+        direction: &[f32],
+        x: Mat,
+        taus: &[f64],
+        mode: Mode,
+    ) -> Vec<Mat> {
+        // θ + τv as ParamVec::axpy rounds it (in f32).
+        let moved = |tau: f64| -> Vec<f32> {
+            theta
+                .iter()
+                .zip(direction)
+                .map(|(&t, &d)| t + tau as f32 * d)
+                .collect()
+        };
+        let first = &self.layers[0];
+        if !(first.affine_in_params() && self.buffers[0].is_empty()) {
+            return taus
+                .iter()
+                .map(|&tau| self.logits(&moved(tau), &mut buffers.to_vec(), x.clone(), mode))
+                .collect();
+        }
+        let p = slices(theta, &self.params[0]);
+        let dp = slices(direction, &self.params[0]);
+        let mut rec = Record::default();
+        let z0 = first.forward(&p, x, &mut [], mode, &mut rec);
+        let dz0 = first.tangent(&p, &dp, None, mode, &rec);
+        taus.iter()
+            .map(|&tau| {
+                let theta = moved(tau);
+                let t = tau as f32;
+                let mut h = z0.clone();
+                for (v, d) in h.data.iter_mut().zip(&dz0.data) {
+                    *v += t * d;
+                }
+                let mut buffers = buffers.to_vec();
+                for (i, layer) in self.layers.iter().enumerate().skip(1) {
+                    let p = slices(&theta, &self.params[i]);
+                    let mut rec = Record {
+                        logits_only: true,
+                        ..Record::default()
+                    };
+                    h = layer.forward(&p, h, &mut buffers[self.buffers[i].clone()], mode, &mut rec);
+                }
+                h
+            })
+            .collect()
     }
 
     /// Backward from ∂L/∂z; returns ∇θ (length of θ).

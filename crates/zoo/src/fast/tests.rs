@@ -140,3 +140,31 @@ fn tempered_ce_matches_dfdx_and_a_nan_logit_gives_a_nan_loss() {
         .0
         .is_nan());
 }
+
+#[test]
+fn logits_on_a_line_match_logits_at_each_moved_theta() {
+    for name in ["mlp", "mlp-ln-64x3"] {
+        let entry = arch::find(name).unwrap();
+        let reference = entry.build::<f32>(&ArchConfig::default());
+        let fast = entry
+            .build::<f32>(&ArchConfig::default())
+            .with_backend(Backend::Fast)
+            .unwrap();
+        let state = reference.init(5);
+        let batch = digits_batch(&reference, 30);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let v = ParamVec(
+            (0..reference.num_params())
+                .map(|_| rng.gen_range(-0.1f32..0.1))
+                .collect(),
+        );
+        let taus = [0.0, 1e-3, 0.5, 3.0];
+        let line = fast.logits_on_line(&state, &batch.x, &v, &taus);
+        let slow = reference.logits_on_line(&state, &batch.x, &v, &taus);
+        assert_eq!(line.len(), taus.len());
+        for (a, b) in line.iter().zip(&slow) {
+            let e = rel_err(&a.as_vec(), &b.as_vec());
+            assert!(e < 1e-5, "{name}: logits on the line, relative error {e}");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::tangent_or_zeros;
 use crate::fast::{Mat, Record};
-use crate::fastmath::exp_f32;
+
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -126,8 +126,14 @@ fn slope_of<E: Real>(xs: &Vec<E>, cdf: &Vec<E>, dx: Option<&Vec<E>>) -> Vec<E> {
 /// (the f32 dfdx path and the fast path share it, so they agree bit for bit).
 #[inline(always)]
 pub fn slope_f32(x: f32, cdf: f32) -> f32 {
+    slope_f32_with::<false>(x, cdf)
+}
+
+/// [`slope_f32`] with a fused-multiply-add exp when `FMA`.
+#[inline(always)]
+pub fn slope_f32_with<const FMA: bool>(x: f32, cdf: f32) -> f32 {
     const INV_SQRT_2PI: f32 = 0.398_942_280_401_432_7_f64 as f32;
-    cdf + x * gauss_f32(x) * INV_SQRT_2PI
+    cdf + x * gauss_f32_with::<FMA>(x) * INV_SQRT_2PI
 }
 
 /// Φ(x) = erfc(−x/√2)/2 in single precision: erfc by the Chebyshev fit of
@@ -139,20 +145,34 @@ pub fn slope_f32(x: f32, cdf: f32) -> f32 {
 /// (2e-5 at |x| = 12, where Φ(x) ≈ 2e-33).
 #[inline(always)]
 pub fn cdf_f32(x: f32) -> f32 {
+    cdf_f32_with::<false>(x)
+}
+
+/// [`cdf_f32`] in fused multiply-adds when `FMA` (code compiled for FMA only).
+#[inline(always)]
+pub fn cdf_f32_with<const FMA: bool>(x: f32) -> f32 {
+    let m = crate::fastmath::madd::<FMA>;
     let z_true = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     // Beyond z = 9, erfc(z) < 5e-37: return 0 there, and never compute
     // with subnormals (a hundredfold slowdown on x86).
     let z = z_true.min(9.0);
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let tail = 0.5 * t * exp_f32(poly - z * z);
+    // Horner from the highest coefficient: c0 + t(c1 + t(c2 + ...)).
+    let mut poly = 0.170_872_77f32;
+    for c in [
+        -0.822_152_23,
+        1.488_515_87,
+        -1.135_203_98,
+        0.278_868_07,
+        -0.186_288_06,
+        0.096_784_18,
+        0.374_091_96,
+        1.000_023_7,
+        -1.265_512_2,
+    ] {
+        poly = m(t, poly, c);
+    }
+    let tail = 0.5 * t * crate::fastmath::exp_f32_with::<FMA>(poly - z * z);
     let tail = if z_true > 9.0 { 0.0 } else { tail };
     if x >= 0.0 {
         1.0 - tail
@@ -164,11 +184,17 @@ pub fn cdf_f32(x: f32) -> f32 {
 /// exp(−x²/2) in single precision (0 beyond |x| = 12.7, never subnormal).
 #[inline(always)]
 pub fn gauss_f32(x: f32) -> f32 {
+    gauss_f32_with::<false>(x)
+}
+
+/// [`gauss_f32`] with a fused-multiply-add exp when `FMA`.
+#[inline(always)]
+pub fn gauss_f32_with<const FMA: bool>(x: f32) -> f32 {
     let h = 0.5 * x * x;
     if h > 81.0 {
         0.0
     } else {
-        exp_f32(-h.min(81.0))
+        crate::fastmath::exp_f32_with::<FMA>(-h.min(81.0))
     }
 }
 
@@ -234,13 +260,13 @@ impl crate::fast::FastLayer for Gelu {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        let mut slope = x.zeros_like();
-        for (v, s) in x.data.iter_mut().zip(slope.data.iter_mut()) {
-            let c = cdf_f32(*v);
-            *s = slope_f32(*v, c);
-            *v *= c;
+        if rec.logits_only {
+            gelu_in_place(&mut x.data);
+        } else {
+            let mut slope = x.zeros_like();
+            gelu_and_slope(&mut x.data, &mut slope.data);
+            rec.mats.push(slope);
         }
-        rec.mats.push(slope);
         x
     }
 
@@ -278,6 +304,30 @@ impl crate::fast::FastLayer for Gelu {
 }
 
 /// d ← s ⊙ d; `d` takes the slope's layout.
+/// y = x·Φ(x) in place. Compiled twice: for AVX2+FMA (chosen at run time
+/// when the CPU has it; the polynomials then use fused multiply-adds, same
+/// accuracy, last bits may differ) and for the baseline. A given machine
+/// always takes the same version, so runs stay bit-reproducible there.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gelu_in_place(x: &mut [f32]) {
+    const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
+    for v in x.iter_mut() {
+        *v *= cdf_f32_with::<FMA>(*v);
+    }
+}
+
+/// y = x·Φ(x) in place, and the slope Φ(x) + xφ(x) the backward and tangent
+/// passes need (dispatched as [`gelu_in_place`]).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gelu_and_slope(x: &mut [f32], slope: &mut [f32]) {
+    const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
+    for (v, s) in x.iter_mut().zip(slope.iter_mut()) {
+        let c = cdf_f32_with::<FMA>(*v);
+        *s = slope_f32_with::<FMA>(*v, c);
+        *v *= c;
+    }
+}
+
 fn scale_by_slope(d: &mut Mat, slope: &Mat) {
     assert_eq!(
         (d.rows, d.cols),

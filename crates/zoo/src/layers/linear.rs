@@ -144,6 +144,10 @@ impl crate::fast::FastLayer for Linear {
         y
     }
 
+    fn affine_in_params(&self) -> bool {
+        true
+    }
+
     /// ∂W = xᵀ·dy, ∂b = Σ_rows dy, ∂x = dy·Wᵀ.
     fn backward(
         &self,

@@ -199,7 +199,10 @@ impl FastLayer for FastResidual {
     ) -> Mat {
         let mut h = x.clone();
         for (i, layer) in self.inner.iter().enumerate() {
-            let mut r = Record::default();
+            let mut r = Record {
+                logits_only: rec.logits_only,
+                ..Record::default()
+            };
             h = layer.forward(
                 &p[self.param_ranges[i].clone()],
                 h,
