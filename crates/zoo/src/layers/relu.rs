@@ -2,6 +2,7 @@
 //! kink at 0 (tests keep pre-activations away from it).
 
 use super::{tangent_or_zeros, zip_map};
+use crate::fast::{mask_buffer, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -37,6 +38,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(*self))
+    }
+
     fn tangent(
         &self,
         _p: &[Plain<E>],
@@ -55,5 +60,79 @@ where
             tangent: dx.clone(),
         });
         zip_map(&x, &dx, |x, d| if x > E::zero() { d } else { E::zero() })
+    }
+}
+
+/// Fast path: elementwise and in place, any layout (kept). The record is
+/// the byte mask 1[x > 0] (a quarter of x's bytes; the input buffer
+/// becomes the output) and an empty `rows × 0` matrix with x's layout. A
+/// zero pad row stays zero in every pass.
+impl crate::fast::FastLayer for Relu {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn forward(
+        &self,
+        _p: &[&[f32]],
+        mut x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let mut mask = mask_buffer(x.data.len());
+        for (v, m) in x.data.iter_mut().zip(mask.iter_mut()) {
+            let on = *v > 0.0;
+            *m = on as u8;
+            *v = if on { *v } else { 0.0 };
+        }
+        rec.masks.push(mask);
+        // The shape and layout, for a zero tangent: rows × 0 in x's layout.
+        rec.mats.push(Mat::zeros(x.rows, 0, x.layout));
+        x
+    }
+
+    /// ∂x = ∂y·1[x > 0], in place.
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        mut dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        apply_mask(&mut dy, &rec.masks[0]);
+        dy
+    }
+
+    /// ẏ = ẋ·1[x > 0].
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let mask = &rec.masks[0];
+        match dx {
+            Some(mut dx) => {
+                apply_mask(&mut dx, mask);
+                dx
+            }
+            None => {
+                let shape = &rec.mats[0];
+                let cols = mask.len().checked_div(shape.rows).unwrap_or(0);
+                Mat::zeroed(shape.rows, cols, shape.layout)
+            }
+        }
+    }
+}
+
+/// `d ← d·1[mask]`.
+fn apply_mask(d: &mut Mat, mask: &[u8]) {
+    assert_eq!(d.data.len(), mask.len(), "relu: gradient or tangent shape");
+    for (v, &m) in d.data.iter_mut().zip(mask) {
+        *v = if m != 0 { *v } else { 0.0 };
     }
 }
