@@ -1,23 +1,75 @@
 //! Time full-batch training steps of one architecture (profiling aid).
 //!
 //! Run: `cargo run --release -p zoo --example step_profile -- cnn-bn 20`
-use zoo::{arch, ArchConfig, Batch, Mode};
+//! (dfdx backend) or `... -- cnn-bn 20 --fast` (the fast f32 backend);
+//! `--tangent` adds to each step the train-mode tangent along a random
+//! direction over the step's own forward (what a controller does).
+//! One untimed warm-up step runs first (first-touch page faults, caches).
+use zoo::{arch, ArchConfig, Backend, Batch, Mode, ParamVec};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let name = args.get(1).map_or("cnn-bn", |s| s.as_str());
-    let steps: usize = args.get(2).map_or(Ok(20), |s| s.parse())?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let fast = args.iter().any(|a| a == "--fast");
+    let tangent = args.iter().any(|a| a == "--tangent");
+    let positional: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(|s| s.as_str())
+        .collect();
+    let name = positional.first().copied().unwrap_or("cnn-bn");
+    let steps: usize = positional.get(1).map_or(Ok(20), |s| s.parse())?;
     let digits = data::load_default_digits()?;
-    let model = arch::find(name)?.build::<f32>(&ArchConfig::default());
+    let mut model = arch::find(name)?.build::<f32>(&ArchConfig::default());
+    if fast {
+        model = model.with_backend(Backend::Fast)?;
+    }
     let idx: Vec<usize> = (0..1438).collect();
     let batch: Batch<f32> = Batch::from_digits(model.device(), &digits, &idx);
     let mut state = model.init(0);
-    let start = std::time::Instant::now();
-    for _ in 0..steps {
-        let out = model.loss_and_grad(&mut state, &batch, Mode::Train);
+    let direction = ParamVec::<f32>::random_unit(model.num_params(), 1);
+    let mut step = || {
+        let frozen = tangent.then(|| state.clone());
+        let mut out = model.loss_and_grad(&mut state, &batch, Mode::Train);
+        if let Some(frozen) = frozen {
+            model.tangent(&frozen, &mut out.cache, &direction, Mode::Train);
+        }
         state.params.axpy(-1e-3, &out.grad);
-    }
-    let per = start.elapsed().as_secs_f64() / steps as f64;
-    println!("{name}: {:.1} ms per full-batch step", 1e3 * per);
+    };
+    step();
+    let cpu_start = thread_cpu_ns();
+    // Per-step times: the median and minimum resist other processes
+    // sharing the cores better than the mean.
+    let mut times: Vec<f64> = (0..steps)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            step();
+            1e3 * t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let cpu = match (cpu_start, thread_cpu_ns()) {
+        (Some(a), Some(b)) => format!(
+            ", {:.1} ms on the CPU",
+            (b - a) as f64 / 1e6 / steps.max(1) as f64
+        ),
+        _ => String::new(),
+    };
+    let mean = times.iter().sum::<f64>() / steps.max(1) as f64;
+    times.sort_by(f64::total_cmp);
+    let (min, median) = (times.first().copied(), times.get(steps / 2).copied());
+    println!(
+        "{name} ({:?} backend, {} rows per step{}): {mean:.1} ms per full-batch step (median {:.1}, min {:.1}{cpu})",
+        model.backend(),
+        idx.len(),
+        if tangent { ", with a tangent" } else { "" },
+        median.unwrap_or(f64::NAN),
+        min.unwrap_or(f64::NAN),
+    );
     Ok(())
+}
+
+/// This thread's time on the CPU so far (Linux `schedstat`), in ns: unlike
+/// wall time it does not count waiting for a core other processes hold.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }

@@ -14,10 +14,23 @@
 //! controllers and experiments use it unchanged. Parameters and buffers keep
 //! the model's layout; tests check every fast layer and every fast model
 //! against the dfdx path (gradient, tangent, running statistics).
+//!
+//! Two things keep full-batch steps fast beyond the arithmetic: activations
+//! are recycled through a per-thread buffer pool (`pool`: fresh 12 MB
+//! allocations page-fault on every step), and [`FastModel::new`] fuses
+//! Conv → BatchNorm → ReLU (→ GlobalAvgPool) runs into one layer (`fused`)
+//! that makes fewer passes over memory.
 
+mod fused;
 mod gemm_ops;
+mod pool;
+mod seq;
 
 pub use gemm_ops::{matmul, MatRef};
+pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
+pub use seq::{
+    interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
+};
 
 use crate::Mode;
 
@@ -106,6 +119,8 @@ pub struct Record {
     pub mats: Vec<Mat>,
     /// Saved scalars per column or row (LayerNorm 1/σ, BatchNorm statistics).
     pub vecs: Vec<Vec<f32>>,
+    /// Saved byte masks (ReLU's 1[x > 0], a quarter of the input's bytes).
+    pub masks: Vec<Vec<u8>>,
     /// Records of inner layers, in order.
     pub inner: Vec<Record>,
     /// Set by the caller when only the output is wanted (no backward or
@@ -118,6 +133,12 @@ pub struct Record {
 /// of [`Layer::params`](crate::Layer::params), each row-major with the
 /// spec's shape; `state` is the layer's share of the buffers.
 pub trait FastLayer: Send + Sync {
+    /// The layer itself, for [`FastModel::new`] to recognise runs of layers
+    /// it can fuse (Conv → BatchNorm → ReLU); `None` (the default) never fuses.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Forward pass; saves in `rec` what `backward` and `tangent` need.
     /// Train mode uses batch statistics and updates `state`.
     fn forward(&self, p: &[&[f32]], x: Mat, state: &mut [f32], mode: Mode, rec: &mut Record)
@@ -172,13 +193,25 @@ pub struct FastCache {
     pub mode: Option<Mode>,
 }
 
+/// A dropped record hands its matrices to the buffer pool ([`recycle`]),
+/// so the next step's activations need no fresh (page-faulting) memory.
+impl Drop for FastCache {
+    fn drop(&mut self) {
+        for rec in self.layers.iter_mut() {
+            recycle_record(rec);
+        }
+    }
+}
+
 /// Split θ (or a direction) into per-tensor slices of one layer.
 fn slices<'a>(flat: &'a [f32], ranges: &[std::ops::Range<usize>]) -> Vec<&'a [f32]> {
     ranges.iter().map(|r| &flat[r.clone()]).collect()
 }
 
 impl FastModel {
-    /// Assemble from per-layer fast layers and the model's layout.
+    /// Assemble from per-layer fast layers and the model's layout. Runs of
+    /// layers with a fused fast path (Conv → BatchNorm → ReLU) are
+    /// replaced by it: same results, fewer passes over memory.
     pub fn new(
         layers: Vec<Box<dyn FastLayer>>,
         params: Vec<Vec<std::ops::Range<usize>>>,
@@ -186,6 +219,7 @@ impl FastModel {
     ) -> Self {
         assert_eq!(layers.len(), params.len());
         assert_eq!(layers.len(), buffers.len());
+        let (layers, params, buffers) = fused::fuse(layers, params, buffers);
         FastModel {
             layers,
             params,
@@ -319,6 +353,18 @@ impl FastModel {
             dh = Some(layer.tangent(&p, &dp, dh, mode, &cache.layers[i]));
         }
         dh.expect("a model has at least one layer")
+    }
+}
+
+/// `f(c)` with `c` a compile-time constant for the usual channel counts,
+/// so that the row loops `f` inlines are unrolled without length checks.
+#[inline(always)]
+pub(crate) fn with_const_channels<R>(c: usize, mut f: impl FnMut(usize) -> R) -> R {
+    match c {
+        16 => f(16),
+        32 => f(32),
+        64 => f(64),
+        _ => f(c),
     }
 }
 

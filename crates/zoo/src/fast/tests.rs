@@ -24,12 +24,15 @@ fn digits_batch(model: &Model<f32>, rows: usize) -> Batch<f32> {
 /// perturbations of θ so no parameter sits at its initial symmetry).
 pub(crate) fn check_against_dfdx(name: &str, mode: Mode) {
     let cfg = ArchConfig::default();
-    let reference = arch::find(name).unwrap().build::<f32>(&cfg);
-    let fast = arch::find(name)
-        .unwrap()
-        .build::<f32>(&cfg)
-        .with_backend(Backend::Fast)
-        .unwrap();
+    let build = || arch::find(name).unwrap().build::<f32>(&cfg);
+    check_models(name, build, mode);
+}
+
+/// [`check_against_dfdx`] for a model built by `build` (twice: one copy
+/// switched to the fast backend).
+fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+    let reference = build();
+    let fast = build().with_backend(Backend::Fast).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut state = reference.init(3);
     for v in state.params.0.iter_mut() {
@@ -84,6 +87,7 @@ const FAST: &[&str] = &[
     "mlp-ln",
     "mlp-ln-64x3",
     "transformer-single",
+    "cnn-bn",
 ];
 
 #[test]
@@ -101,6 +105,53 @@ fn every_fast_architecture_matches_dfdx_in_train_and_eval_mode() {
     for name in FAST {
         check_against_dfdx(name, Mode::Train);
         check_against_dfdx(name, Mode::Eval);
+    }
+}
+
+/// Layer combinations cnn-bn does not exercise: BatchNorm on channel-major
+/// rows, a kernel-1 conv, a multi-channel rows input converted to a padded
+/// sequence (and ∂x back), a conv → BatchNorm → ReLU block followed by a
+/// conv (fused without its pooling), global pooling of padded sequences and
+/// of rows. A linear layer first makes every later layer pass ∂x back.
+#[test]
+fn other_layer_combinations_match_dfdx() {
+    use crate::layers::{BatchNorm, Conv, GlobalAvgPool, Linear, Relu};
+    use crate::Layer;
+    type Layers = Vec<Box<dyn Layer<f32>>>;
+    type Build = fn() -> Layers;
+    let models: Vec<(&str, Build)> = vec![
+        ("bn-rows, conv k1", || {
+            vec![
+                Box::new(Linear::new(64, 64)),
+                Box::new(BatchNorm::new(4, 16)),
+                Box::new(Relu),
+                Box::new(Conv::new_1d(4, 3, 16, 1)),
+                Box::new(GlobalAvgPool::new(3, 16)),
+                Box::new(Linear::new(3, 10)),
+            ]
+        }),
+        ("conv-bn-relu then conv", || {
+            vec![
+                Box::new(Linear::new(64, 64)),
+                Box::new(Conv::new_1d(4, 3, 16, 3)),
+                Box::new(BatchNorm::new(3, 16)),
+                Box::new(Relu),
+                Box::new(Conv::new_1d(3, 5, 16, 3)),
+                Box::new(GlobalAvgPool::new(5, 16)),
+                Box::new(Linear::new(5, 10)),
+            ]
+        }),
+        ("pool rows", || {
+            vec![
+                Box::new(GlobalAvgPool::new(8, 8)),
+                Box::new(Linear::new(8, 10)),
+            ]
+        }),
+    ];
+    for (name, layers) in models {
+        for mode in [Mode::Train, Mode::Eval] {
+            check_models(name, || Model::new(name, 64, 10, layers()), mode);
+        }
     }
 }
 

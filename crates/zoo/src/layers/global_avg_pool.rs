@@ -2,6 +2,7 @@
 //! channel, channel-major rows (B, C·L) → (B, C). Linear, so the tangent is
 //! the same mean of ẋ.
 
+use crate::fast::{interiors, interiors_mut, padded_dims, zero_pad_rows, Layout, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Layer, Mode, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -69,6 +70,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     /// ẏ = mean over the length of ẋ.
     fn tangent(
         &self,
@@ -83,6 +88,117 @@ where
         match dx {
             Some(dx) => self.pool(dx),
             None => x.device().zeros_like(&(x.shape().0, self.channels)),
+        }
+    }
+}
+
+/// Fast path: padded sequences (channels-last) or channel-major rows in,
+/// rows of `channels` means out. The record is a `samples × 0` matrix in
+/// the input's layout (for the shape of ∂x and of a zero tangent).
+impl GlobalAvgPool {
+    /// The means of `x` (either layout), `samples × channels`.
+    fn fast_pool(&self, x: &Mat) -> Mat {
+        let (c, l) = (self.channels, self.length);
+        let inv = 1.0 / l as f32;
+        match x.layout {
+            Layout::PaddedSeq { .. } => {
+                let (samples, len) = padded_dims(x, c, "global average pool");
+                assert_eq!(len, l, "global average pool: sequence length");
+                let mut y = Mat::zeros(samples, c, Layout::Rows);
+                for (yr, xb) in y.data.chunks_exact_mut(c).zip(interiors(&x.data, c, l)) {
+                    for xr in xb.chunks_exact(c) {
+                        for (a, &v) in yr.iter_mut().zip(xr) {
+                            *a += v;
+                        }
+                    }
+                    yr.iter_mut().for_each(|a| *a *= inv);
+                }
+                y
+            }
+            Layout::Rows => {
+                assert_eq!(x.cols, c * l, "global average pool: row width");
+                let data = x
+                    .data
+                    .chunks_exact(l)
+                    .map(|seq| seq.iter().sum::<f32>() * inv)
+                    .collect();
+                Mat::new(x.rows, c, data)
+            }
+        }
+    }
+}
+
+impl crate::fast::FastLayer for GlobalAvgPool {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn forward(
+        &self,
+        _p: &[&[f32]],
+        x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let y = self.fast_pool(&x);
+        rec.mats.push(Mat::zeros(y.rows, 0, x.layout));
+        x.recycle();
+        y
+    }
+
+    /// ∂x = ∂y/L at every position of its channel (zero pad rows).
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        let (c, l) = (self.channels, self.length);
+        let (samples, layout) = (rec.mats[0].rows, rec.mats[0].layout);
+        assert_eq!((dy.rows, dy.cols), (samples, c), "global average pool: ∂y");
+        let inv = 1.0 / l as f32;
+        match layout {
+            Layout::PaddedSeq { .. } => {
+                let mut dx = Mat::scratch(samples * (l + 2), c, layout);
+                zero_pad_rows(&mut dx.data, c, l);
+                for (xb, dr) in interiors_mut(&mut dx.data, c, l).zip(dy.data.chunks_exact(c)) {
+                    for xr in xb.chunks_exact_mut(c) {
+                        for (a, &d) in xr.iter_mut().zip(dr) {
+                            *a = d * inv;
+                        }
+                    }
+                }
+                dx
+            }
+            Layout::Rows => {
+                let mut dx = Mat::zeros(samples, c * l, Layout::Rows);
+                for (seq, &d) in dx.data.chunks_exact_mut(l).zip(&dy.data) {
+                    seq.fill(d * inv);
+                }
+                dx
+            }
+        }
+    }
+
+    /// ẏ = the means of ẋ.
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        match dx {
+            Some(dx) => {
+                let y = self.fast_pool(&dx);
+                dx.recycle();
+                y
+            }
+            None => Mat::zeros(rec.mats[0].rows, self.channels, Layout::Rows),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! kink at 0 (tests keep pre-activations away from it).
 
 use super::{tangent_or_zeros, zip_map};
-use crate::fast::{Mat, Record};
+use crate::fast::{mask_buffer, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -63,12 +63,15 @@ where
     }
 }
 
-/// Fast path: y = max(x, 0) elementwise (dfdx's kernel, so a NaN input gives
-/// 0 as there), in place. The record is the output y, whose sign is the
-/// slope mask 1[x > 0] (y > 0 exactly where x > 0), for both
-/// ∂x = 1[x > 0]·∂y and ẏ = 1[x > 0]·ẋ. Any [`Layout`](crate::fast::Layout)
-/// passes through unchanged: zero padding rows stay zero.
+/// Fast path: elementwise and in place, any layout (kept). The record is
+/// the byte mask 1[x > 0] (a quarter of x's bytes; the input buffer
+/// becomes the output) and an empty `rows × 0` matrix with x's layout. A
+/// zero pad row stays zero in every pass.
 impl crate::fast::FastLayer for Relu {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn forward(
         &self,
         _p: &[&[f32]],
@@ -77,14 +80,19 @@ impl crate::fast::FastLayer for Relu {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        for v in x.data.iter_mut() {
-            *v = v.max(0.0);
+        let mut mask = mask_buffer(x.data.len());
+        for (v, m) in x.data.iter_mut().zip(mask.iter_mut()) {
+            let on = *v > 0.0;
+            *m = on as u8;
+            *v = if on { *v } else { 0.0 };
         }
-        rec.mats.push(x.clone());
+        rec.masks.push(mask);
+        // The shape and layout, for a zero tangent: rows × 0 in x's layout.
+        rec.mats.push(Mat::zeros(x.rows, 0, x.layout));
         x
     }
 
-    /// ∂x = 1[y > 0]·∂y.
+    /// ∂x = ∂y·1[x > 0], in place.
     fn backward(
         &self,
         _p: &[&[f32]],
@@ -93,11 +101,11 @@ impl crate::fast::FastLayer for Relu {
         _grads: &mut [&mut [f32]],
         _need_dx: bool,
     ) -> Mat {
-        mask(&mut dy, &rec.mats[0]);
+        apply_mask(&mut dy, &rec.masks[0]);
         dy
     }
 
-    /// ẏ = 1[y > 0]·ẋ (zeros for a zero input tangent).
+    /// ẏ = ẋ·1[x > 0].
     fn tangent(
         &self,
         _p: &[&[f32]],
@@ -106,23 +114,26 @@ impl crate::fast::FastLayer for Relu {
         _mode: Mode,
         rec: &Record,
     ) -> Mat {
-        let y = &rec.mats[0];
+        let mask = &rec.masks[0];
         match dx {
             Some(mut dx) => {
-                mask(&mut dx, y);
+                apply_mask(&mut dx, mask);
                 dx
             }
-            None => y.zeros_like(),
+            None => {
+                let shape = &rec.mats[0];
+                let cols = mask.len().checked_div(shape.rows).unwrap_or(0);
+                Mat::zeroed(shape.rows, cols, shape.layout)
+            }
         }
     }
 }
 
-/// d ← 1[y > 0]·d, elementwise; `d` takes `y`'s layout.
-fn mask(d: &mut Mat, y: &Mat) {
-    assert_eq!((d.rows, d.cols), (y.rows, y.cols), "relu: tangent shape");
-    d.layout = y.layout;
-    for (d, &y) in d.data.iter_mut().zip(&y.data) {
-        *d = if y > 0.0 { *d } else { 0.0 };
+/// `d ← d·1[mask]`.
+fn apply_mask(d: &mut Mat, mask: &[u8]) {
+    assert_eq!(d.data.len(), mask.len(), "relu: gradient or tangent shape");
+    for (v, &m) in d.data.iter_mut().zip(mask) {
+        *v = if m != 0 { *v } else { 0.0 };
     }
 }
 

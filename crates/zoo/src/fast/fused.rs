@@ -1,0 +1,602 @@
+//! Fused runs of fast layers: Conv → BatchNorm → ReLU (→ GlobalAvgPool)
+//! as one set of passes.
+//!
+//! At cnn-bn's full batch every activation is 12 MB, far beyond L2, and
+//! each elementwise pass costs about a millisecond. The fused block does
+//! the layers' arithmetic, in the same order wherever it matters, with
+//! fewer passes and no intermediate matrices:
+//!
+//! - forward: the convolution runs in chunks of whole samples
+//!   ([`Conv::chunks`]) and BatchNorm's batch moments are summed from each
+//!   chunk while it is in cache; then one pass normalises, applies the
+//!   ReLU and writes its byte mask; with the pooling fused too, the ReLU's
+//!   output is only summed per sample, never stored;
+//! - backward: one pass sums Σ∂z and Σ∂z·x̂ through the ReLU mask (none
+//!   when pooled: ∂a is then ∂y/L over a sample, and the forward kept the
+//!   per-sample count of active positions and their Σx̂); then, chunk by
+//!   chunk, BatchNorm's ∂y is formed in a chunk buffer and handed straight
+//!   to the convolution's backward ([`ConvBackward`]).
+//!
+//! Forward outputs, masks and running statistics are bit-identical to the
+//! layers run one by one; gradients agree to rounding (the pooled sums are
+//! grouped per sample). The record holds the layers' own records
+//! (`inner`), as they would have written them, so the tangent pass simply
+//! runs the layers' tangents.
+
+use super::{
+    interiors, interiors_mut, mask_buffer, padded_dims, with_const_channels, zero_pad_rows,
+    FastLayer, Layout, Mat, Record,
+};
+use crate::layers::batch_norm::{backward_constants, channel_sums};
+use crate::layers::conv::ConvBackward;
+use crate::layers::{BatchNorm, Conv, GlobalAvgPool, Relu};
+use crate::Mode;
+use std::ops::Range;
+
+/// θ ranges of one layer's tensors.
+type Ranges = Vec<Range<usize>>;
+
+/// Replace every Conv → BatchNorm → ReLU run (matching shapes, and a
+/// GlobalAvgPool after it if there is one) by a [`ConvBnRelu`], merging
+/// the layers' parameter and buffer ranges.
+#[allow(clippy::type_complexity)]
+pub(crate) fn fuse(
+    layers: Vec<Box<dyn FastLayer>>,
+    params: Vec<Ranges>,
+    buffers: Vec<Range<usize>>,
+) -> (Vec<Box<dyn FastLayer>>, Vec<Ranges>, Vec<Range<usize>>) {
+    let n = layers.len();
+    let mut layers: Vec<Option<Box<dyn FastLayer>>> = layers.into_iter().map(Some).collect();
+    let (mut out_layers, mut out_params, mut out_buffers) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < n {
+        let next: Vec<&dyn FastLayer> = layers[i..(i + 4).min(n)]
+            .iter()
+            .map(|l| l.as_deref().expect("not taken yet"))
+            .collect();
+        match ConvBnRelu::recognise(&next) {
+            Some(block) => {
+                let k = block.layers();
+                let contiguous = (i..i + k - 1).all(|j| buffers[j].end == buffers[j + 1].start);
+                assert!(contiguous, "fused layers have adjacent buffers");
+                out_params.push(params[i..i + k].concat());
+                out_buffers.push(buffers[i].start..buffers[i + k - 1].end);
+                out_layers.push(Box::new(block) as Box<dyn FastLayer>);
+                i += k;
+            }
+            None => {
+                out_layers.push(layers[i].take().expect("each layer is moved once"));
+                out_params.push(params[i].clone());
+                out_buffers.push(buffers[i].clone());
+                i += 1;
+            }
+        }
+    }
+    (out_layers, out_params, out_buffers)
+}
+
+/// Conv (1-D fast path) → BatchNorm → ReLU, optionally → GlobalAvgPool.
+/// Parameters: the conv's weight and bias, then BatchNorm's gain and
+/// shift; state: BatchNorm's.
+pub(crate) struct ConvBnRelu {
+    conv: Conv,
+    bn: BatchNorm,
+    /// The pooling after the ReLU, fused too: then the ReLU's output is
+    /// never stored, only its per-sample means (and ∂a is a broadcast of ∂y/L).
+    pool: Option<GlobalAvgPool>,
+}
+
+impl ConvBnRelu {
+    /// The block, if `next` starts with a conv, a BatchNorm over its output
+    /// channels and length, and a ReLU (and takes a matching GlobalAvgPool
+    /// after them).
+    fn recognise(next: &[&dyn FastLayer]) -> Option<Self> {
+        let conv = next.first()?.as_any()?.downcast_ref::<Conv>()?;
+        let bn = next.get(1)?.as_any()?.downcast_ref::<BatchNorm>()?;
+        next.get(2)?.as_any()?.downcast_ref::<Relu>()?;
+        if bn.channels != conv.c_out || bn.length != conv.width {
+            return None;
+        }
+        let pool = next
+            .get(3)
+            .and_then(|l| l.as_any())
+            .and_then(|l| l.downcast_ref::<GlobalAvgPool>())
+            .filter(|g| g.channels == conv.c_out && g.length == conv.width)
+            .cloned();
+        Some(ConvBnRelu {
+            conv: conv.clone(),
+            bn: bn.clone(),
+            pool,
+        })
+    }
+
+    /// How many model layers the block stands for.
+    fn layers(&self) -> usize {
+        3 + self.pool.is_some() as usize
+    }
+}
+
+impl FastLayer for ConvBnRelu {
+    fn forward(
+        &self,
+        p: &[&[f32]],
+        x: Mat,
+        state: &mut [f32],
+        mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let (conv, bn) = (&self.conv, &self.bn);
+        let (c, len) = (conv.c_out, conv.width);
+        let (x, layout) = conv.fast_input(x);
+        let (samples, _) = padded_dims(&x, conv.c_in, "conv-bn-relu");
+        let w = conv.permuted(p[0]);
+        // Pass 1: the convolution chunk by chunk; in train mode the batch
+        // moments of each chunk while it is in cache, shifted by the first
+        // row as BatchNorm's own forward does.
+        let mut y = Mat::scratch(x.rows, c, x.layout);
+        let mut shift: Vec<f32> = Vec::new();
+        let (mut s1, mut s2) = (vec![0.0; c], vec![0.0; c]);
+        for r in conv.chunks(x.rows) {
+            let yc = &mut y.data[r.start * c..r.end * c];
+            conv.conv_chunk(yc, &[(&x, &w)], p[1], r);
+            if mode == Mode::Train {
+                if shift.is_empty() {
+                    shift = yc[c..2 * c].to_vec();
+                }
+                let (s1, s2) = (&mut s1, &mut s2);
+                with_const_channels(c, |c| bn.add_moments_for(c, yc, &shift, s1, s2));
+            }
+        }
+        let (mean, inv, weight) = match mode {
+            Mode::Train => bn.train_statistics(&s1, &s2, &shift, samples * len, state),
+            Mode::Eval => bn.eval_statistics(state),
+        };
+        // Pass 2: z = (y − μ)/σ·γ + β, a = max(z, 0), mask 1[z > 0]; a is
+        // stored, or (pooled) summed per sample as GlobalAvgPool does.
+        let mut mask = mask_buffer(x.rows * c);
+        zero_pad_rows(&mut mask, c, len);
+        let consts = [&mean[..], &inv[..], p[2], p[3]];
+        let out = match &self.pool {
+            None => {
+                let mut a = Mat::scratch(x.rows, c, x.layout);
+                zero_pad_rows(&mut a.data, c, len);
+                with_const_channels(c, |c| {
+                    bn_relu_forward_rows(&y.data, &mut mask, &mut a.data, c, len, consts)
+                });
+                a
+            }
+            Some(_) => {
+                let mut pooled = Mat::zeros(samples, c, Layout::Rows);
+                let mut active = vec![0.0f32; samples * 2 * c];
+                with_const_channels(c, |c| {
+                    bn_relu_pool_rows(
+                        &y.data,
+                        &mut mask,
+                        &mut pooled.data,
+                        &mut active,
+                        c,
+                        len,
+                        consts,
+                    )
+                });
+                rec.vecs.push(active);
+                pooled
+            }
+        };
+        // The layers' records, as they would have written them.
+        let conv_rec = Record {
+            mats: vec![x, Mat::zeros(0, 0, layout)],
+            ..Record::default()
+        };
+        let relu_rec = Record {
+            mats: vec![Mat::zeros(y.rows, 0, y.layout)],
+            masks: vec![mask],
+            ..Record::default()
+        };
+        let pool_rec = Record {
+            mats: vec![Mat::zeros(samples, 0, y.layout)],
+            ..Record::default()
+        };
+        let y_layout = y.layout;
+        let bn_rec = Record {
+            mats: vec![y, Mat::zeros(0, 0, y_layout)],
+            vecs: vec![mean, inv, vec![weight]],
+            ..Record::default()
+        };
+        rec.inner = vec![conv_rec, bn_rec, relu_rec];
+        if self.pool.is_some() {
+            rec.inner.push(pool_rec);
+        }
+        out
+    }
+
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        da: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let (conv, c, len) = (&self.conv, self.conv.c_out, self.conv.width);
+        let (conv_rec, bn_rec, relu_rec) = (&rec.inner[0], &rec.inner[1], &rec.inner[2]);
+        let y = &bn_rec.mats[0];
+        let (mean, inv, weight) = (&bn_rec.vecs[0], &bn_rec.vecs[1], bn_rec.vecs[2][0]);
+        let mask = &relu_rec.masks[0];
+        let (samples, _) = padded_dims(y, c, "conv-bn-relu backward");
+        match self.pool {
+            None => assert_eq!(padded_dims(&da, c, "conv-bn-relu backward").0, samples),
+            Some(_) => assert_eq!((da.rows, da.cols, da.layout), (samples, c, Layout::Rows)),
+        }
+        let longest = conv.chunks(y.rows).map(|r| r.len()).max().unwrap_or(0);
+        let mut buf = super::scratch(longest * c);
+        // Pass 1: Σ∂z and Σ∂z·x̂ with ∂z = ∂a·1[z > 0]: ∂β and ∂γ. Pooled,
+        // ∂a is ∂y/len over a sample: the forward's per-sample counts and
+        // sums of x̂ over the active positions give them at once.
+        let (mut sd, mut sdx) = (vec![0.0; c], vec![0.0; c]);
+        if self.pool.is_some() {
+            let scale = 1.0 / len as f32;
+            for (gr, act) in da.data.chunks_exact(c).zip(rec.vecs[0].chunks_exact(2 * c)) {
+                let (count, sum_xh) = act.split_at(c);
+                for ch in 0..c {
+                    let d = gr[ch] * scale;
+                    sd[ch] += (d * count[ch]) as f64;
+                    sdx[ch] += (d * sum_xh[ch]) as f64;
+                }
+            }
+        } else {
+            for r in conv.chunks(y.rows) {
+                let (lo, hi) = (r.start * c, r.end * c);
+                let (dac, yc, mc) = (&da.data[lo..hi], &y.data[lo..hi], &mask[lo..hi]);
+                with_const_channels(c, |c| {
+                    masked_sums(dac, yc, mc, c, len, mean, inv, &mut sd, &mut sdx)
+                });
+            }
+        }
+        for (g, v) in grads[2].iter_mut().zip(&sdx) {
+            *g = *v as f32;
+        }
+        for (g, v) in grads[3].iter_mut().zip(&sd) {
+            *g = *v as f32;
+        }
+        let (scale, u1, u2) = backward_constants(p[2], inv, &sd, &sdx, weight);
+        // Pass 2, chunk by chunk: ∂y = γ/σ·(∂z − u1 − x̂·u2) into a chunk
+        // buffer (pad rows are zeroed by the conv), then the conv's backward.
+        let mut back = ConvBackward::new(conv, p[0], conv_rec, need_dx);
+        // Pooled: ∂a = ∂y/len, one row per sample (GlobalAvgPool's ∂x values).
+        let per_sample: Option<Vec<f32>> = self.pool.as_ref().map(|_| {
+            let scale = 1.0 / len as f32;
+            da.data.iter().map(|&d| d * scale).collect()
+        });
+        for r in conv.chunks(y.rows) {
+            let (lo, hi) = (r.start * c, r.end * c);
+            let dac = match &per_sample {
+                Some(rows) => &rows[r.start / (len + 2) * c..r.end / (len + 2) * c],
+                None => &da.data[lo..hi],
+            };
+            let dyc = &mut buf[..r.len() * c];
+            let consts = [&mean[..], &inv[..], &scale[..], &u1[..], &u2[..]];
+            let (yc, mc, broadcast) = (&y.data[lo..hi], &mask[lo..hi], per_sample.is_some());
+            with_const_channels(c, |c| {
+                bn_relu_backward_rows(dyc, dac, broadcast, yc, mc, c, len, consts)
+            });
+            back.chunk(r, dyc);
+        }
+        super::recycle(buf);
+        da.recycle();
+        back.finish(&mut grads[..2])
+    }
+
+    /// The layers' tangents in turn, over their own records.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let h = FastLayer::tangent(&self.conv, &p[..2], &dp[..2], dx, mode, &rec.inner[0]);
+        let h = FastLayer::tangent(&self.bn, &p[2..], &dp[2..], Some(h), mode, &rec.inner[1]);
+        let h = FastLayer::tangent(&Relu, &[], &[], Some(h), mode, &rec.inner[2]);
+        match &self.pool {
+            Some(pool) => FastLayer::tangent(pool, &[], &[], Some(h), mode, &rec.inner[3]),
+            None => h,
+        }
+    }
+}
+
+/// Add per-channel Σ∂z and Σ∂z·x̂ with ∂z = ∂a·1[mask], x̂ = (y − μ)/σ,
+/// over padded rows of whole samples, to `sd`, `sdx`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn masked_sums(
+    da: &[f32],
+    y: &[f32],
+    mask: &[u8],
+    c: usize,
+    len: usize,
+    mean: &[f32],
+    inv: &[f32],
+    sd: &mut [f64],
+    sdx: &mut [f64],
+) {
+    channel_sums(
+        da,
+        y,
+        mask,
+        c,
+        len,
+        mean,
+        inv,
+        sd,
+        sdx,
+        |d, yv, on, m, s| {
+            let dz = if on != 0 { d } else { 0.0 };
+            let xh = (yv - m) * s;
+            (dz, dz * xh)
+        },
+    );
+}
+
+/// ∂y = γ/σ·(∂z − u1 − x̂·u2) with ∂z = ∂a·1[mask], x̂ = (y − μ)/σ, on the
+/// interior rows of padded rows of whole samples (`consts`: μ, 1/σ, γ/σ,
+/// u1, u2 per channel; pad rows of `dy` are left alone). ∂a has the rows'
+/// shape, or with `broadcast` one row per sample, the same at every position.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn bn_relu_backward_rows(
+    dy: &mut [f32],
+    da: &[f32],
+    broadcast: bool,
+    y: &[f32],
+    mask: &[u8],
+    c: usize,
+    len: usize,
+    consts: [&[f32]; 5],
+) {
+    let [mean, inv, scale, u1, u2] = consts;
+    let blocks = interiors_mut(dy, c, len)
+        .zip(interiors(y, c, len))
+        .zip(interiors(mask, c, len));
+    for (s, ((db, yb), mb)) in blocks.enumerate() {
+        let rows = db
+            .chunks_exact_mut(c)
+            .zip(yb.chunks_exact(c))
+            .zip(mb.chunks_exact(c));
+        for (i, ((dr, yr), mr)) in rows.enumerate() {
+            let ar = if broadcast {
+                &da[s * c..(s + 1) * c]
+            } else {
+                &da[(s * (len + 2) + 1 + i) * c..][..c]
+            };
+            let lanes = dr
+                .iter_mut()
+                .zip(ar)
+                .zip(yr.iter().zip(mr))
+                .zip(mean.iter().zip(inv))
+                .zip(scale.iter().zip(u1.iter().zip(u2)));
+            for ((((dv, &d), (&yv, &on)), (&m, &s)), (&k, (&v1, &v2))) in lanes {
+                let dz = if on != 0 { d } else { 0.0 };
+                let xh = (yv - m) * s;
+                *dv = k * (dz - v1 - xh * v2);
+            }
+        }
+    }
+}
+
+/// z = (y − μ)/σ·γ + β, mask 1[z > 0] and a = max(z, 0) on the interior
+/// rows of padded rows of whole samples (`consts`: μ, 1/σ, γ, β).
+#[inline(always)]
+fn bn_relu_forward_rows(
+    y: &[f32],
+    mask: &mut [u8],
+    a: &mut [f32],
+    c: usize,
+    len: usize,
+    consts: [&[f32]; 4],
+) {
+    let [mean, inv, gain, beta] = consts;
+    let blocks = interiors_mut(a, c, len)
+        .zip(interiors_mut(mask, c, len))
+        .zip(interiors(y, c, len));
+    for ((ab, mb), yb) in blocks {
+        let rows = ab
+            .chunks_exact_mut(c)
+            .zip(mb.chunks_exact_mut(c))
+            .zip(yb.chunks_exact(c));
+        for ((ar, mr), yr) in rows {
+            let lanes = ar
+                .iter_mut()
+                .zip(mr.iter_mut())
+                .zip(yr)
+                .zip(mean.iter().zip(inv))
+                .zip(gain.iter().zip(beta));
+            for ((((av, mv), &yv), (&m, &s)), (&g, &b)) in lanes {
+                let z = (yv - m) * s * g + b;
+                let on = z > 0.0;
+                *mv = on as u8;
+                *av = if on { z } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// As [`bn_relu_forward_rows`], but a is averaged over each sample's rows
+/// into `pooled` (samples × c, zeros on entry) as GlobalAvgPool does: summed
+/// row by row in f32, then scaled by 1/len. `active` (samples × 2c) gets,
+/// per sample, Σ_l 1[z > 0] then Σ_l 1[z > 0]·x̂ per channel: with them the
+/// backward's Σ∂z and Σ∂z·x̂ need no pass over the rows (∂a is ∂y/len at
+/// every position of a sample).
+#[inline(always)]
+fn bn_relu_pool_rows(
+    y: &[f32],
+    mask: &mut [u8],
+    pooled: &mut [f32],
+    active: &mut [f32],
+    c: usize,
+    len: usize,
+    consts: [&[f32]; 4],
+) {
+    let [mean, inv, gain, beta] = consts;
+    let scale = 1.0 / len as f32;
+    let blocks = pooled
+        .chunks_exact_mut(c)
+        .zip(active.chunks_exact_mut(2 * c))
+        .zip(interiors_mut(mask, c, len))
+        .zip(interiors(y, c, len));
+    for (((pr, act), mb), yb) in blocks {
+        let (count, sum_xh) = act.split_at_mut(c);
+        count.fill(0.0);
+        sum_xh.fill(0.0);
+        for (mr, yr) in mb.chunks_exact_mut(c).zip(yb.chunks_exact(c)) {
+            let lanes = pr
+                .iter_mut()
+                .zip(count.iter_mut().zip(sum_xh.iter_mut()))
+                .zip(mr.iter_mut())
+                .zip(yr)
+                .zip(mean.iter().zip(inv))
+                .zip(gain.iter().zip(beta));
+            for (((((acc, (n, sx)), mv), &yv), (&m, &s)), (&g, &b)) in lanes {
+                let xh = (yv - m) * s;
+                let z = xh * g + b;
+                let on = z > 0.0;
+                *mv = on as u8;
+                *acc += if on { z } else { 0.0 };
+                *n += if on { 1.0 } else { 0.0 };
+                *sx += if on { xh } else { 0.0 };
+            }
+        }
+        pr.iter_mut().for_each(|a| *a *= scale);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn random(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+        let err = a
+            .iter()
+            .zip(b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+            / scale;
+        assert!(err < 1e-5, "{what}: relative error {err}");
+    }
+
+    /// The fused block against its layers run one by one, over two GEMM
+    /// chunks and a channel count without a specialised loop (5).
+    #[test]
+    fn the_fused_block_matches_its_layers_one_by_one() {
+        let (c_in, c, len, samples) = (3, 5, 6, 1400);
+        assert!(samples * (len + 2) > crate::layers::conv::CHUNK_ROWS);
+        let conv = Conv::new_1d(c_in, c, len, 3);
+        let bn = BatchNorm::new(c, len);
+        let gap = GlobalAvgPool::new(c, len);
+        let w = random(c_in * 3 * c, 1);
+        let b = random(c, 2);
+        let gain: Vec<f32> = random(c, 3).iter().map(|v| 1.0 + 0.5 * v).collect();
+        let shift = random(c, 4);
+        let p: Vec<&[f32]> = vec![&w, &b, &gain, &shift];
+        let dp_all: Vec<Vec<f32>> = (0..4).map(|i| random(p[i].len(), 10 + i as u64)).collect();
+        let dp: Vec<&[f32]> = dp_all.iter().map(|v| &v[..]).collect();
+        let x = random(samples * c_in * len, 5);
+        let state0: Vec<f32> = random(c, 6)
+            .into_iter()
+            .chain(random(c, 7).iter().map(|v| 1.5 + v))
+            .collect();
+        for pooled in [false, true] {
+            for mode in [Mode::Train, Mode::Eval] {
+                let what = format!("pooled {pooled}, {mode:?}");
+                let input = || Mat::new(samples, c_in * len, x.clone());
+                // One by one.
+                let mut s1 = state0.clone();
+                let mut recs = vec![Record::default(); 4];
+                let h = FastLayer::forward(&conv, &p[..2], input(), &mut [], mode, &mut recs[0]);
+                let h = FastLayer::forward(&bn, &p[2..], h, &mut s1, mode, &mut recs[1]);
+                let mut h = FastLayer::forward(&Relu, &[], h, &mut [], mode, &mut recs[2]);
+                if pooled {
+                    h = FastLayer::forward(&gap, &[], h, &mut [], mode, &mut recs[3]);
+                }
+                // Fused.
+                let block = ConvBnRelu {
+                    conv: conv.clone(),
+                    bn: bn.clone(),
+                    pool: pooled.then(|| gap.clone()),
+                };
+                let mut s2 = state0.clone();
+                let mut rec = Record::default();
+                let y = block.forward(&p, input(), &mut s2, mode, &mut rec);
+                assert_eq!((y.rows, y.cols, y.layout), (h.rows, h.cols, h.layout));
+                assert_close(&y.data, &h.data, &format!("{what}: output"));
+                assert_close(&s2, &s1, &format!("{what}: running statistics"));
+                // Backward from a random ∂y (zero on pad rows).
+                let mut dy = h.zeros_like();
+                dy.data = random(h.data.len(), 8);
+                if let Layout::PaddedSeq { .. } = dy.layout {
+                    zero_pad_rows(&mut dy.data, c, len);
+                }
+                let mut g1: Vec<Vec<f32>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
+                let mut d = dy.clone();
+                if pooled {
+                    d = FastLayer::backward(&gap, &[], d, &recs[3], &mut [], true);
+                }
+                d = FastLayer::backward(&Relu, &[], d, &recs[2], &mut [], true);
+                let (gc, gb) = g1.split_at_mut(2);
+                let mut gb: Vec<&mut [f32]> = gb.iter_mut().map(|v| &mut v[..]).collect();
+                d = FastLayer::backward(&bn, &p[2..], d, &recs[1], &mut gb, true);
+                let mut gc: Vec<&mut [f32]> = gc.iter_mut().map(|v| &mut v[..]).collect();
+                let dx1 = FastLayer::backward(&conv, &p[..2], d, &recs[0], &mut gc, true);
+                let mut g2: Vec<Vec<f32>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
+                let mut g2s: Vec<&mut [f32]> = g2.iter_mut().map(|v| &mut v[..]).collect();
+                let dx2 = block.backward(&p, dy, &rec, &mut g2s, true);
+                for i in 0..4 {
+                    assert_close(&g2[i], &g1[i], &format!("{what}: gradient {i}"));
+                }
+                assert_eq!(dx2.layout, Layout::Rows);
+                assert_close(&dx2.data, &dx1.data, &format!("{what}: ∂x"));
+                // Tangent (θ̇ only: the input is data).
+                let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0]);
+                t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1]);
+                t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2]);
+                if pooled {
+                    t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3]);
+                }
+                let t2 = block.tangent(&p, &dp, None, mode, &rec);
+                assert_close(&t2.data, &t1.data, &format!("{what}: tangent"));
+            }
+        }
+    }
+
+    #[test]
+    fn cnn_bn_fuses_into_two_blocks_with_the_pool_in_the_second() {
+        let model = crate::arch::find("cnn-bn")
+            .unwrap()
+            .build::<f32>(&Default::default());
+        let layers: Vec<Box<dyn FastLayer>> = model
+            .layers()
+            .iter()
+            .map(|l| l.fast().expect("cnn-bn runs fast"))
+            .collect();
+        // Tensors per layer and BatchNorm's 64 buffers, as the model lays them out.
+        let tensors = [2, 2, 0, 2, 2, 0, 0, 2];
+        let params: Vec<Ranges> = tensors.iter().map(|&t| vec![0..1; t]).collect();
+        let ends = [0, 64, 64, 64, 128, 128, 128, 128];
+        let buffers: Vec<Range<usize>> = (0..8)
+            .map(|i| if i == 0 { 0..0 } else { ends[i - 1]..ends[i] })
+            .collect();
+        let (fused, params, buffers) = fuse(layers, params, buffers);
+        assert_eq!(fused.len(), 3, "block, block + pool, linear");
+        let counts: Vec<usize> = params.iter().map(|p| p.len()).collect();
+        assert_eq!(counts, vec![4, 4, 2]);
+        assert_eq!(buffers, vec![0..64, 64..128, 128..128]);
+    }
+}
