@@ -270,7 +270,11 @@ impl ArchGridConfig {
 
 /// `10x` for 10.0.
 fn spike_label(m: f64) -> String {
-    format!("{}x", fmt_sig(m, 6))
+    if m.fract() == 0.0 && m.abs() < 1e15 {
+        format!("{}x", m as i64)
+    } else {
+        format!("{m}x")
+    }
 }
 
 /// One (architecture, spike, method, seed) trajectory: one entry per step.
@@ -409,12 +413,19 @@ struct RunSpec {
 
 fn jobs(cfg: &ArchGridConfig) -> Vec<Job<RunSpec>> {
     let mut out = Vec::new();
-    // The slowest architecture first, so the parallel runner does not end on
-    // one long job (only the order of work changes, not any result).
+    // Longest jobs first, so the runner's queue does not end on one long job
+    // (only the order of work changes, never a result): CNN+BN's full-batch
+    // steps cost about 10x the others', and a controller measures ρa by one
+    // more forward and tangent pass per step.
     let mut archs = cfg.archs.clone();
     archs.sort_by_key(|a| if a == "cnn-bn" { 0 } else { 1 });
+    let mut methods = cfg.methods.clone();
+    methods.sort_by_key(|m| match m {
+        Method::RhoCap | Method::GradNormCap => 0,
+        Method::Plain | Method::Clip => 1,
+    });
     for arch in &archs {
-        for &method in &cfg.methods {
+        for &method in &methods {
             for &seed in &cfg.seeds {
                 let label = format!("{arch}-{}-seed{seed}", method.name());
                 out.push(Job {

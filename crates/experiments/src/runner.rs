@@ -59,7 +59,8 @@ impl RunTally {
 }
 
 /// Compute every job of experiment `id` not yet in its run store
-/// ([`Context::run_store`]), in parallel, and
+/// ([`Context::run_store`]), in parallel (workers take jobs in list order,
+/// so list the longest first), and
 /// store each result atomically as soon as it is done (so an interrupted
 /// call loses at most the runs in flight). `compute` must be a pure function
 /// of the job.
@@ -88,7 +89,14 @@ pub fn run_jobs<T: Sync>(
     }
     let bar = progress_bar(id, todo.len());
     let done = AtomicUsize::new(0);
-    todo.par_iter().try_for_each(|job| -> Result<()> {
+    // A shared queue in job order, one worker per thread: each worker takes
+    // the next job when it finishes one, so jobs listed longest first are
+    // scheduled longest-processing-time first (par_iter would split the
+    // list into fixed halves and could end on one long job).
+    let next = AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let workers = rayon::current_num_threads().clamp(1, todo.len());
+    let run_one = |job: &Job<T>| -> Result<()> {
         let started = Instant::now();
         let Computed { mut frame, note } =
             compute(&job.spec).with_context(|| format!("[{id}] run {}", job.label))?;
@@ -108,7 +116,21 @@ pub fn run_jobs<T: Sync>(
             bar.inc(1);
         }
         Ok(())
-    })?;
+    };
+    (0..workers)
+        .into_par_iter()
+        .try_for_each(|_| -> Result<()> {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= todo.len() || failed.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                if let Err(e) = run_one(todo[i]) {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        })?;
     bar.finish_and_clear();
     Ok(())
 }
