@@ -108,6 +108,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/arch-grid.yaml"),
     ),
     (
+        "bench/four-levels/arch-grid.yaml",
+        include_str!("../../../configs/bench/four-levels/arch-grid.yaml"),
+    ),
+    (
         "bench/arch-grid.yaml",
         include_str!("../../../configs/bench/arch-grid.yaml"),
     ),
@@ -397,6 +401,9 @@ mod tests {
                         .validate()
                 }
                 "lr-spike" => load_config::<crate::lr_spike::LrSpikeConfig>(p)
+                    .unwrap()
+                    .validate(),
+                "arch-grid" => load_config::<crate::arch_grid::ArchGridConfig>(p)
                     .unwrap()
                     .validate(),
                 other => panic!(
