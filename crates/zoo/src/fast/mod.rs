@@ -260,6 +260,7 @@ impl FastModel {
                 ..Record::default()
             };
             h = layer.forward(&p, h, &mut buffers[self.buffers[i].clone()], mode, &mut rec);
+            recycle_record(&mut rec);
         }
         h
     }
@@ -301,7 +302,8 @@ impl FastModel {
             .map(|&tau| {
                 let theta = moved(tau);
                 let t = tau as f32;
-                let mut h = z0.clone();
+                let mut h = Mat::scratch(z0.rows, z0.cols, z0.layout);
+                h.data.copy_from_slice(&z0.data);
                 for (v, d) in h.data.iter_mut().zip(&dz0.data) {
                     *v += t * d;
                 }
@@ -313,6 +315,7 @@ impl FastModel {
                         ..Record::default()
                     };
                     h = layer.forward(&p, h, &mut buffers[self.buffers[i].clone()], mode, &mut rec);
+                    recycle_record(&mut rec);
                 }
                 h
             })

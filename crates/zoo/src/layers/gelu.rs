@@ -263,7 +263,8 @@ impl crate::fast::FastLayer for Gelu {
         if rec.logits_only {
             gelu_in_place(&mut x.data);
         } else {
-            let mut slope = x.zeros_like();
+            // Written in full by gelu_and_slope.
+            let mut slope = Mat::scratch(x.rows, x.cols, x.layout);
             gelu_and_slope(&mut x.data, &mut slope.data);
             rec.mats.push(slope);
         }

@@ -133,7 +133,9 @@ impl crate::fast::FastLayer for Linear {
             "linear: input"
         );
         let w = MatRef::row_major(p[0], self.inputs, self.outputs);
-        let mut y = Mat::zeros(x.rows, self.outputs, Layout::Rows);
+        // Every entry is written: bias rows then a GEMM adding into them, or a
+        // GEMM overwriting.
+        let mut y = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {
             for row in y.data.chunks_exact_mut(self.outputs) {
                 row.copy_from_slice(p[1]);
@@ -162,11 +164,16 @@ impl crate::fast::FastLayer for Linear {
         if self.bias {
             crate::fast::column_sums(&dy, grads[1]);
         }
-        let mut dx = Mat::zeros(x.rows, self.inputs, Layout::Rows);
-        if need_dx {
+        if !need_dx {
+            dy.recycle();
+            return Mat::zeros(x.rows, 0, Layout::Rows);
+        }
+        let mut dx = Mat::scratch(x.rows, self.inputs, Layout::Rows);
+        {
             let w = MatRef::row_major(p[0], self.inputs, self.outputs);
             matmul(&mut dx.data, self.inputs, dy.view(), w.t(), false);
         }
+        dy.recycle();
         dx
     }
 
@@ -180,7 +187,7 @@ impl crate::fast::FastLayer for Linear {
         rec: &Record,
     ) -> Mat {
         let x = &rec.mats[0];
-        let mut dy = Mat::zeros(x.rows, self.outputs, Layout::Rows);
+        let mut dy = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {
             for row in dy.data.chunks_exact_mut(self.outputs) {
                 row.copy_from_slice(dp[1]);
