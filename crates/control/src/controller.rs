@@ -3,9 +3,8 @@
 use crate::optim::{Optimizer, Proposal};
 use crate::policy::{clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale};
 use crate::{RadiusProbe, Schedule, StepPolicy};
-use dfdx::prelude::Device;
 use serde::{Deserialize, Serialize};
-use zoo::{Batch, Cache, Dev, Mode, Model, ParamVec, Real, State, StepOutput};
+use zoo::{Batch, Cache, Mode, Model, ParamVec, Real, State, StepOutput};
 
 /// What one step did. Radii are NaN when not computed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -132,10 +131,7 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
     }
 }
 
-impl<E: Real, O: Optimizer> Controller<E, O>
-where
-    Dev: Device<E>,
-{
+impl<E: Real, O: Optimizer> Controller<E, O> {
     /// One step on `batch`: loss and gradient (in [`Controller::mode`]),
     /// propose, scale, apply. Returns what happened; see the type's docs for
     /// divergence.

@@ -34,7 +34,7 @@
 //! let mut state = model.init(0);
 //! // Two hand-made samples of 64 features in [0, 1], labels 3 and 7.
 //! let x: Vec<f64> = (0..128).map(|i| (i % 17) as f64 / 16.0).collect();
-//! let batch = Batch::new(model.device(), x, 64, vec![3, 7], 10);
+//! let batch = Batch::new(x, 64, vec![3, 7], 10);
 //!
 //! let mut ctrl = Controller::new(
 //!     Adam::new(model.num_params()),

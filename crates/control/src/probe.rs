@@ -1,8 +1,7 @@
 //! ρa along a step: one exact JVP on a sample set, aggregated by `radius`.
 
-use dfdx::prelude::Device;
 use radius::{Aggregation, SetRadius};
-use zoo::{Batch, Cache, Dev, Mode, Model, ParamVec, Plain, Real, State};
+use zoo::{Batch, Cache, Matrix, Mode, Model, ParamVec, Real, State};
 
 /// The floor on the aggregated spread: ρa = π / max(Δa, 1e-12) (spec §2),
 /// so a direction that moves every logit alike gets a huge but finite radius.
@@ -18,7 +17,7 @@ pub enum ProbeSamples<E: Real> {
     /// arch-grid choice too, where every step is full batch).
     CurrentBatch,
     /// A fixed input set (lr-spike: the whole training split), rows × features.
-    Inputs(Plain<E>),
+    Inputs(Matrix<E>),
 }
 
 /// How ρa(v) is measured: the sample set and how per-sample spreads are
@@ -56,7 +55,7 @@ impl<E: Real> RadiusProbe<E> {
     }
 
     /// ρa on fixed inputs `x` (rows × features), worst sample.
-    pub fn on_inputs(x: Plain<E>) -> Self {
+    pub fn on_inputs(x: Matrix<E>) -> Self {
         RadiusProbe {
             samples: ProbeSamples::Inputs(x),
             aggregation: Aggregation::Max,
@@ -70,10 +69,7 @@ impl<E: Real> RadiusProbe<E> {
     }
 }
 
-impl<E: Real> RadiusProbe<E>
-where
-    Dev: Device<E>,
-{
+impl<E: Real> RadiusProbe<E> {
     /// ρa of the sample set along the unit direction of `direction` (any
     /// non-zero vector; it is normalised here), at parameters `state`, by one
     /// eval-mode exact JVP. `batch` is the current batch (used only by
@@ -94,7 +90,7 @@ where
         };
         let jvp = model.jvp(state, x, &direction.normalized());
         set_radius(
-            &jvp.slopes.as_vec(),
+            &jvp.slopes.data,
             model.classes,
             self.aggregation,
             model.temperature,
@@ -124,9 +120,9 @@ where
         direction: &ParamVec<E>,
     ) -> SetRadius {
         debug_assert!(self.can_reuse_step_forward(state, mode));
-        let (slopes, _) = model.tangent(state, cache, &direction.normalized(), mode);
+        let slopes = model.tangent(state, cache, &direction.normalized(), mode);
         set_radius(
-            &slopes.as_vec(),
+            &slopes.data,
             model.classes,
             self.aggregation,
             model.temperature,

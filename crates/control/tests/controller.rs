@@ -11,22 +11,16 @@ use proptest::test_runner::RngSeed;
 use rand::{Rng, SeedableRng};
 use zoo::{arch, ArchConfig, Batch, Mode, Model, ParamVec, Real, State};
 
-fn model<E: Real>(name: &str) -> Model<E>
-where
-    zoo::Dev: dfdx::prelude::Device<E>,
-{
+fn model<E: Real>(name: &str) -> Model<E> {
     arch::find(name).unwrap().build::<E>(&ArchConfig::default())
 }
 
 /// `n` random digit-like samples (64 features in [0, 1], labels 0..10).
-fn batch<E: Real>(model: &Model<E>, n: usize, seed: u64) -> Batch<E>
-where
-    zoo::Dev: dfdx::prelude::Device<E>,
-{
+fn batch<E: Real>(_model: &Model<E>, n: usize, seed: u64) -> Batch<E> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let x = (0..n * 64).map(|_| zoo::cast(rng.gen::<f64>())).collect();
     let labels = (0..n).map(|_| rng.gen_range(0..10)).collect();
-    Batch::new(model.device(), x, 64, labels, 10)
+    Batch::new(x, 64, labels, 10)
 }
 
 fn optimizer(kind: usize, n: usize) -> AnyOptimizer {
@@ -287,7 +281,7 @@ fn nan_loss_leaves_everything_unchanged() {
         if nan_input {
             let mut x = data.x.as_vec();
             x[5] = f32::NAN;
-            data = Batch::new(model.device(), x, 64, data.labels.clone(), 10);
+            data = Batch::new(x, 64, data.labels.clone(), 10);
         } else {
             let last = state.params.len() - 1;
             state.params.0[last] = f32::NAN;

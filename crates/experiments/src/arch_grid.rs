@@ -456,8 +456,8 @@ impl Setup {
         let model = zoo::arch::find(arch)?
             .build::<f32>(&ArchConfig::default())
             .with_backend(cfg.backend)?;
-        let train = Batch::from_digits(model.device(), digits, &split.train);
-        let test = Batch::from_digits(model.device(), digits, &split.test);
+        let train = Batch::from_digits(digits, &split.train);
+        let test = Batch::from_digits(digits, &split.test);
         Ok(Setup { model, train, test })
     }
 

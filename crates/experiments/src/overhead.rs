@@ -18,7 +18,7 @@ use radius::{set_rho_a, spreads_of_rows, Aggregation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
-use zoo::train::{subset, AdamW, Recipe};
+use zoo::train::{AdamW, Recipe};
 use zoo::{ArchConfig, Batch, Mode};
 
 /// The experiment (registered in [`crate::registry`]).
@@ -105,7 +105,7 @@ fn time_arch(
     let recipe = Recipe::for_arch(entry.name);
     let batches: Vec<Batch<f32>> = batches
         .iter()
-        .map(|idx| subset(model.device(), train, idx))
+        .map(|idx| train.subset(idx))
         .collect();
     // The three variants advance in lockstep, one step each per round in a
     // rotating order, so they see the same machine conditions (timings on a
@@ -136,11 +136,9 @@ fn time_arch(
                 )),
                 // The tangent is linear in v: run it along g and divide the
                 // slopes by ‖g‖ instead of normalising the whole vector.
-                Variant::StepJvp => Some(
-                    model
-                        .tangent(state, &mut out.cache, &out.grad, Mode::Train)
-                        .0,
-                ),
+                Variant::StepJvp => {
+                    Some(model.tangent(state, &mut out.cache, &out.grad, Mode::Train))
+                }
             };
             if let Some(a) = slopes {
                 let scale = if variant == Variant::StepJvp {
@@ -190,8 +188,7 @@ impl Experiment for Overhead {
         let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
         let split = data::stratified_split(&digits.labels, 0.3, 42);
-        let dev = Default::default();
-        let train: Batch<f32> = Batch::from_digits(&dev, &digits, &split.train);
+        let train: Batch<f32> = Batch::from_digits(&digits, &split.train);
         if cfg.batch > train.len() {
             return Err(loaded
                 .invalid(

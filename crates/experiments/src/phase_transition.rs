@@ -25,7 +25,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zoo::model::accuracy;
-use zoo::train::{fit, subset, Recipe};
+use zoo::train::{fit, Recipe};
 use zoo::{ArchConfig, Batch, Mode};
 
 /// Version of the stored run format; part of every run key.
@@ -172,7 +172,7 @@ fn one_run(
     let base_logits = model.logits(&state, &test.x);
     let (base_accuracy, base_loss) = (
         accuracy(&base_logits, &test.labels),
-        model.loss_of_logits(base_logits, test),
+        model.loss_of_logits(&base_logits, test),
     );
     let step = model.loss_and_grad(&mut state.clone(), train, Mode::Eval);
     let mut v = step.grad.normalized();
@@ -195,7 +195,7 @@ fn one_run(
         let mut moved = state.clone();
         moved.params.axpy(ri * rho_a, &v);
         let logits = model.logits(&moved, &test.x);
-        let loss = model.loss_of_logits(logits.clone(), test);
+        let loss = model.loss_of_logits(&logits, test);
         // A diverged step (non-finite loss) is a result, recorded as NaN accuracy.
         retained_pct.push(if loss.is_finite() {
             100.0 * accuracy(&logits, &test.labels) / base_accuracy
@@ -280,12 +280,11 @@ impl Experiment for PhaseTransition {
         let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
         let split = data::stratified_split(&digits.labels, cfg.test_ratio, cfg.split_seed);
-        let dev = Default::default();
         let all: Batch<f32> =
-            Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
+            Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
         let (train, test) = (
-            subset(&dev, &all, &split.train),
-            subset(&dev, &all, &split.test),
+            &all.subset(&split.train),
+            &all.subset(&split.test),
         );
         // Independent runs in parallel; a stored run (same key) is not redone.
         run_jobs(ctx, self.id(), &jobs(&cfg), |(arch, seed)| {

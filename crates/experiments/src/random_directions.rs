@@ -51,10 +51,9 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use zoo::curvature::{cast_batch, cast_state, directional_curvature};
+use zoo::curvature::{cast_state, directional_curvature};
 use zoo::fastmath::exp_f32;
 use zoo::model::argmax_rows;
-use zoo::train::subset;
 use zoo::{ArchConfig, Batch, Mode, Model, ParamVec, State};
 
 /// Version of the stored run format; part of every run key.
@@ -634,7 +633,7 @@ fn one_run(
     for (si, stage) in cfg.stages.iter().enumerate() {
         while done < stage.steps {
             let idx = rand::seq::index::sample(&mut rng, train.len(), cfg.batch_size).into_vec();
-            let batch = subset(model.device(), train, &idx);
+            let batch = train.subset(&idx);
             let step = model.loss_and_grad(&mut state, &batch, Mode::Train);
             state.params.axpy(-cfg.lr, &step.grad);
             done += 1;
@@ -1069,9 +1068,8 @@ impl Experiment for RandomDirections {
         let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
         let split = data::stratified_split(&digits.labels, cfg.test_ratio, cfg.split_seed);
-        let dev = Default::default();
-        let train: Batch<f32> = Batch::from_digits(&dev, &digits, &split.train);
-        let train64: Batch<f64> = cast_batch(&dev, &train);
+        let train: Batch<f32> = Batch::from_digits(&digits, &split.train);
+        let train64: Batch<f64> = train.cast();
         run_jobs(ctx, self.id(), &jobs(&cfg), |&seed| {
             let run = one_run(&cfg, seed, &train, &train64)?;
             let note = run
@@ -1508,8 +1506,7 @@ mod tests {
     fn sweep_point_matches_the_models_loss_and_accuracy() {
         let digits = data::load_default_digits().unwrap();
         let idx: Vec<usize> = (0..200).collect();
-        let dev = Default::default();
-        let batch: Batch<f32> = Batch::from_digits(&dev, &digits, &idx);
+        let batch: Batch<f32> = Batch::from_digits(&digits, &idx);
         for t in [1.0, 3.0] {
             let model = zoo::arch::find("mlp").unwrap().build::<f32>(&ArchConfig {
                 temperature: Some(t),
@@ -1529,7 +1526,7 @@ mod tests {
                 1.0 / t,
                 &mut scratch,
             );
-            let want = model.loss_of_logits(logits.clone(), &batch);
+            let want = model.loss_of_logits(&logits, &batch);
             assert!((loss - want).abs() <= 1e-5 * want, "{loss} vs {want}");
             assert_eq!(
                 correct as f64 / 200.0,
@@ -1549,9 +1546,8 @@ mod tests {
     fn affine_shortcut_matches_forward_sweep() {
         let digits = data::load_default_digits().unwrap();
         let split = data::stratified_split(&digits.labels, 0.3, 42);
-        let dev = Default::default();
-        let train: Batch<f32> = Batch::from_digits(&dev, &digits, &split.train[..400]);
-        let train64: Batch<f64> = cast_batch(&dev, &train);
+        let train: Batch<f32> = Batch::from_digits(&digits, &split.train[..400]);
+        let train64: Batch<f64> = train.cast();
         let entry = zoo::arch::find("linear").unwrap();
         let model = entry.build::<f32>(&ArchConfig::default());
         let model64 = entry.build::<f64>(&ArchConfig::default());

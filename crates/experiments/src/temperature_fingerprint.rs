@@ -270,7 +270,7 @@ fn one_run(
         .build::<f32>(&ArchConfig::default())
         .with_temperature(temperature)
         .with_backend(cfg.backend)?;
-    let train: Batch<f32> = Batch::from_digits(model.device(), digits, &split.train);
+    let train: Batch<f32> = Batch::from_digits(digits, &split.train);
     let mut state = model.init(seed);
     let recipe = Recipe {
         lr: cfg.lr,
@@ -288,9 +288,7 @@ fn one_run(
     u.scale(-1.0 / (step.grad.norm() + 1e-12));
     let slopes = match cfg.slope_estimator {
         SlopeEstimator::Jvp => {
-            model
-                .tangent(&state, &mut step.cache.clone(), &u, Mode::Eval)
-                .0
+            model.tangent(&state, &mut step.cache.clone(), &u, Mode::Eval)
         }
         SlopeEstimator::Fd => {
             model.fd_jvp_forward(&state, &train.x, &u, cfg.fd_eps, &base_logits, Mode::Eval)
@@ -310,7 +308,7 @@ fn one_run(
     let (mut loss_ratio, mut flip) = (Vec::with_capacity(tau.len()), Vec::with_capacity(tau.len()));
     for logits in model.logits_on_line(&state, &train.x, &u, &tau) {
         let pred = argmax_rows(&logits);
-        let loss = model.loss_of_logits(logits, &train);
+        let loss = model.loss_of_logits(&logits, &train);
         // A diverged step is a result: inf loss ratio, flips still counted.
         loss_ratio.push(if loss.is_finite() {
             loss / base_loss

@@ -15,7 +15,7 @@ use dfdx::prelude::*;
 use radius::{set_rho_a, spreads_of_rows, Aggregation};
 use zoo::layer::TapeOps;
 use zoo::layers::{tangent_or_zeros, zip_map, Linear};
-use zoo::train::{evaluate, fit, subset, Recipe};
+use zoo::train::{evaluate, fit, Recipe};
 use zoo::{forward_via_fwd, Batch, Cache, Dev, Layer, Mode, Model, Plain, Probe, Real};
 
 /// softplus(x) = log(1 + eˣ), computed as relu(x) + log(1 + e^{−|x|}) so it never overflows.
@@ -83,11 +83,10 @@ where
 fn main() -> anyhow::Result<()> {
     let digits = data::load_default_digits()?;
     let split = data::stratified_split(&digits.labels, 0.3, 42);
-    let dev = Dev::default();
-    let all: Batch<f32> = Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
+    let all: Batch<f32> = Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
     let (train, test) = (
-        subset(&dev, &all, &split.train),
-        subset(&dev, &all, &split.test),
+        &all.subset(&split.train),
+        &all.subset(&split.test),
     );
 
     let model = softplus_mlp::<f32>();
@@ -121,15 +120,10 @@ fn main() -> anyhow::Result<()> {
         params: state.params.cast(),
         buffers: vec![],
     };
-    let x64: Plain<f64> = dev.tensor_from_vec(
-        train
-            .x
-            .as_vec()
-            .iter()
-            .take(64 * 32)
-            .map(|&p| p as f64)
-            .collect(),
-        (32, 64),
+    let x64 = zoo::Matrix::new(
+        32,
+        64,
+        train.x.data.iter().take(64 * 32).map(|&p| p as f64).collect(),
     );
     let v64 = v.cast::<f64>();
     let exact = model64.jvp(&state64, &x64, &v64).slopes.as_vec();

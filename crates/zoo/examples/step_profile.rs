@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
         model = model.with_backend(Backend::Fast)?;
     }
     let idx: Vec<usize> = (0..1438).collect();
-    let batch: Batch<f32> = Batch::from_digits(model.device(), &digits, &idx);
+    let batch: Batch<f32> = Batch::from_digits(&digits, &idx);
     let mut state = model.init(0);
     let direction = ParamVec::<f32>::random_unit(model.num_params(), 1);
     let mut step = || {

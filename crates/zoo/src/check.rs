@@ -54,16 +54,16 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     let model = entry.build::<f64>(&ArchConfig::default());
     let state = model.init(seed);
     let v = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(1));
-    let jvp = model.jvp(&state, &batch.x, &v);
+    let jvp = model.jvp_probed(&state, &batch.x, &v);
     let kink_clearance = jvp
         .probes
         .iter()
         .filter(|p| p.kind == ProbeKind::Kink)
         .flat_map(|p| {
             p.value
-                .as_vec()
-                .into_iter()
-                .zip(p.tangent.as_vec())
+                .data
+                .iter()
+                .zip(&p.tangent.data)
                 .map(|(h, d)| h.abs() / d.abs().max(1e-300))
                 .collect::<Vec<_>>()
         })
@@ -75,7 +75,7 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     JvpCheck {
         arch: entry.name.into(),
         params: model.num_params(),
-        max_rel_error: normwise_rel_error(&jvp.slopes.as_vec(), &fd.as_vec()),
+        max_rel_error: normwise_rel_error(&jvp.slopes.data, &fd.data),
         kink_clearance,
         fd_eps,
     }
@@ -85,5 +85,5 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
 pub fn digits_check_batch(n: usize) -> anyhow::Result<Batch<f64>> {
     let digits = data::load_default_digits()?;
     let idx: Vec<usize> = (0..n).map(|i| (i * 37) % digits.len()).collect();
-    Ok(Batch::from_digits(&Default::default(), &digits, &idx))
+    Ok(Batch::from_digits(&digits, &idx))
 }

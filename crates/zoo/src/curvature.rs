@@ -18,8 +18,7 @@
 //! θ ± εv straddles a kink; the paper's models with such layers are not
 //! used here.
 
-use crate::{cast, Batch, Dev, Mode, Model, ParamVec, Real, State};
-use dfdx::prelude::*;
+use crate::{cast, Batch, Mode, Model, ParamVec, Real, State};
 
 /// Default central-difference step along the unit direction.
 pub const DEFAULT_EPS: f64 = 1e-4;
@@ -61,21 +60,4 @@ pub fn cast_state<E: Real, F: Real>(state: &State<E>) -> State<F> {
             .map(|b| cast::<F>(b.to_f64().expect("finite buffer")))
             .collect(),
     }
-}
-
-/// A batch in another element type (inputs converted through f64, same
-/// labels).
-pub fn cast_batch<E: Real, F: Real>(dev: &Dev, batch: &Batch<E>) -> Batch<F>
-where
-    Dev: Device<E> + Device<F>,
-{
-    let features = batch.x.shape().1;
-    let classes = batch.onehot.shape().1;
-    let x = batch
-        .x
-        .as_vec()
-        .iter()
-        .map(|v| cast::<F>(v.to_f64().expect("finite input")))
-        .collect();
-    Batch::new(dev, x, features, batch.labels.clone(), classes)
 }

@@ -298,9 +298,8 @@ impl Exported {
     }
 
     /// The inputs and labels as a batch.
-    pub fn batch(&self, dev: &crate::Dev) -> Batch<f64> {
+    pub fn batch(&self) -> Batch<f64> {
         Batch::new(
-            dev,
             self.inputs.clone(),
             self.manifest.input_features,
             self.labels.clone(),
@@ -500,14 +499,14 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
         .into());
     }
     let indices = split.test[..samples].to_vec();
-    let batch = Batch::<f64>::from_digits(model.device(), &digits, &indices);
+    let batch = Batch::<f64>::from_digits(&digits, &indices);
     let jvp = model.jvp(&state, &batch.x, &v);
     let fd = model.fd_jvp(&state, &batch.x, &v, FD_EPS);
     let (inputs, logits, slopes, fd_slopes) = (
-        batch.x.as_vec(),
-        jvp.logits.as_vec(),
-        jvp.slopes.as_vec(),
-        fd.as_vec(),
+        batch.x.data.clone(),
+        jvp.logits.data,
+        jvp.slopes.data,
+        fd.data,
     );
     let k = model.classes;
     let delta_a = radius::spreads_of_rows(&slopes, k);

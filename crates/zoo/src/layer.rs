@@ -41,10 +41,25 @@ pub struct Probe<E: Real> {
     pub kind: ProbeKind,
     /// Which layer reported it (index in the model, then within blocks).
     pub layer: String,
-    /// The primal value h.
-    pub value: Plain<E>,
-    /// Its tangent ḣ along the direction.
-    pub tangent: Plain<E>,
+    /// The primal value h (shape as [`ProbeKind`] says).
+    pub value: crate::Matrix<E>,
+    /// Its tangent ḣ along the direction, same shape.
+    pub tangent: crate::Matrix<E>,
+}
+
+impl<E: Real> Probe<E> {
+    /// A probe from a layer's dfdx tensors (copied into matrices).
+    pub fn from_tensors(kind: ProbeKind, layer: &str, value: &Plain<E>, tangent: &Plain<E>) -> Self
+    where
+        crate::Dev: dfdx::prelude::Device<E>,
+    {
+        Probe {
+            kind,
+            layer: layer.to_string(),
+            value: crate::model::to_matrix(value),
+            tangent: crate::model::to_matrix(tangent),
+        }
+    }
 }
 
 /// One layer: forward (taped or plain) and, beside it, its tangent pass.

@@ -28,6 +28,7 @@ pub mod fast;
 pub mod fastmath;
 pub mod layer;
 pub mod layers;
+pub mod matrix;
 pub mod model;
 pub mod param;
 pub mod train;
@@ -35,7 +36,8 @@ pub mod train;
 pub use arch::{registry, ArchConfig, ArchEntry};
 pub use cache::Cache;
 pub use layer::{Layer, Mode, Probe, ProbeKind};
-pub use model::{Backend, Batch, Jvp, Model, State, StepOutput};
+pub use matrix::Matrix;
+pub use model::{accuracy, argmax_rows, Backend, Batch, Jvp, Model, State, StepOutput};
 pub use param::{Init, ParamSpec, ParamVec};
 
 use dfdx::prelude::*;
@@ -45,12 +47,63 @@ use dfdx::prelude::*;
 pub type Dev = Cpu;
 
 /// Element types a model can run in: f32 for training, f64 for checks.
+///
+/// The conversions to and from f32 are what lets a `Model<E>` hand its
+/// buffers to the fast f32 path without downcasts: free for f32 (borrowed
+/// or moved), a rounding copy otherwise (the fast backend itself refuses
+/// anything but f32 when the model is built).
 pub trait Real:
     Dtype + num_traits::Float + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
 {
+    /// True for f32 (the fast backend's element type).
+    const IS_F32: bool;
+    /// The values as f32 (borrowed when `Self` is f32).
+    fn to_f32_slice(s: &[Self]) -> std::borrow::Cow<'_, [f32]>;
+    /// f32 values as `Self` (moved when `Self` is f32).
+    fn from_f32_vec(v: Vec<f32>) -> Vec<Self>;
+    /// Build a registered architecture in this element type.
+    fn build_arch(entry: &ArchEntry, cfg: &ArchConfig) -> Model<Self>;
+    /// The dfdx passes in this element type.
+    #[doc(hidden)]
+    fn dfdx() -> &'static dyn model::DfdxPasses<Self>;
 }
-impl Real for f32 {}
-impl Real for f64 {}
+
+impl Real for f32 {
+    const IS_F32: bool = true;
+    fn to_f32_slice(s: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+        std::borrow::Cow::Borrowed(s)
+    }
+    fn from_f32_vec(v: Vec<f32>) -> Vec<f32> {
+        v
+    }
+    fn build_arch(entry: &ArchEntry, cfg: &ArchConfig) -> Model<f32> {
+        (entry.build_f32)(cfg)
+    }
+    fn dfdx() -> &'static dyn model::DfdxPasses<f32> {
+        &model::DfdxEngine
+    }
+}
+
+impl Real for f64 {
+    const IS_F32: bool = false;
+    fn to_f32_slice(s: &[f64]) -> std::borrow::Cow<'_, [f32]> {
+        std::borrow::Cow::Owned(s.iter().map(|&v| v as f32).collect())
+    }
+    fn from_f32_vec(v: Vec<f32>) -> Vec<f64> {
+        v.into_iter().map(f64::from).collect()
+    }
+    fn build_arch(entry: &ArchEntry, cfg: &ArchConfig) -> Model<f64> {
+        (entry.build_f64)(cfg)
+    }
+    fn dfdx() -> &'static dyn model::DfdxPasses<f64> {
+        &model::DfdxEngine
+    }
+}
+
+/// `x` as f64 (exact for f32 and f64).
+pub fn to_f64<E: Real>(x: E) -> f64 {
+    num_traits::ToPrimitive::to_f64(&x).unwrap_or(f64::NAN)
+}
 
 /// A plain (untaped) 2-D activation or parameter tensor.
 pub type Plain<E> = Tensor<(usize, usize), E, Dev>;

@@ -2,7 +2,7 @@
 //! experiments need (logits, loss and gradient, exact JVP, FD JVP).
 
 use crate::param::init_values;
-use crate::{cast, Cache, Dev, Layer, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced};
+use crate::{cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced};
 use dfdx::prelude::*;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,50 +29,71 @@ pub struct State<E> {
     pub buffers: Vec<E>,
 }
 
-/// Inputs with labels, on the device.
+/// Inputs with labels.
+///
+/// The dfdx backend converts the inputs to tensors once per batch (kept
+/// inside, out of the public API).
 #[derive(Debug, Clone)]
 pub struct Batch<E: Real> {
     /// Inputs, (B, input features).
-    pub x: Plain<E>,
+    pub x: Matrix<E>,
     /// Labels in 0..classes.
     pub labels: Vec<usize>,
-    /// One-hot labels, (B, classes).
-    pub onehot: Plain<E>,
+    /// Number of classes (the width of the one-hot labels).
+    pub classes: usize,
+    /// The inputs and one-hot labels as dfdx tensors, made on first use.
+    tensors: std::sync::OnceLock<(Plain<E>, Plain<E>)>,
 }
 
-impl<E: Real> Batch<E>
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
-    /// A batch from row-major inputs (B × features) and labels.
-    pub fn new(
-        dev: &Dev,
-        inputs: Vec<E>,
-        features: usize,
-        labels: Vec<usize>,
-        classes: usize,
-    ) -> Self {
+impl<E: Real> Batch<E> {
+    /// A batch from row-major inputs (B × features) and labels in 0..classes.
+    ///
+    /// # Panics
+    /// If `inputs` is not B × features, or a label is not below `classes`.
+    pub fn new(inputs: Vec<E>, features: usize, labels: Vec<usize>, classes: usize) -> Self {
         let b = labels.len();
         assert_eq!(inputs.len(), b * features, "inputs are not B x features");
-        let mut onehot = vec![E::zero(); b * classes];
-        for (i, &y) in labels.iter().enumerate() {
-            onehot[i * classes + y] = E::one();
-        }
+        assert!(
+            labels.iter().all(|&y| y < classes),
+            "a label is not below {classes}"
+        );
         Batch {
-            x: dev.tensor_from_vec(inputs, (b, features)),
+            x: Matrix::new(b, features, inputs),
             labels,
-            onehot: dev.tensor_from_vec(onehot, (b, classes)),
+            classes,
+            tensors: std::sync::OnceLock::new(),
         }
     }
 
     /// The digits samples at `indices` (pixels already scaled to [0, 1]).
-    pub fn from_digits(dev: &Dev, digits: &data::Digits, indices: &[usize]) -> Self {
+    pub fn from_digits(digits: &data::Digits, indices: &[usize]) -> Self {
         let mut x = Vec::with_capacity(indices.len() * data::N_PIXELS);
         for &i in indices {
             x.extend(digits.sample(i).iter().map(|&v| cast::<E>(v)));
         }
         let labels = indices.iter().map(|&i| digits.labels[i] as usize).collect();
-        Batch::new(dev, x, data::N_PIXELS, labels, data::N_CLASSES)
+        Batch::new(x, data::N_PIXELS, labels, data::N_CLASSES)
+    }
+
+    /// The samples at `indices` of this batch, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        let labels = indices.iter().map(|&i| self.labels[i]).collect();
+        Batch::new(
+            self.x.select_rows(indices).data,
+            self.x.cols,
+            labels,
+            self.classes,
+        )
+    }
+
+    /// The same batch in another element type.
+    pub fn cast<F: Real>(&self) -> Batch<F> {
+        Batch::new(
+            self.x.data.iter().map(|&v| cast::<F>(to_f64(v))).collect(),
+            self.x.cols,
+            self.labels.clone(),
+            self.classes,
+        )
     }
 
     /// Number of samples.
@@ -84,6 +105,27 @@ where
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+}
+
+impl<E: Real> Batch<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    /// The inputs and one-hot labels on the dfdx device.
+    fn tensors(&self, dev: &Dev) -> &(Plain<E>, Plain<E>) {
+        self.tensors.get_or_init(|| {
+            let (b, k) = (self.len(), self.classes);
+            let mut onehot = vec![E::zero(); b * k];
+            for (i, &y) in self.labels.iter().enumerate() {
+                onehot[i * k + y] = E::one();
+            }
+            (
+                to_tensor(dev, &self.x),
+                dev.tensor_from_vec(onehot, (b, k)),
+            )
+        })
+    }
 }
 
 /// What one training-step forward/backward produces.
@@ -92,7 +134,7 @@ pub struct StepOutput<E: Real> {
     /// Mean cross-entropy of the (tempered) logits.
     pub loss: f64,
     /// Untempered logits, (B, classes).
-    pub logits: Plain<E>,
+    pub logits: Matrix<E>,
     /// ∇θ of the mean loss.
     pub grad: ParamVec<E>,
     /// The forward's record, for a JVP at the same θ and batch.
@@ -103,10 +145,11 @@ pub struct StepOutput<E: Real> {
 #[derive(Debug)]
 pub struct Jvp<E: Real> {
     /// z, (B, classes).
-    pub logits: Plain<E>,
+    pub logits: Matrix<E>,
     /// a = J_z v, (B, classes).
-    pub slopes: Plain<E>,
-    /// Internal tangents reported by probed layers.
+    pub slopes: Matrix<E>,
+    /// Internal tangents reported by probed layers (empty unless asked
+    /// for: [`Model::jvp_probed`], [`Model::tangent_probed`]).
     pub probes: Vec<Probe<E>>,
 }
 
@@ -118,8 +161,7 @@ pub enum Backend {
     #[default]
     Dfdx,
     /// The hand-written f32 path of [`crate::fast`]: same layers, same θ
-    /// layout, several times faster at the paper's sizes. Its tangent pass
-    /// reports no internal probes (transformer-radii's ρ_attn/ρ_ffn need dfdx).
+    /// layout and the same probes, several times faster at the paper's sizes.
     Fast,
 }
 
@@ -142,14 +184,21 @@ pub struct Model<E: Real> {
     dev: Dev,
     /// (from, to) ranges of θ: `init` copies `θ[from]` into `θ[to]` (see [`Model::tie_init`]).
     init_ties: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
-    /// The fast path, when [`Backend::Fast`] was chosen (f32 only).
-    fast: Option<crate::fast::FastModel>,
+    /// What runs the passes, chosen once when the model is built.
+    engine: Engine,
 }
 
-impl<E: Real> Model<E>
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
+/// The implementation behind a [`Model`]'s passes ([`Backend`] plus what
+/// it needs). Chosen by [`Model::with_backend`], which refuses a model that
+/// cannot run on it; no pass decides it again.
+enum Engine {
+    /// The layers' dfdx passes.
+    Dfdx,
+    /// The layers' fast f32 passes, assembled and form-checked.
+    Fast(crate::fast::FastModel),
+}
+
+impl<E: Real> Model<E> {
     /// Assemble a model from layers, in order.
     pub fn new(
         name: &str,
@@ -184,70 +233,88 @@ where
             num_params: offset,
             dev: Dev::default(),
             init_ties: Vec::new(),
-            fast: None,
+            engine: Engine::Dfdx,
         }
     }
 
     /// The same model running on `backend`. [`Backend::Fast`] needs f32 and
-    /// a fast path in every layer; the error names the first layer without.
+    /// a fast path in every layer, each able to read what the layer before
+    /// it produces; the error names the first layer that cannot.
+    ///
+    /// # Errors
+    /// The element type is not f32, or a layer has no fast path, or a
+    /// layer's fast path cannot read its input's form.
     pub fn with_backend(mut self, backend: Backend) -> anyhow::Result<Self> {
-        self.fast = match backend {
-            Backend::Dfdx => None,
-            Backend::Fast => {
-                anyhow::ensure!(
-                    std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>(),
-                    "{}: the fast backend runs in f32 only",
-                    self.name
-                );
-                let mut layers = Vec::with_capacity(self.layers.len());
-                for (i, layer) in self.layers.iter().enumerate() {
-                    let fast = layer.fast().ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{}: layer {i} ({}) has no fast path; use backend dfdx",
-                            self.name,
-                            layer.describe()
-                        )
-                    })?;
-                    layers.push(fast);
-                }
-                let params = self
-                    .layout
-                    .iter()
-                    .map(|specs| specs.iter().map(|(o, s)| *o..*o + s.numel()).collect())
-                    .collect();
-                Some(crate::fast::FastModel::new(
-                    layers,
-                    params,
-                    self.buffer_ranges.clone(),
-                ))
-            }
+        self.engine = match backend {
+            Backend::Dfdx => Engine::Dfdx,
+            Backend::Fast => Engine::Fast(self.fast_model()?),
         };
         Ok(self)
     }
 
+    /// The layers' fast paths, assembled and form-checked.
+    fn fast_model(&self) -> anyhow::Result<crate::fast::FastModel> {
+        anyhow::ensure!(
+            E::IS_F32,
+            "{}: the fast backend runs in f32 only",
+            self.name
+        );
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let fast = layer.fast().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: layer {i} ({}) has no fast path; use backend dfdx",
+                    self.name,
+                    layer.describe()
+                )
+            })?;
+            layers.push(fast);
+        }
+        let params = self
+            .layout
+            .iter()
+            .map(|specs| specs.iter().map(|(o, s)| *o..*o + s.numel()).collect())
+            .collect();
+        crate::fast::FastModel::new(
+            layers,
+            params,
+            self.buffer_ranges.clone(),
+            self.input_features,
+        )
+        .map_err(|(i, why)| {
+            anyhow::anyhow!(
+                "{}: layer {i} ({}) cannot run on the fast backend: {why}",
+                self.name,
+                self.layers[i].describe()
+            )
+        })
+    }
+
     /// The backend running this model's passes.
     pub fn backend(&self) -> Backend {
-        if self.fast.is_some() {
-            Backend::Fast
-        } else {
-            Backend::Dfdx
+        match self.engine {
+            Engine::Dfdx => Backend::Dfdx,
+            Engine::Fast(_) => Backend::Fast,
         }
     }
 
-    /// True if every layer has a fast f32 path ([`Backend::Fast`] would work in f32).
+    /// Ok if [`Model::with_backend`]`(Backend::Fast)` would succeed.
+    ///
+    /// # Errors
+    /// Why it would not (the first layer that cannot run fast, and why).
+    pub fn check_fast_path(&self) -> anyhow::Result<()> {
+        self.fast_model().map(|_| ())
+    }
+
+    /// True if [`Model::with_backend`]`(Backend::Fast)` would succeed.
     pub fn has_fast_path(&self) -> bool {
-        self.layers.iter().all(|l| l.fast().is_some())
+        self.check_fast_path().is_ok()
     }
 
     /// Set the softmax temperature used by the loss.
     pub fn with_temperature(mut self, temperature: f64) -> Self {
         self.temperature = temperature;
         self
-    }
-
-    /// The device tensors live on.
-    pub fn device(&self) -> &Dev {
-        &self.dev
     }
 
     /// Total number of trainable scalars.
@@ -362,6 +429,341 @@ where
         }
     }
 
+    fn check_input(&self, x: &Matrix<E>) {
+        assert_eq!(
+            x.cols, self.input_features,
+            "{}: inputs have {} features, expected {}",
+            self.name, x.cols, self.input_features
+        );
+    }
+
+    /// Plain forward: logits and the record for a tangent pass. Train mode
+    /// updates BatchNorm running statistics in `state`.
+    pub fn forward(&self, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>) {
+        self.check_input(x);
+        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+        match &self.engine {
+            Engine::Fast(fast) => fast_forward(fast, state, x, mode),
+            Engine::Dfdx => E::dfdx().forward(self, state, x, mode),
+        }
+    }
+
+    /// Eval-mode logits without touching `state`.
+    pub fn logits(&self, state: &State<E>, x: &Matrix<E>) -> Matrix<E> {
+        match &self.engine {
+            Engine::Fast(fast) => {
+                self.check_input(x);
+                MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+                let mut buffers = E::to_f32_slice(&state.buffers).into_owned();
+                let theta = E::to_f32_slice(&state.params.0);
+                from_mat(fast.logits(&theta, &mut buffers, to_mat(x), Mode::Eval))
+            }
+            Engine::Dfdx => {
+                let mut s = state.clone();
+                self.forward(&mut s, x, Mode::Eval).0
+            }
+        }
+    }
+
+    /// Eval-mode logits at θ + τ·v for each τ of `taus` (a one-step sweep
+    /// along a direction). The fast backend runs an affine first layer once
+    /// for the whole line ([`crate::fast::FastModel::logits_on_line`]); the
+    /// result equals `logits` at each moved θ up to f32 rounding.
+    pub fn logits_on_line(
+        &self,
+        state: &State<E>,
+        x: &Matrix<E>,
+        direction: &ParamVec<E>,
+        taus: &[f64],
+    ) -> Vec<Matrix<E>> {
+        match &self.engine {
+            Engine::Fast(fast) => {
+                self.check_input(x);
+                MODEL_PASSES.fetch_add(taus.len() as u64, Ordering::Relaxed);
+                fast.logits_on_line(
+                    &E::to_f32_slice(&state.params.0),
+                    &E::to_f32_slice(&state.buffers),
+                    &E::to_f32_slice(&direction.0),
+                    to_mat(x),
+                    taus,
+                    Mode::Eval,
+                )
+                .into_iter()
+                .map(from_mat)
+                .collect()
+            }
+            Engine::Dfdx => taus
+                .iter()
+                .map(|&tau| {
+                    let mut moved = state.clone();
+                    moved.params.axpy(tau, direction);
+                    self.logits(&moved, x)
+                })
+                .collect(),
+        }
+    }
+
+    /// True if the logits are affine in θ for fixed inputs (a single
+    /// Linear layer): then z(θ + τv) = z(θ) + τ·J_z v exactly.
+    pub fn logits_affine_in_params(&self) -> bool {
+        match &self.engine {
+            Engine::Fast(fast) => fast.affine_in_params(),
+            Engine::Dfdx => {
+                self.layers.len() == 1
+                    && self
+                        .layers[0]
+                        .fast()
+                        .is_some_and(|f| f.affine_in_params())
+            }
+        }
+    }
+
+    /// Mean (tempered) cross-entropy without gradient.
+    pub fn loss(&self, state: &State<E>, batch: &Batch<E>) -> f64 {
+        self.loss_of_logits(&self.logits(state, &batch.x), batch)
+    }
+
+    /// Mean (tempered) cross-entropy CE(z/T) of logits already computed for
+    /// `batch` (a non-finite logit gives a non-finite loss), computed as dfdx's `cross_entropy_with_logits_loss` in `E`.
+    pub fn loss_of_logits(&self, logits: &Matrix<E>, batch: &Batch<E>) -> f64 {
+        E::dfdx().loss_of_logits(self, logits, batch)
+    }
+
+    /// Forward with a tape, loss, backward: the gradient of the mean loss.
+    /// The returned cache lets [`Model::tangent`] reuse this forward.
+    pub fn loss_and_grad(
+        &self,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        mode: Mode,
+    ) -> StepOutput<E> {
+        self.check_input(&batch.x);
+        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
+        if let Engine::Fast(fast) = &self.engine {
+            let (logits, mut cache) = fast_forward(fast, state, &batch.x, mode);
+            let z = crate::fast::Mat::new(
+                logits.rows,
+                logits.cols,
+                E::to_f32_slice(&logits.data).into_owned(),
+            );
+            let (loss, dz) = crate::fast::tempered_ce_and_grad(&z, &batch.labels, self.temperature);
+            let grad = match cache.fast.as_ref() {
+                Some((fc, theta)) => fast.backward(theta, fc, dz),
+                None => unreachable!("fast_forward records the fast cache"),
+            };
+            cache.rewind();
+            return StepOutput {
+                loss,
+                logits,
+                grad: ParamVec(E::from_f32_vec(grad)),
+                cache,
+            };
+        }
+        E::dfdx().loss_and_grad(self, state, batch, mode)
+    }
+
+    /// Tangent pass over a recorded forward: a = J_z v at the θ and inputs of
+    /// that forward (`mode` must match the forward's). No probes; see
+    /// [`Model::tangent_probed`].
+    pub fn tangent(
+        &self,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+    ) -> Matrix<E> {
+        self.tangent_with(state, cache, direction, mode, false).0
+    }
+
+    /// [`Model::tangent`] plus the internal tangents the layers report
+    /// (attention scores, FFN pre-activations, kinks), on either backend.
+    pub fn tangent_probed(
+        &self,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Vec<Probe<E>>) {
+        self.tangent_with(state, cache, direction, mode, true)
+    }
+
+    fn tangent_with(
+        &self,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+        want_probes: bool,
+    ) -> (Matrix<E>, Vec<Probe<E>>) {
+        assert_eq!(
+            direction.len(),
+            self.num_params,
+            "direction of another model"
+        );
+        if let (Engine::Fast(fast), Some((fc, theta))) = (&self.engine, &cache.fast) {
+            let mut probes = crate::fast::FastProbes::new(want_probes);
+            let a = fast.tangent(theta, fc, &E::to_f32_slice(&direction.0), &mut probes);
+            let probes = probes
+                .list
+                .into_iter()
+                .map(|p| Probe {
+                    kind: p.kind,
+                    layer: p.layer,
+                    value: from_mat(p.value),
+                    tangent: from_mat(p.tangent),
+                })
+                .collect();
+            return (from_mat(a), probes);
+        }
+        assert!(
+            cache.fast.is_none(),
+            "{}: a fast-backend record read by a dfdx model",
+            self.name
+        );
+        let (a, mut probes) = E::dfdx().tangent(self, state, cache, direction, mode);
+        if !want_probes {
+            probes.clear();
+        }
+        (a, probes)
+    }
+
+    /// Exact JVP of the logits along `direction` (an eval-mode forward plus
+    /// its tangent pass; BatchNorm uses running statistics).
+    ///
+    /// Why eval mode: the spec computes every radius with the model in eval
+    /// mode unless an experiment says otherwise, so ρa describes the function
+    /// the model computes on a sample (fixed running statistics), not one
+    /// that depends on the rest of the batch. The cached path
+    /// ([`Model::tangent`] after [`Model::loss_and_grad`] in `Mode::Train`)
+    /// instead differentiates exactly the function the training step
+    /// evaluated, batch statistics included; the two agree for models
+    /// without BatchNorm.
+    pub fn jvp(&self, state: &State<E>, x: &Matrix<E>, direction: &ParamVec<E>) -> Jvp<E> {
+        self.jvp_with(state, x, direction, false)
+    }
+
+    /// [`Model::jvp`] with the layers' probes.
+    pub fn jvp_probed(&self, state: &State<E>, x: &Matrix<E>, direction: &ParamVec<E>) -> Jvp<E> {
+        self.jvp_with(state, x, direction, true)
+    }
+
+    fn jvp_with(
+        &self,
+        state: &State<E>,
+        x: &Matrix<E>,
+        direction: &ParamVec<E>,
+        want_probes: bool,
+    ) -> Jvp<E> {
+        let mut s = state.clone();
+        let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
+        let (slopes, probes) = self.tangent_with(state, &mut cache, direction, Mode::Eval, want_probes);
+        Jvp {
+            logits,
+            slopes,
+            probes,
+        }
+    }
+
+    /// Forward finite differences (z(θ + εv) − z(θ)) / ε against logits
+    /// `base` = z(θ) that the caller already has (the paper's estimator,
+    /// ε = 1e-4 in float32): one extra forward, in `mode`, on a copy of the
+    /// state so BatchNorm running statistics are not disturbed.
+    pub fn fd_jvp_forward(
+        &self,
+        state: &State<E>,
+        x: &Matrix<E>,
+        direction: &ParamVec<E>,
+        eps: f64,
+        base: &Matrix<E>,
+        mode: Mode,
+    ) -> Matrix<E> {
+        let mut moved = state.clone();
+        moved.params.axpy(eps, direction);
+        let z = self.forward(&mut moved, x, mode).0;
+        z.add_scaled(-1.0, base).scaled(1.0 / eps)
+    }
+
+    /// Central finite differences (z(θ + εv) − z(θ − εv)) / 2ε in eval mode:
+    /// the paper's cheaper estimator, kept as an option.
+    pub fn fd_jvp(
+        &self,
+        state: &State<E>,
+        x: &Matrix<E>,
+        direction: &ParamVec<E>,
+        eps: f64,
+    ) -> Matrix<E> {
+        let mut plus = state.clone();
+        plus.params.axpy(eps, direction);
+        let mut minus = state.clone();
+        minus.params.axpy(-eps, direction);
+        self.logits(&plus, x)
+            .add_scaled(-1.0, &self.logits(&minus, x))
+            .scaled(0.5 / eps)
+    }
+}
+
+/// The dfdx passes of a model, reached through [`Real::dfdx`] so that the
+/// public API of [`Model`] needs no dfdx bound (`Dev: Device<E>`) and
+/// callers need not depend on dfdx. Implemented once, by [`DfdxEngine`].
+#[doc(hidden)]
+pub trait DfdxPasses<E: Real>: Sync {
+    /// [`Model::forward`] on dfdx.
+    fn forward(&self, m: &Model<E>, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>);
+    /// [`Model::loss_and_grad`] on dfdx.
+    fn loss_and_grad(&self, m: &Model<E>, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E>;
+    /// [`Model::tangent_probed`] on dfdx.
+    fn tangent(
+        &self,
+        m: &Model<E>,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Vec<Probe<E>>);
+    /// [`Model::loss_of_logits`] (dfdx's cross-entropy in `E`).
+    fn loss_of_logits(&self, m: &Model<E>, logits: &Matrix<E>, batch: &Batch<E>) -> f64;
+}
+
+/// The one implementation of [`DfdxPasses`], for every element type the
+/// CPU device computes in.
+#[doc(hidden)]
+pub struct DfdxEngine;
+
+impl<E: Real> DfdxPasses<E> for DfdxEngine
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    fn forward(&self, m: &Model<E>, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>) {
+        let (z, cache) = m.dfdx_forward(state, to_tensor(&m.dev, x), mode);
+        (to_matrix(&z), cache)
+    }
+
+    fn loss_and_grad(&self, m: &Model<E>, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+        m.dfdx_loss_and_grad(state, batch, mode)
+    }
+
+    fn tangent(
+        &self,
+        m: &Model<E>,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Vec<Probe<E>>) {
+        m.dfdx_tangent(state, cache, direction, mode)
+    }
+
+    fn loss_of_logits(&self, m: &Model<E>, logits: &Matrix<E>, batch: &Batch<E>) -> f64 {
+        let (_, onehot) = batch.tensors(&m.dev);
+        to_f64(m.tempered_ce(to_tensor(&m.dev, logits), onehot).array())
+    }
+}
+
+/// The dfdx passes themselves.
+impl<E: Real> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
     /// θ (or a direction) as per-layer tensors.
     fn tensors(&self, flat: &ParamVec<E>) -> Vec<Vec<Plain<E>>> {
         assert_eq!(
@@ -383,29 +785,11 @@ where
             .collect()
     }
 
-    fn check_input(&self, x: &Plain<E>) {
-        assert_eq!(
-            x.shape().1,
-            self.input_features,
-            "{}: inputs have {} features, expected {}",
-            self.name,
-            x.shape().1,
-            self.input_features
-        );
-    }
-
-    /// Plain forward: logits and the record for a tangent pass. Train mode
-    /// updates BatchNorm running statistics in `state`.
-    pub fn forward(&self, state: &mut State<E>, x: &Plain<E>, mode: Mode) -> (Plain<E>, Cache<E>) {
-        self.check_input(x);
-        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
-        if let Some(fast) = &self.fast {
-            let (z, cache) = fast_forward(fast, state, x, mode);
-            return (z, cache);
-        }
+    /// The dfdx forward of [`Model::forward`] on a tensor.
+    fn dfdx_forward(&self, state: &mut State<E>, x: Plain<E>, mode: Mode) -> (Plain<E>, Cache<E>) {
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
-        let mut h = x.clone();
+        let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward(
                 &p[i],
@@ -419,68 +803,6 @@ where
         (h, cache)
     }
 
-    /// Eval-mode logits without touching `state`.
-    pub fn logits(&self, state: &State<E>, x: &Plain<E>) -> Plain<E> {
-        if let Some(fast) = &self.fast {
-            self.check_input(x);
-            MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
-            let s32: &State<f32> = (state as &dyn std::any::Any)
-                .downcast_ref()
-                .expect("fast path is f32");
-            let mut buffers = s32.buffers.clone();
-            let z = fast.logits(&s32.params.0, &mut buffers, to_mat(x), Mode::Eval);
-            let t: Plain<f32> = self.dev.tensor_from_vec(z.data, (z.rows, z.cols));
-            return downcast_owned(t);
-        }
-        let mut s = state.clone();
-        self.forward(&mut s, x, Mode::Eval).0
-    }
-
-    /// Eval-mode logits at θ + τ·v for each τ of `taus` (a one-step sweep
-    /// along a direction). The fast backend runs an affine first layer once
-    /// for the whole line ([`crate::fast::FastModel::logits_on_line`]); the
-    /// result equals `logits` at each moved θ up to f32 rounding.
-    pub fn logits_on_line(
-        &self,
-        state: &State<E>,
-        x: &Plain<E>,
-        direction: &ParamVec<E>,
-        taus: &[f64],
-    ) -> Vec<Plain<E>> {
-        if let Some(fast) = &self.fast {
-            self.check_input(x);
-            MODEL_PASSES.fetch_add(taus.len() as u64, Ordering::Relaxed);
-            let s32: &State<f32> = (state as &dyn std::any::Any)
-                .downcast_ref()
-                .expect("fast path is f32");
-            let d32: &ParamVec<f32> = (direction as &dyn std::any::Any)
-                .downcast_ref()
-                .expect("fast path is f32");
-            return fast
-                .logits_on_line(
-                    &s32.params.0,
-                    &s32.buffers,
-                    &d32.0,
-                    to_mat(x),
-                    taus,
-                    Mode::Eval,
-                )
-                .into_iter()
-                .map(|z| {
-                    let t: Plain<f32> = self.dev.tensor_from_vec(z.data, (z.rows, z.cols));
-                    downcast_owned(t)
-                })
-                .collect();
-        }
-        taus.iter()
-            .map(|&tau| {
-                let mut moved = state.clone();
-                moved.params.axpy(tau, direction);
-                self.logits(&moved, x)
-            })
-            .collect()
-    }
-
     fn tempered_ce<T: crate::layer::TapeOps<E>>(
         &self,
         logits: Tensor<(usize, usize), E, Dev, T>,
@@ -490,46 +812,11 @@ where
         cross_entropy_with_logits_loss(scaled, onehot.clone())
     }
 
-    /// Mean (tempered) cross-entropy without gradient.
-    pub fn loss(&self, state: &State<E>, batch: &Batch<E>) -> f64 {
-        self.loss_of_logits(self.logits(state, &batch.x), batch)
-    }
-
-    /// Mean (tempered) cross-entropy of logits already computed for `batch`.
-    pub fn loss_of_logits(&self, logits: Plain<E>, batch: &Batch<E>) -> f64 {
-        self.tempered_ce(logits, &batch.onehot)
-            .array()
-            .to_f64()
-            .unwrap()
-    }
-
-    /// Forward with a tape, loss, backward: the gradient of the mean loss.
-    /// The returned cache lets [`Model::tangent`] reuse this forward.
-    pub fn loss_and_grad(
-        &self,
-        state: &mut State<E>,
-        batch: &Batch<E>,
-        mode: Mode,
-    ) -> StepOutput<E> {
-        self.check_input(&batch.x);
-        MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
-        if let Some(fast) = &self.fast {
-            let (logits, mut cache) = fast_forward(fast, state, &batch.x, mode);
-            let z = to_mat(&logits);
-            let (loss, dz) = crate::fast::tempered_ce_and_grad(&z, &batch.labels, self.temperature);
-            let (fc, theta) = cache.fast.as_ref().expect("fast forward records");
-            let grad = fast.backward(theta, fc, dz);
-            cache.rewind();
-            return StepOutput {
-                loss,
-                logits,
-                grad: ParamVec(downcast_vec(grad)),
-                cache,
-            };
-        }
+    fn dfdx_loss_and_grad(&self, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+        let (x, onehot) = batch.tensors(&self.dev);
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();
-        let mut h: Traced<E> = batch.x.retaped::<OwnedTape<E, Dev>>();
+        let mut h: Traced<E> = x.retaped::<OwnedTape<E, Dev>>();
         for (i, layer) in self.layers.iter().enumerate() {
             h = layer.forward_traced(
                 &p[i],
@@ -540,8 +827,8 @@ where
             );
         }
         let logits = h.retaped::<NoneTape>();
-        let loss = self.tempered_ce(h, &batch.onehot);
-        let loss_value = loss.array().to_f64().unwrap();
+        let loss = self.tempered_ce(h, onehot);
+        let loss_value = to_f64(loss.array());
         let grads = loss.backward();
         let mut grad = Vec::with_capacity(self.num_params);
         for tensors in &p {
@@ -552,33 +839,19 @@ where
         cache.set_params(p);
         StepOutput {
             loss: loss_value,
-            logits,
+            logits: to_matrix(&logits),
             grad: ParamVec(grad),
             cache,
         }
     }
 
-    /// Tangent pass over a recorded forward: a = J_z v at the θ and inputs of
-    /// that forward (`mode` must match the forward's).
-    pub fn tangent(
+    fn dfdx_tangent(
         &self,
         state: &State<E>,
         cache: &mut Cache<E>,
         direction: &ParamVec<E>,
         mode: Mode,
-    ) -> (Plain<E>, Vec<Probe<E>>) {
-        if let Some((fc, theta)) = &cache.fast {
-            let fast = self
-                .fast
-                .as_ref()
-                .expect("a fast-path cache is read by a fast-path model");
-            let d32: &ParamVec<f32> = (direction as &dyn std::any::Any)
-                .downcast_ref()
-                .expect("fast path is f32");
-            let a = fast.tangent(theta, fc, &d32.0);
-            let t: Plain<f32> = self.dev.tensor_from_vec(a.data, (a.rows, a.cols));
-            return (downcast_owned(t), Vec::new());
-        }
+    ) -> (Matrix<E>, Vec<Probe<E>>) {
         // The forward's own parameter tensors when the cache holds them.
         let p = match cache.params() {
             Some(p) => p.clone(),
@@ -591,74 +864,14 @@ where
         for (i, layer) in self.layers.iter().enumerate() {
             dh = Some(layer.tangent(&p[i], &dp[i], dh, mode, cache, &mut probes));
         }
-        (dh.expect("a model has at least one layer"), probes)
-    }
-
-    /// Exact JVP of the logits along `direction` (an eval-mode forward plus
-    /// its tangent pass; BatchNorm uses running statistics).
-    ///
-    /// Why eval mode: the spec computes every radius with the model in eval
-    /// mode unless an experiment says otherwise, so ρa describes the function
-    /// the model computes on a sample (fixed running statistics), not one
-    /// that depends on the rest of the batch. The cached path
-    /// ([`Model::tangent`] after [`Model::loss_and_grad`] in `Mode::Train`)
-    /// instead differentiates exactly the function the training step
-    /// evaluated, batch statistics included; the two agree for models
-    /// without BatchNorm.
-    pub fn jvp(&self, state: &State<E>, x: &Plain<E>, direction: &ParamVec<E>) -> Jvp<E> {
-        let mut s = state.clone();
-        let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
-        let (slopes, probes) = self.tangent(state, &mut cache, direction, Mode::Eval);
-        Jvp {
-            logits,
-            slopes,
-            probes,
-        }
-    }
-
-    /// Forward finite differences (z(θ + εv) − z(θ)) / ε against logits
-    /// `base` = z(θ) that the caller already has (the paper's estimator,
-    /// ε = 1e-4 in float32): one extra forward, in `mode`, on a copy of the
-    /// state so BatchNorm running statistics are not disturbed.
-    pub fn fd_jvp_forward(
-        &self,
-        state: &State<E>,
-        x: &Plain<E>,
-        direction: &ParamVec<E>,
-        eps: f64,
-        base: &Plain<E>,
-        mode: Mode,
-    ) -> Plain<E> {
-        let mut moved = state.clone();
-        moved.params.axpy(eps, direction);
-        (self.forward(&mut moved, x, mode).0 - base.clone()) * cast::<E>(1.0 / eps)
-    }
-
-    /// Central finite differences (z(θ + εv) − z(θ − εv)) / 2ε in eval mode:
-    /// the paper's cheaper estimator, kept as an option.
-    pub fn fd_jvp(
-        &self,
-        state: &State<E>,
-        x: &Plain<E>,
-        direction: &ParamVec<E>,
-        eps: f64,
-    ) -> Plain<E> {
-        let mut plus = state.clone();
-        plus.params.axpy(eps, direction);
-        let mut minus = state.clone();
-        minus.params.axpy(-eps, direction);
-        (self.logits(&plus, x) - self.logits(&minus, x)) * cast::<E>(0.5 / eps)
+        let a = dh.expect("a model has at least one layer");
+        (to_matrix(&a), probes)
     }
 }
 
-/// Row-wise argmax of a (rows, classes) tensor.
-pub fn argmax_rows<E: Real>(t: &Plain<E>) -> Vec<usize>
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
-    let k = t.shape().1;
-    t.as_vec()
-        .chunks_exact(k)
+/// Row-wise argmax of a (rows, classes) matrix (the first of ties).
+pub fn argmax_rows<E: Real>(t: &Matrix<E>) -> Vec<usize> {
+    t.row_iter()
         .map(|row| {
             row.iter()
                 .enumerate()
@@ -675,53 +888,52 @@ where
 }
 
 /// Fraction of rows whose argmax equals the label.
-pub fn accuracy<E: Real>(logits: &Plain<E>, labels: &[usize]) -> f64
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
+pub fn accuracy<E: Real>(logits: &Matrix<E>, labels: &[usize]) -> f64 {
     let pred = argmax_rows(logits);
     pred.iter().zip(labels).filter(|(p, y)| p == y).count() as f64 / labels.len().max(1) as f64
 }
 
-/// `x` as the type it is at run time (the fast path is f32; `E` is checked
-/// by [`Model::with_backend`]).
-fn downcast_owned<A: 'static, B: 'static>(x: A) -> B {
-    *(Box::new(x) as Box<dyn std::any::Any>)
-        .downcast::<B>()
-        .expect("fast path is f32")
-}
-
-fn downcast_vec<E: Real>(v: Vec<f32>) -> Vec<E> {
-    downcast_owned(v)
-}
-
-fn to_mat<E: Real>(t: &Plain<E>) -> crate::fast::Mat
+/// A matrix as a dfdx tensor.
+fn to_tensor<E: Real>(dev: &Dev, x: &Matrix<E>) -> Plain<E>
 where
     crate::Dev: dfdx::prelude::Device<E>,
 {
-    let t32: &Plain<f32> = (t as &dyn std::any::Any)
-        .downcast_ref()
-        .expect("fast path is f32");
-    let (rows, cols) = *t32.shape();
-    crate::fast::Mat::new(rows, cols, t32.as_vec())
+    dev.tensor_from_vec(x.data.clone(), (x.rows, x.cols))
 }
 
-/// One fast forward: logits as a tensor and a cache holding the record.
+/// A dfdx tensor as a matrix.
+pub(crate) fn to_matrix<E: Real>(t: &Plain<E>) -> Matrix<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    let (rows, cols) = *t.shape();
+    Matrix::new(rows, cols, t.as_vec())
+}
+
+/// Inputs for the fast path (f32, rows).
+fn to_mat<E: Real>(x: &Matrix<E>) -> crate::fast::Mat {
+    crate::fast::Mat::new(x.rows, x.cols, E::to_f32_slice(&x.data).into_owned())
+}
+
+/// A fast-path result in the model's element type (rows layout).
+fn from_mat<E: Real>(m: crate::fast::Mat) -> Matrix<E> {
+    Matrix::new(m.rows, m.cols, E::from_f32_vec(m.data))
+}
+
+/// One fast forward: logits and a cache holding the record and θ.
 fn fast_forward<E: Real>(
     fast: &crate::fast::FastModel,
     state: &mut State<E>,
-    x: &Plain<E>,
+    x: &Matrix<E>,
     mode: Mode,
-) -> (Plain<E>, Cache<E>)
-where
-    crate::Dev: dfdx::prelude::Device<E>,
-{
-    let s32: &mut State<f32> = (state as &mut dyn std::any::Any)
-        .downcast_mut()
-        .expect("fast path is f32");
-    let (z, fc) = fast.forward(&s32.params.0, &mut s32.buffers, to_mat(x), mode);
-    let logits: Plain<f32> = x.device().tensor_from_vec(z.data, (z.rows, z.cols));
+) -> (Matrix<E>, Cache<E>) {
+    let theta = E::to_f32_slice(&state.params.0).into_owned();
+    let mut buffers = E::to_f32_slice(&state.buffers).into_owned();
+    let (z, fc) = fast.forward(&theta, &mut buffers, to_mat(x), mode);
+    if !buffers.is_empty() {
+        state.buffers = E::from_f32_vec(buffers);
+    }
     let mut cache = Cache::new();
-    cache.fast = Some((fc, s32.params.0.clone()));
-    (downcast_owned(logits), cache)
+    cache.fast = Some((fc, theta));
+    (from_mat(z), cache)
 }

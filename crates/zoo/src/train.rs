@@ -6,8 +6,7 @@
 //! (propose a step, then cap it) live in the `control` crate.
 
 use crate::model::accuracy;
-use crate::{Batch, Dev, Mode, Model, ParamVec, Real, State};
-use dfdx::prelude::{Device, HasShape};
+use crate::{Batch, Mode, Model, ParamVec, Real, State};
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -109,24 +108,14 @@ pub fn fit<E: Real>(
     data: &Batch<E>,
     recipe: &Recipe,
     seed: u64,
-) -> f64
-where
-    Dev: Device<E>,
-{
+) -> f64 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut opt = AdamW::new(model.num_params());
     let n = data.len();
-    // One host copy of the inputs for all the minibatches.
-    let x_host = data.x.as_vec();
     let mut last = f64::NAN;
     for _ in 0..recipe.steps {
         let batch = match recipe.batch {
-            Some(b) if b < n => subset_of_rows(
-                model.device(),
-                data,
-                &x_host,
-                &rand::seq::index::sample(&mut rng, n, b).into_vec(),
-            ),
+            Some(b) if b < n => data.subset(&rand::seq::index::sample(&mut rng, n, b).into_vec()),
             _ => data.clone(),
         };
         let out = model.loss_and_grad(state, &batch, Mode::Train);
@@ -157,46 +146,13 @@ pub fn recalibrate_running_stats<E: Real>(
     state: &mut State<E>,
     data: &Batch<E>,
     passes: usize,
-) where
-    Dev: Device<E>,
-{
+) {
     for _ in 0..passes {
         model.forward(state, &data.x, Mode::Train);
     }
 }
 
-/// Rows `indices` of a batch.
-pub fn subset<E: Real>(dev: &Dev, data: &Batch<E>, indices: &[usize]) -> Batch<E>
-where
-    Dev: Device<E>,
-{
-    subset_of_rows(dev, data, &data.x.as_vec(), indices)
-}
-
-/// Rows `indices` of a batch whose inputs `x` are already on the host.
-fn subset_of_rows<E: Real>(dev: &Dev, data: &Batch<E>, x: &[E], indices: &[usize]) -> Batch<E>
-where
-    Dev: Device<E>,
-{
-    let f = data.x.shape().1;
-    let k = data.onehot.shape().1;
-    let mut rows = Vec::with_capacity(indices.len() * f);
-    for &i in indices {
-        rows.extend_from_slice(&x[i * f..(i + 1) * f]);
-    }
-    Batch::new(
-        dev,
-        rows,
-        f,
-        indices.iter().map(|&i| data.labels[i]).collect(),
-        k,
-    )
-}
-
 /// Eval-mode accuracy of `state` on a batch.
-pub fn evaluate<E: Real>(model: &Model<E>, state: &State<E>, data: &Batch<E>) -> f64
-where
-    Dev: Device<E>,
-{
+pub fn evaluate<E: Real>(model: &Model<E>, state: &State<E>, data: &Batch<E>) -> f64 {
     accuracy(&model.logits(state, &data.x), &data.labels)
 }

@@ -10,7 +10,6 @@
 //! rejects correct JVPs; a step of min(1e-6, clearance/100) keeps the margin
 //! and f64 central differences stay accurate far below 1e-6.
 
-use dfdx::prelude::TensorFromVec;
 use zoo::check::normwise_rel_error;
 use zoo::{registry, ArchConfig, ArchEntry, Mode, ParamVec, Probe, ProbeKind};
 
@@ -72,7 +71,7 @@ fn cnn_bn_train_mode_tangent_matches_central_differences() {
             stepped.buffers, state.buffers,
             "a train-mode step moves the running statistics"
         );
-        let (tangent, probes) = model.tangent(&state, &mut step.cache, &v, Mode::Train);
+        let (tangent, probes) = model.tangent_probed(&state, &mut step.cache, &v, Mode::Train);
         let eps = (clearance(&probes) / 100.0).min(1e-6);
         let at = |s: f64| {
             let mut st = state.clone();
@@ -126,7 +125,7 @@ fn f32_forward_agrees_with_f64() {
             entry(name).build::<f32>(&ArchConfig::default()),
         );
         let (s64, s32) = (m64.init(1), m32.init(1));
-        let x = m32.device().tensor_from_vec(x32.clone(), (8, 64));
+        let x = zoo::Matrix::new(8, 64, x32.clone());
         let (z64, z32) = (
             m64.logits(&s64, &batch64.x).as_vec(),
             m32.logits(&s32, &x).as_vec(),

@@ -60,7 +60,7 @@ fn mlp_ln_export_round_trips_bit_for_bit() {
     assert_eq!(loaded.samples(), samples);
 
     // Logits and exact JVP recomputed from the loaded files: identical.
-    let batch = loaded.batch(model.device());
+    let batch = loaded.batch();
     let jvp = model.jvp(&loaded.state(), &batch.x, &loaded.direction);
     assert_eq!(bits(&jvp.logits.as_vec()), bits(&loaded.logits));
     assert_eq!(bits(&jvp.slopes.as_vec()), bits(&loaded.slopes));
@@ -313,7 +313,7 @@ fn buffers_are_exported_as_running_statistics() {
         .unwrap()
         .tensor("1.running_mean")
         .is_err());
-    let batch = loaded.batch(model.device());
+    let batch = loaded.batch();
     let jvp = model.jvp(&loaded.state(), &batch.x, &loaded.direction);
     assert_eq!(bits(&jvp.slopes.as_vec()), bits(&loaded.slopes));
 }

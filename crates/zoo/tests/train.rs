@@ -2,7 +2,7 @@
 //! split seed 42) to a test-accuracy floor. Floors are set below what the
 //! recipes reach here, so a regression in a forward or backward pass fails.
 
-use zoo::train::{evaluate, fit, subset, Recipe};
+use zoo::train::{evaluate, fit, Recipe};
 use zoo::{registry, ArchConfig, Batch};
 
 /// Test-accuracy floor per architecture (the spec's converged models reach
@@ -23,11 +23,10 @@ fn floor(name: &str) -> f64 {
 fn every_architecture_trains_to_its_floor() {
     let digits = data::load_default_digits().unwrap();
     let split = data::stratified_split(&digits.labels, 0.3, 42);
-    let dev = Default::default();
-    let all: Batch<f32> = Batch::from_digits(&dev, &digits, &(0..digits.len()).collect::<Vec<_>>());
+    let all: Batch<f32> = Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
     let (train, test) = (
-        subset(&dev, &all, &split.train),
-        subset(&dev, &all, &split.test),
+        &all.subset(&split.train),
+        &all.subset(&split.test),
     );
     for entry in registry() {
         let model = entry.build::<f32>(&ArchConfig::default());
@@ -53,9 +52,8 @@ fn every_architecture_trains_to_its_floor() {
 #[test]
 fn training_is_deterministic() {
     let digits = data::load_default_digits().unwrap();
-    let dev = Default::default();
     let idx: Vec<usize> = (0..300).collect();
-    let data: Batch<f32> = Batch::from_digits(&dev, &digits, &idx);
+    let data: Batch<f32> = Batch::from_digits(&digits, &idx);
     let entry = zoo::arch::find("mlp").unwrap();
     let model = entry.build::<f32>(&ArchConfig::default());
     let run = || {
@@ -77,9 +75,8 @@ fn results_do_not_depend_on_the_thread_count() {
     // dfdx's matmuls run on rayon's current pool: train in a 1-thread and a
     // 2-thread pool and demand bit-identical parameters.
     let digits = data::load_default_digits().unwrap();
-    let dev = Default::default();
     let idx: Vec<usize> = (0..400).collect();
-    let data: Batch<f32> = Batch::from_digits(&dev, &digits, &idx);
+    let data: Batch<f32> = Batch::from_digits(&digits, &idx);
     for name in ["mlp-ln", "cnn", "tiny-transformer"] {
         let model = zoo::arch::find(name)
             .unwrap()

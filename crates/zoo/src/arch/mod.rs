@@ -39,20 +39,19 @@ pub struct ArchEntry {
 }
 
 impl ArchEntry {
-    /// Build the model in element type `E`.
-    pub fn build<E: Real>(&self, cfg: &ArchConfig) -> Model<E>
-    where
-        crate::Dev: dfdx::prelude::Device<E>,
-    {
-        // Dispatch on the element type without specialisation.
-        let any: Box<dyn std::any::Any> =
-            if std::any::TypeId::of::<E>() == std::any::TypeId::of::<f32>() {
-                Box::new((self.build_f32)(cfg))
-            } else {
-                Box::new((self.build_f64)(cfg))
-            };
-        *any.downcast::<Model<E>>()
-            .expect("models exist in f32 and f64 only")
+    /// Build the model in element type `E` (dfdx backend).
+    pub fn build<E: Real>(&self, cfg: &ArchConfig) -> Model<E> {
+        E::build_arch(self, cfg)
+    }
+
+    /// Build the model in element type `E` on `backend`, refused here (not
+    /// later, at run time) if it cannot run there.
+    ///
+    /// # Errors
+    /// As [`Model::with_backend`]: the fast backend needs f32 and a fast
+    /// path in every layer.
+    pub fn build_on<E: Real>(&self, cfg: &ArchConfig, backend: crate::Backend) -> anyhow::Result<Model<E>> {
+        self.build::<E>(cfg).with_backend(backend)
     }
 }
 

@@ -117,6 +117,15 @@ impl ConvBnRelu {
 }
 
 impl FastLayer for ConvBnRelu {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        let mut form = FastLayer::output_form(&self.conv, input)?;
+        form = FastLayer::output_form(&self.bn, form)?;
+        match &self.pool {
+            Some(pool) => FastLayer::output_form(pool, form),
+            None => Ok(form),
+        }
+    }
+
     fn forward(
         &self,
         p: &[&[f32]],
@@ -295,12 +304,13 @@ impl FastLayer for ConvBnRelu {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    ) -> Mat {
-        let h = FastLayer::tangent(&self.conv, &p[..2], &dp[..2], dx, mode, &rec.inner[0]);
-        let h = FastLayer::tangent(&self.bn, &p[2..], &dp[2..], Some(h), mode, &rec.inner[1]);
-        let h = FastLayer::tangent(&Relu, &[], &[], Some(h), mode, &rec.inner[2]);
+    probes: &mut crate::fast::FastProbes,
+) -> Mat {
+        let h = FastLayer::tangent(&self.conv, &p[..2], &dp[..2], dx, mode, &rec.inner[0], probes);
+        let h = FastLayer::tangent(&self.bn, &p[2..], &dp[2..], Some(h), mode, &rec.inner[1], probes);
+        let h = FastLayer::tangent(&Relu, &[], &[], Some(h), mode, &rec.inner[2], probes);
         match &self.pool {
-            Some(pool) => FastLayer::tangent(pool, &[], &[], Some(h), mode, &rec.inner[3]),
+            Some(pool) => FastLayer::tangent(pool, &[], &[], Some(h), mode, &rec.inner[3], probes),
             None => h,
         }
     }
@@ -564,13 +574,13 @@ mod tests {
                 assert_eq!(dx2.layout, Layout::Rows);
                 assert_close(&dx2.data, &dx1.data, &format!("{what}: ∂x"));
                 // Tangent (θ̇ only: the input is data).
-                let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0]);
-                t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1]);
-                t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2]);
+                let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0], &mut crate::fast::FastProbes::new(false));
+                t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1], &mut crate::fast::FastProbes::new(false));
+                t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2], &mut crate::fast::FastProbes::new(false));
                 if pooled {
-                    t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3]);
+                    t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3], &mut crate::fast::FastProbes::new(false));
                 }
-                let t2 = block.tangent(&p, &dp, None, mode, &rec);
+                let t2 = block.tangent(&p, &dp, None, mode, &rec, &mut crate::fast::FastProbes::new(false));
                 assert_close(&t2.data, &t1.data, &format!("{what}: tangent"));
             }
         }

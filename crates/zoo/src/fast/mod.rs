@@ -53,6 +53,75 @@ pub enum Layout {
     },
 }
 
+/// What flows between two layers, without the batch size: checked once when
+/// a model is built ([`FastModel::new`]), so a layer never meets an input it
+/// cannot read at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// [`Layout::Rows`] with this many columns.
+    Rows(usize),
+    /// [`Layout::PaddedSeq`] of `len` positions with `channels` values each.
+    PaddedSeq {
+        /// Values per position (the matrix's columns).
+        channels: usize,
+        /// Positions per sample.
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Form::Rows(c) => write!(f, "rows of {c}"),
+            Form::PaddedSeq { channels, len } => {
+                write!(f, "padded sequences of {len} x {channels} channels")
+            }
+        }
+    }
+}
+
+/// An internal value and its tangent reported by a fast tangent pass (the
+/// f32 twin of [`crate::Probe`]; same kinds, names and shapes as the dfdx
+/// path reports).
+#[derive(Debug, Clone)]
+pub struct FastProbe {
+    /// What it is.
+    pub kind: crate::ProbeKind,
+    /// Which layer reported it.
+    pub layer: String,
+    /// The primal value h, in [`Layout::Rows`].
+    pub value: Mat,
+    /// Its tangent ḣ, same shape.
+    pub tangent: Mat,
+}
+
+/// Where a fast tangent pass puts its probes. Probes cost copies of
+/// activations, so layers record them only when `wanted`.
+#[derive(Debug, Default)]
+pub struct FastProbes {
+    /// True when the caller reads probes.
+    pub wanted: bool,
+    /// The probes, in the order the layers reported them.
+    pub list: Vec<FastProbe>,
+}
+
+impl FastProbes {
+    /// Collect probes (`wanted`) or not.
+    pub fn new(wanted: bool) -> Self {
+        FastProbes {
+            wanted,
+            list: Vec::new(),
+        }
+    }
+
+    /// Record a probe if probes are wanted (`make` runs only then).
+    pub fn push_with(&mut self, make: impl FnOnce() -> FastProbe) {
+        if self.wanted {
+            self.list.push(make());
+        }
+    }
+}
+
 /// A row-major f32 matrix (activation, tangent or gradient).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mat {
@@ -139,6 +208,10 @@ pub trait FastLayer: Send + Sync {
         None
     }
 
+    /// The form of this layer's output for an input of form `input`, or why
+    /// the layer cannot read such an input (checked when the model is built).
+    fn output_form(&self, input: Form) -> Result<Form, String>;
+
     /// Forward pass; saves in `rec` what `backward` and `tangent` need.
     /// Train mode uses batch statistics and updates `state`.
     fn forward(&self, p: &[&[f32]], x: Mat, state: &mut [f32], mode: Mode, rec: &mut Record)
@@ -164,7 +237,9 @@ pub trait FastLayer: Send + Sync {
     }
 
     /// Tangent pass: ẏ = ∂y/∂x·ẋ + ∂y/∂θ·θ̇ at the recorded forward, with
-    /// `dx = None` for a zero input tangent (the data).
+    /// `dx = None` for a zero input tangent (the data). Layers that report
+    /// internal tangents (attention scores, FFN pre-activations, kinks) push
+    /// them to `probes` when [`FastProbes::wanted`].
     fn tangent(
         &self,
         p: &[&[f32]],
@@ -172,6 +247,7 @@ pub trait FastLayer: Send + Sync {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
+        probes: &mut FastProbes,
     ) -> Mat;
 }
 
@@ -185,12 +261,12 @@ pub struct FastModel {
 }
 
 /// The record of a whole fast forward (one [`Record`] per layer).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FastCache {
     /// Per layer, in order.
     pub layers: Vec<Record>,
     /// The mode the forward ran in.
-    pub mode: Option<Mode>,
+    pub mode: Mode,
 }
 
 /// A dropped record hands its matrices to the buffer pool ([`recycle`]),
@@ -209,22 +285,54 @@ fn slices<'a>(flat: &'a [f32], ranges: &[std::ops::Range<usize>]) -> Vec<&'a [f3
 }
 
 impl FastModel {
-    /// Assemble from per-layer fast layers and the model's layout. Runs of
-    /// layers with a fused fast path (Conv → BatchNorm → ReLU) are
-    /// replaced by it: same results, fewer passes over memory.
+    /// Assemble from per-layer fast layers and the model's layout, for
+    /// inputs of `input_features` columns. The form of every layer's input
+    /// is checked here: where a layer reads only rows but receives padded
+    /// sequences, a [`ToRows`] conversion is inserted; where it cannot read
+    /// its input at all, the error is `(layer index, why)`. Runs of layers
+    /// with a fused fast path (Conv → BatchNorm → ReLU) are then replaced by
+    /// it: same results, fewer passes over memory.
     pub fn new(
         layers: Vec<Box<dyn FastLayer>>,
         params: Vec<Vec<std::ops::Range<usize>>>,
         buffers: Vec<std::ops::Range<usize>>,
-    ) -> Self {
+        input_features: usize,
+    ) -> Result<Self, (usize, String)> {
         assert_eq!(layers.len(), params.len());
         assert_eq!(layers.len(), buffers.len());
-        let (layers, params, buffers) = fused::fuse(layers, params, buffers);
-        FastModel {
+        let mut form = Form::Rows(input_features);
+        let (mut l2, mut p2, mut b2) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, ((layer, p), b)) in layers.into_iter().zip(params).zip(buffers).enumerate() {
+            form = match layer.output_form(form) {
+                Ok(out) => out,
+                Err(why) => {
+                    let rows = Form::Rows(ToRows::cols(form));
+                    match (form, layer.output_form(rows)) {
+                        (Form::PaddedSeq { .. }, Ok(out)) => {
+                            l2.push(Box::new(ToRows) as Box<dyn FastLayer>);
+                            p2.push(Vec::new());
+                            b2.push(0..0);
+                            out
+                        }
+                        _ => return Err((i, why)),
+                    }
+                }
+            };
+            l2.push(layer);
+            p2.push(p);
+            b2.push(b);
+        }
+        if !matches!(form, Form::Rows(_)) {
+            l2.push(Box::new(ToRows));
+            p2.push(Vec::new());
+            b2.push(0..0);
+        }
+        let (layers, params, buffers) = fused::fuse(l2, p2, b2);
+        Ok(FastModel {
             layers,
             params,
             buffers,
-        }
+        })
     }
 
     /// Forward from inputs `x` (samples × features); returns the logits.
@@ -237,7 +345,7 @@ impl FastModel {
     ) -> (Mat, FastCache) {
         let mut cache = FastCache {
             layers: Vec::with_capacity(self.layers.len()),
-            mode: Some(mode),
+            mode,
         };
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -247,6 +355,11 @@ impl FastModel {
             cache.layers.push(rec);
         }
         (h, cache)
+    }
+
+    /// True if the model is one layer whose output is affine in θ (Linear).
+    pub fn affine_in_params(&self) -> bool {
+        self.layers.len() == 1 && self.layers[0].affine_in_params()
     }
 
     /// Logits only: a forward whose records are dropped, so layers skip
@@ -297,7 +410,7 @@ impl FastModel {
         let dp = slices(direction, &self.params[0]);
         let mut rec = Record::default();
         let z0 = first.forward(&p, x, &mut [], mode, &mut rec);
-        let dz0 = first.tangent(&p, &dp, None, mode, &rec);
+        let dz0 = first.tangent(&p, &dp, None, mode, &rec, &mut FastProbes::new(false));
         taus.iter()
             .map(|&tau| {
                 let theta = moved(tau);
@@ -346,16 +459,98 @@ impl FastModel {
         grad
     }
 
-    /// Tangent pass along `direction` over a recorded forward.
-    pub fn tangent(&self, theta: &[f32], cache: &FastCache, direction: &[f32]) -> Mat {
-        let mode = cache.mode.expect("tangent of a recorded forward");
+    /// Tangent pass along `direction` over a recorded forward; the layers'
+    /// probes go to `probes` when it wants them.
+    pub fn tangent(
+        &self,
+        theta: &[f32],
+        cache: &FastCache,
+        direction: &[f32],
+        probes: &mut FastProbes,
+    ) -> Mat {
         let mut dh: Option<Mat> = None;
         for (i, layer) in self.layers.iter().enumerate() {
             let p = slices(theta, &self.params[i]);
             let dp = slices(direction, &self.params[i]);
-            dh = Some(layer.tangent(&p, &dp, dh, mode, &cache.layers[i]));
+            dh = Some(layer.tangent(&p, &dp, dh, cache.mode, &cache.layers[i], probes));
         }
         dh.expect("a model has at least one layer")
+    }
+}
+
+/// The conversion [`FastModel::new`] inserts before a layer that reads only
+/// [`Layout::Rows`] (Linear, LayerNorm) when the layer before it left padded
+/// sequences (a convolution without pooling): channel-major rows, the
+/// PyTorch flatten order. Backward converts the gradient back.
+struct ToRows;
+
+impl ToRows {
+    /// Columns of the rows an input of `form` becomes.
+    fn cols(form: Form) -> usize {
+        match form {
+            Form::Rows(c) => c,
+            Form::PaddedSeq { channels, len } => channels * len,
+        }
+    }
+}
+
+impl FastLayer for ToRows {
+    fn output_form(&self, input: Form) -> Result<Form, String> {
+        Ok(Form::Rows(ToRows::cols(input)))
+    }
+
+    fn forward(&self, _p: &[&[f32]], x: Mat, _s: &mut [f32], _m: Mode, rec: &mut Record) -> Mat {
+        match x.layout {
+            Layout::Rows => x,
+            Layout::PaddedSeq { .. } => {
+                rec.mats.push(Mat::zeros(0, x.cols, x.layout));
+                let y = padded_to_rows(&x);
+                x.recycle();
+                y
+            }
+        }
+    }
+
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        match rec.mats.first() {
+            Some(Mat {
+                cols,
+                layout: Layout::PaddedSeq { len, .. },
+                ..
+            }) => {
+                let dx = rows_to_padded(&dy, *cols, *len);
+                dy.recycle();
+                dx
+            }
+            _ => dy,
+        }
+    }
+
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        _rec: &Record,
+        _probes: &mut FastProbes,
+    ) -> Mat {
+        let dx = dx.expect("a conversion is never the first layer");
+        match dx.layout {
+            Layout::Rows => dx,
+            Layout::PaddedSeq { .. } => {
+                let y = padded_to_rows(&dx);
+                dx.recycle();
+                y
+            }
+        }
     }
 }
 

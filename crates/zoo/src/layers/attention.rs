@@ -275,12 +275,12 @@ where
             .permute::<_, Axes4<0, 1, 3, 2>>();
         let dv = self.heads_view(dqkv, 2);
         let ds = (dq.matmul(kt) + q.matmul(dkt)) * crate::cast::<E>(self.scale());
-        probes.push(Probe {
-            kind: ProbeKind::AttentionScores,
-            layer: self.name.clone(),
-            value: s,
-            tangent: ds.clone().reshape_like(&(b * h * t, t)),
-        });
+        probes.push(Probe::from_tensors(
+            ProbeKind::AttentionScores,
+            &self.name,
+            &s,
+            &ds.clone().reshape_like(&(b * h * t, t)),
+        ));
         // Softmax tangent: ṗ = p ⊙ (ṡ − Σ_keys p ṡ).
         let shape = (b, h, t, t);
         let probs = probs.reshape_like(&shape);
@@ -310,6 +310,17 @@ impl Attention {
 /// dfdx's (softmax backward p ⊙ (g − Σ p g) = 1·(g − g) = 0). Records x
 /// and v (= o).
 impl crate::fast::FastLayer for Attention {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        match input {
+            Form::Rows(c) if c == self.dim && self.tokens == 1 => Ok(input),
+            _ => Err(format!(
+                "attention ({} tokens) needs rows of {}, got {input}",
+                self.tokens, self.dim
+            )),
+        }
+    }
+
     fn forward(
         &self,
         p: &[&[f32]],
@@ -401,7 +412,8 @@ impl crate::fast::FastLayer for Attention {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    _probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let d = self.dim;
         let (x, v) = (&rec.mats[0], &rec.mats[1]);
         let wo = self.out_index();
@@ -541,7 +553,7 @@ mod tests {
             let mut state = model.init(1);
             state.params = perturbed(&state.params);
             let rows = 3 * layer.tokens;
-            let x: Plain<f64> = dev.sample_normal_like(&(rows, layer.dim));
+            let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(rows, layer.dim)));
             let (y, _) = model.forward(&mut state, &x, Mode::Eval);
             let (expect, _) = naive(&layer, &state.params.0, &x.as_vec(), rows);
             let err = y
@@ -589,7 +601,7 @@ mod tests {
             let probe = &probes[0];
             assert_eq!(probe.kind, ProbeKind::AttentionScores);
             assert_eq!(
-                *probe.value.shape(),
+                probe.value.shape(),
                 (4 * layer.heads * layer.tokens, layer.tokens)
             );
             let (naive_y, naive_s) = naive(&layer, &state.params.0, &x.as_vec(), rows);
@@ -683,9 +695,7 @@ mod tests {
             .layout()
             .into_iter()
             .map(|(_, _, o, s)| {
-                model
-                    .device()
-                    .tensor_from_vec(flat.0[o..o + s.numel()].to_vec(), s.shape)
+                Dev::default().tensor_from_vec(flat.0[o..o + s.numel()].to_vec(), s.shape)
             })
             .collect()
     }

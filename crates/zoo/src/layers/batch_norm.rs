@@ -483,6 +483,16 @@ fn to_layout(y: Mat, layout: Layout) -> Mat {
 }
 
 impl crate::fast::FastLayer for BatchNorm {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        let (c, l) = (self.channels, self.length);
+        match input {
+            Form::Rows(n) if n == c * l => Ok(input),
+            Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => Ok(input),
+            _ => Err(format!("batchnorm needs {c} channels x {l} positions, got {input}")),
+        }
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
@@ -584,7 +594,8 @@ impl crate::fast::FastLayer for BatchNorm {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    _probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let (c, len) = (self.channels, self.length);
         let (x, layout) = (&rec.mats[0], rec.mats[1].layout);
         let (mean, inv, weight) = (&rec.vecs[0], &rec.vecs[1], rec.vecs[2][0]);
@@ -763,7 +774,7 @@ mod tests {
             state.params.0[bn_offset + k] += 0.5 * v;
         }
         let x: Vec<f64> = random(b * c_in * l, 2);
-        let batch = Batch::new(model.device(), x, c_in * l, vec![0, 1, 2, 3, 0], 4);
+        let batch = Batch::new(x, c_in * l, vec![0, 1, 2, 3, 0], 4);
         for _ in 0..3 {
             model.forward(&mut state, &batch.x, Mode::Train);
         }
@@ -802,13 +813,13 @@ mod tests {
         // The tangent of a training step's own (taped) forward.
         let frozen = state.clone();
         let mut step = model.loss_and_grad(&mut state, &batch, Mode::Train);
-        let (cached, _) = model.tangent(&frozen, &mut step.cache, &v, Mode::Train);
+        let cached = model.tangent(&frozen, &mut step.cache, &v, Mode::Train);
         let err = max_rel(&cached.as_vec(), &fd);
         assert!(err < 1e-7, "train-mode tangent vs FD: {err:e}");
         // The same from a plain train-mode forward.
         let mut st = frozen.clone();
         let (_, mut cache) = model.forward(&mut st, &batch.x, Mode::Train);
-        let (plain, _) = model.tangent(&frozen, &mut cache, &v, Mode::Train);
+        let plain = model.tangent(&frozen, &mut cache, &v, Mode::Train);
         assert!(max_rel(&plain.as_vec(), &fd) < 1e-7);
         // Train-mode batch statistics make the tangent differ from eval's.
         let eval = model.jvp(&frozen, &batch.x, &v).slopes.as_vec();

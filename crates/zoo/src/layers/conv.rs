@@ -504,6 +504,20 @@ impl<'a> ConvBackward<'a> {
 }
 
 impl crate::fast::FastLayer for Conv {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        let (c, l) = (self.c_in, self.width);
+        match input {
+            Form::Rows(n) if n == c * l => {}
+            Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => {}
+            _ => return Err(format!("conv1d needs {c} channels x {l} positions, got {input}")),
+        }
+        Ok(Form::PaddedSeq {
+            channels: self.c_out,
+            len: l,
+        })
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
@@ -556,7 +570,8 @@ impl crate::fast::FastLayer for Conv {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    _probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let x = &rec.mats[0];
         let dw = self.permuted(dp[0]);
         match dx {

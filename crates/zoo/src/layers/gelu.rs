@@ -232,12 +232,12 @@ where
         let x = cache.next();
         let dx = tangent_or_zeros(dx, &x);
         if let Some(name) = &self.probe {
-            probes.push(Probe {
-                kind: ProbeKind::FfnPreActivation,
-                layer: name.clone(),
-                value: x.clone(),
-                tangent: dx.clone(),
-            });
+            probes.push(Probe::from_tensors(
+                ProbeKind::FfnPreActivation,
+                name,
+                &x,
+                &dx,
+            ));
         }
         let cdf = cache.next();
         let slope = slope_of(&x.as_vec(), &cdf.as_vec(), Some(&dx.as_vec()));
@@ -252,6 +252,10 @@ where
 /// [`Layout`](crate::fast::Layout) passes through (GELU(0) = 0 keeps padding
 /// rows zero). Probes are not reported (see [`Backend::Fast`](crate::Backend)).
 impl crate::fast::FastLayer for Gelu {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        Ok(input)
+    }
+
     fn forward(
         &self,
         _p: &[&[f32]],
@@ -292,6 +296,7 @@ impl crate::fast::FastLayer for Gelu {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
+        _probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         let slope = &rec.mats[0];
         match dx {
@@ -412,7 +417,7 @@ mod fast_tests {
             ..Mat::new(3, 2, vec![2.0; 6])
         };
         let dx = gelu.backward(&[], d.clone(), &rec, &mut [], true);
-        let dy = gelu.tangent(&[], &[], Some(d), Mode::Eval, &rec);
+        let dy = gelu.tangent(&[], &[], Some(d), Mode::Eval, &rec, &mut crate::fast::FastProbes::new(false));
         for ((&g, &t), &xv) in dx.data.iter().zip(&dy.data).zip(&x.data) {
             let s = 2.0 * slope_f32(xv, cdf_f32(xv));
             assert_eq!((g, t), (s, s));

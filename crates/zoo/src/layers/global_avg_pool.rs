@@ -129,6 +129,16 @@ impl GlobalAvgPool {
 }
 
 impl crate::fast::FastLayer for GlobalAvgPool {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        let (c, l) = (self.channels, self.length);
+        match input {
+            Form::Rows(n) if n == c * l => Ok(Form::Rows(c)),
+            Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => Ok(Form::Rows(c)),
+            _ => Err(format!("global average pool needs {c} channels x {l} positions, got {input}")),
+        }
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
@@ -191,6 +201,7 @@ impl crate::fast::FastLayer for GlobalAvgPool {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
+        _probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         match dx {
             Some(dx) => {

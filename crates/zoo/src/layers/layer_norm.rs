@@ -178,6 +178,14 @@ fn project_row(d: &mut [f32], xhat: &[f32], inv_sigma: f32) {
 /// (`vecs[0]`). Rows layout only (normalising a zero padding row would
 /// give β, not 0).
 impl crate::fast::FastLayer for LayerNorm {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        match input {
+            Form::Rows(c) if c == self.features => Ok(input),
+            _ => Err(format!("layernorm needs rows of {}, got {input}", self.features)),
+        }
+    }
+
     fn forward(
         &self,
         p: &[&[f32]],
@@ -267,7 +275,8 @@ impl crate::fast::FastLayer for LayerNorm {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    _probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let n = self.features;
         let (xhat, inv_sigma) = (&rec.mats[0], &rec.vecs[0]);
         let (gain, dgain, dshift) = (p[0], dp[0], dp[1]);

@@ -119,6 +119,14 @@ where
 
 /// Fast path: y = xW + b as one GEMM into rows pre-filled with b.
 impl crate::fast::FastLayer for Linear {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        use crate::fast::Form;
+        match input {
+            Form::Rows(c) if c == self.inputs => Ok(Form::Rows(self.outputs)),
+            _ => Err(format!("linear needs rows of {}, got {input}", self.inputs)),
+        }
+    }
+
     fn forward(
         &self,
         p: &[&[f32]],
@@ -185,7 +193,8 @@ impl crate::fast::FastLayer for Linear {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    _probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let x = &rec.mats[0];
         let mut dy = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {

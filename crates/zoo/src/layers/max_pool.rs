@@ -187,8 +187,8 @@ where
         probes.push(Probe {
             kind: ProbeKind::Kink,
             layer: "maxpool".into(),
-            value: dev.tensor_from_vec(gap, (b, m)),
-            tangent: dev.tensor_from_vec(dgap, (b, m)),
+            value: crate::Matrix::new(b, m, gap),
+            tangent: crate::Matrix::new(b, m, dgap),
         });
         dev.tensor_from_vec(dy, (b, m))
     }

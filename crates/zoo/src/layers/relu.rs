@@ -53,12 +53,7 @@ where
     ) -> Plain<E> {
         let x = cache.next();
         let dx = tangent_or_zeros(dx, &x);
-        probes.push(Probe {
-            kind: ProbeKind::Kink,
-            layer: "relu".into(),
-            value: x.clone(),
-            tangent: dx.clone(),
-        });
+        probes.push(Probe::from_tensors(ProbeKind::Kink, "relu", &x, &dx));
         zip_map(&x, &dx, |x, d| if x > E::zero() { d } else { E::zero() })
     }
 }
@@ -68,6 +63,10 @@ where
 /// becomes the output) and an empty `rows × 0` matrix with x's layout. A
 /// zero pad row stays zero in every pass.
 impl crate::fast::FastLayer for Relu {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        Ok(input)
+    }
+
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
@@ -113,6 +112,7 @@ impl crate::fast::FastLayer for Relu {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
+        _probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         let mask = &rec.masks[0];
         match dx {
@@ -168,9 +168,9 @@ mod fast_tests {
         let mask = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
         let dx = Relu.backward(&[], ones.clone(), &rec, &mut [], true);
         assert_eq!((dx.layout, dx.data.as_slice()), (layout, &mask[..]));
-        let dy = Relu.tangent(&[], &[], Some(ones), Mode::Train, &rec);
+        let dy = Relu.tangent(&[], &[], Some(ones), Mode::Train, &rec, &mut crate::fast::FastProbes::new(false));
         assert_eq!((dy.layout, dy.data.as_slice()), (layout, &mask[..]));
-        let zero = Relu.tangent(&[], &[], None, Mode::Train, &rec);
+        let zero = Relu.tangent(&[], &[], None, Mode::Train, &rec, &mut crate::fast::FastProbes::new(false));
         assert_eq!(zero.layout, layout);
         assert!(zero.data.iter().all(|&v| v == 0.0));
     }

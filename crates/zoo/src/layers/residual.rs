@@ -189,6 +189,20 @@ fn add_into(a: &mut Mat, b: &Mat) {
 }
 
 impl FastLayer for FastResidual {
+    fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
+        let mut form = input;
+        for (i, layer) in self.inner.iter().enumerate() {
+            form = layer
+                .output_form(form)
+                .map_err(|e| format!("residual branch layer {i}: {e}"))?;
+        }
+        if form == input {
+            Ok(input)
+        } else {
+            Err(format!("residual branch maps {input} to {form}"))
+        }
+    }
+
     fn forward(
         &self,
         p: &[&[f32]],
@@ -252,11 +266,12 @@ impl FastLayer for FastResidual {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    ) -> Mat {
+    probes: &mut crate::fast::FastProbes,
+) -> Mat {
         let mut dh = dx.clone();
         for (i, layer) in self.inner.iter().enumerate() {
             let r = self.param_ranges[i].clone();
-            dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i]));
+            dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i], probes));
         }
         let mut df = dh.expect("a residual branch has at least one layer");
         if let Some(dx) = dx {
@@ -271,8 +286,8 @@ impl FastLayer for FastResidual {
 mod tests {
     use super::Residual;
     use crate::layers::{Gelu, LayerNorm, Linear};
-    use crate::{Dev, Layer, Mode, Model, Plain};
-    use dfdx::prelude::{HasShape, SampleTensor};
+    use crate::{Dev, Layer, Mode, Model};
+    use dfdx::prelude::SampleTensor;
 
     fn block() -> Residual<f64> {
         Residual::new(vec![
@@ -295,9 +310,9 @@ mod tests {
         assert_eq!(model.num_params(), 12 + 70 + 66);
         let mut state = model.init(1);
         let dev: Dev = Default::default();
-        let x: Plain<f64> = dev.sample_normal_like(&(5, 6));
+        let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(5, 6)));
         let (y, _) = model.forward(&mut state, &x, Mode::Eval);
-        assert_eq!(*y.shape(), (5, 6));
+        assert_eq!(y.shape(), (5, 6));
     }
 
     #[test]
@@ -317,7 +332,7 @@ mod tests {
         );
         let res = Model::<f64>::new("res", 6, 6, vec![Box::new(block())]);
         let state = res.init(2);
-        let x: Plain<f64> = dev.sample_normal_like(&(4, 6));
+        let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(4, 6)));
         let v = crate::ParamVec::<f64>::random_unit(res.num_params(), 3);
         let (jr, jb) = (res.jvp(&state, &x, &v), branch.jvp(&state, &x, &v));
         let diff = (jr.logits - x) - jb.logits;

@@ -145,9 +145,9 @@ mod tests {
         let model = Model::<f64>::new("tokens", 64, 5, vec![Box::new(layer.clone())]);
         assert_eq!(model.num_params(), 8 * 5 + 5 + 5 + 9 * 5);
         let mut state = model.init(1);
-        let x: Plain<f64> = dev.sample_normal_like(&(3, 64));
+        let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(3, 64)));
         let (y, _) = model.forward(&mut state, &x, Mode::Eval);
-        assert_eq!(*y.shape(), (27, 5));
+        assert_eq!(y.shape(), (27, 5));
         // Naive recomputation from θ = [W (8×5), b, cls, pos (9×5)].
         let th = &state.params.0;
         let (w, bias, cls, pos) = (&th[0..40], &th[40..45], &th[45..50], &th[50..95]);
@@ -176,7 +176,7 @@ mod tests {
         let dev: Dev = Default::default();
         let model = Model::<f64>::new("tokens", 64, 5, vec![Box::new(RowTokens::new(8, 8, 5))]);
         let state = model.init(2);
-        let x: Plain<f64> = dev.sample_normal_like(&(4, 64));
+        let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(4, 64)));
         let v = crate::ParamVec::<f64>::random_unit(model.num_params(), 4);
         let mut moved = state.clone();
         moved.params.axpy(1.0, &v);
