@@ -11,6 +11,9 @@ pub const CHECK_EPS: f64 = 1e-6;
 pub const MIN_CHECK_EPS: f64 = 1e-9;
 /// Acceptance threshold on the normwise relative error.
 pub const CHECK_TOLERANCE: f64 = 1e-6;
+/// Acceptance threshold for the fast backend's f32 JVP against the same
+/// f64 central differences (f32 rounding through a few layers is ~1e-6).
+pub const FAST_CHECK_TOLERANCE: f64 = 1e-4;
 
 /// Outcome of one architecture's check.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -26,13 +29,21 @@ pub struct JvpCheck {
     pub kink_clearance: f64,
     /// The FD step used: min(1e-6, clearance/100), so no kink is crossed.
     pub fd_eps: f64,
+    /// The fast backend's f32 JVP (same θ, inputs and direction, rounded to
+    /// f32) against the same differences, normwise relative; `None` when
+    /// the architecture has no fast path.
+    pub fast_rel_error: Option<f64>,
+    /// Why the architecture cannot run on the fast backend, if it cannot.
+    pub no_fast_path: Option<String>,
 }
 
 impl JvpCheck {
     /// True if the error is within tolerance and the FD step stayed 100
     /// steps inside the closest kink.
     pub fn passed(&self) -> bool {
-        self.max_rel_error <= CHECK_TOLERANCE && self.kink_clearance >= 100.0 * self.fd_eps
+        self.max_rel_error <= CHECK_TOLERANCE
+            && self.kink_clearance >= 100.0 * self.fd_eps
+            && self.fast_rel_error.map_or(true, |e| e <= FAST_CHECK_TOLERANCE)
     }
 }
 
@@ -50,10 +61,18 @@ pub fn normwise_rel_error(a: &[f64], b: &[f64]) -> f64 {
 /// seeded random unit direction. Inputs are real digits, so ReLU and
 /// max-pool inputs are generic; the returned clearance proves the FD step
 /// crossed no kink.
+///
+/// θ, the direction and the inputs are rounded to f32 first, so the fast
+/// backend (f32) is checked at exactly the point the f64 check uses.
 pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     let model = entry.build::<f64>(&ArchConfig::default());
-    let state = model.init(seed);
-    let v = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(1));
+    let mut state = model.init(seed);
+    let round = |v: &mut Vec<f64>| v.iter_mut().for_each(|x| *x = *x as f32 as f64);
+    round(&mut state.params.0);
+    round(&mut state.buffers);
+    let mut v = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(1));
+    round(&mut v.0);
+    let batch = &batch.cast::<f32>().cast::<f64>();
     let jvp = model.jvp_probed(&state, &batch.x, &v);
     let kink_clearance = jvp
         .probes
@@ -72,12 +91,23 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     // one near 1e-5: shrink the step rather than risk crossing it.
     let fd_eps = CHECK_EPS.min(kink_clearance / 100.0).max(MIN_CHECK_EPS);
     let fd = model.fd_jvp(&state, &batch.x, &v, fd_eps);
+    let (fast_rel_error, no_fast_path) =
+        match entry.build_on::<f32>(&ArchConfig::default(), crate::Backend::Fast) {
+            Ok(fast) => {
+                let state32 = crate::curvature::cast_state::<f64, f32>(&state);
+                let slopes = fast.jvp(&state32, &batch.cast::<f32>().x, &v.cast()).slopes;
+                (Some(normwise_rel_error(&slopes.to_f64(), &fd.data)), None)
+            }
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
     JvpCheck {
         arch: entry.name.into(),
         params: model.num_params(),
         max_rel_error: normwise_rel_error(&jvp.slopes.data, &fd.data),
         kink_clearance,
         fd_eps,
+        fast_rel_error,
+        no_fast_path,
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::InputError;
 use anyhow::Result;
 use std::path::PathBuf;
-use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE};
+use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE, FAST_CHECK_TOLERANCE};
 use zoo::ArchConfig;
 
 /// Subcommands of `ghosts zoo`.
@@ -69,17 +69,21 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             let chosen = entries(arch.as_deref())?;
             let batch = digits_check_batch(16)?;
             println!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples, seed {seed}");
+            println!("dfdx: the f64 model (tolerance {CHECK_TOLERANCE:e}); fast: the f32 fast backend at the same f32-rounded point (tolerance {FAST_CHECK_TOLERANCE:e})");
             println!(
-                "{:<20} {:>8} {:>14} {:>16} {:>9}  verdict",
-                "arch", "params", "max rel error", "kink clearance", "FD eps"
+                "{:<20} {:>8} {:>14} {:>14} {:>16} {:>9}  verdict",
+                "arch", "params", "dfdx rel error", "fast rel error", "kink clearance", "FD eps"
             );
             let mut failed = Vec::new();
             for e in chosen {
                 let c = check_jvp(&e, &batch, *seed);
                 let verdict = if c.passed() { "ok" } else { "FAIL" };
+                let fast = c
+                    .fast_rel_error
+                    .map_or("no fast path".to_string(), |e| format!("{e:.2e}"));
                 println!(
-                    "{:<20} {:>8} {:>14.2e} {:>16.2e} {:>9.1e}  {verdict}",
-                    c.arch, c.params, c.max_rel_error, c.kink_clearance, c.fd_eps
+                    "{:<20} {:>8} {:>14.2e} {:>14} {:>16.2e} {:>9.1e}  {verdict}",
+                    c.arch, c.params, c.max_rel_error, fast, c.kink_clearance, c.fd_eps
                 );
                 if !c.passed() {
                     failed.push(c.arch);
