@@ -540,21 +540,14 @@ impl<E: Real> Model<E> {
         self.check_input(&batch.x);
         MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
         if let Engine::Fast(fast) = &self.engine {
-            let (logits, mut cache) = fast_forward(fast, state, &batch.x, mode);
-            let z = crate::fast::Mat::new(
-                logits.rows,
-                logits.cols,
-                E::to_f32_slice(&logits.data).into_owned(),
-            );
+            let (z, record, theta) = fast_forward_record(fast, state, &batch.x, mode);
             let (loss, dz) = crate::fast::tempered_ce_and_grad(&z, &batch.labels, self.temperature);
-            let grad = match cache.fast.as_ref() {
-                Some((fc, theta)) => fast.backward(theta, fc, dz),
-                None => unreachable!("fast_forward records the fast cache"),
-            };
-            cache.rewind();
+            let grad = fast.backward(&theta, &record, dz);
+            let mut cache = Cache::new();
+            cache.fast = Some((record, theta));
             return StepOutput {
                 loss,
-                logits,
+                logits: from_mat(z),
                 grad: ParamVec(E::from_f32_vec(grad)),
                 cache,
             };
@@ -565,6 +558,10 @@ impl<E: Real> Model<E> {
     /// Tangent pass over a recorded forward: a = J_z v at the θ and inputs of
     /// that forward (`mode` must match the forward's). No probes; see
     /// [`Model::tangent_probed`].
+    ///
+    /// # Panics
+    /// If `direction` is not of this model's length, or `cache` was recorded
+    /// by a model on another backend.
     pub fn tangent(
         &self,
         state: &State<E>,
@@ -920,6 +917,23 @@ fn from_mat<E: Real>(m: crate::fast::Mat) -> Matrix<E> {
     Matrix::new(m.rows, m.cols, E::from_f32_vec(m.data))
 }
 
+/// One fast forward: f32 logits, the record and the θ it ran at (train
+/// mode updates `state`'s buffers).
+fn fast_forward_record<E: Real>(
+    fast: &crate::fast::FastModel,
+    state: &mut State<E>,
+    x: &Matrix<E>,
+    mode: Mode,
+) -> (crate::fast::Mat, crate::fast::FastCache, Vec<f32>) {
+    let theta = E::to_f32_slice(&state.params.0).into_owned();
+    let mut buffers = E::to_f32_slice(&state.buffers).into_owned();
+    let (z, record) = fast.forward(&theta, &mut buffers, to_mat(x), mode);
+    if !buffers.is_empty() {
+        state.buffers = E::from_f32_vec(buffers);
+    }
+    (z, record, theta)
+}
+
 /// One fast forward: logits and a cache holding the record and θ.
 fn fast_forward<E: Real>(
     fast: &crate::fast::FastModel,
@@ -927,13 +941,8 @@ fn fast_forward<E: Real>(
     x: &Matrix<E>,
     mode: Mode,
 ) -> (Matrix<E>, Cache<E>) {
-    let theta = E::to_f32_slice(&state.params.0).into_owned();
-    let mut buffers = E::to_f32_slice(&state.buffers).into_owned();
-    let (z, fc) = fast.forward(&theta, &mut buffers, to_mat(x), mode);
-    if !buffers.is_empty() {
-        state.buffers = E::from_f32_vec(buffers);
-    }
+    let (z, record, theta) = fast_forward_record(fast, state, x, mode);
     let mut cache = Cache::new();
-    cache.fast = Some((fc, theta));
+    cache.fast = Some((record, theta));
     (from_mat(z), cache)
 }
