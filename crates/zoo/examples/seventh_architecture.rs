@@ -10,6 +10,12 @@
 //! training set along the normalised gradient with one exact JVP. Inside the
 //! repository the same model becomes a registry entry with one file under
 //! `crates/zoo/src/arch/` and one line in `zoo::registry()`.
+//!
+//! A new layer needs only its dfdx forward and its tangent; the backward
+//! comes from dfdx's autodiff. A hand-written fast f32 path
+//! (`zoo::fast::FastLayer`, returned by `Layer::fast`) is optional: without
+//! one the model runs on the dfdx backend, and asking for the fast backend
+//! is refused when the model is built, naming the layer (shown below).
 
 use dfdx::prelude::*;
 use radius::{set_rho_a, spreads_of_rows, Aggregation};
@@ -90,6 +96,10 @@ fn main() -> anyhow::Result<()> {
     );
 
     let model = softplus_mlp::<f32>();
+    // No fast path for Softplus: the fast backend is refused at build time.
+    if let Err(e) = softplus_mlp::<f32>().with_backend(zoo::Backend::Fast) {
+        println!("fast backend: {e} (the model runs on dfdx)");
+    }
     let mut state = model.init(0);
     let loss = fit(&model, &mut state, &train, &Recipe::for_arch("mlp"), 1);
     println!(
