@@ -94,7 +94,7 @@ impl ConvBnRelu {
         let conv = next.first()?.as_any()?.downcast_ref::<Conv>()?;
         let bn = next.get(1)?.as_any()?.downcast_ref::<BatchNorm>()?;
         next.get(2)?.as_any()?.downcast_ref::<Relu>()?;
-        if bn.channels != conv.c_out || bn.length != conv.width {
+        if !conv.on_sequences() || bn.channels != conv.c_out || bn.length != conv.width {
             return None;
         }
         let pool = next

@@ -23,10 +23,12 @@
 
 mod fused;
 mod gemm_ops;
+mod image;
 mod pool;
 mod seq;
 
 pub use gemm_ops::{matmul, MatRef};
+pub use image::{col2im, im2col, image_dims, image_to_rows, rows_to_image, ConvShape};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
@@ -51,6 +53,19 @@ pub enum Layout {
         /// Positions per sample.
         len: usize,
     },
+    /// A batch of channels-last images without padding: `samples·height·width`
+    /// rows of `cols` = channels values. Row `(s·height + y)·width + x` holds
+    /// pixel (y, x) of sample s. A convolution reads it through im2col
+    /// ([`im2col`]); [`ToRows`] turns it into channel-major rows (the
+    /// PyTorch flatten order).
+    Image {
+        /// Samples in the batch.
+        samples: usize,
+        /// Pixel rows per image.
+        height: usize,
+        /// Pixel columns per image.
+        width: usize,
+    },
 }
 
 /// What flows between two layers, without the batch size: checked once when
@@ -67,6 +82,15 @@ pub enum Form {
         /// Positions per sample.
         len: usize,
     },
+    /// [`Layout::Image`] of `height × width` pixels with `channels` values each.
+    Image {
+        /// Values per pixel (the matrix's columns).
+        channels: usize,
+        /// Pixel rows per image.
+        height: usize,
+        /// Pixel columns per image.
+        width: usize,
+    },
 }
 
 impl std::fmt::Display for Form {
@@ -76,6 +100,11 @@ impl std::fmt::Display for Form {
             Form::PaddedSeq { channels, len } => {
                 write!(f, "padded sequences of {len} x {channels} channels")
             }
+            Form::Image {
+                channels,
+                height,
+                width,
+            } => write!(f, "images of {height}x{width} x {channels} channels"),
         }
     }
 }
@@ -308,7 +337,7 @@ impl FastModel {
                 Err(why) => {
                     let rows = Form::Rows(ToRows::cols(form));
                     match (form, layer.output_form(rows)) {
-                        (Form::PaddedSeq { .. }, Ok(out)) => {
+                        (Form::PaddedSeq { .. } | Form::Image { .. }, Ok(out)) => {
                             l2.push(Box::new(ToRows) as Box<dyn FastLayer>);
                             p2.push(Vec::new());
                             b2.push(0..0);
@@ -480,7 +509,7 @@ impl FastModel {
 
 /// The conversion [`FastModel::new`] inserts before a layer that reads only
 /// [`Layout::Rows`] (Linear, LayerNorm) when the layer before it left padded
-/// sequences (a convolution without pooling): channel-major rows, the
+/// sequences or images (a convolution or max-pool): channel-major rows, the
 /// PyTorch flatten order. Backward converts the gradient back.
 struct ToRows;
 
@@ -490,7 +519,23 @@ impl ToRows {
         match form {
             Form::Rows(c) => c,
             Form::PaddedSeq { channels, len } => channels * len,
+            Form::Image {
+                channels,
+                height,
+                width,
+            } => channels * height * width,
         }
+    }
+
+    /// `x` (any layout) as channel-major rows; `x` is consumed.
+    fn rows_of(x: Mat) -> Mat {
+        let y = match x.layout {
+            Layout::Rows => return x,
+            Layout::PaddedSeq { .. } => padded_to_rows(&x),
+            Layout::Image { .. } => image_to_rows(&x),
+        };
+        x.recycle();
+        y
     }
 }
 
@@ -500,15 +545,11 @@ impl FastLayer for ToRows {
     }
 
     fn forward(&self, _p: &[&[f32]], x: Mat, _s: &mut [f32], _m: Mode, rec: &mut Record) -> Mat {
-        match x.layout {
-            Layout::Rows => x,
-            Layout::PaddedSeq { .. } => {
-                rec.mats.push(Mat::zeros(0, x.cols, x.layout));
-                let y = padded_to_rows(&x);
-                x.recycle();
-                y
-            }
+        if x.layout != Layout::Rows {
+            // The layout (and channels) to convert ∂y back to.
+            rec.mats.push(Mat::zeros(0, x.cols, x.layout));
         }
+        ToRows::rows_of(x)
     }
 
     fn backward(
@@ -529,6 +570,15 @@ impl FastLayer for ToRows {
                 dy.recycle();
                 dx
             }
+            Some(Mat {
+                cols,
+                layout: Layout::Image { height, width, .. },
+                ..
+            }) => {
+                let dx = rows_to_image(&dy, *cols, *height, *width);
+                dy.recycle();
+                dx
+            }
             _ => dy,
         }
     }
@@ -542,15 +592,7 @@ impl FastLayer for ToRows {
         _rec: &Record,
         _probes: &mut FastProbes,
     ) -> Mat {
-        let dx = dx.expect("a conversion is never the first layer");
-        match dx.layout {
-            Layout::Rows => dx,
-            Layout::PaddedSeq { .. } => {
-                let y = padded_to_rows(&dx);
-                dx.recycle();
-                y
-            }
-        }
+        ToRows::rows_of(dx.expect("a conversion is never the first layer"))
     }
 }
 

@@ -249,6 +249,7 @@ impl BatchNorm {
                 padded
             }
             Layout::PaddedSeq { .. } => x,
+            Layout::Image { .. } => unreachable!("batchnorm refuses images (output_form)"),
         };
         let (_, len) = padded_dims(&x, self.channels, "batchnorm");
         assert_eq!(len, self.length, "batchnorm: sequence length");
@@ -479,6 +480,7 @@ fn to_layout(y: Mat, layout: Layout) -> Mat {
             rows
         }
         Layout::PaddedSeq { .. } => y,
+        Layout::Image { .. } => unreachable!("batchnorm refuses images (output_form)"),
     }
 }
 

@@ -19,7 +19,8 @@
 
 use super::broadcast_row;
 use crate::fast::{
-    matmul, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows, Layout, Mat, MatRef, Record,
+    col2im, im2col, image_dims, image_to_rows, matmul, padded_dims, padded_to_rows, rows_to_image,
+    rows_to_padded, zero_pad_rows, ConvShape, Layout, Mat, MatRef, Record,
 };
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
@@ -232,10 +233,10 @@ where
 
     forward_via_fwd!(E);
 
-    /// 1-D convolutions with kernel 1 or 3 (padding 0 or 1) run fast.
+    /// Every convolution runs fast: 1-D ones with kernel 1 or 3 on padded
+    /// sequences, the others on images.
     fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
-        (self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3))
-            .then(|| Box::new(self.clone()) as Box<dyn crate::fast::FastLayer>)
+        Some(Box::new(self.clone()))
     }
 
     /// ẏ = conv(Ẇ, x) + conv(W, ẋ) + ḃ.
@@ -280,6 +281,26 @@ pub(crate) const CHUNK_ROWS: usize = 8192;
 /// ∂x is again one overlapping-view GEMM, ∂x_q = Σ_j ∂y_{q−h+j}·W'ᵀ_{kw−1−j}
 /// (the transposed convolution), with the flipped, transposed weight.
 impl Conv {
+    /// True when the fast path runs on padded sequences (1-D, kernel 1 or
+    /// 3); the other convolutions run on images ([`Layout::Image`]).
+    pub(crate) fn on_sequences(&self) -> bool {
+        self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3)
+    }
+
+    /// The geometry of the image fast path (stride 1, padding kh/2, kw/2).
+    pub fn shape(&self) -> ConvShape {
+        ConvShape {
+            c_in: self.c_in,
+            height: self.height,
+            width: self.width,
+            kh: self.kh,
+            kw: self.kw,
+            stride: 1,
+            pad_h: self.kh / 2,
+            pad_w: self.kw / 2,
+        }
+    }
+
     /// h = kw/2 of the fast path (0 or 1: the layout pads one row).
     pub(crate) fn half(&self) -> usize {
         debug_assert!(self.height == 1 && self.kh == 1 && self.kw <= 3);
@@ -305,20 +326,23 @@ impl Conv {
                 padded
             }
             Layout::PaddedSeq { .. } => x,
+            Layout::Image { .. } => unreachable!("conv1d refuses images (output_form)"),
         };
         let (_, len) = padded_dims(&x, self.c_in, "conv1d");
         assert_eq!(len, self.width, "conv1d: sequence length");
         (x, layout)
     }
 
-    /// Weight (C_in·kw, C_out), rows ci·kw + kx → rows kx·C_in + ci.
+    /// Weight (C_in·taps, C_out) with taps = kh·kw, rows ci·taps + t →
+    /// rows t·C_in + ci (tap-major, as the padded-sequence view and im2col
+    /// read the input).
     pub(crate) fn permuted(&self, w: &[f32]) -> Vec<f32> {
-        let (ci_n, kw, co_n) = (self.c_in, self.kw, self.c_out);
-        let mut out = vec![0.0; ci_n * kw * co_n];
+        let (ci_n, taps, co_n) = (self.c_in, self.kh * self.kw, self.c_out);
+        let mut out = vec![0.0; ci_n * taps * co_n];
         for ci in 0..ci_n {
-            for kx in 0..kw {
-                let src = (ci * kw + kx) * co_n;
-                let dst = (kx * ci_n + ci) * co_n;
+            for t in 0..taps {
+                let src = (ci * taps + t) * co_n;
+                let dst = (t * ci_n + ci) * co_n;
                 out[dst..dst + co_n].copy_from_slice(&w[src..src + co_n]);
             }
         }
@@ -499,6 +523,150 @@ impl<'a> ConvBackward<'a> {
                 rows
             }
             (Some(dx), Layout::PaddedSeq { .. }) => dx,
+            (_, Layout::Image { .. }) => unreachable!("conv1d refuses images (output_form)"),
+        }
+    }
+}
+
+/// Fast path for the other convolutions, on [`Layout::Image`] (channels-last
+/// pixels): the input's [`im2col`] columns (one row per output pixel,
+/// tap-major) times the weight permuted to the same tap-major rows, one
+/// GEMM per batch into rows pre-filled with the bias. The columns are the
+/// record: backward forms ∂W' = colsᵀ·∂Y and ∂x = col2im(∂Y·W'ᵀ), the
+/// tangent cols·Ẇ' + im2col(ẋ)·W' + ḃ. Rows input (channel-major C_in·H·W,
+/// the model input) is converted to images first and its ∂x converted back.
+impl Conv {
+    /// The input as images, and the layout it came in.
+    fn image_input(&self, x: Mat) -> (Mat, Layout) {
+        let layout = x.layout;
+        let x = match layout {
+            Layout::Rows => {
+                let img = rows_to_image(&x, self.c_in, self.height, self.width);
+                x.recycle();
+                img
+            }
+            _ => x,
+        };
+        (x, layout)
+    }
+
+    /// bias + Σ_terms cols·W' over `samples` images (each `W'` from
+    /// [`Self::permuted`], each `cols` from [`im2col`]).
+    fn image_conv(&self, terms: &[(&Mat, &[f32])], bias: &[f32], samples: usize) -> Mat {
+        let g = self.shape();
+        let co_n = self.c_out;
+        let layout = Layout::Image {
+            samples,
+            height: g.out_height(),
+            width: g.out_width(),
+        };
+        let mut y = Mat::scratch(terms[0].0.rows, co_n, layout);
+        for row in y.data.chunks_exact_mut(co_n) {
+            row.copy_from_slice(bias);
+        }
+        for &(cols, w) in terms {
+            let w = MatRef::row_major(w, g.patch(), co_n);
+            matmul(&mut y.data, co_n, cols.view(), w, true);
+        }
+        y
+    }
+
+    fn image_forward(&self, p: &[&[f32]], x: Mat, rec: &mut Record) -> Mat {
+        let (x, layout) = self.image_input(x);
+        let (samples, _, _) = image_dims(&x, self.c_in, "conv2d");
+        let cols = im2col(&x, &self.shape());
+        x.recycle();
+        let y = self.image_conv(&[(&cols, &self.permuted(p[0]))], p[1], samples);
+        rec.mats.push(cols);
+        // The batch size and the input's layout, for ∂x and ẋ.
+        rec.mats.push(Mat::zeros(samples, 0, layout));
+        y
+    }
+
+    fn image_backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let g = self.shape();
+        let (cols, samples, layout) = (&rec.mats[0], rec.mats[1].rows, rec.mats[1].layout);
+        let (ci_n, co_n, taps, patch) = (self.c_in, self.c_out, self.kh * self.kw, g.patch());
+        assert_eq!(
+            image_dims(&dy, co_n, "conv2d backward"),
+            (samples, g.out_height(), g.out_width())
+        );
+        // ∂W'ᵀ (C_out × patch; gemm prefers the longer side contiguous).
+        let mut dwt = vec![0.0; co_n * patch];
+        matmul(&mut dwt, patch, dy.view().t(), cols.view(), false);
+        for ci in 0..ci_n {
+            for t in 0..taps {
+                let dst = &mut grads[0][(ci * taps + t) * co_n..][..co_n];
+                for (co, v) in dst.iter_mut().enumerate() {
+                    *v = dwt[co * patch + t * ci_n + ci];
+                }
+            }
+        }
+        // ∂b: column sums, f32 within blocks of rows, f64 across them.
+        let mut db = vec![0.0f64; co_n];
+        let mut part = vec![0.0f32; co_n];
+        for block in dy.data.chunks(64 * co_n) {
+            part.fill(0.0);
+            for row in block.chunks_exact(co_n) {
+                for (a, &v) in part.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            for (a, &v) in db.iter_mut().zip(&part) {
+                *a += v as f64;
+            }
+        }
+        for (gb, v) in grads[1].iter_mut().zip(&db) {
+            *gb = *v as f32;
+        }
+        let (h, w) = (self.height, self.width);
+        let dx = if need_dx {
+            let wp = self.permuted(p[0]);
+            let mut dcols = Mat::scratch(cols.rows, patch, Layout::Rows);
+            let wt = MatRef::row_major(&wp, patch, co_n).t();
+            matmul(&mut dcols.data, patch, dy.view(), wt, false);
+            let dx = col2im(&dcols, &g, samples);
+            dcols.recycle();
+            match layout {
+                Layout::Rows => {
+                    let rows = image_to_rows(&dx);
+                    dx.recycle();
+                    rows
+                }
+                _ => dx,
+            }
+        } else {
+            // Not read (the input is data); shaped as the input was.
+            match layout {
+                Layout::Rows => Mat::zeros(samples, ci_n * h * w, Layout::Rows),
+                _ => Mat::zeros(samples * h * w, ci_n, layout),
+            }
+        };
+        dy.recycle();
+        dx
+    }
+
+    fn image_tangent(&self, p: &[&[f32]], dp: &[&[f32]], dx: Option<Mat>, rec: &Record) -> Mat {
+        let (cols, samples) = (&rec.mats[0], rec.mats[1].rows);
+        let dw = self.permuted(dp[0]);
+        match dx {
+            None => self.image_conv(&[(cols, &dw)], dp[1], samples),
+            Some(dx) => {
+                let (dx, _) = self.image_input(dx);
+                let dcols = im2col(&dx, &self.shape());
+                dx.recycle();
+                let w = self.permuted(p[0]);
+                let dy = self.image_conv(&[(cols, &dw), (&dcols, &w)], dp[1], samples);
+                dcols.recycle();
+                dy
+            }
         }
     }
 }
@@ -506,6 +674,24 @@ impl<'a> ConvBackward<'a> {
 impl crate::fast::FastLayer for Conv {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
         use crate::fast::Form;
+        if !self.on_sequences() {
+            let (c, h, w) = (self.c_in, self.height, self.width);
+            match input {
+                Form::Rows(n) if n == c * h * w => {}
+                Form::Image {
+                    channels,
+                    height,
+                    width,
+                } if (channels, height, width) == (c, h, w) => {}
+                _ => return Err(format!("conv2d needs {c} channels x {h}x{w}, got {input}")),
+            }
+            let g = self.shape();
+            return Ok(Form::Image {
+                channels: self.c_out,
+                height: g.out_height(),
+                width: g.out_width(),
+            });
+        }
         let (c, l) = (self.c_in, self.width);
         match input {
             Form::Rows(n) if n == c * l => {}
@@ -530,6 +716,9 @@ impl crate::fast::FastLayer for Conv {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
+        if !self.on_sequences() {
+            return self.image_forward(p, x, rec);
+        }
         let (x, layout) = self.fast_input(x);
         let y = self.conv_sum(&[(&x, &self.permuted(p[0]))], p[1]);
         rec.mats.push(x);
@@ -546,6 +735,9 @@ impl crate::fast::FastLayer for Conv {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
+        if !self.on_sequences() {
+            return self.image_backward(p, dy, rec, grads, need_dx);
+        }
         let x = &rec.mats[0];
         assert_eq!(
             padded_dims(&dy, self.c_out, "conv1d backward"),
@@ -570,8 +762,11 @@ impl crate::fast::FastLayer for Conv {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        _probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        if !self.on_sequences() {
+            return self.image_tangent(p, dp, dx, rec);
+        }
         let x = &rec.mats[0];
         let dw = self.permuted(dp[0]);
         match dx {
