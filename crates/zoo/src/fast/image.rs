@@ -145,30 +145,37 @@ impl ConvShape {
         (kx0, kx1, (left + kx0).saturating_sub(self.pad_w))
     }
 
-    /// Visit, for every (sample, output pixel, kernel row inside the image),
-    /// the run of its im2col row that reads input pixels: `f(col_offset,
-    /// img_offset, n)` with offsets into the columns and into the image
-    /// (values, not pixels), `n` values long. Runs in order.
+    /// Visit, for every (sample, output pixel, kernel row), the parts of
+    /// its im2col row: `f(col_offset, Some(img_offset), n)` for the run that
+    /// reads `n` contiguous input values at `img_offset` (values, not
+    /// pixels), `f(col_offset, None, n)` for `n` values in the padding.
+    /// Rows in order, each covered exactly once.
     #[inline(always)]
-    fn runs(&self, samples: usize, mut f: impl FnMut(usize, usize, usize)) {
+    fn runs(&self, samples: usize, mut f: impl FnMut(usize, Option<usize>, usize)) {
         let (c, patch) = (self.c_in, self.patch());
         let (oh, ow) = (self.out_height(), self.out_width());
+        let kwc = self.kw * c;
         for s in 0..samples {
             for oy in 0..oh {
                 for ox in 0..ow {
                     let row = ((s * oh + oy) * ow + ox) * patch;
                     let (kx0, kx1, ix0) = self.kx_range(ox);
-                    if kx1 == kx0 {
-                        continue;
-                    }
                     for ky in 0..self.kh {
+                        let at = row + ky * kwc;
                         let iy = oy * self.stride + ky;
-                        if iy < self.pad_h || iy >= self.height + self.pad_h {
+                        if iy < self.pad_h || iy >= self.height + self.pad_h || kx1 == kx0 {
+                            f(at, None, kwc);
                             continue;
                         }
                         let iy = iy - self.pad_h;
                         let img = ((s * self.height + iy) * self.width + ix0) * c;
-                        f(row + (ky * self.kw + kx0) * c, img, (kx1 - kx0) * c);
+                        if kx0 > 0 {
+                            f(at, None, kx0 * c);
+                        }
+                        f(at + kx0 * c, Some(img), (kx1 - kx0) * c);
+                        if kx1 < self.kw {
+                            f(at + kx1 * c, None, (self.kw - kx1) * c);
+                        }
                     }
                 }
             }
@@ -189,10 +196,15 @@ impl ConvShape {
 pub fn im2col(x: &Mat, g: &ConvShape) -> Mat {
     let samples = g.check_input(x, "im2col");
     let rows = samples * g.out_height() * g.out_width();
-    let mut cols = Mat::zeroed(rows, g.patch(), Layout::Rows);
+    // Written in full: every value of a row is a copy or a padding zero.
+    let mut cols = Mat::scratch(rows, g.patch(), Layout::Rows);
     let (src, dst) = (&x.data, &mut cols.data);
     g.runs(samples, |at, from, n| {
-        dst[at..at + n].copy_from_slice(&src[from..from + n]);
+        let dst = &mut dst[at..at + n];
+        match from {
+            Some(from) => copy_run(dst, &src[from..from + n]),
+            None => dst.fill(0.0),
+        }
     });
     cols
 }
@@ -210,11 +222,25 @@ pub fn col2im(cols: &Mat, g: &ConvShape, samples: usize) -> Mat {
     let mut x = Mat::zeroed(samples * g.height * g.width, g.c_in, layout);
     let (src, dst) = (&cols.data, &mut x.data);
     g.runs(samples, |at, to, n| {
-        for (d, &v) in dst[to..to + n].iter_mut().zip(&src[at..at + n]) {
-            *d += v;
+        if let Some(to) = to {
+            for (d, &v) in dst[to..to + n].iter_mut().zip(&src[at..at + n]) {
+                *d += v;
+            }
         }
     });
     x
+}
+
+/// `dst ← src`; runs of a few values (a single-channel image's kernel row)
+/// are copied inline rather than through a `memcpy` call each.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    match (dst, src) {
+        ([d0], [s0]) => *d0 = *s0,
+        ([d0, d1], [s0, s1]) => (*d0, *d1) = (*s0, *s1),
+        ([d0, d1, d2], [s0, s1, s2]) => (*d0, *d1, *d2) = (*s0, *s1, *s2),
+        (dst, src) => dst.copy_from_slice(src),
+    }
 }
 
 #[cfg(test)]

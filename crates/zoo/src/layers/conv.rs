@@ -598,14 +598,26 @@ impl Conv {
             image_dims(&dy, co_n, "conv2d backward"),
             (samples, g.out_height(), g.out_width())
         );
-        // ∂W'ᵀ (C_out × patch; gemm prefers the longer side contiguous).
-        let mut dwt = vec![0.0; co_n * patch];
-        matmul(&mut dwt, patch, dy.view().t(), cols.view(), false);
+        // ∂W' = colsᵀ·∂Y, computed transposed (C_out × patch) when the patch
+        // is the longer side: gemm tiles the contiguous side of its output
+        // by 24, so that side should be the long one.
+        let transposed = patch >= co_n;
+        let mut dw = vec![0.0; co_n * patch];
+        if transposed {
+            matmul(&mut dw, patch, dy.view().t(), cols.view(), false);
+        } else {
+            matmul(&mut dw, co_n, cols.view().t(), dy.view(), false);
+        }
         for ci in 0..ci_n {
             for t in 0..taps {
+                let j = t * ci_n + ci;
                 let dst = &mut grads[0][(ci * taps + t) * co_n..][..co_n];
-                for (co, v) in dst.iter_mut().enumerate() {
-                    *v = dwt[co * patch + t * ci_n + ci];
+                if transposed {
+                    for (co, v) in dst.iter_mut().enumerate() {
+                        *v = dw[co * patch + j];
+                    }
+                } else {
+                    dst.copy_from_slice(&dw[j * co_n..(j + 1) * co_n]);
                 }
             }
         }

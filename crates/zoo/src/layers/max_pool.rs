@@ -13,8 +13,8 @@
 //! (winner − runner-up) and its tangent as a [`ProbeKind::Kink`] probe.
 
 use crate::fast::{
-    image_dims, image_to_rows, mask_buffer, rows_to_image, FastProbe, FastProbes, Form, Layout, Mat,
-    Record,
+    image_dims, image_to_rows, mask_buffer, rows_to_image, with_const_channels, FastProbe,
+    FastProbes, Form, Layout, Mat, Record,
 };
 use crate::layer::TapeOps;
 use crate::{Cache, Dev, Layer, Mode, Plain, Probe, ProbeKind, Real};
@@ -294,23 +294,29 @@ impl crate::fast::FastLayer for MaxPool2 {
         let mut y = Mat::scratch(out_rows, c, self.out_layout(samples));
         let mut win = mask_buffer(out_rows * c);
         let xd = &x.data;
-        self.windows_of(samples, |_, _, o, at| {
-            let (y, win) = (&mut y.data[o..o + c], &mut win[o..o + c]);
-            let [r0, r1, r2, r3] = at.map(|a| &xd[a..a + c]);
-            for ch in 0..c {
-                let (mut best, mut bv) = (0u8, r0[ch]);
-                if r1[ch] > bv {
-                    (best, bv) = (1, r1[ch]);
+        with_const_channels(c, |c| {
+            self.windows_of(samples, |_, _, o, at| {
+                let (y, win) = (&mut y.data[o..o + c], &mut win[o..o + c]);
+                let [r0, r1, r2, r3] = at.map(|a| &xd[a..a + c]);
+                let lanes = y.iter_mut().zip(win.iter_mut());
+                for (((yv, wv), (&v0, &v1)), (&v2, &v3)) in
+                    lanes.zip(r0.iter().zip(r1)).zip(r2.iter().zip(r3))
+                {
+                    // The first maximal entry (strict > keeps the earlier one).
+                    let (mut best, mut bv) = (0u8, v0);
+                    if v1 > bv {
+                        (best, bv) = (1, v1);
+                    }
+                    if v2 > bv {
+                        (best, bv) = (2, v2);
+                    }
+                    if v3 > bv {
+                        (best, bv) = (3, v3);
+                    }
+                    *yv = bv;
+                    *wv = best;
                 }
-                if r2[ch] > bv {
-                    (best, bv) = (2, r2[ch]);
-                }
-                if r3[ch] > bv {
-                    (best, bv) = (3, r3[ch]);
-                }
-                y[ch] = bv;
-                win[ch] = best;
-            }
+            })
         });
         rec.mats.push(Mat::zeros(samples, 0, layout));
         rec.mats.push(x);
@@ -338,12 +344,18 @@ impl crate::fast::FastLayer for MaxPool2 {
             height: h,
             width: w,
         };
-        let mut dx = Mat::zeroed(samples * h * w, c, in_layout);
+        // Written in full: every input value is in one window.
+        let mut dx = Mat::scratch(samples * h * w, c, in_layout);
         let dxd = &mut dx.data;
-        self.windows_of(samples, |_, _, o, at| {
-            for ch in 0..c {
-                dxd[at[win[o + ch] as usize] + ch] = dy.data[o + ch];
-            }
+        with_const_channels(c, |c| {
+            self.windows_of(samples, |_, _, o, at| {
+                for (k, &a) in at.iter().enumerate() {
+                    let lanes = dxd[a..a + c].iter_mut().zip(&dy.data[o..o + c]);
+                    for ((d, &g), &wk) in lanes.zip(&win[o..o + c]) {
+                        *d = if wk as usize == k { g } else { 0.0 };
+                    }
+                }
+            })
         });
         dy.recycle();
         match layout {
@@ -390,29 +402,46 @@ impl crate::fast::FastLayer for MaxPool2 {
         });
         let (xd, dxd) = (&x.data, dx.as_ref().map(|d| &d.data[..]));
         let dyd = &mut dy.data;
-        self.windows_of(samples, |s, p, o, at| {
+        match (&kink, dxd) {
+            (None, None) => dyd.fill(0.0),
+            (None, Some(d)) => with_const_channels(c, |c| {
+                self.windows_of(samples, |_, _, o, at| {
+                    let [r0, r1, r2, r3] = at.map(|a| &d[a..a + c]);
+                    let lanes = dyd[o..o + c].iter_mut().zip(&win[o..o + c]);
+                    for ((y, &k), ((&v0, &v1), (&v2, &v3))) in
+                        lanes.zip(r0.iter().zip(r1).zip(r2.iter().zip(r3)))
+                    {
+                        let low = if k & 1 != 0 { v1 } else { v0 };
+                        let high = if k & 1 != 0 { v3 } else { v2 };
+                        *y = if k & 2 != 0 { high } else { low };
+                    }
+                })
+            }),
+            (Some(_), _) => {}
+        }
+        if let Some((gap, dgap)) = &mut kink {
+          self.windows_of(samples, |s, p, o, at| {
             for ch in 0..c {
                 let k = win[o + ch] as usize;
                 let row = at.map(|a| xd[a + ch]);
                 let drow = dxd.map_or([0.0; 4], |d| at.map(|a| d[a + ch]));
                 dyd[o + ch] = drow[k];
-                if let Some((gap, dgap)) = &mut kink {
-                    // As the dfdx tangent: the best entry that differs from
-                    // the winner in value or tangent (earliest on ties).
-                    let runner = (0..4)
-                        .filter(|&i| i != k && (row[i] != row[k] || drow[i] != drow[k]))
-                        .fold(None, |best: Option<usize>, i| match best {
-                            Some(j) if row[j] >= row[i] => Some(j),
-                            _ => Some(i),
-                        });
-                    let at = s * m + ch * pixels + p;
-                    (gap.data[at], dgap.data[at]) = match runner {
-                        Some(r) => (row[k] - row[r], drow[k] - drow[r]),
-                        None => (f32::INFINITY, 0.0),
-                    };
-                }
+                // As the dfdx tangent: the best entry that differs from the
+                // winner in value or tangent (earliest on ties).
+                let runner = (0..4)
+                    .filter(|&i| i != k && (row[i] != row[k] || drow[i] != drow[k]))
+                    .fold(None, |best: Option<usize>, i| match best {
+                        Some(j) if row[j] >= row[i] => Some(j),
+                        _ => Some(i),
+                    });
+                let at = s * m + ch * pixels + p;
+                (gap.data[at], dgap.data[at]) = match runner {
+                    Some(r) => (row[k] - row[r], drow[k] - drow[r]),
+                    None => (f32::INFINITY, 0.0),
+                };
             }
-        });
+          });
+        }
         if let Some(d) = dx {
             d.recycle();
         }
