@@ -21,12 +21,16 @@
 //! Conv → BatchNorm → ReLU (→ GlobalAvgPool) runs into one layer (`fused`)
 //! that makes fewer passes over memory.
 
-mod fused;
+mod bn_kernels;
+mod conv_kernels;
+pub(crate) mod fused;
 mod gemm_ops;
 mod image;
 mod pool;
 mod seq;
 
+pub use bn_kernels::{backward_constants, channel_sums, BnKernel};
+pub use conv_kernels::{ConvBackward, SeqConv, CHUNK_ROWS};
 pub use gemm_ops::{matmul, MatRef};
 pub use image::{col2im, im2col, image_dims, image_to_rows, rows_to_image, ConvShape};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
@@ -210,7 +214,7 @@ impl Mat {
 
 /// What one layer's forward leaves for its backward and tangent passes:
 /// matrices in the order the layer pushed them, plus one record per inner
-/// layer for containers ([`Residual`](crate::layers::Residual)).
+/// layer for containers (a residual block).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
     /// Saved matrices (inputs, normalised activations, masks, ...).
@@ -227,13 +231,37 @@ pub struct Record {
     pub logits_only: bool,
 }
 
+/// A layer that [`FastModel::new`] can fuse with its neighbours, described
+/// by plain shapes and constants (the fused block runs the kernels of
+/// `fast` on them, and the layers' own tangents over the records it writes
+/// for them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusible {
+    /// A 1-D convolution (kernel 1 or 3) on padded sequences; parameters
+    /// weight and bias.
+    SeqConv(SeqConv),
+    /// BatchNorm on padded sequences; parameters gain and shift, state the
+    /// running mean and variance.
+    BatchNorm(BnKernel),
+    /// ReLU (any layout).
+    Relu,
+    /// The mean over the `length` positions of each of `channels` channels.
+    GlobalAvgPool {
+        /// Channels.
+        channels: usize,
+        /// Positions averaged.
+        length: usize,
+    },
+}
+
 /// One layer on the fast path. Parameters arrive as slices of θ in the order
 /// of [`Layer::params`](crate::Layer::params), each row-major with the
 /// spec's shape; `state` is the layer's share of the buffers.
 pub trait FastLayer: Send + Sync {
-    /// The layer itself, for [`FastModel::new`] to recognise runs of layers
-    /// it can fuse (Conv → BatchNorm → ReLU); `None` (the default) never fuses.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
+    /// What the layer is, in plain shapes, for [`FastModel::new`] to
+    /// recognise runs of layers it can fuse (Conv → BatchNorm → ReLU →
+    /// GlobalAvgPool); `None` (the default) never fuses.
+    fn fusion(&self) -> Option<Fusible> {
         None
     }
 
@@ -650,4 +678,4 @@ pub fn tempered_ce_and_grad(logits: &Mat, labels: &[usize], temperature: f64) ->
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -30,7 +30,7 @@ pub(crate) fn check_against_dfdx(name: &str, mode: Mode) {
 
 /// [`check_against_dfdx`] for a model built by `build` (twice: one copy
 /// switched to the fast backend).
-fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+pub(crate) fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
     let reference = build();
     let fast = build().with_backend(Backend::Fast).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -109,53 +109,6 @@ fn every_fast_architecture_matches_dfdx_in_train_and_eval_mode() {
     }
 }
 
-/// Layer combinations cnn-bn does not exercise: BatchNorm on channel-major
-/// rows, a kernel-1 conv, a multi-channel rows input converted to a padded
-/// sequence (and ∂x back), a conv → BatchNorm → ReLU block followed by a
-/// conv (fused without its pooling), global pooling of padded sequences and
-/// of rows. A linear layer first makes every later layer pass ∂x back.
-#[test]
-fn other_layer_combinations_match_dfdx() {
-    use crate::layers::{BatchNorm, Conv, GlobalAvgPool, Linear, Relu};
-    use crate::Layer;
-    type Layers = Vec<Box<dyn Layer<f32>>>;
-    type Build = fn() -> Layers;
-    let models: Vec<(&str, Build)> = vec![
-        ("bn-rows, conv k1", || {
-            vec![
-                Box::new(Linear::new(64, 64)),
-                Box::new(BatchNorm::new(4, 16)),
-                Box::new(Relu),
-                Box::new(Conv::new_1d(4, 3, 16, 1)),
-                Box::new(GlobalAvgPool::new(3, 16)),
-                Box::new(Linear::new(3, 10)),
-            ]
-        }),
-        ("conv-bn-relu then conv", || {
-            vec![
-                Box::new(Linear::new(64, 64)),
-                Box::new(Conv::new_1d(4, 3, 16, 3)),
-                Box::new(BatchNorm::new(3, 16)),
-                Box::new(Relu),
-                Box::new(Conv::new_1d(3, 5, 16, 3)),
-                Box::new(GlobalAvgPool::new(5, 16)),
-                Box::new(Linear::new(5, 10)),
-            ]
-        }),
-        ("pool rows", || {
-            vec![
-                Box::new(GlobalAvgPool::new(8, 8)),
-                Box::new(Linear::new(8, 10)),
-            ]
-        }),
-    ];
-    for (name, layers) in models {
-        for mode in [Mode::Train, Mode::Eval] {
-            check_models(name, || Model::new(name, 64, 10, layers()), mode);
-        }
-    }
-}
-
 #[test]
 fn the_fast_backend_is_refused_in_f64_and_for_layers_without_one() {
     let f64_model = arch::find("linear")
@@ -225,7 +178,7 @@ fn logits_on_a_line_match_logits_at_each_moved_theta() {
 /// step) agree with dfdx's: same kinds, layer names and shapes, the same
 /// entries infinite (windows without a competitor), the finite values and
 /// tangents equal to f32 rounding.
-fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
     let reference = build();
     let fast = build().with_backend(Backend::Fast).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);

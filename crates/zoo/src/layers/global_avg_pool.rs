@@ -161,8 +161,11 @@ impl crate::fast::FastLayer for GlobalAvgPool {
         }
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn fusion(&self) -> Option<crate::fast::Fusible> {
+        Some(crate::fast::Fusible::GlobalAvgPool {
+            channels: self.channels,
+            length: self.length,
+        })
     }
 
     fn forward(

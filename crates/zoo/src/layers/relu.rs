@@ -67,8 +67,8 @@ impl crate::fast::FastLayer for Relu {
         Ok(input)
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn fusion(&self) -> Option<crate::fast::Fusible> {
+        Some(crate::fast::Fusible::Relu)
     }
 
     fn forward(
