@@ -309,7 +309,35 @@ impl FastLayer for ConvBnRelu {
         let parts = &self.parts;
         let h = parts[0].tangent(&p[..2], &dp[..2], dx, mode, &rec.inner[0], probes);
         let h = parts[1].tangent(&p[2..], &dp[2..], Some(h), mode, &rec.inner[1], probes);
-        let mut h = parts[2].tangent(&[], &[], Some(h), mode, &rec.inner[2], probes);
+        // The ReLU's Kink probe: its input z (BatchNorm's output, which the
+        // block never stores) recomputed from the recorded conv output and
+        // statistics exactly as the forward computed it, and ż = h.
+        probes.push_with(|| {
+            let bn_rec = &rec.inner[1];
+            let (y, mean, inv) = (&bn_rec.mats[0], &bn_rec.vecs[0], &bn_rec.vecs[1]);
+            let (c, len) = (self.conv.c_out, self.conv.len);
+            let mut z = Mat::scratch(y.rows, c, y.layout);
+            zero_pad_rows(&mut z.data, c, len);
+            let (gain, beta) = (p[2], p[3]);
+            for (zb, yb) in interiors_mut(&mut z.data, c, len).zip(interiors(&y.data, c, len)) {
+                for (zr, yr) in zb.chunks_exact_mut(c).zip(yb.chunks_exact(c)) {
+                    let lanes = zr.iter_mut().zip(yr).zip(mean.iter().zip(inv));
+                    for (((zv, &yv), (&m, &s)), (&g, &b)) in lanes.zip(gain.iter().zip(beta)) {
+                        *zv = (yv - m) * s * g + b;
+                    }
+                }
+            }
+            let value = super::rows_copy(&z);
+            z.recycle();
+            super::FastProbe {
+                kind: crate::ProbeKind::Kink,
+                layer: "relu".into(),
+                value,
+                tangent: super::rows_copy(&h),
+            }
+        });
+        let mut no_probes = super::FastProbes::new(false);
+        let mut h = parts[2].tangent(&[], &[], Some(h), mode, &rec.inner[2], &mut no_probes);
         if let Some(pool) = parts.get(3) {
             h = pool.tangent(&[], &[], Some(h), mode, &rec.inner[3], probes);
         }

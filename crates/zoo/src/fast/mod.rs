@@ -624,6 +624,20 @@ impl FastLayer for ToRows {
     }
 }
 
+/// A copy of `x` (any layout) as channel-major rows ([`Layout::Rows`]), as
+/// probes report values.
+pub fn rows_copy(x: &Mat) -> Mat {
+    match x.layout {
+        Layout::Rows => {
+            let mut y = Mat::scratch(x.rows, x.cols, Layout::Rows);
+            y.data.copy_from_slice(&x.data);
+            y
+        }
+        Layout::PaddedSeq { .. } => padded_to_rows(x),
+        Layout::Image { .. } => image_to_rows(x),
+    }
+}
+
 /// `f(c)` with `c` a compile-time constant for the usual channel counts,
 /// so that the row loops `f` inlines are unrolled without length checks.
 #[inline(always)]

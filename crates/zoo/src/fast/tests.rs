@@ -225,3 +225,13 @@ fn cnn_max_pool_kink_probes_match_dfdx() {
         check_probes("cnn", build, mode);
     }
 }
+
+#[test]
+fn relu_kink_probes_match_dfdx() {
+    for name in ["mlp-relu", "cnn-bn"] {
+        let build = || arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        for mode in [Mode::Train, Mode::Eval] {
+            check_probes(name, build, mode);
+        }
+    }
+}

@@ -159,6 +159,10 @@ fn other_layer_combinations_match_dfdx() {
     for (name, layers) in models {
         for mode in [Mode::Train, Mode::Eval] {
             check_models(name, || Model::new(name, 64, 10, layers()), mode);
+            if name != "pool rows" {
+                // ReLU's Kink probe, standalone and inside a fused block.
+                crate::fast::tests::check_probes(name, || Model::new(name, 64, 10, layers()), mode);
+            }
         }
     }
 }
