@@ -7,7 +7,7 @@
 //! fewer passes and no intermediate matrices:
 //!
 //! - forward: the convolution runs in chunks of whole samples
-//!   ([`Conv::chunks`]) and BatchNorm's batch moments are summed from each
+//!   ([`SeqConv::chunks`]) and BatchNorm's batch moments are summed from each
 //!   chunk while it is in cache; then one pass normalises, applies the
 //!   ReLU and writes its byte mask; with the pooling fused too, the ReLU's
 //!   output is only summed per sample, never stored;
@@ -24,12 +24,10 @@
 //! runs the layers' tangents.
 
 use super::{
-    interiors, interiors_mut, mask_buffer, padded_dims, with_const_channels, zero_pad_rows,
-    FastLayer, Layout, Mat, Record,
+    backward_constants, channel_sums, interiors, interiors_mut, mask_buffer, padded_dims,
+    with_const_channels, zero_pad_rows, BnKernel, ConvBackward, FastLayer, Fusible, Layout, Mat,
+    Record, SeqConv,
 };
-use crate::layers::batch_norm::{backward_constants, channel_sums};
-use crate::layers::conv::ConvBackward;
-use crate::layers::{BatchNorm, Conv, GlobalAvgPool, Relu};
 use crate::Mode;
 use std::ops::Range;
 
@@ -37,8 +35,9 @@ use std::ops::Range;
 type Ranges = Vec<Range<usize>>;
 
 /// Replace every Conv → BatchNorm → ReLU run (matching shapes, and a
-/// GlobalAvgPool after it if there is one) by a [`ConvBnRelu`], merging
-/// the layers' parameter and buffer ranges.
+/// GlobalAvgPool after it if there is one), recognised by the layers'
+/// [`FastLayer::fusion`] descriptors, by a [`ConvBnRelu`], merging the
+/// layers' parameter and buffer ranges.
 #[allow(clippy::type_complexity)]
 pub(crate) fn fuse(
     layers: Vec<Box<dyn FastLayer>>,
@@ -46,21 +45,28 @@ pub(crate) fn fuse(
     buffers: Vec<Range<usize>>,
 ) -> (Vec<Box<dyn FastLayer>>, Vec<Ranges>, Vec<Range<usize>>) {
     let n = layers.len();
+    let descriptors: Vec<Option<Fusible>> = layers.iter().map(|l| l.fusion()).collect();
     let mut layers: Vec<Option<Box<dyn FastLayer>>> = layers.into_iter().map(Some).collect();
     let (mut out_layers, mut out_params, mut out_buffers) = (Vec::new(), Vec::new(), Vec::new());
     let mut i = 0;
     while i < n {
-        let next: Vec<&dyn FastLayer> = layers[i..(i + 4).min(n)]
-            .iter()
-            .map(|l| l.as_deref().expect("not taken yet"))
-            .collect();
-        match ConvBnRelu::recognise(&next) {
-            Some(block) => {
-                let k = block.layers();
+        match ConvBnRelu::recognise(&descriptors[i..(i + 4).min(n)]) {
+            Some((conv, bn, pooled)) => {
+                let k = 3 + pooled as usize;
                 let contiguous = (i..i + k - 1).all(|j| buffers[j].end == buffers[j + 1].start);
                 assert!(contiguous, "fused layers have adjacent buffers");
                 out_params.push(params[i..i + k].concat());
                 out_buffers.push(buffers[i].start..buffers[i + k - 1].end);
+                let parts = layers[i..i + k]
+                    .iter_mut()
+                    .map(|l| l.take().expect("each layer is moved once"))
+                    .collect();
+                let block = ConvBnRelu {
+                    conv,
+                    bn,
+                    pooled,
+                    parts,
+                };
                 out_layers.push(Box::new(block) as Box<dyn FastLayer>);
                 i += k;
             }
@@ -79,51 +85,44 @@ pub(crate) fn fuse(
 /// Parameters: the conv's weight and bias, then BatchNorm's gain and
 /// shift; state: BatchNorm's.
 pub(crate) struct ConvBnRelu {
-    conv: Conv,
-    bn: BatchNorm,
-    /// The pooling after the ReLU, fused too: then the ReLU's output is
+    conv: SeqConv,
+    bn: BnKernel,
+    /// The pooling after the ReLU is fused too: then the ReLU's output is
     /// never stored, only its per-sample means (and ∂a is a broadcast of ∂y/L).
-    pool: Option<GlobalAvgPool>,
+    pooled: bool,
+    /// The layers themselves, in order: their output forms, and their
+    /// tangents over the records the block writes for them.
+    parts: Vec<Box<dyn FastLayer>>,
 }
 
 impl ConvBnRelu {
-    /// The block, if `next` starts with a conv, a BatchNorm over its output
-    /// channels and length, and a ReLU (and takes a matching GlobalAvgPool
-    /// after them).
-    fn recognise(next: &[&dyn FastLayer]) -> Option<Self> {
-        let conv = next.first()?.as_any()?.downcast_ref::<Conv>()?;
-        let bn = next.get(1)?.as_any()?.downcast_ref::<BatchNorm>()?;
-        next.get(2)?.as_any()?.downcast_ref::<Relu>()?;
-        if bn.channels != conv.c_out || bn.length != conv.width {
+    /// The block's kernels, if `next` starts with a conv, a BatchNorm over
+    /// its output channels and length, and a ReLU; `true` if a matching
+    /// GlobalAvgPool follows them (fused too).
+    fn recognise(next: &[Option<Fusible>]) -> Option<(SeqConv, BnKernel, bool)> {
+        let at = |i: usize| next.get(i).copied().flatten();
+        let (Some(Fusible::SeqConv(conv)), Some(Fusible::BatchNorm(bn)), Some(Fusible::Relu)) =
+            (at(0), at(1), at(2))
+        else {
+            return None;
+        };
+        if bn.channels != conv.c_out || bn.length != conv.len {
             return None;
         }
-        let pool = next
-            .get(3)
-            .and_then(|l| l.as_any())
-            .and_then(|l| l.downcast_ref::<GlobalAvgPool>())
-            .filter(|g| g.channels == conv.c_out && g.length == conv.width)
-            .cloned();
-        Some(ConvBnRelu {
-            conv: conv.clone(),
-            bn: bn.clone(),
-            pool,
-        })
-    }
-
-    /// How many model layers the block stands for.
-    fn layers(&self) -> usize {
-        3 + self.pool.is_some() as usize
+        let pooled = matches!(
+            at(3),
+            Some(Fusible::GlobalAvgPool { channels, length })
+                if channels == conv.c_out && length == conv.len
+        );
+        Some((conv, bn, pooled))
     }
 }
 
 impl FastLayer for ConvBnRelu {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
-        let mut form = FastLayer::output_form(&self.conv, input)?;
-        form = FastLayer::output_form(&self.bn, form)?;
-        match &self.pool {
-            Some(pool) => FastLayer::output_form(pool, form),
-            None => Ok(form),
-        }
+        self.parts
+            .iter()
+            .try_fold(input, |form, layer| layer.output_form(form))
     }
 
     fn forward(
@@ -135,7 +134,7 @@ impl FastLayer for ConvBnRelu {
         rec: &mut Record,
     ) -> Mat {
         let (conv, bn) = (&self.conv, &self.bn);
-        let (c, len) = (conv.c_out, conv.width);
+        let (c, len) = (conv.c_out, conv.len);
         let (x, layout) = conv.fast_input(x);
         let (samples, _) = padded_dims(&x, conv.c_in, "conv-bn-relu");
         let w = conv.permuted(p[0]);
@@ -165,8 +164,8 @@ impl FastLayer for ConvBnRelu {
         let mut mask = mask_buffer(x.rows * c);
         zero_pad_rows(&mut mask, c, len);
         let consts = [&mean[..], &inv[..], p[2], p[3]];
-        let out = match &self.pool {
-            None => {
+        let out = match self.pooled {
+            false => {
                 let mut a = Mat::scratch(x.rows, c, x.layout);
                 zero_pad_rows(&mut a.data, c, len);
                 with_const_channels(c, |c| {
@@ -174,7 +173,7 @@ impl FastLayer for ConvBnRelu {
                 });
                 a
             }
-            Some(_) => {
+            true => {
                 let mut pooled = Mat::zeros(samples, c, Layout::Rows);
                 let mut active = vec![0.0f32; samples * 2 * c];
                 with_const_channels(c, |c| {
@@ -213,7 +212,7 @@ impl FastLayer for ConvBnRelu {
             ..Record::default()
         };
         rec.inner = vec![conv_rec, bn_rec, relu_rec];
-        if self.pool.is_some() {
+        if self.pooled {
             rec.inner.push(pool_rec);
         }
         out
@@ -227,15 +226,15 @@ impl FastLayer for ConvBnRelu {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
-        let (conv, c, len) = (&self.conv, self.conv.c_out, self.conv.width);
+        let (conv, c, len) = (&self.conv, self.conv.c_out, self.conv.len);
         let (conv_rec, bn_rec, relu_rec) = (&rec.inner[0], &rec.inner[1], &rec.inner[2]);
         let y = &bn_rec.mats[0];
         let (mean, inv, weight) = (&bn_rec.vecs[0], &bn_rec.vecs[1], bn_rec.vecs[2][0]);
         let mask = &relu_rec.masks[0];
         let (samples, _) = padded_dims(y, c, "conv-bn-relu backward");
-        match self.pool {
-            None => assert_eq!(padded_dims(&da, c, "conv-bn-relu backward").0, samples),
-            Some(_) => assert_eq!((da.rows, da.cols, da.layout), (samples, c, Layout::Rows)),
+        match self.pooled {
+            false => assert_eq!(padded_dims(&da, c, "conv-bn-relu backward").0, samples),
+            true => assert_eq!((da.rows, da.cols, da.layout), (samples, c, Layout::Rows)),
         }
         let longest = conv.chunks(y.rows).map(|r| r.len()).max().unwrap_or(0);
         let mut buf = super::scratch(longest * c);
@@ -243,7 +242,7 @@ impl FastLayer for ConvBnRelu {
         // ∂a is ∂y/len over a sample: the forward's per-sample counts and
         // sums of x̂ over the active positions give them at once.
         let (mut sd, mut sdx) = (vec![0.0; c], vec![0.0; c]);
-        if self.pool.is_some() {
+        if self.pooled {
             let scale = 1.0 / len as f32;
             for (gr, act) in da.data.chunks_exact(c).zip(rec.vecs[0].chunks_exact(2 * c)) {
                 let (count, sum_xh) = act.split_at(c);
@@ -273,7 +272,7 @@ impl FastLayer for ConvBnRelu {
         // buffer (pad rows are zeroed by the conv), then the conv's backward.
         let mut back = ConvBackward::new(conv, p[0], conv_rec, need_dx);
         // Pooled: ∂a = ∂y/len, one row per sample (GlobalAvgPool's ∂x values).
-        let per_sample: Option<Vec<f32>> = self.pool.as_ref().map(|_| {
+        let per_sample: Option<Vec<f32>> = self.pooled.then(|| {
             let scale = 1.0 / len as f32;
             da.data.iter().map(|&d| d * scale).collect()
         });
@@ -296,7 +295,8 @@ impl FastLayer for ConvBnRelu {
         back.finish(&mut grads[..2])
     }
 
-    /// The layers' tangents in turn, over their own records.
+    /// The layers' tangents in turn, over their own records (probes as the
+    /// layers report them).
     fn tangent(
         &self,
         p: &[&[f32]],
@@ -304,15 +304,44 @@ impl FastLayer for ConvBnRelu {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    probes: &mut crate::fast::FastProbes,
-) -> Mat {
-        let h = FastLayer::tangent(&self.conv, &p[..2], &dp[..2], dx, mode, &rec.inner[0], probes);
-        let h = FastLayer::tangent(&self.bn, &p[2..], &dp[2..], Some(h), mode, &rec.inner[1], probes);
-        let h = FastLayer::tangent(&Relu, &[], &[], Some(h), mode, &rec.inner[2], probes);
-        match &self.pool {
-            Some(pool) => FastLayer::tangent(pool, &[], &[], Some(h), mode, &rec.inner[3], probes),
-            None => h,
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        let parts = &self.parts;
+        let h = parts[0].tangent(&p[..2], &dp[..2], dx, mode, &rec.inner[0], probes);
+        let h = parts[1].tangent(&p[2..], &dp[2..], Some(h), mode, &rec.inner[1], probes);
+        // The ReLU's Kink probe: its input z (BatchNorm's output, which the
+        // block never stores) recomputed from the recorded conv output and
+        // statistics exactly as the forward computed it, and ż = h.
+        probes.push_with(|| {
+            let bn_rec = &rec.inner[1];
+            let (y, mean, inv) = (&bn_rec.mats[0], &bn_rec.vecs[0], &bn_rec.vecs[1]);
+            let (c, len) = (self.conv.c_out, self.conv.len);
+            let mut z = Mat::scratch(y.rows, c, y.layout);
+            zero_pad_rows(&mut z.data, c, len);
+            let (gain, beta) = (p[2], p[3]);
+            for (zb, yb) in interiors_mut(&mut z.data, c, len).zip(interiors(&y.data, c, len)) {
+                for (zr, yr) in zb.chunks_exact_mut(c).zip(yb.chunks_exact(c)) {
+                    let lanes = zr.iter_mut().zip(yr).zip(mean.iter().zip(inv));
+                    for (((zv, &yv), (&m, &s)), (&g, &b)) in lanes.zip(gain.iter().zip(beta)) {
+                        *zv = (yv - m) * s * g + b;
+                    }
+                }
+            }
+            let value = super::rows_copy(&z);
+            z.recycle();
+            super::FastProbe {
+                kind: crate::ProbeKind::Kink,
+                layer: "relu".into(),
+                value,
+                tangent: super::rows_copy(&h),
+            }
+        });
+        let mut no_probes = super::FastProbes::new(false);
+        let mut h = parts[2].tangent(&[], &[], Some(h), mode, &rec.inner[2], &mut no_probes);
+        if let Some(pool) = parts.get(3) {
+            h = pool.tangent(&[], &[], Some(h), mode, &rec.inner[3], probes);
         }
+        h
     }
 }
 
@@ -484,107 +513,6 @@ fn bn_relu_pool_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-
-    fn random(n: usize, seed: u64) -> Vec<f32> {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
-    }
-
-    fn assert_close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: length");
-        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
-        let err = a
-            .iter()
-            .zip(b)
-            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
-            / scale;
-        assert!(err < 1e-5, "{what}: relative error {err}");
-    }
-
-    /// The fused block against its layers run one by one, over two GEMM
-    /// chunks and a channel count without a specialised loop (5).
-    #[test]
-    fn the_fused_block_matches_its_layers_one_by_one() {
-        let (c_in, c, len, samples) = (3, 5, 6, 1400);
-        assert!(samples * (len + 2) > crate::layers::conv::CHUNK_ROWS);
-        let conv = Conv::new_1d(c_in, c, len, 3);
-        let bn = BatchNorm::new(c, len);
-        let gap = GlobalAvgPool::new(c, len);
-        let w = random(c_in * 3 * c, 1);
-        let b = random(c, 2);
-        let gain: Vec<f32> = random(c, 3).iter().map(|v| 1.0 + 0.5 * v).collect();
-        let shift = random(c, 4);
-        let p: Vec<&[f32]> = vec![&w, &b, &gain, &shift];
-        let dp_all: Vec<Vec<f32>> = (0..4).map(|i| random(p[i].len(), 10 + i as u64)).collect();
-        let dp: Vec<&[f32]> = dp_all.iter().map(|v| &v[..]).collect();
-        let x = random(samples * c_in * len, 5);
-        let state0: Vec<f32> = random(c, 6)
-            .into_iter()
-            .chain(random(c, 7).iter().map(|v| 1.5 + v))
-            .collect();
-        for pooled in [false, true] {
-            for mode in [Mode::Train, Mode::Eval] {
-                let what = format!("pooled {pooled}, {mode:?}");
-                let input = || Mat::new(samples, c_in * len, x.clone());
-                // One by one.
-                let mut s1 = state0.clone();
-                let mut recs = vec![Record::default(); 4];
-                let h = FastLayer::forward(&conv, &p[..2], input(), &mut [], mode, &mut recs[0]);
-                let h = FastLayer::forward(&bn, &p[2..], h, &mut s1, mode, &mut recs[1]);
-                let mut h = FastLayer::forward(&Relu, &[], h, &mut [], mode, &mut recs[2]);
-                if pooled {
-                    h = FastLayer::forward(&gap, &[], h, &mut [], mode, &mut recs[3]);
-                }
-                // Fused.
-                let block = ConvBnRelu {
-                    conv: conv.clone(),
-                    bn: bn.clone(),
-                    pool: pooled.then(|| gap.clone()),
-                };
-                let mut s2 = state0.clone();
-                let mut rec = Record::default();
-                let y = block.forward(&p, input(), &mut s2, mode, &mut rec);
-                assert_eq!((y.rows, y.cols, y.layout), (h.rows, h.cols, h.layout));
-                assert_close(&y.data, &h.data, &format!("{what}: output"));
-                assert_close(&s2, &s1, &format!("{what}: running statistics"));
-                // Backward from a random ∂y (zero on pad rows).
-                let mut dy = h.zeros_like();
-                dy.data = random(h.data.len(), 8);
-                if let Layout::PaddedSeq { .. } = dy.layout {
-                    zero_pad_rows(&mut dy.data, c, len);
-                }
-                let mut g1: Vec<Vec<f32>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
-                let mut d = dy.clone();
-                if pooled {
-                    d = FastLayer::backward(&gap, &[], d, &recs[3], &mut [], true);
-                }
-                d = FastLayer::backward(&Relu, &[], d, &recs[2], &mut [], true);
-                let (gc, gb) = g1.split_at_mut(2);
-                let mut gb: Vec<&mut [f32]> = gb.iter_mut().map(|v| &mut v[..]).collect();
-                d = FastLayer::backward(&bn, &p[2..], d, &recs[1], &mut gb, true);
-                let mut gc: Vec<&mut [f32]> = gc.iter_mut().map(|v| &mut v[..]).collect();
-                let dx1 = FastLayer::backward(&conv, &p[..2], d, &recs[0], &mut gc, true);
-                let mut g2: Vec<Vec<f32>> = p.iter().map(|t| vec![0.0; t.len()]).collect();
-                let mut g2s: Vec<&mut [f32]> = g2.iter_mut().map(|v| &mut v[..]).collect();
-                let dx2 = block.backward(&p, dy, &rec, &mut g2s, true);
-                for i in 0..4 {
-                    assert_close(&g2[i], &g1[i], &format!("{what}: gradient {i}"));
-                }
-                assert_eq!(dx2.layout, Layout::Rows);
-                assert_close(&dx2.data, &dx1.data, &format!("{what}: ∂x"));
-                // Tangent (θ̇ only: the input is data).
-                let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0], &mut crate::fast::FastProbes::new(false));
-                t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1], &mut crate::fast::FastProbes::new(false));
-                t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2], &mut crate::fast::FastProbes::new(false));
-                if pooled {
-                    t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3], &mut crate::fast::FastProbes::new(false));
-                }
-                let t2 = block.tangent(&p, &dp, None, mode, &rec, &mut crate::fast::FastProbes::new(false));
-                assert_close(&t2.data, &t1.data, &format!("{what}: tangent"));
-            }
-        }
-    }
 
     #[test]
     fn cnn_bn_fuses_into_two_blocks_with_the_pool_in_the_second() {

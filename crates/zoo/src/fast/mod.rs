@@ -21,12 +21,18 @@
 //! Conv → BatchNorm → ReLU (→ GlobalAvgPool) runs into one layer (`fused`)
 //! that makes fewer passes over memory.
 
-mod fused;
+mod bn_kernels;
+mod conv_kernels;
+pub(crate) mod fused;
 mod gemm_ops;
+mod image;
 mod pool;
 mod seq;
 
+pub use bn_kernels::{backward_constants, channel_sums, BnKernel};
+pub use conv_kernels::{ConvBackward, SeqConv, CHUNK_ROWS};
 pub use gemm_ops::{matmul, MatRef};
+pub use image::{col2im, im2col, image_dims, image_to_rows, rows_to_image, ConvShape};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
@@ -51,6 +57,19 @@ pub enum Layout {
         /// Positions per sample.
         len: usize,
     },
+    /// A batch of channels-last images without padding: `samples·height·width`
+    /// rows of `cols` = channels values. Row `(s·height + y)·width + x` holds
+    /// pixel (y, x) of sample s. A convolution reads it through im2col
+    /// ([`im2col`]); [`ToRows`] turns it into channel-major rows (the
+    /// PyTorch flatten order).
+    Image {
+        /// Samples in the batch.
+        samples: usize,
+        /// Pixel rows per image.
+        height: usize,
+        /// Pixel columns per image.
+        width: usize,
+    },
 }
 
 /// What flows between two layers, without the batch size: checked once when
@@ -67,6 +86,15 @@ pub enum Form {
         /// Positions per sample.
         len: usize,
     },
+    /// [`Layout::Image`] of `height × width` pixels with `channels` values each.
+    Image {
+        /// Values per pixel (the matrix's columns).
+        channels: usize,
+        /// Pixel rows per image.
+        height: usize,
+        /// Pixel columns per image.
+        width: usize,
+    },
 }
 
 impl std::fmt::Display for Form {
@@ -76,6 +104,11 @@ impl std::fmt::Display for Form {
             Form::PaddedSeq { channels, len } => {
                 write!(f, "padded sequences of {len} x {channels} channels")
             }
+            Form::Image {
+                channels,
+                height,
+                width,
+            } => write!(f, "images of {height}x{width} x {channels} channels"),
         }
     }
 }
@@ -181,7 +214,7 @@ impl Mat {
 
 /// What one layer's forward leaves for its backward and tangent passes:
 /// matrices in the order the layer pushed them, plus one record per inner
-/// layer for containers ([`Residual`](crate::layers::Residual)).
+/// layer for containers (a residual block).
 #[derive(Debug, Clone, Default)]
 pub struct Record {
     /// Saved matrices (inputs, normalised activations, masks, ...).
@@ -198,13 +231,37 @@ pub struct Record {
     pub logits_only: bool,
 }
 
+/// A layer that [`FastModel::new`] can fuse with its neighbours, described
+/// by plain shapes and constants (the fused block runs the kernels of
+/// `fast` on them, and the layers' own tangents over the records it writes
+/// for them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusible {
+    /// A 1-D convolution (kernel 1 or 3) on padded sequences; parameters
+    /// weight and bias.
+    SeqConv(SeqConv),
+    /// BatchNorm on padded sequences; parameters gain and shift, state the
+    /// running mean and variance.
+    BatchNorm(BnKernel),
+    /// ReLU (any layout).
+    Relu,
+    /// The mean over the `length` positions of each of `channels` channels.
+    GlobalAvgPool {
+        /// Channels.
+        channels: usize,
+        /// Positions averaged.
+        length: usize,
+    },
+}
+
 /// One layer on the fast path. Parameters arrive as slices of θ in the order
 /// of [`Layer::params`](crate::Layer::params), each row-major with the
 /// spec's shape; `state` is the layer's share of the buffers.
 pub trait FastLayer: Send + Sync {
-    /// The layer itself, for [`FastModel::new`] to recognise runs of layers
-    /// it can fuse (Conv → BatchNorm → ReLU); `None` (the default) never fuses.
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
+    /// What the layer is, in plain shapes, for [`FastModel::new`] to
+    /// recognise runs of layers it can fuse (Conv → BatchNorm → ReLU →
+    /// GlobalAvgPool); `None` (the default) never fuses.
+    fn fusion(&self) -> Option<Fusible> {
         None
     }
 
@@ -308,7 +365,7 @@ impl FastModel {
                 Err(why) => {
                     let rows = Form::Rows(ToRows::cols(form));
                     match (form, layer.output_form(rows)) {
-                        (Form::PaddedSeq { .. }, Ok(out)) => {
+                        (Form::PaddedSeq { .. } | Form::Image { .. }, Ok(out)) => {
                             l2.push(Box::new(ToRows) as Box<dyn FastLayer>);
                             p2.push(Vec::new());
                             b2.push(0..0);
@@ -480,7 +537,7 @@ impl FastModel {
 
 /// The conversion [`FastModel::new`] inserts before a layer that reads only
 /// [`Layout::Rows`] (Linear, LayerNorm) when the layer before it left padded
-/// sequences (a convolution without pooling): channel-major rows, the
+/// sequences or images (a convolution or max-pool): channel-major rows, the
 /// PyTorch flatten order. Backward converts the gradient back.
 struct ToRows;
 
@@ -490,7 +547,23 @@ impl ToRows {
         match form {
             Form::Rows(c) => c,
             Form::PaddedSeq { channels, len } => channels * len,
+            Form::Image {
+                channels,
+                height,
+                width,
+            } => channels * height * width,
         }
+    }
+
+    /// `x` (any layout) as channel-major rows; `x` is consumed.
+    fn rows_of(x: Mat) -> Mat {
+        let y = match x.layout {
+            Layout::Rows => return x,
+            Layout::PaddedSeq { .. } => padded_to_rows(&x),
+            Layout::Image { .. } => image_to_rows(&x),
+        };
+        x.recycle();
+        y
     }
 }
 
@@ -500,15 +573,11 @@ impl FastLayer for ToRows {
     }
 
     fn forward(&self, _p: &[&[f32]], x: Mat, _s: &mut [f32], _m: Mode, rec: &mut Record) -> Mat {
-        match x.layout {
-            Layout::Rows => x,
-            Layout::PaddedSeq { .. } => {
-                rec.mats.push(Mat::zeros(0, x.cols, x.layout));
-                let y = padded_to_rows(&x);
-                x.recycle();
-                y
-            }
+        if x.layout != Layout::Rows {
+            // The layout (and channels) to convert ∂y back to.
+            rec.mats.push(Mat::zeros(0, x.cols, x.layout));
         }
+        ToRows::rows_of(x)
     }
 
     fn backward(
@@ -529,6 +598,15 @@ impl FastLayer for ToRows {
                 dy.recycle();
                 dx
             }
+            Some(Mat {
+                cols,
+                layout: Layout::Image { height, width, .. },
+                ..
+            }) => {
+                let dx = rows_to_image(&dy, *cols, *height, *width);
+                dy.recycle();
+                dx
+            }
             _ => dy,
         }
     }
@@ -542,15 +620,21 @@ impl FastLayer for ToRows {
         _rec: &Record,
         _probes: &mut FastProbes,
     ) -> Mat {
-        let dx = dx.expect("a conversion is never the first layer");
-        match dx.layout {
-            Layout::Rows => dx,
-            Layout::PaddedSeq { .. } => {
-                let y = padded_to_rows(&dx);
-                dx.recycle();
-                y
-            }
+        ToRows::rows_of(dx.expect("a conversion is never the first layer"))
+    }
+}
+
+/// A copy of `x` (any layout) as channel-major rows ([`Layout::Rows`]), as
+/// probes report values.
+pub fn rows_copy(x: &Mat) -> Mat {
+    match x.layout {
+        Layout::Rows => {
+            let mut y = Mat::scratch(x.rows, x.cols, Layout::Rows);
+            y.data.copy_from_slice(&x.data);
+            y
         }
+        Layout::PaddedSeq { .. } => padded_to_rows(x),
+        Layout::Image { .. } => image_to_rows(x),
     }
 }
 
@@ -608,4 +692,4 @@ pub fn tempered_ce_and_grad(logits: &Mat, labels: &[usize], temperature: f64) ->
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,7 +19,7 @@ pub fn padded_dims(x: &Mat, cols: usize, who: &str) -> (usize, usize) {
             );
             (samples, len)
         }
-        Layout::Rows => panic!("{who}: padded sequence expected, got rows"),
+        other => panic!("{who}: padded sequence expected, got {other:?}"),
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn check_against_dfdx(name: &str, mode: Mode) {
 
 /// [`check_against_dfdx`] for a model built by `build` (twice: one copy
 /// switched to the fast backend).
-fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+pub(crate) fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
     let reference = build();
     let fast = build().with_backend(Backend::Fast).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
@@ -87,6 +87,7 @@ const FAST: &[&str] = &[
     "mlp-ln",
     "mlp-ln-64x3",
     "transformer-single",
+    "cnn",
     "cnn-bn",
 ];
 
@@ -108,53 +109,6 @@ fn every_fast_architecture_matches_dfdx_in_train_and_eval_mode() {
     }
 }
 
-/// Layer combinations cnn-bn does not exercise: BatchNorm on channel-major
-/// rows, a kernel-1 conv, a multi-channel rows input converted to a padded
-/// sequence (and ∂x back), a conv → BatchNorm → ReLU block followed by a
-/// conv (fused without its pooling), global pooling of padded sequences and
-/// of rows. A linear layer first makes every later layer pass ∂x back.
-#[test]
-fn other_layer_combinations_match_dfdx() {
-    use crate::layers::{BatchNorm, Conv, GlobalAvgPool, Linear, Relu};
-    use crate::Layer;
-    type Layers = Vec<Box<dyn Layer<f32>>>;
-    type Build = fn() -> Layers;
-    let models: Vec<(&str, Build)> = vec![
-        ("bn-rows, conv k1", || {
-            vec![
-                Box::new(Linear::new(64, 64)),
-                Box::new(BatchNorm::new(4, 16)),
-                Box::new(Relu),
-                Box::new(Conv::new_1d(4, 3, 16, 1)),
-                Box::new(GlobalAvgPool::new(3, 16)),
-                Box::new(Linear::new(3, 10)),
-            ]
-        }),
-        ("conv-bn-relu then conv", || {
-            vec![
-                Box::new(Linear::new(64, 64)),
-                Box::new(Conv::new_1d(4, 3, 16, 3)),
-                Box::new(BatchNorm::new(3, 16)),
-                Box::new(Relu),
-                Box::new(Conv::new_1d(3, 5, 16, 3)),
-                Box::new(GlobalAvgPool::new(5, 16)),
-                Box::new(Linear::new(5, 10)),
-            ]
-        }),
-        ("pool rows", || {
-            vec![
-                Box::new(GlobalAvgPool::new(8, 8)),
-                Box::new(Linear::new(8, 10)),
-            ]
-        }),
-    ];
-    for (name, layers) in models {
-        for mode in [Mode::Train, Mode::Eval] {
-            check_models(name, || Model::new(name, 64, 10, layers()), mode);
-        }
-    }
-}
-
 #[test]
 fn the_fast_backend_is_refused_in_f64_and_for_layers_without_one() {
     let f64_model = arch::find("linear")
@@ -166,10 +120,10 @@ fn the_fast_backend_is_refused_in_f64_and_for_layers_without_one() {
         .unwrap()
         .to_string();
     assert!(err.contains("f32 only"), "{err}");
-    let cnn = arch::find("cnn")
+    let slow = arch::find("tiny-transformer")
         .unwrap()
         .build::<f32>(&ArchConfig::default());
-    let err = cnn.with_backend(Backend::Fast).err().unwrap().to_string();
+    let err = slow.with_backend(Backend::Fast).err().unwrap().to_string();
     assert!(err.contains("has no fast path"), "{err}");
 }
 
@@ -216,6 +170,68 @@ fn logits_on_a_line_match_logits_at_each_moved_theta() {
         for (a, b) in line.iter().zip(&slow) {
             let e = rel_err(&a.as_vec(), &b.as_vec());
             assert!(e < 1e-5, "{name}: logits on the line, relative error {e}");
+        }
+    }
+}
+
+/// The probes of a cached tangent pass (after a training-mode or eval-mode
+/// step) agree with dfdx's: same kinds, layer names and shapes, the same
+/// entries infinite (windows without a competitor), the finite values and
+/// tangents equal to f32 rounding.
+pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+    let reference = build();
+    let fast = build().with_backend(Backend::Fast).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut state = reference.init(4);
+    for v in state.params.0.iter_mut() {
+        *v += 0.05 * rng.gen_range(-1.0f32..1.0);
+    }
+    let batch = digits_batch(&reference, 40);
+    let direction = ParamVec(
+        (0..reference.num_params())
+            .map(|_| rng.gen_range(-1.0f32..1.0))
+            .collect(),
+    );
+    let (mut s_ref, mut s_fast) = (state.clone(), state.clone());
+    let mut c_ref = reference.loss_and_grad(&mut s_ref, &batch, mode).cache;
+    let mut c_fast = fast.loss_and_grad(&mut s_fast, &batch, mode).cache;
+    let (_, p_ref) = reference.tangent_probed(&state, &mut c_ref, &direction, mode);
+    let (_, p_fast) = fast.tangent_probed(&state, &mut c_fast, &direction, mode);
+    assert!(!p_ref.is_empty(), "{name}: the dfdx path reports probes");
+    assert_eq!(p_fast.len(), p_ref.len(), "{name} {mode:?}: number of probes");
+    for (f, r) in p_fast.iter().zip(&p_ref) {
+        let what = format!("{name} {mode:?} probe {}", r.layer);
+        assert_eq!((f.kind, &f.layer), (r.kind, &r.layer), "{what}");
+        assert_eq!(f.value.shape(), r.value.shape(), "{what}: shape");
+        assert_eq!(f.tangent.shape(), r.tangent.shape(), "{what}: shape");
+        let infinite = |m: &crate::Matrix<f32>| -> Vec<bool> {
+            m.as_slice().iter().map(|v| v.is_infinite()).collect()
+        };
+        assert_eq!(infinite(&f.value), infinite(&r.value), "{what}: infinite gaps");
+        let finite = |m: &crate::Matrix<f32>| -> Vec<f32> {
+            m.as_slice().iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect()
+        };
+        let e = rel_err(&finite(&f.value), &finite(&r.value));
+        assert!(e < 1e-4, "{what}: values, relative error {e}");
+        let e = rel_err(&f.tangent.as_vec(), &r.tangent.as_vec());
+        assert!(e < 2e-4, "{what}: tangents, relative error {e}");
+    }
+}
+
+#[test]
+fn cnn_max_pool_kink_probes_match_dfdx() {
+    let build = || arch::find("cnn").unwrap().build::<f32>(&ArchConfig::default());
+    for mode in [Mode::Train, Mode::Eval] {
+        check_probes("cnn", build, mode);
+    }
+}
+
+#[test]
+fn relu_kink_probes_match_dfdx() {
+    for name in ["mlp-relu", "cnn-bn"] {
+        let build = || arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        for mode in [Mode::Train, Mode::Eval] {
+            check_probes(name, build, mode);
         }
     }
 }

@@ -19,7 +19,8 @@
 
 use super::broadcast_row;
 use crate::fast::{
-    matmul, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows, Layout, Mat, MatRef, Record,
+    col2im, im2col, image_dims, image_to_rows, matmul, padded_dims, rows_to_image, ConvBackward,
+    ConvShape, Layout, Mat, MatRef, Record, SeqConv,
 };
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
@@ -232,10 +233,10 @@ where
 
     forward_via_fwd!(E);
 
-    /// 1-D convolutions with kernel 1 or 3 (padding 0 or 1) run fast.
+    /// Every convolution runs fast: 1-D ones with kernel 1 or 3 on padded
+    /// sequences, the others on images.
     fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
-        (self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3))
-            .then(|| Box::new(self.clone()) as Box<dyn crate::fast::FastLayer>)
+        Some(Box::new(self.clone()))
     }
 
     /// ẏ = conv(Ẇ, x) + conv(W, ẋ) + ḃ.
@@ -258,247 +259,211 @@ where
     }
 }
 
-/// Padded rows per GEMM chunk: a chunk's input, output and gradient rows
-/// (1 MB each at 32 channels) mostly stay in L2/L3 between the passes over
-/// them (bias fill, GEMM, pad zeroing, BatchNorm moments; column sums, ∂W,
-/// ∂x). Measured on cnn-bn's full batch: 2048 rows 41 ms per step, 8192
-/// and 16384 rows 38.5–39 ms, unchunked 41 ms (gemm prefers long panels).
-pub(crate) const CHUNK_ROWS: usize = 8192;
-
-/// Fast path for 1-D convolutions on [`Layout::PaddedSeq`] (channels-last,
-/// one zero row each side of every sample): with h = kw/2 ≤ 1, the kw
-/// input rows output position q reads are the kw·C_in contiguous values
-/// from padded row q − h, so a batch is ONE GEMM of an overlapping row view
-/// (row stride C_in, kw·C_in wide) with the weight permuted to rows
-/// kx·C_in + ci. The view runs across sample boundaries; the outputs it
-/// puts on pad rows are garbage and are zeroed. (The GEMM runs in chunks of
-/// whole samples, see [`CHUNK_ROWS`].) Rows input (channel-major C_in·L, the
-/// model input) is converted to a padded sequence first and its ∂x
-/// converted back; the output is always a padded sequence.
-///
-/// Backward: ∂W' = Xviewᵀ·∂Y; ∂b = column sums of ∂Y (zero pad rows);
-/// ∂x is again one overlapping-view GEMM, ∂x_q = Σ_j ∂y_{q−h+j}·W'ᵀ_{kw−1−j}
-/// (the transposed convolution), with the flipped, transposed weight.
 impl Conv {
-    /// h = kw/2 of the fast path (0 or 1: the layout pads one row).
-    pub(crate) fn half(&self) -> usize {
-        debug_assert!(self.height == 1 && self.kh == 1 && self.kw <= 3);
-        self.kw / 2
+    /// True when the fast path runs on padded sequences (1-D, kernel 1 or
+    /// 3); the other convolutions run on images ([`Layout::Image`]).
+    pub(crate) fn on_sequences(&self) -> bool {
+        self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3)
     }
 
-    /// The padded-row ranges of the GEMM chunks (whole samples each).
-    pub(crate) fn chunks(&self, rows: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-        let per_sample = self.width + 2;
-        let step = (CHUNK_ROWS / per_sample).max(1) * per_sample;
-        (0..rows)
-            .step_by(step)
-            .map(move |a| a..(a + step).min(rows))
+    /// The geometry of the image fast path (stride 1, padding kh/2, kw/2).
+    pub fn shape(&self) -> ConvShape {
+        ConvShape {
+            c_in: self.c_in,
+            height: self.height,
+            width: self.width,
+            kh: self.kh,
+            kw: self.kw,
+            stride: 1,
+            pad_h: self.kh / 2,
+            pad_w: self.kw / 2,
+        }
     }
 
-    /// The input as a padded sequence, and the layout it came in.
-    pub(crate) fn fast_input(&self, x: Mat) -> (Mat, Layout) {
-        let layout = x.layout;
-        let x = match layout {
-            Layout::Rows => {
-                let padded = rows_to_padded(&x, self.c_in, self.width);
-                x.recycle();
-                padded
-            }
-            Layout::PaddedSeq { .. } => x,
-        };
-        let (_, len) = padded_dims(&x, self.c_in, "conv1d");
-        assert_eq!(len, self.width, "conv1d: sequence length");
-        (x, layout)
+    /// The 1-D padded-sequence kernels' description of this convolution
+    /// (when [`Self::on_sequences`]).
+    pub fn seq(&self) -> SeqConv {
+        debug_assert!(self.on_sequences());
+        SeqConv {
+            c_in: self.c_in,
+            c_out: self.c_out,
+            len: self.width,
+            kw: self.kw,
+        }
     }
 
-    /// Weight (C_in·kw, C_out), rows ci·kw + kx → rows kx·C_in + ci.
-    pub(crate) fn permuted(&self, w: &[f32]) -> Vec<f32> {
-        let (ci_n, kw, co_n) = (self.c_in, self.kw, self.c_out);
-        let mut out = vec![0.0; ci_n * kw * co_n];
+    /// Weight (C_in·taps, C_out) with taps = kh·kw, rows ci·taps + t →
+    /// rows t·C_in + ci (tap-major, as im2col reads the input).
+    fn permuted(&self, w: &[f32]) -> Vec<f32> {
+        let (ci_n, taps, co_n) = (self.c_in, self.kh * self.kw, self.c_out);
+        let mut out = vec![0.0; ci_n * taps * co_n];
         for ci in 0..ci_n {
-            for kx in 0..kw {
-                let src = (ci * kw + kx) * co_n;
-                let dst = (kx * ci_n + ci) * co_n;
+            for t in 0..taps {
+                let src = (ci * taps + t) * co_n;
+                let dst = (t * ci_n + ci) * co_n;
                 out[dst..dst + co_n].copy_from_slice(&w[src..src + co_n]);
             }
         }
         out
     }
+}
 
-    /// y = bias + Σ_terms conv(w', x) over padded sequences shaped like
-    /// `terms[0].0`, each `w'` from [`Self::permuted`]; pad rows zero.
-    pub(crate) fn conv_sum(&self, terms: &[(&Mat, &[f32])], bias: &[f32]) -> Mat {
-        let like = terms[0].0;
-        let mut y = Mat::scratch(like.rows, self.c_out, like.layout);
-        for r in self.chunks(like.rows) {
-            let out = &mut y.data[r.start * self.c_out..r.end * self.c_out];
-            self.conv_chunk(out, terms, bias, r);
+/// Fast path for 1-D convolutions with kernel 1 or 3: the padded-sequence
+/// kernels of [`SeqConv`] (one GEMM over overlapping rows, see
+/// `fast::conv_kernels`). Rows input (channel-major C_in·L, the model input)
+/// is converted to a padded sequence first and its ∂x converted back; the
+/// output is always a padded sequence.
+/// Fast path for the other convolutions, on [`Layout::Image`] (channels-last
+/// pixels): the input's [`im2col`] columns (one row per output pixel,
+/// tap-major) times the weight permuted to the same tap-major rows, one
+/// GEMM per batch into rows pre-filled with the bias. The columns are the
+/// record: backward forms ∂W' = colsᵀ·∂Y and ∂x = col2im(∂Y·W'ᵀ), the
+/// tangent cols·Ẇ' + im2col(ẋ)·W' + ḃ. Rows input (channel-major C_in·H·W,
+/// the model input) is converted to images first and its ∂x converted back.
+impl Conv {
+    /// The input as images, and the layout it came in.
+    fn image_input(&self, x: Mat) -> (Mat, Layout) {
+        let layout = x.layout;
+        let x = match layout {
+            Layout::Rows => {
+                let img = rows_to_image(&x, self.c_in, self.height, self.width);
+                x.recycle();
+                img
+            }
+            _ => x,
+        };
+        (x, layout)
+    }
+
+    /// bias + Σ_terms cols·W' over `samples` images (each `W'` from
+    /// [`Self::permuted`], each `cols` from [`im2col`]).
+    fn image_conv(&self, terms: &[(&Mat, &[f32])], bias: &[f32], samples: usize) -> Mat {
+        let g = self.shape();
+        let co_n = self.c_out;
+        let layout = Layout::Image {
+            samples,
+            height: g.out_height(),
+            width: g.out_width(),
+        };
+        let mut y = Mat::scratch(terms[0].0.rows, co_n, layout);
+        for row in y.data.chunks_exact_mut(co_n) {
+            row.copy_from_slice(bias);
+        }
+        for &(cols, w) in terms {
+            let w = MatRef::row_major(w, g.patch(), co_n);
+            matmul(&mut y.data, co_n, cols.view(), w, true);
         }
         y
     }
 
-    /// [`Self::conv_sum`] on the padded rows `r` (a chunk of
-    /// [`Self::chunks`]), into `out` (those rows of y).
-    pub(crate) fn conv_chunk(
-        &self,
-        out: &mut [f32],
-        terms: &[(&Mat, &[f32])],
-        bias: &[f32],
-        r: std::ops::Range<usize>,
-    ) {
-        let (ci_n, co_n, kw, h) = (self.c_in, self.c_out, self.kw, self.half());
-        for row in out.chunks_exact_mut(co_n) {
-            for (v, &b) in row.iter_mut().zip(bias) {
-                *v = b;
-            }
-        }
-        for &(x, w) in terms {
-            let xv = MatRef::strided(
-                &x.data[r.start * ci_n..r.end * ci_n],
-                r.len() - 2 * h,
-                kw * ci_n,
-                ci_n,
-                1,
-            );
-            let w = MatRef::row_major(w, kw * ci_n, co_n);
-            matmul(&mut out[h * co_n..], co_n, xv, w, true);
-        }
-        zero_pad_rows(out, co_n, self.width);
+    fn image_forward(&self, p: &[&[f32]], x: Mat, rec: &mut Record) -> Mat {
+        let (x, layout) = self.image_input(x);
+        let (samples, _, _) = image_dims(&x, self.c_in, "conv2d");
+        let cols = im2col(&x, &self.shape());
+        x.recycle();
+        let y = self.image_conv(&[(&cols, &self.permuted(p[0]))], p[1], samples);
+        rec.mats.push(cols);
+        // The batch size and the input's layout, for ∂x and ẋ.
+        rec.mats.push(Mat::zeros(samples, 0, layout));
+        y
     }
-}
 
-/// The backward pass of a fast conv, chunk by chunk (so that a fused caller
-/// can hand over each ∂y chunk while it is in cache): ∂W' and ∂b
-/// accumulate, ∂x is written chunk by chunk.
-pub(crate) struct ConvBackward<'a> {
-    conv: &'a Conv,
-    /// The recorded (padded) input.
-    x: &'a Mat,
-    /// The layout the input came in.
-    layout: Layout,
-    /// ∂W', transposed (C_out × patch) when `transposed`, else patch × C_out.
-    dw: Vec<f32>,
-    transposed: bool,
-    db: Vec<f64>,
-    db_chunk: Vec<f32>,
-    /// Flipped, transposed weight: row j·C_out + co, column ci holds
-    /// W[(ci·kw + kw−1−j), co].
-    wf: Vec<f32>,
-    /// ∂x (padded), when asked for.
-    dx: Option<Mat>,
-}
-
-impl<'a> ConvBackward<'a> {
-    /// Start from the weight and the conv's forward record.
-    pub(crate) fn new(conv: &'a Conv, w: &[f32], rec: &'a Record, need_dx: bool) -> Self {
-        let (ci_n, co_n, kw) = (conv.c_in, conv.c_out, conv.kw);
-        let x = &rec.mats[0];
-        let patch = kw * ci_n;
-        let mut wf = vec![0.0; kw * co_n * ci_n];
-        if need_dx {
-            for j in 0..kw {
-                for co in 0..co_n {
-                    for ci in 0..ci_n {
-                        wf[(j * co_n + co) * ci_n + ci] = w[(ci * kw + kw - 1 - j) * co_n + co];
+    fn image_backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let g = self.shape();
+        let (cols, samples, layout) = (&rec.mats[0], rec.mats[1].rows, rec.mats[1].layout);
+        let (ci_n, co_n, taps, patch) = (self.c_in, self.c_out, self.kh * self.kw, g.patch());
+        assert_eq!(
+            image_dims(&dy, co_n, "conv2d backward"),
+            (samples, g.out_height(), g.out_width())
+        );
+        // ∂W' = colsᵀ·∂Y, computed transposed (C_out × patch) when the patch
+        // is the longer side: gemm tiles the contiguous side of its output
+        // by 24, so that side should be the long one.
+        let transposed = patch >= co_n;
+        let mut dw = vec![0.0; co_n * patch];
+        if transposed {
+            matmul(&mut dw, patch, dy.view().t(), cols.view(), false);
+        } else {
+            matmul(&mut dw, co_n, cols.view().t(), dy.view(), false);
+        }
+        for ci in 0..ci_n {
+            for t in 0..taps {
+                let j = t * ci_n + ci;
+                let dst = &mut grads[0][(ci * taps + t) * co_n..][..co_n];
+                if transposed {
+                    for (co, v) in dst.iter_mut().enumerate() {
+                        *v = dw[co * patch + j];
                     }
+                } else {
+                    dst.copy_from_slice(&dw[j * co_n..(j + 1) * co_n]);
                 }
             }
         }
-        ConvBackward {
-            conv,
-            x,
-            layout: rec.mats[1].layout,
-            dw: vec![0.0; patch * co_n],
-            // gemm tiles the contiguous dimension of its output by 24 (3 AVX
-            // registers): put the longer side there (the patch, 96 for the
-            // second conv, rather than C_out = 32 = 24 + a slow remainder).
-            transposed: patch >= co_n,
-            db: vec![0.0; co_n],
-            db_chunk: vec![0.0; co_n],
-            wf,
-            // Every row is written: rows h..len−h of each chunk by the GEMM,
-            // then the pads.
-            dx: need_dx.then(|| Mat::scratch(x.rows, ci_n, x.layout)),
-        }
-    }
-
-    /// Padded rows `r` (a chunk of [`Conv::chunks`]) with their ∂y `dyc`
-    /// (pad rows are zeroed here: the forward zeroed those outputs).
-    pub(crate) fn chunk(&mut self, r: std::ops::Range<usize>, dyc: &mut [f32]) {
-        let conv = self.conv;
-        let (ci_n, co_n, kw, h) = (conv.c_in, conv.c_out, conv.kw, conv.half());
-        let (patch, rows) = (kw * ci_n, r.len() - 2 * h);
-        zero_pad_rows(dyc, co_n, conv.width);
-        self.db_chunk.fill(0.0);
-        let db_chunk = &mut self.db_chunk;
-        crate::fast::with_const_channels(co_n, |co_n| {
-            for row in dyc.chunks_exact(co_n) {
-                for (a, &v) in db_chunk.iter_mut().zip(row) {
+        // ∂b: column sums, f32 within blocks of rows, f64 across them.
+        let mut db = vec![0.0f64; co_n];
+        let mut part = vec![0.0f32; co_n];
+        for block in dy.data.chunks(64 * co_n) {
+            part.fill(0.0);
+            for row in block.chunks_exact(co_n) {
+                for (a, &v) in part.iter_mut().zip(row) {
                     *a += v;
                 }
             }
-        });
-        for (a, &v) in self.db.iter_mut().zip(&self.db_chunk) {
-            *a += v as f64;
+            for (a, &v) in db.iter_mut().zip(&part) {
+                *a += v as f64;
+            }
         }
-        let dyc: &[f32] = dyc;
-        let xv = MatRef::strided(
-            &self.x.data[r.start * ci_n..r.end * ci_n],
-            rows,
-            patch,
-            ci_n,
-            1,
-        );
-        let dyv = MatRef::strided(&dyc[h * co_n..], rows, co_n, co_n, 1);
-        if self.transposed {
-            matmul(&mut self.dw, patch, dyv.t(), xv, true);
+        for (gb, v) in grads[1].iter_mut().zip(&db) {
+            *gb = *v as f32;
+        }
+        let (h, w) = (self.height, self.width);
+        let dx = if need_dx {
+            let wp = self.permuted(p[0]);
+            let mut dcols = Mat::scratch(cols.rows, patch, Layout::Rows);
+            let wt = MatRef::row_major(&wp, patch, co_n).t();
+            matmul(&mut dcols.data, patch, dy.view(), wt, false);
+            let dx = col2im(&dcols, &g, samples);
+            dcols.recycle();
+            match layout {
+                Layout::Rows => {
+                    let rows = image_to_rows(&dx);
+                    dx.recycle();
+                    rows
+                }
+                _ => dx,
+            }
         } else {
-            matmul(&mut self.dw, co_n, xv.t(), dyv, true);
-        }
-        if let Some(dx) = &mut self.dx {
-            let dxc = &mut dx.data[r.start * ci_n..r.end * ci_n];
-            let dyv = MatRef::strided(dyc, rows, kw * co_n, co_n, 1);
-            let wf = MatRef::row_major(&self.wf, kw * co_n, ci_n);
-            matmul(&mut dxc[h * ci_n..], ci_n, dyv, wf, false);
-            zero_pad_rows(dxc, ci_n, conv.width);
-        }
+            // Not read (the input is data); shaped as the input was.
+            match layout {
+                Layout::Rows => Mat::zeros(samples, ci_n * h * w, Layout::Rows),
+                _ => Mat::zeros(samples * h * w, ci_n, layout),
+            }
+        };
+        dy.recycle();
+        dx
     }
 
-    /// Write ∂W (the zoo's row order ci·kw + kx) and ∂b into `grads`;
-    /// return ∂x in the input's layout (zeros if it was not asked for).
-    pub(crate) fn finish(self, grads: &mut [&mut [f32]]) -> Mat {
-        let conv = self.conv;
-        let (ci_n, co_n, kw) = (conv.c_in, conv.c_out, conv.kw);
-        let patch = kw * ci_n;
-        for ci in 0..ci_n {
-            for kx in 0..kw {
-                let j = kx * ci_n + ci;
-                let dst = &mut grads[0][(ci * kw + kx) * co_n..][..co_n];
-                if self.transposed {
-                    for (co, g) in dst.iter_mut().enumerate() {
-                        *g = self.dw[co * patch + j];
-                    }
-                } else {
-                    dst.copy_from_slice(&self.dw[j * co_n..(j + 1) * co_n]);
-                }
-            }
-        }
-        for (g, &v) in grads[1].iter_mut().zip(&self.db) {
-            *g = v as f32;
-        }
-        let x = self.x;
-        match (self.dx, self.layout) {
-            // Not read (the input is data); shaped as the input was.
-            (None, Layout::Rows) => {
-                Mat::zeros(x.rows / (conv.width + 2), ci_n * conv.width, Layout::Rows)
-            }
-            (None, Layout::PaddedSeq { .. }) => Mat::zeros(x.rows, ci_n, x.layout),
-            (Some(dx), Layout::Rows) => {
-                let rows = padded_to_rows(&dx);
+    fn image_tangent(&self, p: &[&[f32]], dp: &[&[f32]], dx: Option<Mat>, rec: &Record) -> Mat {
+        let (cols, samples) = (&rec.mats[0], rec.mats[1].rows);
+        let dw = self.permuted(dp[0]);
+        match dx {
+            None => self.image_conv(&[(cols, &dw)], dp[1], samples),
+            Some(dx) => {
+                let (dx, _) = self.image_input(dx);
+                let dcols = im2col(&dx, &self.shape());
                 dx.recycle();
-                rows
+                let w = self.permuted(p[0]);
+                let dy = self.image_conv(&[(cols, &dw), (&dcols, &w)], dp[1], samples);
+                dcols.recycle();
+                dy
             }
-            (Some(dx), Layout::PaddedSeq { .. }) => dx,
         }
     }
 }
@@ -506,6 +471,24 @@ impl<'a> ConvBackward<'a> {
 impl crate::fast::FastLayer for Conv {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
         use crate::fast::Form;
+        if !self.on_sequences() {
+            let (c, h, w) = (self.c_in, self.height, self.width);
+            match input {
+                Form::Rows(n) if n == c * h * w => {}
+                Form::Image {
+                    channels,
+                    height,
+                    width,
+                } if (channels, height, width) == (c, h, w) => {}
+                _ => return Err(format!("conv2d needs {c} channels x {h}x{w}, got {input}")),
+            }
+            let g = self.shape();
+            return Ok(Form::Image {
+                channels: self.c_out,
+                height: g.out_height(),
+                width: g.out_width(),
+            });
+        }
         let (c, l) = (self.c_in, self.width);
         match input {
             Form::Rows(n) if n == c * l => {}
@@ -518,8 +501,9 @@ impl crate::fast::FastLayer for Conv {
         })
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn fusion(&self) -> Option<crate::fast::Fusible> {
+        self.on_sequences()
+            .then(|| crate::fast::Fusible::SeqConv(self.seq()))
     }
 
     fn forward(
@@ -530,8 +514,12 @@ impl crate::fast::FastLayer for Conv {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        let (x, layout) = self.fast_input(x);
-        let y = self.conv_sum(&[(&x, &self.permuted(p[0]))], p[1]);
+        if !self.on_sequences() {
+            return self.image_forward(p, x, rec);
+        }
+        let sc = self.seq();
+        let (x, layout) = sc.fast_input(x);
+        let y = sc.conv_sum(&[(&x, &sc.permuted(p[0]))], p[1]);
         rec.mats.push(x);
         // The input's layout, for ∂x and ẋ.
         rec.mats.push(Mat::zeros(0, 0, layout));
@@ -546,13 +534,17 @@ impl crate::fast::FastLayer for Conv {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
+        if !self.on_sequences() {
+            return self.image_backward(p, dy, rec, grads, need_dx);
+        }
         let x = &rec.mats[0];
         assert_eq!(
             padded_dims(&dy, self.c_out, "conv1d backward"),
             padded_dims(x, self.c_in, "conv1d backward")
         );
-        let mut back = ConvBackward::new(self, p[0], rec, need_dx);
-        for r in self.chunks(x.rows) {
+        let sc = self.seq();
+        let mut back = ConvBackward::new(&sc, p[0], rec, need_dx);
+        for r in sc.chunks(x.rows) {
             back.chunk(
                 r.clone(),
                 &mut dy.data[r.start * self.c_out..r.end * self.c_out],
@@ -570,17 +562,20 @@ impl crate::fast::FastLayer for Conv {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
-        let x = &rec.mats[0];
-        let dw = self.permuted(dp[0]);
+        _probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        if !self.on_sequences() {
+            return self.image_tangent(p, dp, dx, rec);
+        }
+        let (x, sc) = (&rec.mats[0], self.seq());
+        let dw = sc.permuted(dp[0]);
         match dx {
-            None => self.conv_sum(&[(x, &dw)], dp[1]),
+            None => sc.conv_sum(&[(x, &dw)], dp[1]),
             Some(dx) => {
-                let (dx, _) = self.fast_input(dx);
+                let (dx, _) = sc.fast_input(dx);
                 assert_eq!(dx.layout, x.layout, "conv1d tangent: input tangent shape");
-                let w = self.permuted(p[0]);
-                let dy = self.conv_sum(&[(x, &dw), (&dx, &w)], dp[1]);
+                let w = sc.permuted(p[0]);
+                let dy = sc.conv_sum(&[(x, &dw), (&dx, &w)], dp[1]);
                 dx.recycle();
                 dy
             }

@@ -2,7 +2,9 @@
 //! channel, channel-major rows (B, C·L) → (B, C). Linear, so the tangent is
 //! the same mean of ẋ.
 
-use crate::fast::{interiors, interiors_mut, padded_dims, zero_pad_rows, Layout, Mat, Record};
+use crate::fast::{
+    image_dims, interiors, interiors_mut, padded_dims, zero_pad_rows, Layout, Mat, Record,
+};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Layer, Mode, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -92,7 +94,8 @@ where
     }
 }
 
-/// Fast path: padded sequences (channels-last) or channel-major rows in,
+/// Fast path: padded sequences or images (channels-last, H·W = length) or
+/// channel-major rows in,
 /// rows of `channels` means out. The record is a `samples × 0` matrix in
 /// the input's layout (for the shape of ∂x and of a zero tangent).
 impl GlobalAvgPool {
@@ -106,6 +109,20 @@ impl GlobalAvgPool {
                 assert_eq!(len, l, "global average pool: sequence length");
                 let mut y = Mat::zeros(samples, c, Layout::Rows);
                 for (yr, xb) in y.data.chunks_exact_mut(c).zip(interiors(&x.data, c, l)) {
+                    for xr in xb.chunks_exact(c) {
+                        for (a, &v) in yr.iter_mut().zip(xr) {
+                            *a += v;
+                        }
+                    }
+                    yr.iter_mut().for_each(|a| *a *= inv);
+                }
+                y
+            }
+            Layout::Image { .. } => {
+                let (samples, h, w) = image_dims(x, c, "global average pool");
+                assert_eq!(h * w, l, "global average pool: pixels per image");
+                let mut y = Mat::zeros(samples, c, Layout::Rows);
+                for (yr, xb) in y.data.chunks_exact_mut(c).zip(x.data.chunks_exact(c * l)) {
                     for xr in xb.chunks_exact(c) {
                         for (a, &v) in yr.iter_mut().zip(xr) {
                             *a += v;
@@ -135,12 +152,20 @@ impl crate::fast::FastLayer for GlobalAvgPool {
         match input {
             Form::Rows(n) if n == c * l => Ok(Form::Rows(c)),
             Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => Ok(Form::Rows(c)),
+            Form::Image {
+                channels,
+                height,
+                width,
+            } if (channels, height * width) == (c, l) => Ok(Form::Rows(c)),
             _ => Err(format!("global average pool needs {c} channels x {l} positions, got {input}")),
         }
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn fusion(&self) -> Option<crate::fast::Fusible> {
+        Some(crate::fast::Fusible::GlobalAvgPool {
+            channels: self.channels,
+            length: self.length,
+        })
     }
 
     fn forward(
@@ -175,6 +200,17 @@ impl crate::fast::FastLayer for GlobalAvgPool {
                 let mut dx = Mat::scratch(samples * (l + 2), c, layout);
                 zero_pad_rows(&mut dx.data, c, l);
                 for (xb, dr) in interiors_mut(&mut dx.data, c, l).zip(dy.data.chunks_exact(c)) {
+                    for xr in xb.chunks_exact_mut(c) {
+                        for (a, &d) in xr.iter_mut().zip(dr) {
+                            *a = d * inv;
+                        }
+                    }
+                }
+                dx
+            }
+            Layout::Image { .. } => {
+                let mut dx = Mat::scratch(samples * l, c, layout);
+                for (xb, dr) in dx.data.chunks_exact_mut(c * l).zip(dy.data.chunks_exact(c)) {
                     for xr in xb.chunks_exact_mut(c) {
                         for (a, &d) in xr.iter_mut().zip(dr) {
                             *a = d * inv;

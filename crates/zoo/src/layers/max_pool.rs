@@ -12,6 +12,10 @@
 //! where the winner changes, so the tangent pass reports the gap
 //! (winner − runner-up) and its tangent as a [`ProbeKind::Kink`] probe.
 
+use crate::fast::{
+    image_dims, image_to_rows, mask_buffer, rows_to_image, with_const_channels, FastProbe,
+    FastProbes, Form, Layout, Mat, Record,
+};
 use crate::layer::TapeOps;
 use crate::{Cache, Dev, Layer, Mode, Plain, Probe, ProbeKind, Real};
 use dfdx::prelude::*;
@@ -126,6 +130,10 @@ where
 
     crate::forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     /// ẏ = ẋ at each window's winner. Reports the kink probe: value = gap
     /// winner − runner-up, tangent = ẋ_winner − ẋ_runner-up.
     ///
@@ -191,6 +199,261 @@ where
             tangent: crate::Matrix::new(b, m, dgap),
         });
         dev.tensor_from_vec(dy, (b, m))
+    }
+}
+
+/// Fast path on channels-last images ([`Layout::Image`]; channel-major
+/// rows, the model input, are converted first and ∂x converted back); the
+/// output is images of half the height and width. The winners are picked
+/// as on the dfdx path (first maximal entry in row-major window order), so
+/// outputs are the same values bit for bit.
+///
+/// Record: `mats[0]` a `samples × 0` matrix in the input's layout, `mats[1]`
+/// the input images (moved, not copied: the tangent's kink probes read
+/// them), `masks[0]` the winner per output value (0..4, its position in
+/// the window). Backward puts ∂y on the winners, the tangent reads ẋ there
+/// and, when probes are wanted, reports the same Kink probe as the dfdx
+/// tangent (gap winner − runner-up and its tangent, twins excluded;
+/// channel-major rows `samples × C·H/2·W/2`).
+impl MaxPool2 {
+    /// The input as images, and the layout it came in.
+    fn image_input(&self, x: Mat) -> (Mat, Layout) {
+        let layout = x.layout;
+        let x = match layout {
+            Layout::Rows => {
+                let img = rows_to_image(&x, self.channels, self.height, self.width);
+                x.recycle();
+                img
+            }
+            _ => x,
+        };
+        (x, layout)
+    }
+
+    /// The layout of the output for `samples` images.
+    fn out_layout(&self, samples: usize) -> Layout {
+        Layout::Image {
+            samples,
+            height: self.height / 2,
+            width: self.width / 2,
+        }
+    }
+
+    /// `f(sample, output pixel, first value of the output pixel, first
+    /// values of the window's four input pixels in row-major order)` for
+    /// every window of `samples` images, in order.
+    #[inline(always)]
+    fn windows_of(&self, samples: usize, mut f: impl FnMut(usize, usize, usize, [usize; 4])) {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let (oh, ow) = (h / 2, w / 2);
+        for s in 0..samples {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let p = oy * ow + ox;
+                    let a = ((s * h + 2 * oy) * w + 2 * ox) * c;
+                    let b = a + w * c;
+                    f(s, p, (s * oh * ow + p) * c, [a, a + c, b, b + c]);
+                }
+            }
+        }
+    }
+}
+
+impl crate::fast::FastLayer for MaxPool2 {
+    fn output_form(&self, input: Form) -> Result<Form, String> {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        match input {
+            Form::Rows(n) if n == c * h * w => {}
+            Form::Image {
+                channels,
+                height,
+                width,
+            } if (channels, height, width) == (c, h, w) => {}
+            _ => return Err(format!("max-pool needs {c} channels x {h}x{w}, got {input}")),
+        }
+        Ok(Form::Image {
+            channels: c,
+            height: h / 2,
+            width: w / 2,
+        })
+    }
+
+    fn forward(
+        &self,
+        _p: &[&[f32]],
+        x: Mat,
+        _state: &mut [f32],
+        _mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        let c = self.channels;
+        let (x, layout) = self.image_input(x);
+        let (samples, h, w) = image_dims(&x, c, "max-pool");
+        assert_eq!((h, w), (self.height, self.width), "max-pool: image size");
+        let out_rows = samples * h * w / 4;
+        let mut y = Mat::scratch(out_rows, c, self.out_layout(samples));
+        let mut win = mask_buffer(out_rows * c);
+        let xd = &x.data;
+        with_const_channels(c, |c| {
+            self.windows_of(samples, |_, _, o, at| {
+                let (y, win) = (&mut y.data[o..o + c], &mut win[o..o + c]);
+                let [r0, r1, r2, r3] = at.map(|a| &xd[a..a + c]);
+                let lanes = y.iter_mut().zip(win.iter_mut());
+                for (((yv, wv), (&v0, &v1)), (&v2, &v3)) in
+                    lanes.zip(r0.iter().zip(r1)).zip(r2.iter().zip(r3))
+                {
+                    // The first maximal entry (strict > keeps the earlier one).
+                    let (mut best, mut bv) = (0u8, v0);
+                    if v1 > bv {
+                        (best, bv) = (1, v1);
+                    }
+                    if v2 > bv {
+                        (best, bv) = (2, v2);
+                    }
+                    if v3 > bv {
+                        (best, bv) = (3, v3);
+                    }
+                    *yv = bv;
+                    *wv = best;
+                }
+            })
+        });
+        rec.mats.push(Mat::zeros(samples, 0, layout));
+        rec.mats.push(x);
+        rec.masks.push(win);
+        y
+    }
+
+    /// ∂x = ∂y at each window's winner, 0 elsewhere.
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        _need_dx: bool,
+    ) -> Mat {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let (samples, layout, win) = (rec.mats[0].rows, rec.mats[0].layout, &rec.masks[0]);
+        assert_eq!(
+            image_dims(&dy, c, "max-pool backward"),
+            (samples, h / 2, w / 2)
+        );
+        let in_layout = Layout::Image {
+            samples,
+            height: h,
+            width: w,
+        };
+        // Written in full: every input value is in one window.
+        let mut dx = Mat::scratch(samples * h * w, c, in_layout);
+        let dxd = &mut dx.data;
+        with_const_channels(c, |c| {
+            self.windows_of(samples, |_, _, o, at| {
+                for (k, &a) in at.iter().enumerate() {
+                    let lanes = dxd[a..a + c].iter_mut().zip(&dy.data[o..o + c]);
+                    for ((d, &g), &wk) in lanes.zip(&win[o..o + c]) {
+                        *d = if wk as usize == k { g } else { 0.0 };
+                    }
+                }
+            })
+        });
+        dy.recycle();
+        match layout {
+            Layout::Rows => {
+                let rows = image_to_rows(&dx);
+                dx.recycle();
+                rows
+            }
+            _ => dx,
+        }
+    }
+
+    /// ẏ = ẋ at each window's winner; the Kink probe when wanted.
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        probes: &mut FastProbes,
+    ) -> Mat {
+        let c = self.channels;
+        let (samples, x, win) = (rec.mats[0].rows, &rec.mats[1], &rec.masks[0]);
+        let out_rows = samples * self.height * self.width / 4;
+        let dx = dx.map(|d| self.image_input(d).0);
+        if let Some(d) = &dx {
+            assert_eq!(
+                (d.rows, d.cols, d.layout),
+                (x.rows, x.cols, x.layout),
+                "max-pool: input tangent shape"
+            );
+        }
+        let mut dy = Mat::scratch(out_rows, c, self.out_layout(samples));
+        // The probe, channel-major: value s·m + ch·P + p with P pixels per
+        // channel and m = C·P values per sample.
+        let pixels = out_rows / samples.max(1);
+        let m = c * pixels;
+        let mut kink = probes.wanted.then(|| {
+            (
+                Mat::scratch(samples, m, Layout::Rows),
+                Mat::scratch(samples, m, Layout::Rows),
+            )
+        });
+        let (xd, dxd) = (&x.data, dx.as_ref().map(|d| &d.data[..]));
+        let dyd = &mut dy.data;
+        match (&kink, dxd) {
+            (None, None) => dyd.fill(0.0),
+            (None, Some(d)) => with_const_channels(c, |c| {
+                self.windows_of(samples, |_, _, o, at| {
+                    let [r0, r1, r2, r3] = at.map(|a| &d[a..a + c]);
+                    let lanes = dyd[o..o + c].iter_mut().zip(&win[o..o + c]);
+                    for ((y, &k), ((&v0, &v1), (&v2, &v3))) in
+                        lanes.zip(r0.iter().zip(r1).zip(r2.iter().zip(r3)))
+                    {
+                        let low = if k & 1 != 0 { v1 } else { v0 };
+                        let high = if k & 1 != 0 { v3 } else { v2 };
+                        *y = if k & 2 != 0 { high } else { low };
+                    }
+                })
+            }),
+            (Some(_), _) => {}
+        }
+        if let Some((gap, dgap)) = &mut kink {
+          self.windows_of(samples, |s, p, o, at| {
+            for ch in 0..c {
+                let k = win[o + ch] as usize;
+                let row = at.map(|a| xd[a + ch]);
+                let drow = dxd.map_or([0.0; 4], |d| at.map(|a| d[a + ch]));
+                dyd[o + ch] = drow[k];
+                // As the dfdx tangent: the best entry that differs from the
+                // winner in value or tangent (earliest on ties).
+                let runner = (0..4)
+                    .filter(|&i| i != k && (row[i] != row[k] || drow[i] != drow[k]))
+                    .fold(None, |best: Option<usize>, i| match best {
+                        Some(j) if row[j] >= row[i] => Some(j),
+                        _ => Some(i),
+                    });
+                let at = s * m + ch * pixels + p;
+                (gap.data[at], dgap.data[at]) = match runner {
+                    Some(r) => (row[k] - row[r], drow[k] - drow[r]),
+                    None => (f32::INFINITY, 0.0),
+                };
+            }
+          });
+        }
+        if let Some(d) = dx {
+            d.recycle();
+        }
+        if let Some((value, tangent)) = kink {
+            probes.push_with(|| FastProbe {
+                kind: ProbeKind::Kink,
+                layer: "maxpool".into(),
+                value,
+                tangent,
+            });
+        }
+        dy
     }
 }
 

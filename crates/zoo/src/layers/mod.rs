@@ -13,6 +13,9 @@ pub mod relu;
 pub mod residual;
 pub mod tokens;
 
+#[cfg(test)]
+mod fast_tests;
+
 pub use attention::{Attention, AttentionInit};
 pub use batch_norm::BatchNorm;
 pub use cls_pool::ClsPool;

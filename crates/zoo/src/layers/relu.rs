@@ -58,17 +58,20 @@ where
     }
 }
 
-/// Fast path: elementwise and in place, any layout (kept). The record is
-/// the byte mask 1[x > 0] (a quarter of x's bytes; the input buffer
-/// becomes the output) and an empty `rows × 0` matrix with x's layout. A
-/// zero pad row stays zero in every pass.
+/// Fast path: elementwise, any layout (kept). The record is the byte mask
+/// 1[x > 0] (a quarter of x's bytes), an empty `rows × 0` matrix with x's
+/// layout and the input x itself (moved, not copied: the output is a new
+/// buffer), which the tangent reports as the Kink probe (h = x, ḣ = ẋ, in
+/// rows) when probes are wanted, as the dfdx tangent does. A logits-only
+/// forward works in place and records nothing. A zero pad row stays zero
+/// in every pass.
 impl crate::fast::FastLayer for Relu {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
         Ok(input)
     }
 
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+    fn fusion(&self) -> Option<crate::fast::Fusible> {
+        Some(crate::fast::Fusible::Relu)
     }
 
     fn forward(
@@ -79,16 +82,26 @@ impl crate::fast::FastLayer for Relu {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
+        if rec.logits_only {
+            for v in x.data.iter_mut() {
+                *v = if *v > 0.0 { *v } else { 0.0 };
+            }
+            return x;
+        }
         let mut mask = mask_buffer(x.data.len());
-        for (v, m) in x.data.iter_mut().zip(mask.iter_mut()) {
-            let on = *v > 0.0;
+        // Written in full.
+        let mut y = Mat::scratch(x.rows, x.cols, x.layout);
+        for ((out, m), &v) in y.data.iter_mut().zip(mask.iter_mut()).zip(&x.data) {
+            let on = v > 0.0;
             *m = on as u8;
-            *v = if on { *v } else { 0.0 };
+            *out = if on { v } else { 0.0 };
         }
         rec.masks.push(mask);
         // The shape and layout, for a zero tangent: rows × 0 in x's layout.
         rec.mats.push(Mat::zeros(x.rows, 0, x.layout));
-        x
+        // The pre-activation, for the Kink probe.
+        rec.mats.push(x);
+        y
     }
 
     /// ∂x = ∂y·1[x > 0], in place.
@@ -104,7 +117,7 @@ impl crate::fast::FastLayer for Relu {
         dy
     }
 
-    /// ẏ = ẋ·1[x > 0].
+    /// ẏ = ẋ·1[x > 0]; with probes wanted, the Kink probe h = x, ḣ = ẋ.
     fn tangent(
         &self,
         _p: &[&[f32]],
@@ -112,8 +125,24 @@ impl crate::fast::FastLayer for Relu {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-        _probes: &mut crate::fast::FastProbes,
+        probes: &mut crate::fast::FastProbes,
     ) -> Mat {
+        probes.push_with(|| {
+            let x = rec
+                .mats
+                .get(1)
+                .expect("relu: a probed tangent needs the input the forward records");
+            let tangent = match &dx {
+                Some(d) => crate::fast::rows_copy(d),
+                None => Mat::zeroed(x.rows, x.cols, x.layout),
+            };
+            crate::fast::FastProbe {
+                kind: ProbeKind::Kink,
+                layer: "relu".into(),
+                value: crate::fast::rows_copy(x),
+                tangent: crate::fast::rows_copy(&tangent),
+            }
+        });
         let mask = &rec.masks[0];
         match dx {
             Some(mut dx) => {
