@@ -65,17 +65,58 @@ fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
             "{name} {mode:?}: running statistics relative error {e}"
         );
     }
-    // Tangent over the step's own forward (the controller's cached path).
+    // Tangent over the step's own forward (the controller's cached path),
+    // without probes and then with them (same tangent, same probes).
     let (mut c_ref, mut c_fast) = (out_ref.cache, out_fast.cache);
     let a_ref = reference.tangent(&state, &mut c_ref, &direction, mode);
     let a_fast = fast.tangent(&state, &mut c_fast, &direction, mode);
     let e = rel_err(&a_fast.as_vec(), &a_ref.as_vec());
     assert!(e < 2e-4, "{name} {mode:?}: tangent relative error {e}");
-    // And the eval-mode JVP (a fresh forward).
+    let (b_ref, p_ref) = reference.tangent_probed(&state, &mut c_ref, &direction, mode);
+    let (b_fast, p_fast) = fast.tangent_probed(&state, &mut c_fast, &direction, mode);
+    assert_eq!(b_ref.as_vec(), a_ref.as_vec(), "{name} {mode:?}: dfdx tangent with probes");
+    assert_eq!(b_fast.as_vec(), a_fast.as_vec(), "{name} {mode:?}: fast tangent with probes");
+    check_probes(&format!("{name} {mode:?} cached"), &p_fast, &p_ref);
+    // And the eval-mode JVP (a fresh forward), with and without probes.
     let j_ref = reference.jvp(&state, &batch.x, &direction);
     let j_fast = fast.jvp(&state, &batch.x, &direction);
     let e = rel_err(&j_fast.slopes.as_vec(), &j_ref.slopes.as_vec());
     assert!(e < 2e-4, "{name}: eval JVP relative error {e}");
+    assert!(j_fast.probes.is_empty(), "{name}: probes reported unasked");
+    let jp_ref = reference.jvp_probed(&state, &batch.x, &direction);
+    let jp_fast = fast.jvp_probed(&state, &batch.x, &direction);
+    assert_eq!(jp_fast.slopes.as_vec(), j_fast.slopes.as_vec());
+    check_probes(&format!("{name} JVP"), &jp_fast.probes, &jp_ref.probes);
+}
+
+/// Probe kinds the fast path does not report yet (ReLU and max-pool kinks
+/// come with the convolutional fast paths): left out of the comparison on
+/// both sides. Remove a kind here when its fast probes land.
+const PROBE_KINDS_PENDING: &[crate::ProbeKind] = &[crate::ProbeKind::Kink];
+
+/// The fast path's probes equal the dfdx path's: same kinds, layer names,
+/// shapes and order; values and tangents to f32 accuracy.
+fn check_probes(what: &str, fast: &[crate::Probe<f32>], reference: &[crate::Probe<f32>]) {
+    let keep = |ps: &[crate::Probe<f32>]| -> Vec<crate::Probe<f32>> {
+        ps.iter()
+            .filter(|p| !PROBE_KINDS_PENDING.contains(&p.kind))
+            .cloned()
+            .collect()
+    };
+    let (fast, reference) = (keep(fast), keep(reference));
+    let names = |ps: &[crate::Probe<f32>]| -> Vec<(crate::ProbeKind, String, (usize, usize))> {
+        ps.iter()
+            .map(|p| (p.kind, p.layer.clone(), p.value.shape()))
+            .collect()
+    };
+    assert_eq!(names(&fast), names(&reference), "{what}: probes");
+    for (f, r) in fast.iter().zip(&reference) {
+        assert_eq!(f.tangent.shape(), r.tangent.shape(), "{what}: {}", r.layer);
+        let e = rel_err(f.value.as_slice(), r.value.as_slice());
+        assert!(e < 2e-5, "{what}: probe {} value relative error {e}", r.layer);
+        let e = rel_err(f.tangent.as_slice(), r.tangent.as_slice());
+        assert!(e < 2e-4, "{what}: probe {} tangent relative error {e}", r.layer);
+    }
 }
 
 /// Architectures whose every layer has a fast path (kept in sync with the
@@ -86,6 +127,8 @@ const FAST: &[&str] = &[
     "mlp-relu",
     "mlp-ln",
     "mlp-ln-64x3",
+    "tiny-transformer",
+    "tiny-transformer-b",
     "transformer-single",
     "cnn-bn",
 ];
