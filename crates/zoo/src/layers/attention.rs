@@ -295,6 +295,19 @@ where
     }
 }
 
+/// Run `$method::<DH, T>($shape, args..)` with d_h and T as compile-time
+/// constants for the transformers' shape (d_h = 8, T = 9: the loops unroll
+/// without bounds checks), read at run time otherwise.
+macro_rules! with_const_heads {
+    ($method:ident($shape:expr $(, $arg:expr)* $(,)?)) => {{
+        let shape: HeadShape = $shape;
+        match (shape.dh, shape.t) {
+            (8, 9) => $method::<8, 9>(shape $(, $arg)*),
+            _ => $method::<0, 0>(shape $(, $arg)*),
+        }
+    }};
+}
+
 impl Attention {
     /// The value block W_in[:, 2d..3d] of the packed (d, 3d) in-projection.
     fn value_weight<'a>(&self, w_in: &'a [f32]) -> MatRef<'a> {
@@ -355,24 +368,10 @@ impl Attention {
     /// a tangent pass without probes pays nothing for it.
     fn score_probe(&self, qkv: &Mat, dqkv: &Mat) -> crate::fast::FastProbe {
         let hs = self.head_shape();
-        let (t, block) = (hs.t, hs.t * 3 * hs.d);
-        let rows = qkv.rows / t * hs.heads * t;
-        let mut value = Mat::zeros(rows, t, Layout::Rows);
-        let mut tangent = Mat::zeros(rows, t, Layout::Rows);
-        let blocks = qkv.data.chunks_exact(block).zip(dqkv.data.chunks_exact(block));
-        let outs = value
-            .data
-            .chunks_exact_mut(hs.heads * t * t)
-            .zip(tangent.data.chunks_exact_mut(hs.heads * t * t));
-        for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
-            for h in 0..hs.heads {
-                for i in 0..t {
-                    let at = (h * t + i) * t;
-                    hs.scores(qkv, h, i, &mut s[at..at + t]);
-                    hs.score_tangents(qkv, dqkv, h, i, &mut ds[at..at + t]);
-                }
-            }
-        }
+        let rows = qkv.rows / hs.t * hs.heads * hs.t;
+        let mut value = Mat::zeros(rows, hs.t, Layout::Rows);
+        let mut tangent = Mat::zeros(rows, hs.t, Layout::Rows);
+        score_probe_values(hs, &qkv.data, &dqkv.data, &mut value.data, &mut tangent.data);
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
             layer: self.name.clone(),
@@ -410,11 +409,11 @@ fn axpy(out: &mut [f32], a: f32, v: &[f32]) {
     }
 }
 
-/// The per-(sample, head) loops of the multi-token fast path. Each works on
-/// one sample's block of the q|k|v matrix: T rows of 3d values, head h's
-/// query, key and value at columns h·d_h, d + h·d_h and 2d + h·d_h; its
-/// softmax weights are a T × T block (rows queries, columns keys) of the
-/// (B·heads·T, T) probability matrix, whose rows are (sample, head, query).
+/// Sizes of the per-(sample, head) loops of the multi-token fast path. The
+/// loops work on one sample's block of the q|k|v matrix: T rows of 3d
+/// values, head h's query, key and value at columns h·d_h, d + h·d_h and
+/// 2d + h·d_h; its softmax weights are a heads·T × T block (rows
+/// (head, query), columns keys) of the (B·heads·T, T) probability matrix.
 #[derive(Debug, Clone, Copy)]
 struct HeadShape {
     d: usize,
@@ -439,21 +438,19 @@ impl HeadShape {
     }
 
     /// Scores s_ij = q_i·k_j/√d_h of query `i` of head `h`, all keys j.
-    #[inline(always)]
     fn scores(&self, qkv: &[f32], h: usize, i: usize, out: &mut [f32]) {
         let (qo, ko, _) = self.offsets(h);
         let q = self.part(qkv, i, qo);
-        for (j, s) in out.iter_mut().enumerate() {
+        for (j, s) in out[..self.t].iter_mut().enumerate() {
             *s = dot(q, self.part(qkv, j, ko)) * self.scale;
         }
     }
 
     /// Score tangents ṡ_ij = (q̇_i·k_j + q_i·k̇_j)/√d_h, all keys j.
-    #[inline(always)]
     fn score_tangents(&self, qkv: &[f32], dqkv: &[f32], h: usize, i: usize, out: &mut [f32]) {
         let (qo, ko, _) = self.offsets(h);
         let (q, dq) = (self.part(qkv, i, qo), self.part(dqkv, i, qo));
-        for (j, s) in out.iter_mut().enumerate() {
+        for (j, s) in out[..self.t].iter_mut().enumerate() {
             let (k, dk) = (self.part(qkv, j, ko), self.part(dqkv, j, ko));
             *s = (dot(dq, k) + dot(q, dk)) * self.scale;
         }
@@ -461,7 +458,6 @@ impl HeadShape {
 
     /// Forward of one sample: softmax weights `probs` (heads·T × T) and
     /// attention outputs `o` (T × d, head h at columns h·d_h).
-    #[inline(always)]
     fn forward(&self, qkv: &[f32], probs: &mut [f32], o: &mut [f32]) {
         let (t, d, dh) = (self.t, self.d, self.dh);
         for h in 0..self.heads {
@@ -469,16 +465,7 @@ impl HeadShape {
             for i in 0..t {
                 let row = &mut probs[(h * t + i) * t..][..t];
                 self.scores(qkv, h, i, row);
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0.0;
-                for v in row.iter_mut() {
-                    *v = (*v - max).exp();
-                    sum += *v;
-                }
-                let inv = 1.0 / sum;
-                for v in row.iter_mut() {
-                    *v *= inv;
-                }
+                softmax(row);
                 let out = &mut o[i * d + h * dh..][..dh];
                 out.fill(0.0);
                 for (j, &p) in row.iter().enumerate() {
@@ -493,9 +480,9 @@ impl HeadShape {
     /// ġ_j = ∂o_i·v_j: ∂s_ij = p_ij (ġ_j − Σ_k p_ik ġ_k)/√d_h,
     /// ∂q_i = Σ_j ∂s_ij k_j, ∂k_j += ∂s_ij q_i, ∂v_j += p_ij ∂o_i.
     /// `tmp` holds T values.
-    #[inline(always)]
     fn backward(&self, qkv: &[f32], probs: &[f32], dout: &[f32], dqkv: &mut [f32], tmp: &mut [f32]) {
         let (t, d, dh, w) = (self.t, self.d, self.dh, 3 * self.d);
+        let tmp = &mut tmp[..t];
         for h in 0..self.heads {
             let (qo, ko, vo) = self.offsets(h);
             for i in 0..t {
@@ -523,16 +510,9 @@ impl HeadShape {
     /// the softmax weights: ṡ as [`HeadShape::score_tangents`],
     /// ṗ = p ⊙ (ṡ − Σ_keys p ṡ), ȯ_i = Σ_j ṗ_ij v_j + p_ij v̇_j.
     /// `tmp` holds T values.
-    #[inline(always)]
-    fn tangent(
-        &self,
-        qkv: &[f32],
-        dqkv: &[f32],
-        probs: &[f32],
-        dout: &mut [f32],
-        tmp: &mut [f32],
-    ) {
+    fn tangent(&self, qkv: &[f32], dqkv: &[f32], probs: &[f32], dout: &mut [f32], tmp: &mut [f32]) {
         let (t, d, dh) = (self.t, self.d, self.dh);
+        let tmp = &mut tmp[..t];
         for h in 0..self.heads {
             let (_, _, vo) = self.offsets(h);
             for i in 0..t {
@@ -550,9 +530,274 @@ impl HeadShape {
     }
 }
 
+/// p ← softmax(p) over one row of scores: exp(s − max)/Σ, with the
+/// vectorisable [`exp_f32`](crate::fastmath::exp_f32).
+#[inline(always)]
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    // Exponentials first (a vectorisable loop), then their sum in order.
+    for v in row.iter_mut() {
+        *v = crate::fastmath::exp_f32(*v - max);
+    }
+    let mut sum = 0.0;
+    for &v in row.iter() {
+        sum += v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// The loops of [`HeadShape`] with d_h = `DH` and T = `T` compile-time
+/// constants: each head's queries, keys and values (and their tangents) of
+/// a sample are first copied into stack arrays, keys and values also
+/// transposed (d_h × T), so every loop has constant bounds, no bounds
+/// checks, and vectorises. Same formulas and the same order of summation
+/// per entry as [`HeadShape`].
+#[derive(Debug, Clone, Copy)]
+struct Fixed<const DH: usize, const T: usize>(HeadShape);
+
+impl<const DH: usize, const T: usize> Fixed<DH, T> {
+    /// Columns `c..c + DH` of the T rows of a q|k|v block (T × DH).
+    #[inline(always)]
+    fn rows(&self, qkv: &[f32], c: usize) -> [[f32; DH]; T] {
+        let w = 3 * self.0.d;
+        let mut m = [[0.0; DH]; T];
+        for (j, r) in m.iter_mut().enumerate() {
+            r.copy_from_slice(&qkv[j * w + c..][..DH]);
+        }
+        m
+    }
+
+    /// The same, transposed (DH × T).
+    #[inline(always)]
+    fn cols(&self, qkv: &[f32], c: usize) -> [[f32; T]; DH] {
+        let w = 3 * self.0.d;
+        let mut m = [[0.0; T]; DH];
+        for j in 0..T {
+            let r = &qkv[j * w + c..][..DH];
+            for (col, &v) in m.iter_mut().zip(r) {
+                col[j] = v;
+            }
+        }
+        m
+    }
+
+    /// s_j = Σ_c a_c m[c][j]: a row against the rows of a transposed block.
+    #[inline(always)]
+    fn dots(a: &[f32; DH], m: &[[f32; T]; DH]) -> [f32; T] {
+        let mut s = [0.0; T];
+        for (&ac, row) in a.iter().zip(m) {
+            for (sj, &v) in s.iter_mut().zip(row) {
+                *sj += ac * v;
+            }
+        }
+        s
+    }
+
+    /// out += Σ_j p_j m[j].
+    #[inline(always)]
+    fn weighted(out: &mut [f32; DH], p: &[f32; T], m: &[[f32; DH]; T]) {
+        for (&pj, row) in p.iter().zip(m) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += pj * v;
+            }
+        }
+    }
+
+    /// Σ_j a_j b_j in order.
+    #[inline(always)]
+    fn inner(a: &[f32; T], b: &[f32; T]) -> f32 {
+        let mut c = 0.0;
+        for (x, y) in a.iter().zip(b) {
+            c += x * y;
+        }
+        c
+    }
+
+    /// [`HeadShape::forward`].
+    #[inline(always)]
+    fn forward(&self, qkv: &[f32], probs: &mut [f32], o: &mut [f32]) {
+        let (d, scale) = (self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, kt, v) = (self.rows(qkv, qo), self.cols(qkv, ko), self.rows(qkv, vo));
+            for (i, qi) in q.iter().enumerate() {
+                let mut s = Self::dots(qi, &kt);
+                for x in s.iter_mut() {
+                    *x *= scale;
+                }
+                softmax(&mut s);
+                probs[(h * T + i) * T..][..T].copy_from_slice(&s);
+                let mut out = [0.0; DH];
+                Self::weighted(&mut out, &s, &v);
+                o[i * d + h * DH..][..DH].copy_from_slice(&out);
+            }
+        }
+    }
+
+    /// [`HeadShape::backward`] (writes every entry of `dqkv`).
+    #[inline(always)]
+    fn backward(&self, qkv: &[f32], probs: &[f32], dout: &[f32], dqkv: &mut [f32]) {
+        let (d, w, scale) = (self.0.d, 3 * self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, k, vt) = (self.rows(qkv, qo), self.rows(qkv, ko), self.cols(qkv, vo));
+            let (mut dk, mut dv) = ([[0.0; DH]; T], [[0.0; DH]; T]);
+            for (i, qi) in q.iter().enumerate() {
+                let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
+                let g: &[f32; DH] = dout[i * d + h * DH..][..DH].try_into().unwrap();
+                let dp = Self::dots(g, &vt);
+                let c = Self::inner(p, &dp);
+                let mut ds = [0.0; T];
+                for ((s, &pj), &gj) in ds.iter_mut().zip(p).zip(&dp) {
+                    *s = pj * (gj - c) * scale;
+                }
+                let mut dq = [0.0; DH];
+                Self::weighted(&mut dq, &ds, &k);
+                dqkv[i * w + qo..][..DH].copy_from_slice(&dq);
+                for j in 0..T {
+                    for c in 0..DH {
+                        dk[j][c] += ds[j] * qi[c];
+                        dv[j][c] += p[j] * g[c];
+                    }
+                }
+            }
+            for j in 0..T {
+                dqkv[j * w + ko..][..DH].copy_from_slice(&dk[j]);
+                dqkv[j * w + vo..][..DH].copy_from_slice(&dv[j]);
+            }
+        }
+    }
+
+    /// [`HeadShape::tangent`].
+    #[inline(always)]
+    fn tangent(&self, qkv: &[f32], dqkv: &[f32], probs: &[f32], dout: &mut [f32]) {
+        let (d, scale) = (self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, kt, v) = (self.rows(qkv, qo), self.cols(qkv, ko), self.rows(qkv, vo));
+            let (dq, dkt, dv) = (self.rows(dqkv, qo), self.cols(dqkv, ko), self.rows(dqkv, vo));
+            for i in 0..T {
+                let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
+                let (a, b) = (Self::dots(&dq[i], &kt), Self::dots(&q[i], &dkt));
+                let mut ds = [0.0; T];
+                for ((s, &x), &y) in ds.iter_mut().zip(&a).zip(&b) {
+                    *s = (x + y) * scale;
+                }
+                let c = Self::inner(p, &ds);
+                let mut out = [0.0; DH];
+                for j in 0..T {
+                    let dp = p[j] * (ds[j] - c);
+                    for cc in 0..DH {
+                        out[cc] += dp * v[j][cc];
+                        out[cc] += p[j] * dv[j][cc];
+                    }
+                }
+                dout[i * d + h * DH..][..DH].copy_from_slice(&out);
+            }
+        }
+    }
+}
+
+/// The per-sample loops over a whole batch: [`Fixed`] when `DH` and `T`
+/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX2+FMA too (chosen
+/// at run time, as GELU's loops; no fused multiply-adds are written, so
+/// both versions give the same values).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_forward<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    probs: &mut [f32],
+    o: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(probs.chunks_exact_mut(heads * t * t))
+        .zip(o.chunks_exact_mut(t * d));
+    for ((qkv, probs), o) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).forward(qkv, probs, o);
+        } else {
+            shape.forward(qkv, probs, o);
+        }
+    }
+}
+
+/// [`heads_forward`] for the backward pass (`dqkv` zero on entry).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_backward<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    probs: &[f32],
+    dout: &[f32],
+    dqkv: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let mut tmp = vec![0.0; t];
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(probs.chunks_exact(heads * t * t))
+        .zip(dout.chunks_exact(t * d))
+        .zip(dqkv.chunks_exact_mut(t * 3 * d));
+    for (((qkv, probs), dout), dqkv) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).backward(qkv, probs, dout, dqkv);
+        } else {
+            shape.backward(qkv, probs, dout, dqkv, &mut tmp);
+        }
+    }
+}
+
+/// [`heads_forward`] for the tangent pass.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_tangent<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    dqkv: &[f32],
+    probs: &[f32],
+    dout: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let mut tmp = vec![0.0; t];
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(dqkv.chunks_exact(t * 3 * d))
+        .zip(probs.chunks_exact(heads * t * t))
+        .zip(dout.chunks_exact_mut(t * d));
+    for (((qkv, dqkv), probs), dout) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).tangent(qkv, dqkv, probs, dout);
+        } else {
+            shape.tangent(qkv, dqkv, probs, dout, &mut tmp);
+        }
+    }
+}
+
+/// The score probe's values s and tangents ṡ (rows (sample, head, query),
+/// columns keys) of every sample of a batch.
+fn score_probe_values(shape: HeadShape, qkv: &[f32], dqkv: &[f32], s: &mut [f32], ds: &mut [f32]) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let blocks = qkv.chunks_exact(t * 3 * d).zip(dqkv.chunks_exact(t * 3 * d));
+    let outs = s
+        .chunks_exact_mut(heads * t * t)
+        .zip(ds.chunks_exact_mut(heads * t * t));
+    for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
+        for h in 0..heads {
+            for i in 0..t {
+                let at = (h * t + i) * t;
+                shape.scores(qkv, h, i, &mut s[at..at + t]);
+                shape.score_tangents(qkv, dqkv, h, i, &mut ds[at..at + t]);
+            }
+        }
+    }
+}
+
 /// Fast path. For T > 1: q|k|v = x W_in (+ b_in) and y = o W_out (+ b_out)
 /// by GEMM, the per-(sample, head) scores, softmax and weighted sums
-/// (`HeadShape`) as tight loops over each sample's contiguous block (a
+/// (`HeadShape`, `Fixed`) as tight loops over each sample's contiguous block (a
 /// T × T score matrix per head is far too small for GEMM calls). Records
 /// x, q|k|v, the softmax weights (B·heads·T × T) and o. The tangent reports
 /// the score probe when probes are wanted.
@@ -593,14 +838,7 @@ impl crate::fast::FastLayer for Attention {
         affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
         let mut probs = Mat::scratch(b * hs.heads * hs.t, hs.t, Layout::Rows);
         let mut o = Mat::scratch(n, d, Layout::Rows);
-        let per_sample = qkv
-            .data
-            .chunks_exact(hs.t * 3 * d)
-            .zip(probs.data.chunks_exact_mut(hs.heads * hs.t * hs.t))
-            .zip(o.data.chunks_exact_mut(hs.t * d));
-        for ((qkv, probs), o) in per_sample {
-            hs.forward(qkv, probs, o);
-        }
+        with_const_heads!(heads_forward(hs, &qkv.data, &mut probs.data, &mut o.data));
         let mut y = Mat::scratch(n, d, Layout::Rows);
         affine_into(&mut y, o.view(), self.out_weight(p), self.out_bias(p));
         if rec.logits_only {
@@ -638,16 +876,7 @@ impl crate::fast::FastLayer for Attention {
         matmul(&mut dout.data, d, dy.view(), self.out_weight(p).t(), false);
         dy.recycle();
         let mut dqkv = Mat::zeroed(n, 3 * d, Layout::Rows);
-        let mut tmp = vec![0.0; hs.t];
-        let per_sample = qkv
-            .data
-            .chunks_exact(hs.t * 3 * d)
-            .zip(probs.data.chunks_exact(hs.heads * hs.t * hs.t))
-            .zip(dout.data.chunks_exact(hs.t * d))
-            .zip(dqkv.data.chunks_exact_mut(hs.t * 3 * d));
-        for (((qkv, probs), dout), dqkv) in per_sample {
-            hs.backward(qkv, probs, dout, dqkv, &mut tmp);
-        }
+        with_const_heads!(heads_backward(hs, &qkv.data, &probs.data, &dout.data, &mut dqkv.data));
         dout.recycle();
         matmul(grads[0], 3 * d, x.view().t(), dqkv.view(), false);
         if self.bias {
@@ -691,16 +920,7 @@ impl crate::fast::FastLayer for Attention {
             probes.push_with(|| self.score_probe(qkv, &dqkv));
         }
         let mut dout = Mat::scratch(n, d, Layout::Rows);
-        let mut tmp = vec![0.0; hs.t];
-        let per_sample = qkv
-            .data
-            .chunks_exact(hs.t * 3 * d)
-            .zip(dqkv.data.chunks_exact(hs.t * 3 * d))
-            .zip(probs.data.chunks_exact(hs.heads * hs.t * hs.t))
-            .zip(dout.data.chunks_exact_mut(hs.t * d));
-        for (((qkv, dqkv), probs), dout) in per_sample {
-            hs.tangent(qkv, dqkv, probs, dout, &mut tmp);
-        }
+        with_const_heads!(heads_tangent(hs, &qkv.data, &dqkv.data, &probs.data, &mut dout.data));
         dqkv.recycle();
         let mut dy = Mat::scratch(n, d, Layout::Rows);
         affine_into(&mut dy, o.view(), self.out_weight(dp), self.out_bias(dp));
@@ -895,6 +1115,9 @@ mod tests {
             Attention::new("a", 8, 2, 5, false, AttentionInit::Linear),
             Attention::new("b", 8, 4, 5, true, AttentionInit::MultiheadAttention),
             Attention::new("single", 6, 1, 1, true, AttentionInit::Linear),
+            // The transformers' shape (d_h = 8, T = 9): the fast path's
+            // constant-size loops.
+            Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear),
         ]
     }
 

@@ -207,6 +207,7 @@ impl crate::fast::FastLayer for Linear {
         if let Some(dx) = dx {
             let w = MatRef::row_major(p[0], self.inputs, self.outputs);
             matmul(&mut dy.data, self.outputs, dx.view(), w, true);
+            dx.recycle();
         }
         dy
     }
