@@ -608,4 +608,4 @@ pub fn tempered_ce_and_grad(logits: &Mat, labels: &[usize], temperature: f64) ->
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -371,7 +371,13 @@ impl Attention {
         let rows = qkv.rows / hs.t * hs.heads * hs.t;
         let mut value = Mat::zeros(rows, hs.t, Layout::Rows);
         let mut tangent = Mat::zeros(rows, hs.t, Layout::Rows);
-        score_probe_values(hs, &qkv.data, &dqkv.data, &mut value.data, &mut tangent.data);
+        score_probe_values(
+            hs,
+            &qkv.data,
+            &dqkv.data,
+            &mut value.data,
+            &mut tangent.data,
+        );
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
             layer: self.name.clone(),
@@ -480,7 +486,14 @@ impl HeadShape {
     /// ġ_j = ∂o_i·v_j: ∂s_ij = p_ij (ġ_j − Σ_k p_ik ġ_k)/√d_h,
     /// ∂q_i = Σ_j ∂s_ij k_j, ∂k_j += ∂s_ij q_i, ∂v_j += p_ij ∂o_i.
     /// `tmp` holds T values.
-    fn backward(&self, qkv: &[f32], probs: &[f32], dout: &[f32], dqkv: &mut [f32], tmp: &mut [f32]) {
+    fn backward(
+        &self,
+        qkv: &[f32],
+        probs: &[f32],
+        dout: &[f32],
+        dqkv: &mut [f32],
+        tmp: &mut [f32],
+    ) {
         let (t, d, dh, w) = (self.t, self.d, self.dh, 3 * self.d);
         let tmp = &mut tmp[..t];
         for h in 0..self.heads {
@@ -678,7 +691,11 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
         for h in 0..self.0.heads {
             let (qo, ko, vo) = self.0.offsets(h);
             let (q, kt, v) = (self.rows(qkv, qo), self.cols(qkv, ko), self.rows(qkv, vo));
-            let (dq, dkt, dv) = (self.rows(dqkv, qo), self.cols(dqkv, ko), self.rows(dqkv, vo));
+            let (dq, dkt, dv) = (
+                self.rows(dqkv, qo),
+                self.cols(dqkv, ko),
+                self.rows(dqkv, vo),
+            );
             for i in 0..T {
                 let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
                 let (a, b) = (Self::dots(&dq[i], &kt), Self::dots(&q[i], &dkt));
@@ -780,7 +797,9 @@ fn heads_tangent<const DH: usize, const T: usize>(
 /// columns keys) of every sample of a batch.
 fn score_probe_values(shape: HeadShape, qkv: &[f32], dqkv: &[f32], s: &mut [f32], ds: &mut [f32]) {
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
-    let blocks = qkv.chunks_exact(t * 3 * d).zip(dqkv.chunks_exact(t * 3 * d));
+    let blocks = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(dqkv.chunks_exact(t * 3 * d));
     let outs = s
         .chunks_exact_mut(heads * t * t)
         .zip(ds.chunks_exact_mut(heads * t * t));
@@ -876,7 +895,13 @@ impl crate::fast::FastLayer for Attention {
         matmul(&mut dout.data, d, dy.view(), self.out_weight(p).t(), false);
         dy.recycle();
         let mut dqkv = Mat::zeroed(n, 3 * d, Layout::Rows);
-        with_const_heads!(heads_backward(hs, &qkv.data, &probs.data, &dout.data, &mut dqkv.data));
+        with_const_heads!(heads_backward(
+            hs,
+            &qkv.data,
+            &probs.data,
+            &dout.data,
+            &mut dqkv.data
+        ));
         dout.recycle();
         matmul(grads[0], 3 * d, x.view().t(), dqkv.view(), false);
         if self.bias {
@@ -920,7 +945,13 @@ impl crate::fast::FastLayer for Attention {
             probes.push_with(|| self.score_probe(qkv, &dqkv));
         }
         let mut dout = Mat::scratch(n, d, Layout::Rows);
-        with_const_heads!(heads_tangent(hs, &qkv.data, &dqkv.data, &probs.data, &mut dout.data));
+        with_const_heads!(heads_tangent(
+            hs,
+            &qkv.data,
+            &dqkv.data,
+            &probs.data,
+            &mut dout.data
+        ));
         dqkv.recycle();
         let mut dy = Mat::scratch(n, d, Layout::Rows);
         affine_into(&mut dy, o.view(), self.out_weight(dp), self.out_bias(dp));
@@ -1320,7 +1351,14 @@ mod tests {
             cache.rewind();
             let mut probes_ref = Vec::new();
             let dy_ref = layer
-                .tangent(&p, &dp, Some(dx.clone()), Mode::Eval, &mut cache, &mut probes_ref)
+                .tangent(
+                    &p,
+                    &dp,
+                    Some(dx.clone()),
+                    Mode::Eval,
+                    &mut cache,
+                    &mut probes_ref,
+                )
                 .as_vec();
             // Fast path in f32.
             let fast = Layer::<f32>::fast(&layer).expect("attention has a fast path");
@@ -1342,10 +1380,16 @@ mod tests {
                 assert!(e < 1e-5, "{name} {mode:?}: output relative error {e:e}");
                 for (i, (g, r)) in g.iter().zip(&g_ref).enumerate() {
                     let e = rel(&to_f64(g), r);
-                    assert!(e < 1e-5, "{name} {mode:?}: gradient {i} relative error {e:e}");
+                    assert!(
+                        e < 1e-5,
+                        "{name} {mode:?}: gradient {i} relative error {e:e}"
+                    );
                 }
                 let e = rel(&to_f64(&gx.data), &gx_ref);
-                assert!(e < 1e-5, "{name} {mode:?}: input gradient relative error {e:e}");
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: input gradient relative error {e:e}"
+                );
                 let e = rel(&to_f64(&dy.data), &dy_ref);
                 assert!(e < 1e-5, "{name} {mode:?}: tangent relative error {e:e}");
                 assert_eq!(probes.list.len(), 1);
@@ -1354,9 +1398,15 @@ mod tests {
                 assert_eq!((got.value.rows, got.value.cols), want.value.shape());
                 assert_eq!((got.tangent.rows, got.tangent.cols), want.tangent.shape());
                 let e = rel(&to_f64(&got.value.data), &want.value.as_vec());
-                assert!(e < 1e-5, "{name} {mode:?}: score probe relative error {e:e}");
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: score probe relative error {e:e}"
+                );
                 let e = rel(&to_f64(&got.tangent.data), &want.tangent.as_vec());
-                assert!(e < 1e-5, "{name} {mode:?}: score tangent relative error {e:e}");
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: score tangent relative error {e:e}"
+                );
                 // Without probes wanted, none is reported and ẏ is the same.
                 let mut none = crate::fast::FastProbes::new(false);
                 let dy2 = fast.tangent(&pf, &dpf, Some(mat(&dx)), mode, &rec, &mut none);

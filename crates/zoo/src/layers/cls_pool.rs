@@ -127,7 +127,11 @@ impl FastLayer for ClsPool {
         let d = dy.cols;
         assert_eq!(dy.rows * self.tokens, n, "cls pool: gradient shape");
         let mut dx = Mat::zeroed(n, d, Layout::Rows);
-        for (block, g) in dx.data.chunks_exact_mut(self.tokens * d).zip(dy.data.chunks_exact(d)) {
+        for (block, g) in dx
+            .data
+            .chunks_exact_mut(self.tokens * d)
+            .zip(dy.data.chunks_exact(d))
+        {
             block[..d].copy_from_slice(g);
         }
         dy.recycle();
@@ -149,7 +153,11 @@ impl FastLayer for ClsPool {
                 dx.recycle();
                 y
             }
-            None => Mat::zeros(rec.mats[0].rows / self.tokens, rec.mats[1].cols, Layout::Rows),
+            None => Mat::zeros(
+                rec.mats[0].rows / self.tokens,
+                rec.mats[1].cols,
+                Layout::Rows,
+            ),
         }
     }
 }
@@ -166,7 +174,11 @@ impl ClsPool {
         );
         let d = x.cols;
         let mut y = Mat::scratch(x.rows / self.tokens, d, Layout::Rows);
-        for (o, block) in y.data.chunks_exact_mut(d).zip(x.data.chunks_exact(self.tokens * d)) {
+        for (o, block) in y
+            .data
+            .chunks_exact_mut(d)
+            .zip(x.data.chunks_exact(self.tokens * d))
+        {
             o.copy_from_slice(&block[..d]);
         }
         y
@@ -186,5 +198,11 @@ mod tests {
         let y = Layer::<f64>::forward(&ClsPool::new(4), &[], x, &mut [], Mode::Eval, &mut cache);
         assert_eq!(*y.shape(), (3, 2));
         assert_eq!(y.as_vec(), vec![0.0, 1.0, 8.0, 9.0, 16.0, 17.0]);
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer() {
+        crate::fast::tests::check_layer_against_f64("cls pool", &ClsPool::new(4), 12, 3);
+        crate::fast::tests::check_layer_against_f64("cls pool of one", &ClsPool::new(1), 5, 2);
     }
 }

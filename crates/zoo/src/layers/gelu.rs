@@ -447,7 +447,14 @@ mod fast_tests {
             ..Mat::new(3, 2, vec![2.0; 6])
         };
         let dx = gelu.backward(&[], d.clone(), &rec, &mut [], true);
-        let dy = gelu.tangent(&[], &[], Some(d), Mode::Eval, &rec, &mut crate::fast::FastProbes::new(false));
+        let dy = gelu.tangent(
+            &[],
+            &[],
+            Some(d),
+            Mode::Eval,
+            &rec,
+            &mut crate::fast::FastProbes::new(false),
+        );
         for ((&g, &t), &xv) in dx.data.iter().zip(&dy.data).zip(&x.data) {
             let s = 2.0 * slope_f32(xv, cdf_f32(xv));
             assert_eq!((g, t), (s, s));
@@ -456,5 +463,11 @@ mod fast_tests {
         // Padding rows: GELU(0) = 0, and its slope Φ(0) = 1/2 scales a zero tangent to 0.
         assert_eq!(&y.data[..2], &[0.0, 0.0]);
         assert_eq!(&y.data[4..], &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer_and_reports_the_ffn_probe() {
+        crate::fast::tests::check_layer_against_f64("gelu", &Gelu::new(), 7, 5);
+        crate::fast::tests::check_layer_against_f64("probed gelu", &Gelu::probed("ffn"), 7, 5);
     }
 }

@@ -275,8 +275,8 @@ impl FastLayer for FastResidual {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
         let mut dh = dx.as_ref().map(copy_of);
         for (i, layer) in self.inner.iter().enumerate() {
             let r = self.param_ranges[i].clone();

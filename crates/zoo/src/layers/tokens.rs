@@ -7,8 +7,8 @@
 //! so the ẋ term only runs if a layer before this one supplies ẋ.
 
 use super::broadcast_row;
-use crate::layer::TapeOps;
 use crate::fast::{FastLayer, FastProbes, Form, Layout, Mat, Record};
+use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
 
@@ -156,7 +156,10 @@ impl RowTokens {
         extra: Option<(&Mat, &[f32])>,
     ) {
         let (d, t, rl) = (self.dim, self.tokens(), self.row_len);
-        let samples = y.data.chunks_exact_mut(t * d).zip(x.data.chunks_exact(self.rows * rl));
+        let samples = y
+            .data
+            .chunks_exact_mut(t * d)
+            .zip(x.data.chunks_exact(self.rows * rl));
         for (s, (out, img)) in samples.enumerate() {
             let (first, rest) = out.split_at_mut(d);
             for ((o, &c), &p) in first.iter_mut().zip(cls).zip(&pos[..d]) {
@@ -228,7 +231,11 @@ impl FastLayer for RowTokens {
     ) -> Mat {
         let x = &rec.mats[0];
         let (d, t, rl) = (self.dim, self.tokens(), self.row_len);
-        assert_eq!((dy.rows, dy.cols), (x.rows * t, d), "row tokens: gradient shape");
+        assert_eq!(
+            (dy.rows, dy.cols),
+            (x.rows * t, d),
+            "row tokens: gradient shape"
+        );
         let [dw, db, dcls, dpos] = grads else {
             panic!("row tokens: four gradient tensors")
         };
@@ -240,7 +247,12 @@ impl FastLayer for RowTokens {
         } else {
             Mat::zeros(x.rows, 0, Layout::Rows)
         };
-        for (s, (g, img)) in dy.data.chunks_exact(t * d).zip(x.data.chunks_exact(x.cols)).enumerate() {
+        for (s, (g, img)) in dy
+            .data
+            .chunks_exact(t * d)
+            .zip(x.data.chunks_exact(x.cols))
+            .enumerate()
+        {
             for (pos, &v) in dpos.iter_mut().zip(g) {
                 *pos += v;
             }
@@ -339,5 +351,17 @@ mod tests {
         let expect = model.logits(&moved, &x) - model.logits(&state, &x);
         let got = model.jvp(&state, &x, &v).slopes;
         assert!((got - expect).as_vec().iter().all(|d| d.abs() < 1e-13));
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer() {
+        // Forward, ∂θ, ∂x (unused as a first layer, but exact), tangent.
+        crate::fast::tests::check_layer_against_f64("row tokens", &RowTokens::new(8, 8, 5), 3, 64);
+        crate::fast::tests::check_layer_against_f64(
+            "row tokens 2x3",
+            &RowTokens::new(2, 3, 4),
+            5,
+            6,
+        );
     }
 }
