@@ -301,9 +301,10 @@ where
 macro_rules! with_const_heads {
     ($method:ident($shape:expr $(, $arg:expr)* $(,)?)) => {{
         let shape: HeadShape = $shape;
-        match (shape.dh, shape.t) {
-            (8, 9) => $method::<8, 9>(shape $(, $arg)*),
-            _ => $method::<0, 0>(shape $(, $arg)*),
+        if shape.fixed() {
+            $method::<8, 9>(shape $(, $arg)*)
+        } else {
+            $method::<0, 0>(shape $(, $arg)*)
         }
     }};
 }
@@ -430,6 +431,11 @@ struct HeadShape {
 }
 
 impl HeadShape {
+    /// True for the shape the constant-size loops ([`Fixed`]) serve.
+    fn fixed(&self) -> bool {
+        (self.dh, self.t) == (8, 9)
+    }
+
     /// Columns of the query, key and value of head `h` in a q|k|v row.
     #[inline(always)]
     fn offsets(&self, h: usize) -> (usize, usize, usize) {
@@ -743,7 +749,8 @@ fn heads_forward<const DH: usize, const T: usize>(
     }
 }
 
-/// [`heads_forward`] for the backward pass (`dqkv` zero on entry).
+/// [`heads_forward`] for the backward pass (`dqkv` zero on entry unless the
+/// shape is [`HeadShape::fixed`]: [`Fixed::backward`] writes every entry).
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn heads_backward<const DH: usize, const T: usize>(
     shape: HeadShape,
@@ -894,7 +901,12 @@ impl crate::fast::FastLayer for Attention {
         let mut dout = Mat::scratch(n, d, Layout::Rows);
         matmul(&mut dout.data, d, dy.view(), self.out_weight(p).t(), false);
         dy.recycle();
-        let mut dqkv = Mat::zeroed(n, 3 * d, Layout::Rows);
+        // The constant-size loops write every entry; the others accumulate.
+        let mut dqkv = if hs.fixed() {
+            Mat::scratch(n, 3 * d, Layout::Rows)
+        } else {
+            Mat::zeroed(n, 3 * d, Layout::Rows)
+        };
         with_const_heads!(heads_backward(
             hs,
             &qkv.data,
