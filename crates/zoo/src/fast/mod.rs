@@ -25,9 +25,11 @@ mod fused;
 mod gemm_ops;
 mod pool;
 mod seq;
+mod sparse;
 
 pub use gemm_ops::{matmul, MatRef};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
+pub use sparse::{affine_backward, gather_rows, sparse_rows};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
 };

@@ -336,6 +336,19 @@ impl Attention {
         self.bias.then(|| p[self.out_index() + 1])
     }
 
+    /// Backward of the out-projection y = o W_out (+ b_out): writes ∂W_out
+    /// (and ∂b_out) into `grads` and returns ∂o (exactly-zero rows of ∂y,
+    /// as after a CLS pool, are skipped: [`crate::fast::affine_backward`]).
+    fn out_backward(&self, p: &[&[f32]], o: &Mat, dy: Mat, grads: &mut [&mut [f32]]) -> Mat {
+        let wo = self.out_index();
+        let (dw, db) = grads[wo..].split_at_mut(1);
+        let db = db.first_mut().filter(|_| self.bias).map(|g| &mut **g);
+        let dout = crate::fast::affine_backward(o, &dy, self.out_weight(p), dw[0], db, true)
+            .expect("∂o is asked for");
+        dy.recycle();
+        dout
+    }
+
     /// The sizes the per-head loops need.
     fn head_shape(&self) -> HeadShape {
         HeadShape {
@@ -667,6 +680,12 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
             for (i, qi) in q.iter().enumerate() {
                 let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
                 let g: &[f32; DH] = dout[i * d + h * DH..][..DH].try_into().unwrap();
+                if g.iter().all(|&v| v == 0.0) {
+                    // No gradient reaches this query (all but CLS after a
+                    // CLS pool): ∂s = 0, so ∂q_i = 0 and no ∂k, ∂v terms.
+                    dqkv[i * w + qo..][..DH].fill(0.0);
+                    continue;
+                }
                 let dp = Self::dots(g, &vt);
                 let c = Self::inner(p, &dp);
                 let mut ds = [0.0; T];
@@ -891,16 +910,10 @@ impl crate::fast::FastLayer for Attention {
         if self.tokens == 1 {
             return self.backward_single(p, dy, rec, grads, need_dx);
         }
-        let (d, hs, wo) = (self.dim, self.head_shape(), self.out_index());
+        let (d, hs) = (self.dim, self.head_shape());
         let (x, qkv, probs, o) = (&rec.mats[0], &rec.mats[1], &rec.mats[2], &rec.mats[3]);
         let n = x.rows;
-        matmul(grads[wo], d, o.view().t(), dy.view(), false);
-        if self.bias {
-            column_sums(&dy, grads[wo + 1]);
-        }
-        let mut dout = Mat::scratch(n, d, Layout::Rows);
-        matmul(&mut dout.data, d, dy.view(), self.out_weight(p).t(), false);
-        dy.recycle();
+        let dout = self.out_backward(p, o, dy, grads);
         // The constant-size loops write every entry; the others accumulate.
         let mut dqkv = if hs.fixed() {
             Mat::scratch(n, 3 * d, Layout::Rows)
@@ -1004,14 +1017,7 @@ impl Attention {
     ) -> Mat {
         let d = self.dim;
         let (x, v) = (&rec.mats[0], &rec.mats[1]);
-        let wo = self.out_index();
-        matmul(grads[wo], d, v.view().t(), dy.view(), false);
-        if self.bias {
-            column_sums(&dy, grads[wo + 1]);
-        }
-        let mut dv = Mat::scratch(x.rows, d, Layout::Rows);
-        matmul(&mut dv.data, d, dy.view(), self.out_weight(p).t(), false);
-        dy.recycle();
+        let dv = self.out_backward(p, v, dy, grads);
         // q and k columns: exactly zero; v columns: xᵀ∂v.
         grads[0].fill(0.0);
         matmul(
