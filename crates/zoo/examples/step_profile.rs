@@ -3,7 +3,8 @@
 //! Run: `cargo run --release -p zoo --example step_profile -- cnn-bn 20`
 //! (dfdx backend) or `... -- cnn-bn 20 --fast` (the fast f32 backend);
 //! `--tangent` adds to each step the train-mode tangent along a random
-//! direction over the step's own forward (what a controller does).
+//! direction over the step's own forward (what a controller does), and
+//! reports the tangent pass's own time and its ratio to the rest of the step.
 //! One untimed warm-up step runs first (first-touch page faults, caches).
 use zoo::{arch, ArchConfig, Backend, Batch, Mode, ParamVec};
 
@@ -27,22 +28,28 @@ fn main() -> anyhow::Result<()> {
     let batch: Batch<f32> = Batch::from_digits(&digits, &idx);
     let mut state = model.init(0);
     let direction = ParamVec::<f32>::random_unit(model.num_params(), 1);
+    // One step; returns the wall time of its tangent pass (ms, 0 without).
     let mut step = || {
         let frozen = tangent.then(|| state.clone());
         let mut out = model.loss_and_grad(&mut state, &batch, Mode::Train);
+        let mut tangent_ms = 0.0;
         if let Some(frozen) = frozen {
+            let t = std::time::Instant::now();
             model.tangent(&frozen, &mut out.cache, &direction, Mode::Train);
+            tangent_ms = 1e3 * t.elapsed().as_secs_f64();
         }
         state.params.axpy(-1e-3, &out.grad);
+        tangent_ms
     };
     step();
     let cpu_start = thread_cpu_ns();
     // Per-step times: the median and minimum resist other processes
     // sharing the cores better than the mean.
+    let mut tangent_times = Vec::with_capacity(steps);
     let mut times: Vec<f64> = (0..steps)
         .map(|_| {
             let t = std::time::Instant::now();
-            step();
+            tangent_times.push(step());
             1e3 * t.elapsed().as_secs_f64()
         })
         .collect();
@@ -54,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         _ => String::new(),
     };
     let mean = times.iter().sum::<f64>() / steps.max(1) as f64;
+    let times_unsorted = times.clone();
     times.sort_by(f64::total_cmp);
     let (min, median) = (times.first().copied(), times.get(steps / 2).copied());
     println!(
@@ -64,6 +72,22 @@ fn main() -> anyhow::Result<()> {
         median.unwrap_or(f64::NAN),
         min.unwrap_or(f64::NAN),
     );
+    if tangent {
+        // The tangent's share: per step, tangent / (step − tangent).
+        let mut shares: Vec<f64> = times_unsorted
+            .iter()
+            .zip(&tangent_times)
+            .map(|(&s, &t)| 100.0 * t / (s - t))
+            .collect();
+        shares.sort_by(f64::total_cmp);
+        tangent_times.sort_by(f64::total_cmp);
+        println!(
+            "  of which the tangent pass: median {:.1} ms, min {:.1} ms; tangent / (step without it): median {:.0}%",
+            tangent_times.get(steps / 2).copied().unwrap_or(f64::NAN),
+            tangent_times.first().copied().unwrap_or(f64::NAN),
+            shares.get(steps / 2).copied().unwrap_or(f64::NAN),
+        );
+    }
     Ok(())
 }
 

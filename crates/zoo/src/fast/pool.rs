@@ -17,8 +17,10 @@ use std::cell::RefCell;
 
 /// Smaller buffers are not worth pooling.
 const MIN_POOLED: usize = 1 << 15;
-/// Most buffers kept per thread.
-pub const MAX_BUFFERS: usize = 24;
+/// Most buffers kept per thread (a tiny-transformer step with its tangent
+/// keeps about 40 activation-sized buffers in flight; fewer slots would
+/// drop some every step).
+pub const MAX_BUFFERS: usize = 64;
 /// Most values kept per thread (256 MiB of f32; a cnn-bn step needs ~100).
 pub const MAX_POOLED: usize = 1 << 26;
 

@@ -65,17 +65,74 @@ pub(crate) fn check_models(name: &str, build: impl Fn() -> Model<f32>, mode: Mod
             "{name} {mode:?}: running statistics relative error {e}"
         );
     }
-    // Tangent over the step's own forward (the controller's cached path).
+    // Tangent over the step's own forward (the controller's cached path),
+    // without probes and then with them (same tangent, same probes).
     let (mut c_ref, mut c_fast) = (out_ref.cache, out_fast.cache);
     let a_ref = reference.tangent(&state, &mut c_ref, &direction, mode);
     let a_fast = fast.tangent(&state, &mut c_fast, &direction, mode);
     let e = rel_err(&a_fast.as_vec(), &a_ref.as_vec());
     assert!(e < 2e-4, "{name} {mode:?}: tangent relative error {e}");
-    // And the eval-mode JVP (a fresh forward).
+    let (b_ref, p_ref) = reference.tangent_probed(&state, &mut c_ref, &direction, mode);
+    let (b_fast, p_fast) = fast.tangent_probed(&state, &mut c_fast, &direction, mode);
+    assert_eq!(
+        b_ref.as_vec(),
+        a_ref.as_vec(),
+        "{name} {mode:?}: dfdx tangent with probes"
+    );
+    assert_eq!(
+        b_fast.as_vec(),
+        a_fast.as_vec(),
+        "{name} {mode:?}: fast tangent with probes"
+    );
+    check_probes(&format!("{name} {mode:?} cached"), &p_fast, &p_ref);
+    // And the eval-mode JVP (a fresh forward), with and without probes.
     let j_ref = reference.jvp(&state, &batch.x, &direction);
     let j_fast = fast.jvp(&state, &batch.x, &direction);
     let e = rel_err(&j_fast.slopes.as_vec(), &j_ref.slopes.as_vec());
     assert!(e < 2e-4, "{name}: eval JVP relative error {e}");
+    assert!(j_fast.probes.is_empty(), "{name}: probes reported unasked");
+    let jp_ref = reference.jvp_probed(&state, &batch.x, &direction);
+    let jp_fast = fast.jvp_probed(&state, &batch.x, &direction);
+    assert_eq!(jp_fast.slopes.as_vec(), j_fast.slopes.as_vec());
+    check_probes(&format!("{name} JVP"), &jp_fast.probes, &jp_ref.probes);
+}
+
+/// Probe kinds the fast path does not report yet (ReLU and max-pool kinks
+/// come with the convolutional fast paths): left out of the comparison on
+/// both sides. Remove a kind here when its fast probes land.
+const PROBE_KINDS_PENDING: &[crate::ProbeKind] = &[crate::ProbeKind::Kink];
+
+/// The fast path's probes equal the dfdx path's: same kinds, layer names,
+/// shapes and order; values and tangents to f32 accuracy.
+fn check_probes(what: &str, fast: &[crate::Probe<f32>], reference: &[crate::Probe<f32>]) {
+    let keep = |ps: &[crate::Probe<f32>]| -> Vec<crate::Probe<f32>> {
+        ps.iter()
+            .filter(|p| !PROBE_KINDS_PENDING.contains(&p.kind))
+            .cloned()
+            .collect()
+    };
+    let (fast, reference) = (keep(fast), keep(reference));
+    let names = |ps: &[crate::Probe<f32>]| -> Vec<(crate::ProbeKind, String, (usize, usize))> {
+        ps.iter()
+            .map(|p| (p.kind, p.layer.clone(), p.value.shape()))
+            .collect()
+    };
+    assert_eq!(names(&fast), names(&reference), "{what}: probes");
+    for (f, r) in fast.iter().zip(&reference) {
+        assert_eq!(f.tangent.shape(), r.tangent.shape(), "{what}: {}", r.layer);
+        let e = rel_err(f.value.as_slice(), r.value.as_slice());
+        assert!(
+            e < 2e-5,
+            "{what}: probe {} value relative error {e}",
+            r.layer
+        );
+        let e = rel_err(f.tangent.as_slice(), r.tangent.as_slice());
+        assert!(
+            e < 2e-4,
+            "{what}: probe {} tangent relative error {e}",
+            r.layer
+        );
+    }
 }
 
 /// Architectures whose every layer has a fast path (kept in sync with the
@@ -86,6 +143,8 @@ const FAST: &[&str] = &[
     "mlp-relu",
     "mlp-ln",
     "mlp-ln-64x3",
+    "tiny-transformer",
+    "tiny-transformer-b",
     "transformer-single",
     "cnn",
     "cnn-bn",
@@ -233,5 +292,157 @@ fn relu_kink_probes_match_dfdx() {
         for mode in [Mode::Train, Mode::Eval] {
             check_probes(name, build, mode);
         }
+    }
+}
+
+/// A layer's fast f32 pass against its f64 dfdx pass on random values:
+/// the output, ∂θ and ∂x of L = Σ y ⊙ c (reverse mode through the taped
+/// forward), the tangent along (θ̇, ẋ) and along θ̇ alone (a zero input
+/// tangent), and the probes; in train and eval mode (for layers without
+/// buffers).
+pub(crate) fn check_layer_against_f64<L>(what: &str, layer: &L, rows: usize, cols: usize)
+where
+    L: crate::Layer<f64> + crate::Layer<f32>,
+{
+    use crate::fast::{FastProbes, Mat, Record};
+    use crate::{Cache, Dev, Layer, Plain};
+    use dfdx::prelude::*;
+    assert!(
+        Layer::<f64>::init_state(layer).is_empty(),
+        "{what}: layers without buffers only"
+    );
+    let dev: Dev = Default::default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut values = |n: usize| -> Vec<f64> { (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+    let specs = Layer::<f64>::params(layer);
+    let theta: Vec<Vec<f64>> = specs.iter().map(|s| values(s.numel())).collect();
+    let dtheta: Vec<Vec<f64>> = specs.iter().map(|s| values(s.numel())).collect();
+    let (x, dx) = (values(rows * cols), values(rows * cols));
+    let tensors = |vs: &[Vec<f64>]| -> Vec<Plain<f64>> {
+        vs.iter()
+            .zip(&specs)
+            .map(|(v, s)| dev.tensor_from_vec(v.clone(), s.shape))
+            .collect()
+    };
+    let (p, dp) = (tensors(&theta), tensors(&dtheta));
+    let xt: Plain<f64> = dev.tensor_from_vec(x.clone(), (rows, cols));
+    let dxt: Plain<f64> = dev.tensor_from_vec(dx.clone(), (rows, cols));
+    // Reference: the taped forward (parameters keep their ids, so the
+    // gradients find them), then the tangent passes over its record.
+    let mut cache = Cache::new();
+    let y = Layer::<f64>::forward_traced(
+        layer,
+        &p,
+        xt.retaped::<OwnedTape<f64, Dev>>(),
+        &mut [],
+        Mode::Eval,
+        &mut cache,
+    );
+    let shape = *y.shape();
+    let y_ref = y.retaped::<NoneTape>().as_vec();
+    let c = values(shape.0 * shape.1);
+    let grads = (y * dev.tensor_from_vec(c.clone(), shape)).sum().backward();
+    let g_ref: Vec<Vec<f64>> = p.iter().map(|t| grads.get(t).as_vec()).collect();
+    let gx_ref = grads.get(&xt).as_vec();
+    let mut probes_ref = Vec::new();
+    cache.rewind();
+    let dy_ref = Layer::<f64>::tangent(
+        layer,
+        &p,
+        &dp,
+        Some(dxt),
+        Mode::Eval,
+        &mut cache,
+        &mut probes_ref,
+    )
+    .as_vec();
+    cache.rewind();
+    let dy0_ref = Layer::<f64>::tangent(
+        layer,
+        &p,
+        &dp,
+        None,
+        Mode::Eval,
+        &mut cache,
+        &mut Vec::new(),
+    )
+    .as_vec();
+    // The fast pass in f32.
+    let f32s = |v: &[f64]| -> Vec<f32> { v.iter().map(|&a| a as f32).collect() };
+    let rel = |a: &[f32], b: &[f64]| rel_err(a, &f32s(b));
+    let fast = Layer::<f32>::fast(layer).unwrap_or_else(|| panic!("{what}: no fast path"));
+    let th: Vec<Vec<f32>> = theta.iter().map(|v| f32s(v)).collect();
+    let dth: Vec<Vec<f32>> = dtheta.iter().map(|v| f32s(v)).collect();
+    let pf: Vec<&[f32]> = th.iter().map(|v| v.as_slice()).collect();
+    let dpf: Vec<&[f32]> = dth.iter().map(|v| v.as_slice()).collect();
+    for mode in [Mode::Train, Mode::Eval] {
+        let mut rec = Record::default();
+        let y = fast.forward(&pf, Mat::new(rows, cols, f32s(&x)), &mut [], mode, &mut rec);
+        assert_eq!((y.rows, y.cols), shape, "{what} {mode:?}: output shape");
+        let e = rel(&y.data, &y_ref);
+        assert!(e < 1e-5, "{what} {mode:?}: output relative error {e}");
+        let mut probes = FastProbes::new(true);
+        let dy = fast.tangent(
+            &pf,
+            &dpf,
+            Some(Mat::new(rows, cols, f32s(&dx))),
+            mode,
+            &rec,
+            &mut probes,
+        );
+        let e = rel(&dy.data, &dy_ref);
+        assert!(e < 1e-5, "{what} {mode:?}: tangent relative error {e}");
+        assert_eq!(
+            probes.list.len(),
+            probes_ref.len(),
+            "{what} {mode:?}: probes"
+        );
+        for (got, want) in probes.list.iter().zip(&probes_ref) {
+            assert_eq!((got.kind, &got.layer), (want.kind, &want.layer));
+            assert_eq!((got.value.rows, got.value.cols), want.value.shape());
+            assert!(
+                rel(&got.value.data, &want.value.as_vec()) < 1e-5,
+                "{what}: probe value"
+            );
+            assert!(
+                rel(&got.tangent.data, &want.tangent.as_vec()) < 1e-5,
+                "{what}: probe tangent"
+            );
+        }
+        let dy0 = fast.tangent(&pf, &dpf, None, mode, &rec, &mut FastProbes::new(false));
+        assert_eq!(
+            (dy0.rows, dy0.cols),
+            shape,
+            "{what} {mode:?}: tangent shape"
+        );
+        let e = rel(&dy0.data, &dy0_ref);
+        assert!(
+            e < 1e-5,
+            "{what} {mode:?}: tangent (zero input tangent) relative error {e}"
+        );
+        // Gradients are overwritten: NaN going in must not survive.
+        let mut g: Vec<Vec<f32>> = th.iter().map(|v| vec![f32::NAN; v.len()]).collect();
+        let mut gm: Vec<&mut [f32]> = g.iter_mut().map(|v| v.as_mut_slice()).collect();
+        let gx = fast.backward(
+            &pf,
+            Mat::new(shape.0, shape.1, f32s(&c)),
+            &rec,
+            &mut gm,
+            true,
+        );
+        for (i, (g, r)) in g.iter().zip(&g_ref).enumerate() {
+            let e = rel(g, r);
+            assert!(e < 1e-5, "{what} {mode:?}: gradient {i} relative error {e}");
+        }
+        assert_eq!(
+            (gx.rows, gx.cols),
+            (rows, cols),
+            "{what} {mode:?}: input gradient shape"
+        );
+        let e = rel(&gx.data, &gx_ref);
+        assert!(
+            e < 1e-5,
+            "{what} {mode:?}: input gradient relative error {e}"
+        );
     }
 }

@@ -12,7 +12,8 @@
 //! [`ProbeKind::AttentionScores`] probe: rows (sample, head, query), columns
 //! keys (transformer-radii's ρ_attn).
 //!
-//! Batched products use dfdx's 4-D matmul on (B, heads, T, d_head) views.
+//! Batched products use dfdx's 4-D matmul on (B, heads, T, d_head) views;
+//! the fast path (same file, below) loops over each sample's block instead.
 
 use super::broadcast_row;
 use crate::fast::{column_sums, matmul, Layout, Mat, MatRef, Record};
@@ -235,9 +236,9 @@ where
 
     forward_via_fwd!(E);
 
-    /// A fast path for a single token only (see the `FastLayer` impl).
+    /// The fast path (any number of tokens; see the `FastLayer` impl).
     fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
-        (self.tokens == 1).then(|| Box::new(self.clone()) as Box<dyn crate::fast::FastLayer>)
+        Some(Box::new(self.clone()))
     }
 
     fn tangent(
@@ -294,26 +295,570 @@ where
     }
 }
 
+/// Run `$method::<DH, T>($shape, args..)` with d_h and T as compile-time
+/// constants for the transformers' shape (d_h = 8, T = 9: the loops unroll
+/// without bounds checks), read at run time otherwise.
+macro_rules! with_const_heads {
+    ($method:ident($shape:expr $(, $arg:expr)* $(,)?)) => {{
+        let shape: HeadShape = $shape;
+        if shape.fixed() {
+            $method::<8, 9>(shape $(, $arg)*)
+        } else {
+            $method::<0, 0>(shape $(, $arg)*)
+        }
+    }};
+}
+
 impl Attention {
     /// The value block W_in[:, 2d..3d] of the packed (d, 3d) in-projection.
     fn value_weight<'a>(&self, w_in: &'a [f32]) -> MatRef<'a> {
         let d = self.dim;
         MatRef::strided(&w_in[2 * d..], d, d, 3 * d, 1)
     }
+
+    /// The packed (d, 3d) in-projection weight of a parameter list.
+    fn in_weight<'a>(&self, p: &[&'a [f32]]) -> MatRef<'a> {
+        MatRef::row_major(p[0], self.dim, 3 * self.dim)
+    }
+
+    /// The (d, d) out-projection weight of a parameter list.
+    fn out_weight<'a>(&self, p: &[&'a [f32]]) -> MatRef<'a> {
+        MatRef::row_major(p[self.out_index()], self.dim, self.dim)
+    }
+
+    /// The in-projection bias (3d), if the layer has biases.
+    fn in_bias<'a>(&self, p: &[&'a [f32]]) -> Option<&'a [f32]> {
+        self.bias.then(|| p[1])
+    }
+
+    /// The out-projection bias (d), if the layer has biases.
+    fn out_bias<'a>(&self, p: &[&'a [f32]]) -> Option<&'a [f32]> {
+        self.bias.then(|| p[self.out_index() + 1])
+    }
+
+    /// Backward of the out-projection y = o W_out (+ b_out): writes ∂W_out
+    /// (and ∂b_out) into `grads` and returns ∂o (exactly-zero rows of ∂y,
+    /// as after a CLS pool, are skipped: [`crate::fast::affine_backward`]).
+    fn out_backward(&self, p: &[&[f32]], o: &Mat, dy: Mat, grads: &mut [&mut [f32]]) -> Mat {
+        let wo = self.out_index();
+        let (dw, db) = grads[wo..].split_at_mut(1);
+        let db = db.first_mut().filter(|_| self.bias).map(|g| &mut **g);
+        let dout = crate::fast::affine_backward(o, &dy, self.out_weight(p), dw[0], db, true)
+            .expect("∂o is asked for");
+        dy.recycle();
+        dout
+    }
+
+    /// The sizes the per-head loops need.
+    fn head_shape(&self) -> HeadShape {
+        HeadShape {
+            d: self.dim,
+            dh: self.head_dim(),
+            heads: self.heads,
+            t: self.tokens,
+            scale: self.scale() as f32,
+        }
+    }
+
+    /// Samples in a (B·T, d) input, checked.
+    fn samples(&self, x: &Mat) -> usize {
+        assert_eq!(
+            (x.cols, x.layout),
+            (self.dim, Layout::Rows),
+            "attention: input"
+        );
+        assert_eq!(
+            x.rows % self.tokens,
+            0,
+            "attention: {} rows is not a multiple of {} tokens",
+            x.rows,
+            self.tokens
+        );
+        x.rows / self.tokens
+    }
+
+    /// The score probe (s and ṡ, rows (sample, head, query), columns keys)
+    /// from q|k|v and its tangent, both (B·T, 3d); recomputed from them, so
+    /// a tangent pass without probes pays nothing for it.
+    fn score_probe(&self, qkv: &Mat, dqkv: &Mat) -> crate::fast::FastProbe {
+        let hs = self.head_shape();
+        let rows = qkv.rows / hs.t * hs.heads * hs.t;
+        let mut value = Mat::zeros(rows, hs.t, Layout::Rows);
+        let mut tangent = Mat::zeros(rows, hs.t, Layout::Rows);
+        score_probe_values(
+            hs,
+            &qkv.data,
+            &dqkv.data,
+            &mut value.data,
+            &mut tangent.data,
+        );
+        crate::fast::FastProbe {
+            kind: ProbeKind::AttentionScores,
+            layer: self.name.clone(),
+            value,
+            tangent,
+        }
+    }
 }
 
-/// Fast path for T = 1 (the arch-grid single-token transformer) only: a
-/// softmax over a single key is exactly 1 (and its derivative exactly 0) in
-/// every head, so o = v and y = v W_out (+ b_out) with v = x W_in,v
-/// (+ b_in,v), the value third of the packed projection. q and k affect
-/// neither y nor ẏ; their weight and bias gradients are exactly 0, as
-/// dfdx's (softmax backward p ⊙ (g − Σ p g) = 1·(g − g) = 0). Records x
-/// and v (= o).
+/// dst = x·w (+ `bias` in every row); every entry of `dst` is written.
+fn affine_into(dst: &mut Mat, x: MatRef<'_>, w: MatRef<'_>, bias: Option<&[f32]>) {
+    if let Some(b) = bias {
+        for row in dst.data.chunks_exact_mut(dst.cols) {
+            row.copy_from_slice(b);
+        }
+    }
+    matmul(&mut dst.data, dst.cols, x, w, bias.is_some());
+}
+
+/// Σ a ⊙ b.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut s = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        s += x * y;
+    }
+    s
+}
+
+/// out += a·v.
+#[inline(always)]
+fn axpy(out: &mut [f32], a: f32, v: &[f32]) {
+    for (o, x) in out.iter_mut().zip(v) {
+        *o += a * x;
+    }
+}
+
+/// Sizes of the per-(sample, head) loops of the multi-token fast path. The
+/// loops work on one sample's block of the q|k|v matrix: T rows of 3d
+/// values, head h's query, key and value at columns h·d_h, d + h·d_h and
+/// 2d + h·d_h; its softmax weights are a heads·T × T block (rows
+/// (head, query), columns keys) of the (B·heads·T, T) probability matrix.
+#[derive(Debug, Clone, Copy)]
+struct HeadShape {
+    d: usize,
+    dh: usize,
+    heads: usize,
+    t: usize,
+    scale: f32,
+}
+
+impl HeadShape {
+    /// True for the shape the constant-size loops ([`Fixed`]) serve.
+    fn fixed(&self) -> bool {
+        (self.dh, self.t) == (8, 9)
+    }
+
+    /// Columns of the query, key and value of head `h` in a q|k|v row.
+    #[inline(always)]
+    fn offsets(&self, h: usize) -> (usize, usize, usize) {
+        let c = h * self.dh;
+        (c, self.d + c, 2 * self.d + c)
+    }
+
+    /// Row `r`, columns `c..c + d_h` of a q|k|v block.
+    #[inline(always)]
+    fn part<'a>(&self, qkv: &'a [f32], r: usize, c: usize) -> &'a [f32] {
+        &qkv[r * 3 * self.d + c..][..self.dh]
+    }
+
+    /// Scores s_ij = q_i·k_j/√d_h of query `i` of head `h`, all keys j.
+    fn scores(&self, qkv: &[f32], h: usize, i: usize, out: &mut [f32]) {
+        let (qo, ko, _) = self.offsets(h);
+        let q = self.part(qkv, i, qo);
+        for (j, s) in out[..self.t].iter_mut().enumerate() {
+            *s = dot(q, self.part(qkv, j, ko)) * self.scale;
+        }
+    }
+
+    /// Score tangents ṡ_ij = (q̇_i·k_j + q_i·k̇_j)/√d_h, all keys j.
+    fn score_tangents(&self, qkv: &[f32], dqkv: &[f32], h: usize, i: usize, out: &mut [f32]) {
+        let (qo, ko, _) = self.offsets(h);
+        let (q, dq) = (self.part(qkv, i, qo), self.part(dqkv, i, qo));
+        for (j, s) in out[..self.t].iter_mut().enumerate() {
+            let (k, dk) = (self.part(qkv, j, ko), self.part(dqkv, j, ko));
+            *s = (dot(dq, k) + dot(q, dk)) * self.scale;
+        }
+    }
+
+    /// Forward of one sample: softmax weights `probs` (heads·T × T) and
+    /// attention outputs `o` (T × d, head h at columns h·d_h).
+    fn forward(&self, qkv: &[f32], probs: &mut [f32], o: &mut [f32]) {
+        let (t, d, dh) = (self.t, self.d, self.dh);
+        for h in 0..self.heads {
+            let (_, _, vo) = self.offsets(h);
+            for i in 0..t {
+                let row = &mut probs[(h * t + i) * t..][..t];
+                self.scores(qkv, h, i, row);
+                softmax(row);
+                let out = &mut o[i * d + h * dh..][..dh];
+                out.fill(0.0);
+                for (j, &p) in row.iter().enumerate() {
+                    axpy(out, p, self.part(qkv, j, vo));
+                }
+            }
+        }
+    }
+
+    /// Backward of one sample: from ∂L/∂o (`dout`, T × d) accumulates
+    /// ∂L/∂[q k v] into `dqkv` (T × 3d, zero on entry). With
+    /// ġ_j = ∂o_i·v_j: ∂s_ij = p_ij (ġ_j − Σ_k p_ik ġ_k)/√d_h,
+    /// ∂q_i = Σ_j ∂s_ij k_j, ∂k_j += ∂s_ij q_i, ∂v_j += p_ij ∂o_i.
+    /// `tmp` holds T values.
+    fn backward(
+        &self,
+        qkv: &[f32],
+        probs: &[f32],
+        dout: &[f32],
+        dqkv: &mut [f32],
+        tmp: &mut [f32],
+    ) {
+        let (t, d, dh, w) = (self.t, self.d, self.dh, 3 * self.d);
+        let tmp = &mut tmp[..t];
+        for h in 0..self.heads {
+            let (qo, ko, vo) = self.offsets(h);
+            for i in 0..t {
+                let p = &probs[(h * t + i) * t..][..t];
+                let g = &dout[i * d + h * dh..][..dh];
+                let mut c = 0.0;
+                for ((ds, &pj), j) in tmp.iter_mut().zip(p).zip(0..) {
+                    *ds = dot(g, self.part(qkv, j, vo));
+                    c += pj * *ds;
+                }
+                for (ds, &pj) in tmp.iter_mut().zip(p) {
+                    *ds = pj * (*ds - c) * self.scale;
+                }
+                let q = self.part(qkv, i, qo);
+                for (j, (&ds, &pj)) in tmp.iter().zip(p).enumerate() {
+                    axpy(&mut dqkv[i * w + qo..][..dh], ds, self.part(qkv, j, ko));
+                    axpy(&mut dqkv[j * w + ko..][..dh], ds, q);
+                    axpy(&mut dqkv[j * w + vo..][..dh], pj, g);
+                }
+            }
+        }
+    }
+
+    /// Tangent of one sample: ȯ (`dout`, T × d) from q|k|v, its tangent and
+    /// the softmax weights: ṡ as [`HeadShape::score_tangents`],
+    /// ṗ = p ⊙ (ṡ − Σ_keys p ṡ), ȯ_i = Σ_j ṗ_ij v_j + p_ij v̇_j.
+    /// `tmp` holds T values.
+    fn tangent(&self, qkv: &[f32], dqkv: &[f32], probs: &[f32], dout: &mut [f32], tmp: &mut [f32]) {
+        let (t, d, dh) = (self.t, self.d, self.dh);
+        let tmp = &mut tmp[..t];
+        for h in 0..self.heads {
+            let (_, _, vo) = self.offsets(h);
+            for i in 0..t {
+                let p = &probs[(h * t + i) * t..][..t];
+                self.score_tangents(qkv, dqkv, h, i, tmp);
+                let c = dot(p, tmp);
+                let out = &mut dout[i * d + h * dh..][..dh];
+                out.fill(0.0);
+                for (j, (&ds, &pj)) in tmp.iter().zip(p).enumerate() {
+                    axpy(out, pj * (ds - c), self.part(qkv, j, vo));
+                    axpy(out, pj, self.part(dqkv, j, vo));
+                }
+            }
+        }
+    }
+}
+
+/// p ← softmax(p) over one row of scores: exp(s − max)/Σ, with the
+/// vectorisable [`exp_f32`](crate::fastmath::exp_f32).
+#[inline(always)]
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    // Exponentials first (a vectorisable loop), then their sum in order.
+    for v in row.iter_mut() {
+        *v = crate::fastmath::exp_f32(*v - max);
+    }
+    let mut sum = 0.0;
+    for &v in row.iter() {
+        sum += v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// The loops of [`HeadShape`] with d_h = `DH` and T = `T` compile-time
+/// constants: each head's queries, keys and values (and their tangents) of
+/// a sample are first copied into stack arrays, keys and values also
+/// transposed (d_h × T), so every loop has constant bounds, no bounds
+/// checks, and vectorises. Same formulas and the same order of summation
+/// per entry as [`HeadShape`].
+#[derive(Debug, Clone, Copy)]
+struct Fixed<const DH: usize, const T: usize>(HeadShape);
+
+impl<const DH: usize, const T: usize> Fixed<DH, T> {
+    /// Columns `c..c + DH` of the T rows of a q|k|v block (T × DH).
+    #[inline(always)]
+    fn rows(&self, qkv: &[f32], c: usize) -> [[f32; DH]; T] {
+        let w = 3 * self.0.d;
+        let mut m = [[0.0; DH]; T];
+        for (j, r) in m.iter_mut().enumerate() {
+            r.copy_from_slice(&qkv[j * w + c..][..DH]);
+        }
+        m
+    }
+
+    /// The same, transposed (DH × T).
+    #[inline(always)]
+    fn cols(&self, qkv: &[f32], c: usize) -> [[f32; T]; DH] {
+        let w = 3 * self.0.d;
+        let mut m = [[0.0; T]; DH];
+        for j in 0..T {
+            let r = &qkv[j * w + c..][..DH];
+            for (col, &v) in m.iter_mut().zip(r) {
+                col[j] = v;
+            }
+        }
+        m
+    }
+
+    /// s_j = Σ_c a_c m[c][j]: a row against the rows of a transposed block.
+    #[inline(always)]
+    fn dots(a: &[f32; DH], m: &[[f32; T]; DH]) -> [f32; T] {
+        let mut s = [0.0; T];
+        for (&ac, row) in a.iter().zip(m) {
+            for (sj, &v) in s.iter_mut().zip(row) {
+                *sj += ac * v;
+            }
+        }
+        s
+    }
+
+    /// out += Σ_j p_j m[j].
+    #[inline(always)]
+    fn weighted(out: &mut [f32; DH], p: &[f32; T], m: &[[f32; DH]; T]) {
+        for (&pj, row) in p.iter().zip(m) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += pj * v;
+            }
+        }
+    }
+
+    /// Σ_j a_j b_j in order.
+    #[inline(always)]
+    fn inner(a: &[f32; T], b: &[f32; T]) -> f32 {
+        let mut c = 0.0;
+        for (x, y) in a.iter().zip(b) {
+            c += x * y;
+        }
+        c
+    }
+
+    /// [`HeadShape::forward`].
+    #[inline(always)]
+    fn forward(&self, qkv: &[f32], probs: &mut [f32], o: &mut [f32]) {
+        let (d, scale) = (self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, kt, v) = (self.rows(qkv, qo), self.cols(qkv, ko), self.rows(qkv, vo));
+            for (i, qi) in q.iter().enumerate() {
+                let mut s = Self::dots(qi, &kt);
+                for x in s.iter_mut() {
+                    *x *= scale;
+                }
+                softmax(&mut s);
+                probs[(h * T + i) * T..][..T].copy_from_slice(&s);
+                let mut out = [0.0; DH];
+                Self::weighted(&mut out, &s, &v);
+                o[i * d + h * DH..][..DH].copy_from_slice(&out);
+            }
+        }
+    }
+
+    /// [`HeadShape::backward`] (writes every entry of `dqkv`).
+    #[inline(always)]
+    fn backward(&self, qkv: &[f32], probs: &[f32], dout: &[f32], dqkv: &mut [f32]) {
+        let (d, w, scale) = (self.0.d, 3 * self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, k, vt) = (self.rows(qkv, qo), self.rows(qkv, ko), self.cols(qkv, vo));
+            let (mut dk, mut dv) = ([[0.0; DH]; T], [[0.0; DH]; T]);
+            for (i, qi) in q.iter().enumerate() {
+                let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
+                let g: &[f32; DH] = dout[i * d + h * DH..][..DH].try_into().unwrap();
+                if g.iter().all(|&v| v == 0.0) {
+                    // No gradient reaches this query (all but CLS after a
+                    // CLS pool): ∂s = 0, so ∂q_i = 0 and no ∂k, ∂v terms.
+                    dqkv[i * w + qo..][..DH].fill(0.0);
+                    continue;
+                }
+                let dp = Self::dots(g, &vt);
+                let c = Self::inner(p, &dp);
+                let mut ds = [0.0; T];
+                for ((s, &pj), &gj) in ds.iter_mut().zip(p).zip(&dp) {
+                    *s = pj * (gj - c) * scale;
+                }
+                let mut dq = [0.0; DH];
+                Self::weighted(&mut dq, &ds, &k);
+                dqkv[i * w + qo..][..DH].copy_from_slice(&dq);
+                for j in 0..T {
+                    for c in 0..DH {
+                        dk[j][c] += ds[j] * qi[c];
+                        dv[j][c] += p[j] * g[c];
+                    }
+                }
+            }
+            for j in 0..T {
+                dqkv[j * w + ko..][..DH].copy_from_slice(&dk[j]);
+                dqkv[j * w + vo..][..DH].copy_from_slice(&dv[j]);
+            }
+        }
+    }
+
+    /// [`HeadShape::tangent`].
+    #[inline(always)]
+    fn tangent(&self, qkv: &[f32], dqkv: &[f32], probs: &[f32], dout: &mut [f32]) {
+        let (d, scale) = (self.0.d, self.0.scale);
+        for h in 0..self.0.heads {
+            let (qo, ko, vo) = self.0.offsets(h);
+            let (q, kt, v) = (self.rows(qkv, qo), self.cols(qkv, ko), self.rows(qkv, vo));
+            let (dq, dkt, dv) = (
+                self.rows(dqkv, qo),
+                self.cols(dqkv, ko),
+                self.rows(dqkv, vo),
+            );
+            for i in 0..T {
+                let p: &[f32; T] = probs[(h * T + i) * T..][..T].try_into().unwrap();
+                let (a, b) = (Self::dots(&dq[i], &kt), Self::dots(&q[i], &dkt));
+                let mut ds = [0.0; T];
+                for ((s, &x), &y) in ds.iter_mut().zip(&a).zip(&b) {
+                    *s = (x + y) * scale;
+                }
+                let c = Self::inner(p, &ds);
+                let mut out = [0.0; DH];
+                for j in 0..T {
+                    let dp = p[j] * (ds[j] - c);
+                    for cc in 0..DH {
+                        out[cc] += dp * v[j][cc];
+                        out[cc] += p[j] * dv[j][cc];
+                    }
+                }
+                dout[i * d + h * DH..][..DH].copy_from_slice(&out);
+            }
+        }
+    }
+}
+
+/// The per-sample loops over a whole batch: [`Fixed`] when `DH` and `T`
+/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX2+FMA too (chosen
+/// at run time, as GELU's loops; no fused multiply-adds are written, so
+/// both versions give the same values).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_forward<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    probs: &mut [f32],
+    o: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(probs.chunks_exact_mut(heads * t * t))
+        .zip(o.chunks_exact_mut(t * d));
+    for ((qkv, probs), o) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).forward(qkv, probs, o);
+        } else {
+            shape.forward(qkv, probs, o);
+        }
+    }
+}
+
+/// [`heads_forward`] for the backward pass (`dqkv` zero on entry unless the
+/// shape is [`HeadShape::fixed`]: [`Fixed::backward`] writes every entry).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_backward<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    probs: &[f32],
+    dout: &[f32],
+    dqkv: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let mut tmp = vec![0.0; t];
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(probs.chunks_exact(heads * t * t))
+        .zip(dout.chunks_exact(t * d))
+        .zip(dqkv.chunks_exact_mut(t * 3 * d));
+    for (((qkv, probs), dout), dqkv) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).backward(qkv, probs, dout, dqkv);
+        } else {
+            shape.backward(qkv, probs, dout, dqkv, &mut tmp);
+        }
+    }
+}
+
+/// [`heads_forward`] for the tangent pass.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn heads_tangent<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    dqkv: &[f32],
+    probs: &[f32],
+    dout: &mut [f32],
+) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let mut tmp = vec![0.0; t];
+    let per_sample = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(dqkv.chunks_exact(t * 3 * d))
+        .zip(probs.chunks_exact(heads * t * t))
+        .zip(dout.chunks_exact_mut(t * d));
+    for (((qkv, dqkv), probs), dout) in per_sample {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).tangent(qkv, dqkv, probs, dout);
+        } else {
+            shape.tangent(qkv, dqkv, probs, dout, &mut tmp);
+        }
+    }
+}
+
+/// The score probe's values s and tangents ṡ (rows (sample, head, query),
+/// columns keys) of every sample of a batch.
+fn score_probe_values(shape: HeadShape, qkv: &[f32], dqkv: &[f32], s: &mut [f32], ds: &mut [f32]) {
+    let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let blocks = qkv
+        .chunks_exact(t * 3 * d)
+        .zip(dqkv.chunks_exact(t * 3 * d));
+    let outs = s
+        .chunks_exact_mut(heads * t * t)
+        .zip(ds.chunks_exact_mut(heads * t * t));
+    for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
+        for h in 0..heads {
+            for i in 0..t {
+                let at = (h * t + i) * t;
+                shape.scores(qkv, h, i, &mut s[at..at + t]);
+                shape.score_tangents(qkv, dqkv, h, i, &mut ds[at..at + t]);
+            }
+        }
+    }
+}
+
+/// Fast path. For T > 1: q|k|v = x W_in (+ b_in) and y = o W_out (+ b_out)
+/// by GEMM, the per-(sample, head) scores, softmax and weighted sums
+/// (`HeadShape`, `Fixed`) as tight loops over each sample's contiguous block (a
+/// T × T score matrix per head is far too small for GEMM calls). Records
+/// x, q|k|v, the softmax weights (B·heads·T × T) and o. The tangent reports
+/// the score probe when probes are wanted.
+///
+/// For T = 1 (the arch-grid single-token transformer): a softmax over a
+/// single key is exactly 1 (and its derivative exactly 0) in every head,
+/// so o = v and y = v W_out (+ b_out) with v = x W_in,v (+ b_in,v), the
+/// value third of the packed projection. q and k affect neither y nor ẏ;
+/// their weight and bias gradients are exactly 0, as dfdx's (softmax
+/// backward p ⊙ (g − Σ p g) = 1·(g − g) = 0). Records x and v (= o); the
+/// score probe (one key per query) recomputes q and k when wanted.
 impl crate::fast::FastLayer for Attention {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
         use crate::fast::Form;
         match input {
-            Form::Rows(c) if c == self.dim && self.tokens == 1 => Ok(input),
+            Form::Rows(c) if c == self.dim => Ok(input),
             _ => Err(format!(
                 "attention ({} tokens) needs rows of {}, got {input}",
                 self.tokens, self.dim
@@ -329,38 +874,140 @@ impl crate::fast::FastLayer for Attention {
         _mode: Mode,
         rec: &mut Record,
     ) -> Mat {
+        if self.tokens == 1 {
+            return self.forward_single(p, x, rec);
+        }
+        let (d, hs) = (self.dim, self.head_shape());
+        let (n, b) = (x.rows, self.samples(&x));
+        let mut qkv = Mat::scratch(n, 3 * d, Layout::Rows);
+        affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
+        let mut probs = Mat::scratch(b * hs.heads * hs.t, hs.t, Layout::Rows);
+        let mut o = Mat::scratch(n, d, Layout::Rows);
+        with_const_heads!(heads_forward(hs, &qkv.data, &mut probs.data, &mut o.data));
+        let mut y = Mat::scratch(n, d, Layout::Rows);
+        affine_into(&mut y, o.view(), self.out_weight(p), self.out_bias(p));
+        if rec.logits_only {
+            for m in [x, qkv, probs, o] {
+                m.recycle();
+            }
+        } else {
+            rec.mats.extend([x, qkv, probs, o]);
+        }
+        y
+    }
+
+    /// T > 1: ∂W_out = oᵀ∂y, ∂b_out = Σ ∂y, ∂o = ∂y W_outᵀ; ∂[q k v] per
+    /// sample and head (`HeadShape::backward`); ∂W_in = xᵀ∂[q k v],
+    /// ∂b_in = Σ ∂[q k v], ∂x = ∂[q k v] W_inᵀ. T = 1: see the impl.
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        if self.tokens == 1 {
+            return self.backward_single(p, dy, rec, grads, need_dx);
+        }
+        let (d, hs) = (self.dim, self.head_shape());
+        let (x, qkv, probs, o) = (&rec.mats[0], &rec.mats[1], &rec.mats[2], &rec.mats[3]);
+        let n = x.rows;
+        let dout = self.out_backward(p, o, dy, grads);
+        // The constant-size loops write every entry; the others accumulate.
+        let mut dqkv = if hs.fixed() {
+            Mat::scratch(n, 3 * d, Layout::Rows)
+        } else {
+            Mat::zeroed(n, 3 * d, Layout::Rows)
+        };
+        with_const_heads!(heads_backward(
+            hs,
+            &qkv.data,
+            &probs.data,
+            &dout.data,
+            &mut dqkv.data
+        ));
+        dout.recycle();
+        matmul(grads[0], 3 * d, x.view().t(), dqkv.view(), false);
+        if self.bias {
+            column_sums(&dqkv, grads[1]);
+        }
+        if !need_dx {
+            dqkv.recycle();
+            return Mat::zeros(n, 0, Layout::Rows);
+        }
+        let mut dx = Mat::scratch(n, d, Layout::Rows);
+        matmul(&mut dx.data, d, dqkv.view(), self.in_weight(p).t(), false);
+        dqkv.recycle();
+        dx
+    }
+
+    /// T > 1: [q̇ k̇ v̇] = x Ẇ_in (+ ḃ_in) + ẋ W_in; ȯ per sample and head
+    /// (`HeadShape::tangent`); ẏ = o Ẇ_out (+ ḃ_out) + ȯ W_out. Reports the
+    /// score probe (s, ṡ) when probes are wanted. T = 1: see the impl.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        if self.tokens == 1 {
+            return self.tangent_single(p, dp, dx, rec, probes);
+        }
+        let (d, hs) = (self.dim, self.head_shape());
+        let (x, qkv, probs, o) = (&rec.mats[0], &rec.mats[1], &rec.mats[2], &rec.mats[3]);
+        let n = x.rows;
+        let mut dqkv = Mat::scratch(n, 3 * d, Layout::Rows);
+        affine_into(&mut dqkv, x.view(), self.in_weight(dp), self.in_bias(dp));
+        if let Some(dx) = dx {
+            matmul(&mut dqkv.data, 3 * d, dx.view(), self.in_weight(p), true);
+            dx.recycle();
+        }
+        if probes.wanted {
+            probes.push_with(|| self.score_probe(qkv, &dqkv));
+        }
+        let mut dout = Mat::scratch(n, d, Layout::Rows);
+        with_const_heads!(heads_tangent(
+            hs,
+            &qkv.data,
+            &dqkv.data,
+            &probs.data,
+            &mut dout.data
+        ));
+        dqkv.recycle();
+        let mut dy = Mat::scratch(n, d, Layout::Rows);
+        affine_into(&mut dy, o.view(), self.out_weight(dp), self.out_bias(dp));
+        matmul(&mut dy.data, d, dout.view(), self.out_weight(p), true);
+        dout.recycle();
+        dy
+    }
+}
+
+/// The single-token (T = 1) fast path (see the `FastLayer` impl).
+impl Attention {
+    fn forward_single(&self, p: &[&[f32]], x: Mat, rec: &mut Record) -> Mat {
         let d = self.dim;
-        assert_eq!(self.tokens, 1, "attention: fast path for one token only");
-        assert_eq!((x.cols, x.layout), (d, Layout::Rows), "attention: input");
-        let wo = self.out_index();
-        let mut v = Mat::zeros(x.rows, d, Layout::Rows);
-        if self.bias {
-            for row in v.data.chunks_exact_mut(d) {
-                row.copy_from_slice(&p[1][2 * d..]);
-            }
+        self.samples(&x);
+        let mut v = Mat::scratch(x.rows, d, Layout::Rows);
+        let bias_v = self.in_bias(p).map(|b| &b[2 * d..]);
+        affine_into(&mut v, x.view(), self.value_weight(p[0]), bias_v);
+        let mut y = Mat::scratch(x.rows, d, Layout::Rows);
+        affine_into(&mut y, v.view(), self.out_weight(p), self.out_bias(p));
+        if rec.logits_only {
+            x.recycle();
+            v.recycle();
+        } else {
+            rec.mats.extend([x, v]);
         }
-        matmul(&mut v.data, d, x.view(), self.value_weight(p[0]), self.bias);
-        let mut y = Mat::zeros(x.rows, d, Layout::Rows);
-        if self.bias {
-            for row in y.data.chunks_exact_mut(d) {
-                row.copy_from_slice(p[wo + 1]);
-            }
-        }
-        matmul(
-            &mut y.data,
-            d,
-            v.view(),
-            MatRef::row_major(p[wo], d, d),
-            self.bias,
-        );
-        rec.mats.push(x);
-        rec.mats.push(v);
         y
     }
 
     /// ∂W_out = vᵀ∂y, ∂b_out = Σ ∂y; ∂v = ∂y W_outᵀ; ∂W_in = [0 | 0 | xᵀ∂v],
     /// ∂b_in = [0 | 0 | Σ ∂v]; ∂x = ∂v W_in,vᵀ.
-    fn backward(
+    fn backward_single(
         &self,
         p: &[&[f32]],
         dy: Mat,
@@ -370,14 +1017,7 @@ impl crate::fast::FastLayer for Attention {
     ) -> Mat {
         let d = self.dim;
         let (x, v) = (&rec.mats[0], &rec.mats[1]);
-        let wo = self.out_index();
-        let w_out = MatRef::row_major(p[wo], d, d);
-        matmul(grads[wo], d, v.view().t(), dy.view(), false);
-        if self.bias {
-            column_sums(&dy, grads[wo + 1]);
-        }
-        let mut dv = Mat::zeros(x.rows, d, Layout::Rows);
-        matmul(&mut dv.data, d, dy.view(), w_out.t(), false);
+        let dv = self.out_backward(p, v, dy, grads);
         // q and k columns: exactly zero; v columns: xᵀ∂v.
         grads[0].fill(0.0);
         matmul(
@@ -391,68 +1031,58 @@ impl crate::fast::FastLayer for Attention {
             grads[1][..2 * d].fill(0.0);
             column_sums(&dv, &mut grads[1][2 * d..]);
         }
-        let mut dx = Mat::zeros(x.rows, d, Layout::Rows);
-        if need_dx {
-            matmul(
-                &mut dx.data,
-                d,
-                dv.view(),
-                self.value_weight(p[0]).t(),
-                false,
-            );
+        if !need_dx {
+            dv.recycle();
+            return Mat::zeros(x.rows, 0, Layout::Rows);
         }
+        let mut dx = Mat::scratch(x.rows, d, Layout::Rows);
+        matmul(
+            &mut dx.data,
+            d,
+            dv.view(),
+            self.value_weight(p[0]).t(),
+            false,
+        );
+        dv.recycle();
         dx
     }
 
     /// v̇ = x Ẇ_in,v (+ ḃ_in,v) + ẋ W_in,v; ẏ = v Ẇ_out (+ ḃ_out) + v̇ W_out.
-    fn tangent(
+    /// With probes wanted, q|k|v and its tangent are recomputed in full for
+    /// the score probe.
+    fn tangent_single(
         &self,
         p: &[&[f32]],
         dp: &[&[f32]],
         dx: Option<Mat>,
-        _mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
         let d = self.dim;
         let (x, v) = (&rec.mats[0], &rec.mats[1]);
-        let wo = self.out_index();
-        let mut dv = Mat::zeros(x.rows, d, Layout::Rows);
-        if self.bias {
-            for row in dv.data.chunks_exact_mut(d) {
-                row.copy_from_slice(&dp[1][2 * d..]);
+        if probes.wanted {
+            let mut qkv = Mat::scratch(x.rows, 3 * d, Layout::Rows);
+            affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
+            let mut dqkv = Mat::scratch(x.rows, 3 * d, Layout::Rows);
+            affine_into(&mut dqkv, x.view(), self.in_weight(dp), self.in_bias(dp));
+            if let Some(dx) = &dx {
+                matmul(&mut dqkv.data, 3 * d, dx.view(), self.in_weight(p), true);
             }
+            probes.push_with(|| self.score_probe(&qkv, &dqkv));
+            qkv.recycle();
+            dqkv.recycle();
         }
-        matmul(
-            &mut dv.data,
-            d,
-            x.view(),
-            self.value_weight(dp[0]),
-            self.bias,
-        );
+        let mut dv = Mat::scratch(x.rows, d, Layout::Rows);
+        let bias_v = self.in_bias(dp).map(|b| &b[2 * d..]);
+        affine_into(&mut dv, x.view(), self.value_weight(dp[0]), bias_v);
         if let Some(dx) = dx {
             matmul(&mut dv.data, d, dx.view(), self.value_weight(p[0]), true);
+            dx.recycle();
         }
-        let mut dy = Mat::zeros(x.rows, d, Layout::Rows);
-        if self.bias {
-            for row in dy.data.chunks_exact_mut(d) {
-                row.copy_from_slice(dp[wo + 1]);
-            }
-        }
-        matmul(
-            &mut dy.data,
-            d,
-            v.view(),
-            MatRef::row_major(dp[wo], d, d),
-            self.bias,
-        );
-        matmul(
-            &mut dy.data,
-            d,
-            dv.view(),
-            MatRef::row_major(p[wo], d, d),
-            true,
-        );
+        let mut dy = Mat::scratch(x.rows, d, Layout::Rows);
+        affine_into(&mut dy, v.view(), self.out_weight(dp), self.out_bias(dp));
+        matmul(&mut dy.data, d, dv.view(), self.out_weight(p), true);
+        dv.recycle();
         dy
     }
 }
@@ -534,6 +1164,9 @@ mod tests {
             Attention::new("a", 8, 2, 5, false, AttentionInit::Linear),
             Attention::new("b", 8, 4, 5, true, AttentionInit::MultiheadAttention),
             Attention::new("single", 6, 1, 1, true, AttentionInit::Linear),
+            // The transformers' shape (d_h = 8, T = 9): the fast path's
+            // constant-size loops.
+            Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear),
         ]
     }
 
@@ -653,10 +1286,8 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_path_exists_for_one_token_only_and_zeroes_the_q_k_gradients() {
+    fn the_single_token_fast_path_zeroes_the_q_k_gradients() {
         for bias in [false, true] {
-            let multi = Attention::new("m", 8, 2, 5, bias, AttentionInit::Linear);
-            assert!(Layer::<f32>::fast(&multi).is_none());
             let single = Attention::new("s", 4, 2, 1, bias, AttentionInit::Linear);
             let fast = Layer::<f32>::fast(&single).expect("one token has a fast path");
             let specs = Layer::<f32>::params(&single);
@@ -685,6 +1316,125 @@ mod tests {
             }
             if bias {
                 assert!(g[1][..2 * d].iter().all(|&v| v == 0.0));
+            }
+        }
+    }
+
+    /// Largest |a − b| relative to the largest |b|.
+    fn rel(a: &[f64], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+        a.iter()
+            .zip(b)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+            / scale
+    }
+
+    fn to_f32(v: &[f64]) -> Vec<f32> {
+        v.iter().map(|&x| x as f32).collect()
+    }
+
+    fn to_f64(v: &[f32]) -> Vec<f64> {
+        v.iter().map(|&x| x as f64).collect()
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer_forward_backward_tangent_and_probe() {
+        // The f64 dfdx layer (checked above against the naive loop, central
+        // differences and its own reverse mode) is the reference for the f32
+        // fast path: output, ∂θ and ∂x of L = Σ y ⊙ c, the tangent along
+        // (v, ẋ) and the score probe (s, ṡ); in train and eval mode (the
+        // layer has no mode-dependent behaviour, both must agree).
+        let dev: Dev = Default::default();
+        for layer in layers() {
+            let model =
+                Model::<f64>::new("attn", layer.dim, layer.dim, vec![Box::new(layer.clone())]);
+            let mut state = model.init(4);
+            state.params = perturbed(&state.params);
+            let rows = 3 * layer.tokens;
+            let p = split(&model, &state.params);
+            let v = ParamVec::<f64>::random_unit(model.num_params(), 8);
+            let dp = split(&model, &v);
+            let x: Plain<f64> = dev.sample_normal_like(&(rows, layer.dim));
+            let dx: Plain<f64> = dev.sample_normal_like(&(rows, layer.dim));
+            let c: Plain<f64> = dev.sample_normal_like(&(rows, layer.dim));
+            // Reference: output and gradients by reverse mode, tangent and probe.
+            let mut cache = Cache::new();
+            let xt = x.retaped::<OwnedTape<f64, Dev>>();
+            let y = layer.fwd(&p, xt, &mut [], Mode::Eval, &mut cache);
+            let y_ref = y.retaped::<NoneTape>().as_vec();
+            let grads = (y * c.clone()).sum().backward();
+            let g_ref: Vec<Vec<f64>> = p.iter().map(|t| grads.get(t).as_vec()).collect();
+            let gx_ref = grads.get(&x).as_vec();
+            cache.rewind();
+            let mut probes_ref = Vec::new();
+            let dy_ref = layer
+                .tangent(
+                    &p,
+                    &dp,
+                    Some(dx.clone()),
+                    Mode::Eval,
+                    &mut cache,
+                    &mut probes_ref,
+                )
+                .as_vec();
+            // Fast path in f32.
+            let fast = Layer::<f32>::fast(&layer).expect("attention has a fast path");
+            let theta: Vec<Vec<f32>> = p.iter().map(|t| to_f32(&t.as_vec())).collect();
+            let dtheta: Vec<Vec<f32>> = dp.iter().map(|t| to_f32(&t.as_vec())).collect();
+            let pf: Vec<&[f32]> = theta.iter().map(|v| v.as_slice()).collect();
+            let dpf: Vec<&[f32]> = dtheta.iter().map(|v| v.as_slice()).collect();
+            let mat = |t: &Plain<f64>| Mat::new(rows, layer.dim, to_f32(&t.as_vec()));
+            for mode in [Mode::Train, Mode::Eval] {
+                let mut rec = Record::default();
+                let y = fast.forward(&pf, mat(&x), &mut [], mode, &mut rec);
+                let mut probes = crate::fast::FastProbes::new(true);
+                let dy = fast.tangent(&pf, &dpf, Some(mat(&dx)), mode, &rec, &mut probes);
+                let mut g: Vec<Vec<f32>> = theta.iter().map(|t| vec![f32::NAN; t.len()]).collect();
+                let mut gm: Vec<&mut [f32]> = g.iter_mut().map(|v| v.as_mut_slice()).collect();
+                let gx = fast.backward(&pf, mat(&c), &rec, &mut gm, true);
+                let name = &layer.name;
+                let e = rel(&to_f64(&y.data), &y_ref);
+                assert!(e < 1e-5, "{name} {mode:?}: output relative error {e:e}");
+                for (i, (g, r)) in g.iter().zip(&g_ref).enumerate() {
+                    let e = rel(&to_f64(g), r);
+                    assert!(
+                        e < 1e-5,
+                        "{name} {mode:?}: gradient {i} relative error {e:e}"
+                    );
+                }
+                let e = rel(&to_f64(&gx.data), &gx_ref);
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: input gradient relative error {e:e}"
+                );
+                let e = rel(&to_f64(&dy.data), &dy_ref);
+                assert!(e < 1e-5, "{name} {mode:?}: tangent relative error {e:e}");
+                assert_eq!(probes.list.len(), 1);
+                let (got, want) = (&probes.list[0], &probes_ref[0]);
+                assert_eq!((got.kind, &got.layer), (want.kind, &want.layer));
+                assert_eq!((got.value.rows, got.value.cols), want.value.shape());
+                assert_eq!((got.tangent.rows, got.tangent.cols), want.tangent.shape());
+                let e = rel(&to_f64(&got.value.data), &want.value.as_vec());
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: score probe relative error {e:e}"
+                );
+                let e = rel(&to_f64(&got.tangent.data), &want.tangent.as_vec());
+                assert!(
+                    e < 1e-5,
+                    "{name} {mode:?}: score tangent relative error {e:e}"
+                );
+                // Without probes wanted, none is reported and ẏ is the same.
+                let mut none = crate::fast::FastProbes::new(false);
+                let dy2 = fast.tangent(&pf, &dpf, Some(mat(&dx)), mode, &rec, &mut none);
+                assert!(none.list.is_empty());
+                assert_eq!(dy2.data, dy.data);
+                // A zero input tangent (the model input) equals ẋ = 0.
+                let zero = Mat::zeros(rows, layer.dim, Layout::Rows);
+                let a = fast.tangent(&pf, &dpf, None, mode, &rec, &mut none);
+                let b = fast.tangent(&pf, &dpf, Some(zero), mode, &rec, &mut none);
+                assert_eq!(a.data, b.data);
             }
         }
     }

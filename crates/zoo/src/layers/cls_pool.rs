@@ -1,6 +1,7 @@
 //! CLS pooling: keep token 0 of each sample, (B·T, d) → (B, d). Linear in
 //! its input, so the tangent is the same selection of ẋ.
 
+use crate::fast::{FastLayer, FastProbes, Form, Layout, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Layer, Mode, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -70,6 +71,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn FastLayer>> {
+        Some(Box::new(*self))
+    }
+
     fn tangent(
         &self,
         _p: &[Plain<E>],
@@ -87,6 +92,99 @@ where
     }
 }
 
+/// Fast path: copies row b·T of each sample; records only the input's
+/// shape (two empty matrices, `n × 0` and `0 × d`). Backward scatters ∂y into zeros, the
+/// tangent selects the same rows of ẋ (zeros for a zero input tangent).
+impl FastLayer for ClsPool {
+    fn output_form(&self, input: Form) -> Result<Form, String> {
+        match input {
+            Form::Rows(_) => Ok(input),
+            _ => Err(format!("cls pool needs token rows, got {input}")),
+        }
+    }
+
+    fn forward(&self, _p: &[&[f32]], x: Mat, _s: &mut [f32], _m: Mode, rec: &mut Record) -> Mat {
+        assert_eq!(x.layout, Layout::Rows, "cls pool: input");
+        let y = self.select_fast(&x);
+        rec.mats.push(Mat::zeros(x.rows, 0, Layout::Rows));
+        rec.mats.push(Mat::zeros(0, x.cols, Layout::Rows));
+        x.recycle();
+        y
+    }
+
+    fn backward(
+        &self,
+        _p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        _grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let n = rec.mats[0].rows;
+        if !need_dx {
+            return Mat::zeros(n, 0, Layout::Rows);
+        }
+        let d = dy.cols;
+        assert_eq!(dy.rows * self.tokens, n, "cls pool: gradient shape");
+        let mut dx = Mat::zeroed(n, d, Layout::Rows);
+        for (block, g) in dx
+            .data
+            .chunks_exact_mut(self.tokens * d)
+            .zip(dy.data.chunks_exact(d))
+        {
+            block[..d].copy_from_slice(g);
+        }
+        dy.recycle();
+        dx
+    }
+
+    fn tangent(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _probes: &mut FastProbes,
+    ) -> Mat {
+        match dx {
+            Some(dx) => {
+                let y = self.select_fast(&dx);
+                dx.recycle();
+                y
+            }
+            None => Mat::zeros(
+                rec.mats[0].rows / self.tokens,
+                rec.mats[1].cols,
+                Layout::Rows,
+            ),
+        }
+    }
+}
+
+impl ClsPool {
+    /// Row b·T of every sample of a (B·T, d) matrix, as (B, d).
+    fn select_fast(&self, x: &Mat) -> Mat {
+        assert_eq!(
+            x.rows % self.tokens,
+            0,
+            "cls pool: {} rows is not a multiple of {} tokens",
+            x.rows,
+            self.tokens
+        );
+        let d = x.cols;
+        let mut y = Mat::scratch(x.rows / self.tokens, d, Layout::Rows);
+        for (o, block) in y
+            .data
+            .chunks_exact_mut(d)
+            .zip(x.data.chunks_exact(self.tokens * d))
+        {
+            o.copy_from_slice(&block[..d]);
+        }
+        y
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +198,11 @@ mod tests {
         let y = Layer::<f64>::forward(&ClsPool::new(4), &[], x, &mut [], Mode::Eval, &mut cache);
         assert_eq!(*y.shape(), (3, 2));
         assert_eq!(y.as_vec(), vec![0.0, 1.0, 8.0, 9.0, 16.0, 17.0]);
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer() {
+        crate::fast::tests::check_layer_against_f64("cls pool", &ClsPool::new(4), 12, 3);
+        crate::fast::tests::check_layer_against_f64("cls pool of one", &ClsPool::new(1), 5, 2);
     }
 }

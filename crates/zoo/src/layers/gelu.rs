@@ -214,8 +214,7 @@ where
 
     forward_via_fwd!(E);
 
-    /// The fast path ignores `probe`: [`Backend::Fast`](crate::Backend)
-    /// reports no probes.
+    /// The fast path (it reports the same probe as the dfdx path).
     fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
         Some(Box::new(self.clone()))
     }
@@ -250,7 +249,9 @@ where
 /// s = Φ(x) + xφ(x) (one more exp per unit), the only thing backward
 /// (∂x = s·∂y) and tangent (ẏ = s·ẋ) need: neither recomputes Φ. Any
 /// [`Layout`](crate::fast::Layout) passes through (GELU(0) = 0 keeps padding
-/// rows zero). Probes are not reported (see [`Backend::Fast`](crate::Backend)).
+/// rows zero). A probed GELU also records its input x (its output goes to a
+/// new buffer instead of over x), and its tangent pass reports x and ẋ as
+/// the FFN probe when probes are wanted, as the dfdx path does.
 impl crate::fast::FastLayer for Gelu {
     fn output_form(&self, input: crate::fast::Form) -> Result<crate::fast::Form, String> {
         Ok(input)
@@ -266,6 +267,14 @@ impl crate::fast::FastLayer for Gelu {
     ) -> Mat {
         if rec.logits_only {
             gelu_in_place(&mut x.data);
+        } else if self.probe.is_some() {
+            // The probe reports the input: keep x, write y to a new buffer.
+            let mut slope = Mat::scratch(x.rows, x.cols, x.layout);
+            let mut y = Mat::scratch(x.rows, x.cols, x.layout);
+            gelu_and_slope_to(&x.data, &mut y.data, &mut slope.data);
+            rec.mats.push(slope);
+            rec.mats.push(x);
+            return y;
         } else {
             // Written in full by gelu_and_slope.
             let mut slope = Mat::scratch(x.rows, x.cols, x.layout);
@@ -296,9 +305,17 @@ impl crate::fast::FastLayer for Gelu {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-        _probes: &mut crate::fast::FastProbes,
+        probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         let slope = &rec.mats[0];
+        if let (Some(name), Some(x)) = (&self.probe, rec.mats.get(1)) {
+            probes.push_with(|| crate::fast::FastProbe {
+                kind: ProbeKind::FfnPreActivation,
+                layer: name.clone(),
+                value: x.clone(),
+                tangent: dx.clone().unwrap_or_else(|| x.zeros_like()),
+            });
+        }
         match dx {
             Some(mut dx) => {
                 scale_by_slope(&mut dx, slope);
@@ -309,7 +326,6 @@ impl crate::fast::FastLayer for Gelu {
     }
 }
 
-/// d ← s ⊙ d; `d` takes the slope's layout.
 /// y = x·Φ(x) in place. Compiled twice: for AVX2+FMA (chosen at run time
 /// when the CPU has it; the polynomials then use fused multiply-adds, same
 /// accuracy, last bits may differ) and for the baseline. A given machine
@@ -334,6 +350,20 @@ fn gelu_and_slope(x: &mut [f32], slope: &mut [f32]) {
     }
 }
 
+/// y = x·Φ(x) into `y` and the slope Φ(x) + xφ(x) into `slope`, `x`
+/// kept (dispatched as [`gelu_in_place`]; same values as
+/// [`gelu_and_slope`]).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gelu_and_slope_to(x: &[f32], y: &mut [f32], slope: &mut [f32]) {
+    const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
+    for ((&v, o), s) in x.iter().zip(y.iter_mut()).zip(slope.iter_mut()) {
+        let c = cdf_f32_with::<FMA>(v);
+        *s = slope_f32_with::<FMA>(v, c);
+        *o = v * c;
+    }
+}
+
+/// d ← s ⊙ d; `d` takes the slope's layout.
 fn scale_by_slope(d: &mut Mat, slope: &Mat) {
     assert_eq!(
         (d.rows, d.cols),
@@ -417,7 +447,14 @@ mod fast_tests {
             ..Mat::new(3, 2, vec![2.0; 6])
         };
         let dx = gelu.backward(&[], d.clone(), &rec, &mut [], true);
-        let dy = gelu.tangent(&[], &[], Some(d), Mode::Eval, &rec, &mut crate::fast::FastProbes::new(false));
+        let dy = gelu.tangent(
+            &[],
+            &[],
+            Some(d),
+            Mode::Eval,
+            &rec,
+            &mut crate::fast::FastProbes::new(false),
+        );
         for ((&g, &t), &xv) in dx.data.iter().zip(&dy.data).zip(&x.data) {
             let s = 2.0 * slope_f32(xv, cdf_f32(xv));
             assert_eq!((g, t), (s, s));
@@ -426,5 +463,11 @@ mod fast_tests {
         // Padding rows: GELU(0) = 0, and its slope Φ(0) = 1/2 scales a zero tangent to 0.
         assert_eq!(&y.data[..2], &[0.0, 0.0]);
         assert_eq!(&y.data[4..], &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer_and_reports_the_ffn_probe() {
+        crate::fast::tests::check_layer_against_f64("gelu", &Gelu::new(), 7, 5);
+        crate::fast::tests::check_layer_against_f64("probed gelu", &Gelu::probed("ffn"), 7, 5);
     }
 }

@@ -199,7 +199,8 @@ impl crate::fast::FastLayer for LayerNorm {
         let (gain, shift) = (p[0], p[1]);
         let (eps, inv_n) = (self.eps as f32, 1.0 / n as f32);
         let mut inv_sigma = Vec::with_capacity(x.rows);
-        let mut y = Mat::zeros(x.rows, n, Layout::Rows);
+        // Every entry is written below.
+        let mut y = Mat::scratch(x.rows, n, Layout::Rows);
         for (row, out) in x.data.chunks_exact_mut(n).zip(y.data.chunks_exact_mut(n)) {
             let mean = sum_lanes(row) * inv_n;
             for v in row.iter_mut() {

@@ -158,7 +158,8 @@ impl crate::fast::FastLayer for Linear {
         true
     }
 
-    /// ∂W = xᵀ·dy, ∂b = Σ_rows dy, ∂x = dy·Wᵀ.
+    /// ∂W = xᵀ·dy, ∂b = Σ_rows dy, ∂x = dy·Wᵀ (by [`crate::fast::affine_backward`]:
+    /// exactly-zero rows of dy are skipped when they are most rows).
     fn backward(
         &self,
         p: &[&[f32]],
@@ -168,21 +169,13 @@ impl crate::fast::FastLayer for Linear {
         need_dx: bool,
     ) -> Mat {
         let x = &rec.mats[0];
-        matmul(grads[0], self.outputs, x.view().t(), dy.view(), false);
-        if self.bias {
-            crate::fast::column_sums(&dy, grads[1]);
-        }
-        if !need_dx {
-            dy.recycle();
-            return Mat::zeros(x.rows, 0, Layout::Rows);
-        }
-        let mut dx = Mat::scratch(x.rows, self.inputs, Layout::Rows);
-        {
-            let w = MatRef::row_major(p[0], self.inputs, self.outputs);
-            matmul(&mut dx.data, self.inputs, dy.view(), w.t(), false);
-        }
+        let w = MatRef::row_major(p[0], self.inputs, self.outputs);
+        let (dw, rest) = grads.split_at_mut(1);
+        let db = rest.first_mut().filter(|_| self.bias).map(|g| &mut **g);
+        // Rows of dy that are exactly zero (after a CLS pool) are skipped.
+        let dx = crate::fast::affine_backward(x, &dy, w, dw[0], db, need_dx);
         dy.recycle();
-        dx
+        dx.unwrap_or_else(|| Mat::zeros(x.rows, 0, Layout::Rows))
     }
 
     /// ẏ = xẆ + ḃ + ẋW.
@@ -207,6 +200,7 @@ impl crate::fast::FastLayer for Linear {
         if let Some(dx) = dx {
             let w = MatRef::row_major(p[0], self.inputs, self.outputs);
             matmul(&mut dy.data, self.outputs, dx.view(), w, true);
+            dx.recycle();
         }
         dy
     }

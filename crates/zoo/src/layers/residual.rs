@@ -176,6 +176,13 @@ struct FastResidual {
     state_ranges: Vec<Range<usize>>,
 }
 
+/// A copy of `m` in a buffer from the pool (no fresh, page-faulting memory).
+fn copy_of(m: &Mat) -> Mat {
+    let mut c = Mat::scratch(m.rows, m.cols, m.layout);
+    c.data.copy_from_slice(&m.data);
+    c
+}
+
 /// a ← a + b (same shape); the sum keeps `a`'s layout.
 fn add_into(a: &mut Mat, b: &Mat) {
     assert_eq!(
@@ -211,7 +218,7 @@ impl FastLayer for FastResidual {
         mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        let mut h = x.clone();
+        let mut h = copy_of(&x);
         for (i, layer) in self.inner.iter().enumerate() {
             let mut r = Record {
                 logits_only: rec.logits_only,
@@ -228,6 +235,7 @@ impl FastLayer for FastResidual {
         }
         add_into(&mut h, &x);
         h.layout = x.layout;
+        x.recycle();
         h
     }
 
@@ -240,7 +248,7 @@ impl FastLayer for FastResidual {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
-        let mut dh = dy.clone();
+        let mut dh = copy_of(&dy);
         for i in (0..self.inner.len()).rev() {
             let r = self.param_ranges[i].clone();
             dh = self.inner[i].backward(
@@ -255,6 +263,7 @@ impl FastLayer for FastResidual {
             add_into(&mut dh, &dy);
         }
         dh.layout = dy.layout;
+        dy.recycle();
         dh
     }
 
@@ -266,9 +275,9 @@ impl FastLayer for FastResidual {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    probes: &mut crate::fast::FastProbes,
-) -> Mat {
-        let mut dh = dx.clone();
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        let mut dh = dx.as_ref().map(copy_of);
         for (i, layer) in self.inner.iter().enumerate() {
             let r = self.param_ranges[i].clone();
             dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i], probes));
@@ -277,6 +286,7 @@ impl FastLayer for FastResidual {
         if let Some(dx) = dx {
             add_into(&mut df, &dx);
             df.layout = dx.layout;
+            dx.recycle();
         }
         df
     }

@@ -7,6 +7,7 @@
 //! so the ẋ term only runs if a layer before this one supplies ẋ.
 
 use super::broadcast_row;
+use crate::fast::{FastLayer, FastProbes, Form, Layout, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -114,6 +115,10 @@ where
 
     forward_via_fwd!(E);
 
+    fn fast(&self) -> Option<Box<dyn crate::fast::FastLayer>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn tangent(
         &self,
         p: &[Plain<E>],
@@ -130,6 +135,169 @@ where
             dtok = dtok + dx.reshape_like(&(n, self.row_len)).matmul(p[0].clone());
         }
         self.assemble(dtok, dp[2].clone(), dp[3].clone())
+    }
+}
+
+impl RowTokens {
+    /// Write the (B·T, d) tokens for the (B, rows·row_len) images `x`:
+    /// row b·T is `cls` + `pos[0]`, row b·T + 1 + r is
+    /// `bias` + `pos[r + 1]` + (row r of image b)·`w`, plus (row r of
+    /// `dx`)·`dw` when `dx` is given (the tangent's ẋ W term). Every entry of
+    /// `y` is written.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble_fast(
+        &self,
+        y: &mut Mat,
+        x: &Mat,
+        w: &[f32],
+        bias: &[f32],
+        cls: &[f32],
+        pos: &[f32],
+        extra: Option<(&Mat, &[f32])>,
+    ) {
+        let (d, t, rl) = (self.dim, self.tokens(), self.row_len);
+        let samples = y
+            .data
+            .chunks_exact_mut(t * d)
+            .zip(x.data.chunks_exact(self.rows * rl));
+        for (s, (out, img)) in samples.enumerate() {
+            let (first, rest) = out.split_at_mut(d);
+            for ((o, &c), &p) in first.iter_mut().zip(cls).zip(&pos[..d]) {
+                *o = c + p;
+            }
+            let rows = rest.chunks_exact_mut(d).zip(img.chunks_exact(rl));
+            for (r, (o, pixels)) in rows.enumerate() {
+                for ((o, &b), &p) in o.iter_mut().zip(bias).zip(&pos[(r + 1) * d..]) {
+                    *o = b + p;
+                }
+                for (&v, wr) in pixels.iter().zip(w.chunks_exact(d)) {
+                    for (o, &wv) in o.iter_mut().zip(wr) {
+                        *o += v * wv;
+                    }
+                }
+                if let Some((dx, wx)) = extra {
+                    let pixels = &dx.data[s * self.rows * rl + r * rl..][..rl];
+                    for (&v, wr) in pixels.iter().zip(wx.chunks_exact(d)) {
+                        for (o, &wv) in o.iter_mut().zip(wr) {
+                            *o += v * wv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Fast path: the (B, rows·row_len) images to (B·T, d) token rows in one
+/// pass (an 8 → d embedding per row is a short loop, not worth a GEMM);
+/// records the input. The tangent is the same map at (Ẇ, ḃ, ċls, ṗos)
+/// plus ẋ W when the input has a tangent.
+impl FastLayer for RowTokens {
+    fn output_form(&self, input: Form) -> Result<Form, String> {
+        match input {
+            Form::Rows(c) if c == self.rows * self.row_len => Ok(Form::Rows(self.dim)),
+            _ => Err(format!(
+                "row tokens need rows of {} pixels, got {input}",
+                self.rows * self.row_len
+            )),
+        }
+    }
+
+    fn forward(&self, p: &[&[f32]], x: Mat, _s: &mut [f32], _m: Mode, rec: &mut Record) -> Mat {
+        assert_eq!(
+            (x.cols, x.layout),
+            (self.rows * self.row_len, Layout::Rows),
+            "row tokens: input"
+        );
+        let mut y = Mat::scratch(x.rows * self.tokens(), self.dim, Layout::Rows);
+        self.assemble_fast(&mut y, &x, p[0], p[1], p[2], p[3], None);
+        if rec.logits_only {
+            x.recycle();
+        } else {
+            rec.mats.push(x);
+        }
+        y
+    }
+
+    /// ∂W = Σ_tokens pixelsᵀ ∂y, ∂b = Σ_tokens ∂y, ∂cls = Σ_samples ∂y_cls,
+    /// ∂pos_t = Σ_samples ∂y_t; ∂x = ∂y_tokens Wᵀ per image row.
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        dy: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        let x = &rec.mats[0];
+        let (d, t, rl) = (self.dim, self.tokens(), self.row_len);
+        assert_eq!(
+            (dy.rows, dy.cols),
+            (x.rows * t, d),
+            "row tokens: gradient shape"
+        );
+        let [dw, db, dcls, dpos] = grads else {
+            panic!("row tokens: four gradient tensors")
+        };
+        for g in [&mut **dw, &mut **db, &mut **dcls, &mut **dpos] {
+            g.fill(0.0);
+        }
+        let mut dx = if need_dx {
+            Mat::scratch(x.rows, x.cols, Layout::Rows)
+        } else {
+            Mat::zeros(x.rows, 0, Layout::Rows)
+        };
+        for (s, (g, img)) in dy
+            .data
+            .chunks_exact(t * d)
+            .zip(x.data.chunks_exact(x.cols))
+            .enumerate()
+        {
+            for (pos, &v) in dpos.iter_mut().zip(g) {
+                *pos += v;
+            }
+            for (c, &v) in dcls.iter_mut().zip(&g[..d]) {
+                *c += v;
+            }
+            for (r, (g, pixels)) in g[d..].chunks_exact(d).zip(img.chunks_exact(rl)).enumerate() {
+                for (b, &v) in db.iter_mut().zip(g) {
+                    *b += v;
+                }
+                for (&xv, wr) in pixels.iter().zip(dw.chunks_exact_mut(d)) {
+                    for (w, &v) in wr.iter_mut().zip(g) {
+                        *w += xv * v;
+                    }
+                }
+                if need_dx {
+                    let out = &mut dx.data[s * x.cols + r * rl..][..rl];
+                    for (o, wr) in out.iter_mut().zip(p[0].chunks_exact(d)) {
+                        *o = wr.iter().zip(g).map(|(a, b)| a * b).sum();
+                    }
+                }
+            }
+        }
+        dy.recycle();
+        dx
+    }
+
+    /// ẏ = [ċls ; pixels Ẇ + ḃ (+ ẋ W)] + ṗos.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _probes: &mut FastProbes,
+    ) -> Mat {
+        let x = &rec.mats[0];
+        let mut dy = Mat::scratch(x.rows * self.tokens(), self.dim, Layout::Rows);
+        let extra = dx.as_ref().map(|dx| (dx, p[0]));
+        self.assemble_fast(&mut dy, x, dp[0], dp[1], dp[2], dp[3], extra);
+        if let Some(dx) = dx {
+            dx.recycle();
+        }
+        dy
     }
 }
 
@@ -183,5 +351,17 @@ mod tests {
         let expect = model.logits(&moved, &x) - model.logits(&state, &x);
         let got = model.jvp(&state, &x, &v).slopes;
         assert!((got - expect).as_vec().iter().all(|d| d.abs() < 1e-13));
+    }
+
+    #[test]
+    fn fast_path_matches_the_f64_layer() {
+        // Forward, ∂θ, ∂x (unused as a first layer, but exact), tangent.
+        crate::fast::tests::check_layer_against_f64("row tokens", &RowTokens::new(8, 8, 5), 3, 64);
+        crate::fast::tests::check_layer_against_f64(
+            "row tokens 2x3",
+            &RowTokens::new(2, 3, 4),
+            5,
+            6,
+        );
     }
 }
