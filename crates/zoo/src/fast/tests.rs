@@ -237,7 +237,7 @@ fn logits_on_a_line_match_logits_at_each_moved_theta() {
 /// step) agree with dfdx's: same kinds, layer names and shapes, the same
 /// entries infinite (windows without a competitor), the finite values and
 /// tangents equal to f32 rounding.
-pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
+pub(crate) fn check_model_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mode) {
     let reference = build();
     let fast = build().with_backend(Backend::Fast).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
@@ -281,7 +281,7 @@ pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mod
 fn cnn_max_pool_kink_probes_match_dfdx() {
     let build = || arch::find("cnn").unwrap().build::<f32>(&ArchConfig::default());
     for mode in [Mode::Train, Mode::Eval] {
-        check_probes("cnn", build, mode);
+        check_model_probes("cnn", build, mode);
     }
 }
 
@@ -290,7 +290,7 @@ fn relu_kink_probes_match_dfdx() {
     for name in ["mlp-relu", "cnn-bn"] {
         let build = || arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
         for mode in [Mode::Train, Mode::Eval] {
-            check_probes(name, build, mode);
+            check_model_probes(name, build, mode);
         }
     }
 }

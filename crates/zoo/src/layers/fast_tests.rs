@@ -161,7 +161,7 @@ fn other_layer_combinations_match_dfdx() {
             check_models(name, || Model::new(name, 64, 10, layers()), mode);
             if name != "pool rows" {
                 // ReLU's Kink probe, standalone and inside a fused block.
-                crate::fast::tests::check_probes(name, || Model::new(name, 64, 10, layers()), mode);
+                crate::fast::tests::check_model_probes(name, || Model::new(name, 64, 10, layers()), mode);
             }
         }
     }
@@ -175,7 +175,7 @@ fn other_layer_combinations_match_dfdx() {
 #[test]
 fn image_layer_combinations_match_dfdx() {
     use super::{Gelu, Linear, MaxPool2};
-    use crate::fast::tests::check_probes;
+    use crate::fast::tests::check_model_probes;
     use crate::Layer;
     type Layers = Vec<Box<dyn Layer<f32>>>;
     type Build = fn() -> Layers;
@@ -211,7 +211,7 @@ fn image_layer_combinations_match_dfdx() {
         for mode in [Mode::Train, Mode::Eval] {
             check_models(name, || Model::new(name, 64, 10, layers()), mode);
             if name != "conv 3x5, global pool" {
-                check_probes(name, || Model::new(name, 64, 10, layers()), mode);
+                check_model_probes(name, || Model::new(name, 64, 10, layers()), mode);
             }
         }
     }
