@@ -20,6 +20,11 @@
 //! allocations page-fault on every step), and [`FastModel::new`] fuses
 //! Conv → BatchNorm → ReLU (→ GlobalAvgPool) runs into one layer (`fused`)
 //! that makes fewer passes over memory.
+//!
+//! The tangent pass reports the same probes as the dfdx path when asked
+//! ([`FastProbes`]: attention scores, FFN pre-activations), and an affine
+//! layer's backward skips gradient rows that are exactly zero (`sparse`:
+//! after a CLS pool only one token row in T carries a gradient).
 
 mod bn_kernels;
 mod conv_kernels;
