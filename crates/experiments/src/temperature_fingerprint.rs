@@ -110,18 +110,10 @@ impl crate::config::Validate for TemperatureConfig {
                 ),
             ));
         }
-        if self.backend == zoo::Backend::Fast
-            && !zoo::arch::find(&self.arch)
-                .map(|e| e.build::<f32>(&ArchConfig::default()).has_fast_path())
-                .unwrap_or(false)
+        if let Err(e) = zoo::arch::find(&self.arch)
+            .and_then(|a| a.build_on::<f32>(&ArchConfig::default(), self.backend))
         {
-            return Err((
-                "backend",
-                format!(
-                    "architecture {:?} has no fast path in every layer; use `backend: dfdx`",
-                    self.arch
-                ),
-            ));
+            return Err(("backend", format!("{e:#}; use `backend: dfdx`")));
         }
         if self.temperatures.len() < 2 {
             return Err((
