@@ -170,7 +170,8 @@ fn other_layer_combinations_match_dfdx() {
 /// Layer combinations on images that cnn does not exercise: a multi-channel
 /// rows input converted to images (and ∂x back) into a non-square conv
 /// followed by a max-pool, an image conv with a 3x5 kernel pooled globally,
-/// and a 1-D conv with kernel 5 (the image path at height 1) into a
+/// strided convolutions without bias (a ResNet downsampling), and a 1-D
+/// conv with kernel 5 (the image path at height 1) into a
 /// BatchNorm on rows; and their max-pool kink probes.
 #[test]
 fn image_layer_combinations_match_dfdx() {
@@ -195,6 +196,15 @@ fn image_layer_combinations_match_dfdx() {
                 Box::new(Relu),
                 Box::new(GlobalAvgPool::new(5, 64)),
                 Box::new(Linear::new(5, 10)),
+            ]
+        }),
+        ("strided biasless convs", || {
+            vec![
+                Box::new(Conv::strided(1, 4, 8, 8, (3, 3), 2, (1, 1)).without_bias()),
+                Box::new(Relu),
+                Box::new(Conv::strided(4, 6, 4, 4, (1, 1), 2, (0, 0))),
+                Box::new(GlobalAvgPool::new(6, 4)),
+                Box::new(Linear::new(6, 10)),
             ]
         }),
         ("conv1d k5, batchnorm", || {
