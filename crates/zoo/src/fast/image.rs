@@ -95,6 +95,38 @@ pub fn image_to_rows(x: &Mat) -> Mat {
     out
 }
 
+/// Images → padded sequences of `height·width` positions (one zero row
+/// before and after each sample), for the padded-sequence kernels
+/// (BatchNorm's statistics).
+pub fn image_to_padded(x: &Mat) -> Mat {
+    let c = x.cols;
+    let (samples, height, width) = image_dims(x, c, "image_to_padded");
+    let len = height * width;
+    let mut out = Mat::scratch(samples * (len + 2), c, Layout::PaddedSeq { samples, len });
+    super::zero_pad_rows(&mut out.data, c, len);
+    for (dst, src) in super::interiors_mut(&mut out.data, c, len).zip(x.data.chunks_exact(c * len)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// Padded sequences of `height·width` positions → images.
+pub fn padded_to_image(x: &Mat, height: usize, width: usize) -> Mat {
+    let c = x.cols;
+    let (samples, len) = super::padded_dims(x, c, "padded_to_image");
+    assert_eq!(len, height * width, "padded_to_image: positions per sample");
+    let layout = Layout::Image {
+        samples,
+        height,
+        width,
+    };
+    let mut out = Mat::scratch(samples * len, c, layout);
+    for (dst, src) in out.data.chunks_exact_mut(c * len).zip(super::interiors(&x.data, c, len)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
 /// The geometry of a 2-D convolution on images: `c_in` channels of
 /// `height × width`, a `kh × kw` kernel moved by `stride`, `pad_h`/`pad_w`
 /// zero rows/columns on each side.

@@ -32,7 +32,10 @@ mod seq;
 pub use bn_kernels::{backward_constants, channel_sums, BnKernel};
 pub use conv_kernels::{ConvBackward, SeqConv, CHUNK_ROWS};
 pub use gemm_ops::{matmul, MatRef};
-pub use image::{col2im, im2col, image_dims, image_to_rows, rows_to_image, ConvShape};
+pub use image::{
+    col2im, im2col, image_dims, image_to_padded, image_to_rows, padded_to_image, rows_to_image,
+    ConvShape,
+};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,

@@ -226,3 +226,53 @@ fn image_layer_combinations_match_dfdx() {
         }
     }
 }
+
+/// A small ResNet for 1×8×8 inputs (as ResNet-8, narrower): stem conv3x3
+/// (no bias) + 2-D BatchNorm + ReLU, an identity BasicBlock, a
+/// downsampling BasicBlock (stride 2) with a 1x1 stride-2 projection
+/// shortcut + BatchNorm, global average pool, FC 10.
+pub(crate) fn small_resnet<E: crate::Real>() -> Vec<Box<dyn crate::Layer<E>>>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    use super::{Linear, Residual};
+    use crate::Layer;
+    let conv = |c_in, c_out, side, k, stride, pad| -> Box<dyn Layer<E>> {
+        Box::new(Conv::strided(c_in, c_out, side, side, (k, k), stride, (pad, pad)).without_bias())
+    };
+    let bn = |c, side: usize| -> Box<dyn Layer<E>> { Box::new(BatchNorm::new(c, side * side)) };
+    vec![
+        conv(1, 4, 8, 3, 1, 1),
+        bn(4, 8),
+        Box::new(Relu),
+        Box::new(Residual::new(vec![
+            conv(4, 4, 8, 3, 1, 1),
+            bn(4, 8),
+            Box::new(Relu),
+            conv(4, 4, 8, 3, 1, 1),
+            bn(4, 8),
+        ])),
+        Box::new(Relu),
+        Box::new(Residual::with_shortcut(
+            vec![
+                conv(4, 6, 8, 3, 2, 1),
+                bn(6, 4),
+                Box::new(Relu),
+                conv(6, 6, 4, 3, 1, 1),
+                bn(6, 4),
+            ],
+            vec![conv(4, 6, 8, 1, 2, 0), bn(6, 4)],
+        )),
+        Box::new(Relu),
+        Box::new(GlobalAvgPool::new(6, 16)),
+        Box::new(Linear::new(6, 10)),
+    ]
+}
+
+#[test]
+fn a_small_resnet_matches_dfdx_in_train_and_eval_mode() {
+    for mode in [Mode::Train, Mode::Eval] {
+        check_models("resnet", || Model::new("resnet", 64, 10, small_resnet()), mode);
+        crate::fast::tests::check_probes("resnet", || Model::new("resnet", 64, 10, small_resnet()), mode);
+    }
+}
