@@ -198,7 +198,11 @@ pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mod
     let (_, p_ref) = reference.tangent_probed(&state, &mut c_ref, &direction, mode);
     let (_, p_fast) = fast.tangent_probed(&state, &mut c_fast, &direction, mode);
     assert!(!p_ref.is_empty(), "{name}: the dfdx path reports probes");
-    assert_eq!(p_fast.len(), p_ref.len(), "{name} {mode:?}: number of probes");
+    assert_eq!(
+        p_fast.len(),
+        p_ref.len(),
+        "{name} {mode:?}: number of probes"
+    );
     for (f, r) in p_fast.iter().zip(&p_ref) {
         let what = format!("{name} {mode:?} probe {}", r.layer);
         assert_eq!((f.kind, &f.layer), (r.kind, &r.layer), "{what}");
@@ -207,9 +211,16 @@ pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mod
         let infinite = |m: &crate::Matrix<f32>| -> Vec<bool> {
             m.as_slice().iter().map(|v| v.is_infinite()).collect()
         };
-        assert_eq!(infinite(&f.value), infinite(&r.value), "{what}: infinite gaps");
+        assert_eq!(
+            infinite(&f.value),
+            infinite(&r.value),
+            "{what}: infinite gaps"
+        );
         let finite = |m: &crate::Matrix<f32>| -> Vec<f32> {
-            m.as_slice().iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect()
+            m.as_slice()
+                .iter()
+                .map(|&v| if v.is_finite() { v } else { 0.0 })
+                .collect()
         };
         let e = rel_err(&finite(&f.value), &finite(&r.value));
         assert!(e < 1e-4, "{what}: values, relative error {e}");
@@ -220,7 +231,11 @@ pub(crate) fn check_probes(name: &str, build: impl Fn() -> Model<f32>, mode: Mod
 
 #[test]
 fn cnn_max_pool_kink_probes_match_dfdx() {
-    let build = || arch::find("cnn").unwrap().build::<f32>(&ArchConfig::default());
+    let build = || {
+        arch::find("cnn")
+            .unwrap()
+            .build::<f32>(&ArchConfig::default())
+    };
     for mode in [Mode::Train, Mode::Eval] {
         check_probes("cnn", build, mode);
     }
@@ -229,7 +244,11 @@ fn cnn_max_pool_kink_probes_match_dfdx() {
 #[test]
 fn relu_kink_probes_match_dfdx() {
     for name in ["mlp-relu", "cnn-bn"] {
-        let build = || arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        let build = || {
+            arch::find(name)
+                .unwrap()
+                .build::<f32>(&ArchConfig::default())
+        };
         for mode in [Mode::Train, Mode::Eval] {
             check_probes(name, build, mode);
         }

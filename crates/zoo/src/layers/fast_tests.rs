@@ -104,13 +104,52 @@ fn the_fused_block_matches_its_layers_one_by_one() {
             assert_eq!(dx2.layout, Layout::Rows);
             assert_close(&dx2.data, &dx1.data, &format!("{what}: ∂x"));
             // Tangent (θ̇ only: the input is data).
-            let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0], &mut crate::fast::FastProbes::new(false));
-            t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1], &mut crate::fast::FastProbes::new(false));
-            t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2], &mut crate::fast::FastProbes::new(false));
+            let mut t1 = FastLayer::tangent(
+                &conv,
+                &p[..2],
+                &dp[..2],
+                None,
+                mode,
+                &recs[0],
+                &mut crate::fast::FastProbes::new(false),
+            );
+            t1 = FastLayer::tangent(
+                &bn,
+                &p[2..],
+                &dp[2..],
+                Some(t1),
+                mode,
+                &recs[1],
+                &mut crate::fast::FastProbes::new(false),
+            );
+            t1 = FastLayer::tangent(
+                &Relu,
+                &[],
+                &[],
+                Some(t1),
+                mode,
+                &recs[2],
+                &mut crate::fast::FastProbes::new(false),
+            );
             if pooled {
-                t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3], &mut crate::fast::FastProbes::new(false));
+                t1 = FastLayer::tangent(
+                    &gap,
+                    &[],
+                    &[],
+                    Some(t1),
+                    mode,
+                    &recs[3],
+                    &mut crate::fast::FastProbes::new(false),
+                );
             }
-            let t2 = block.tangent(&p, &dp, None, mode, &rec, &mut crate::fast::FastProbes::new(false));
+            let t2 = block.tangent(
+                &p,
+                &dp,
+                None,
+                mode,
+                &rec,
+                &mut crate::fast::FastProbes::new(false),
+            );
             assert_close(&t2.data, &t1.data, &format!("{what}: tangent"));
         }
     }
@@ -272,7 +311,15 @@ where
 #[test]
 fn a_small_resnet_matches_dfdx_in_train_and_eval_mode() {
     for mode in [Mode::Train, Mode::Eval] {
-        check_models("resnet", || Model::new("resnet", 64, 10, small_resnet()), mode);
-        crate::fast::tests::check_probes("resnet", || Model::new("resnet", 64, 10, small_resnet()), mode);
+        check_models(
+            "resnet",
+            || Model::new("resnet", 64, 10, small_resnet()),
+            mode,
+        );
+        crate::fast::tests::check_probes(
+            "resnet",
+            || Model::new("resnet", 64, 10, small_resnet()),
+            mode,
+        );
     }
 }
