@@ -116,7 +116,13 @@ impl BnKernel {
     }
 
     /// Per-channel Σ d and Σ d·x̂ over the interior rows (f64).
-    pub fn sums_with_xhat(&self, d: &Mat, x: &Mat, mean: &[f32], inv: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    pub fn sums_with_xhat(
+        &self,
+        d: &Mat,
+        x: &Mat,
+        mean: &[f32],
+        inv: &[f32],
+    ) -> (Vec<f64>, Vec<f64>) {
         let c = self.channels;
         let (mut sd, mut sdx) = (vec![0.0; c], vec![0.0; c]);
         channel_sums(
@@ -235,4 +241,3 @@ pub fn channel_sums<W: Copy>(
 
 /// Rows per f32 partial sum in [`channel_sums`].
 const PARTIAL_ROWS: usize = 8;
-

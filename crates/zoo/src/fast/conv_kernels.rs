@@ -268,4 +268,3 @@ impl<'a> ConvBackward<'a> {
         }
     }
 }
-

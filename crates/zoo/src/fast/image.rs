@@ -95,6 +95,43 @@ pub fn image_to_rows(x: &Mat) -> Mat {
     out
 }
 
+/// Images → padded sequences of `height·width` positions (one zero row
+/// before and after each sample), for the padded-sequence kernels
+/// (BatchNorm's statistics).
+pub fn image_to_padded(x: &Mat) -> Mat {
+    let c = x.cols;
+    let (samples, height, width) = image_dims(x, c, "image_to_padded");
+    let len = height * width;
+    let mut out = Mat::scratch(samples * (len + 2), c, Layout::PaddedSeq { samples, len });
+    super::zero_pad_rows(&mut out.data, c, len);
+    for (dst, src) in super::interiors_mut(&mut out.data, c, len).zip(x.data.chunks_exact(c * len))
+    {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// Padded sequences of `height·width` positions → images.
+pub fn padded_to_image(x: &Mat, height: usize, width: usize) -> Mat {
+    let c = x.cols;
+    let (samples, len) = super::padded_dims(x, c, "padded_to_image");
+    assert_eq!(len, height * width, "padded_to_image: positions per sample");
+    let layout = Layout::Image {
+        samples,
+        height,
+        width,
+    };
+    let mut out = Mat::scratch(samples * len, c, layout);
+    for (dst, src) in out
+        .data
+        .chunks_exact_mut(c * len)
+        .zip(super::interiors(&x.data, c, len))
+    {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
 /// The geometry of a 2-D convolution on images: `c_in` channels of
 /// `height × width`, a `kh × kw` kernel moved by `stride`, `pad_h`/`pad_w`
 /// zero rows/columns on each side.
@@ -213,7 +250,11 @@ pub fn im2col(x: &Mat, g: &ConvShape) -> Mat {
 /// them) whose pixels receive the sum of the column entries that read them.
 pub fn col2im(cols: &Mat, g: &ConvShape, samples: usize) -> Mat {
     let rows = samples * g.out_height() * g.out_width();
-    assert_eq!((cols.rows, cols.cols), (rows, g.patch()), "col2im: columns shape");
+    assert_eq!(
+        (cols.rows, cols.cols),
+        (rows, g.patch()),
+        "col2im: columns shape"
+    );
     let layout = Layout::Image {
         samples,
         height: g.height,
@@ -282,17 +323,61 @@ mod tests {
     #[test]
     fn im2col_matches_its_definition_and_col2im_is_its_adjoint() {
         for g in [
-            ConvShape { c_in: 2, height: 5, width: 4, kh: 3, kw: 3, stride: 1, pad_h: 1, pad_w: 1 },
-            ConvShape { c_in: 3, height: 6, width: 5, kh: 3, kw: 3, stride: 2, pad_h: 1, pad_w: 1 },
-            ConvShape { c_in: 2, height: 4, width: 6, kh: 1, kw: 1, stride: 2, pad_h: 0, pad_w: 0 },
-            ConvShape { c_in: 1, height: 4, width: 5, kh: 3, kw: 5, stride: 1, pad_h: 1, pad_w: 2 },
+            ConvShape {
+                c_in: 2,
+                height: 5,
+                width: 4,
+                kh: 3,
+                kw: 3,
+                stride: 1,
+                pad_h: 1,
+                pad_w: 1,
+            },
+            ConvShape {
+                c_in: 3,
+                height: 6,
+                width: 5,
+                kh: 3,
+                kw: 3,
+                stride: 2,
+                pad_h: 1,
+                pad_w: 1,
+            },
+            ConvShape {
+                c_in: 2,
+                height: 4,
+                width: 6,
+                kh: 1,
+                kw: 1,
+                stride: 2,
+                pad_h: 0,
+                pad_w: 0,
+            },
+            ConvShape {
+                c_in: 1,
+                height: 4,
+                width: 5,
+                kh: 3,
+                kw: 5,
+                stride: 1,
+                pad_h: 1,
+                pad_w: 2,
+            },
         ] {
             let samples = 2;
-            let layout = Layout::Image { samples, height: g.height, width: g.width };
+            let layout = Layout::Image {
+                samples,
+                height: g.height,
+                width: g.width,
+            };
             let n = samples * g.height * g.width * g.c_in;
             let x = Mat {
                 layout,
-                ..Mat::new(samples * g.height * g.width, g.c_in, (0..n).map(|i| (i as f32).sin()).collect())
+                ..Mat::new(
+                    samples * g.height * g.width,
+                    g.c_in,
+                    (0..n).map(|i| (i as f32).sin()).collect(),
+                )
             };
             let cols = im2col(&x, &g);
             let (oh, ow) = (g.out_height(), g.out_width());
@@ -308,7 +393,8 @@ mod tests {
                                     let inside = (0..g.height as isize).contains(&iy)
                                         && (0..g.width as isize).contains(&ix);
                                     let expect = if inside {
-                                        x.row((s * g.height + iy as usize) * g.width + ix as usize)[c]
+                                        x.row((s * g.height + iy as usize) * g.width + ix as usize)
+                                            [c]
                                     } else {
                                         0.0
                                     };
@@ -322,12 +408,29 @@ mod tests {
                 }
             }
             let m = cols.rows * cols.cols;
-            let c = Mat::new(cols.rows, cols.cols, (0..m).map(|i| (0.3 * i as f32).cos()).collect());
+            let c = Mat::new(
+                cols.rows,
+                cols.cols,
+                (0..m).map(|i| (0.3 * i as f32).cos()).collect(),
+            );
             let back = col2im(&c, &g, samples);
             assert_eq!(back.layout, layout);
-            let lhs: f64 = cols.data.iter().zip(&c.data).map(|(a, b)| (a * b) as f64).sum();
-            let rhs: f64 = x.data.iter().zip(&back.data).map(|(a, b)| (a * b) as f64).sum();
-            assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{g:?}: {lhs} vs {rhs}");
+            let lhs: f64 = cols
+                .data
+                .iter()
+                .zip(&c.data)
+                .map(|(a, b)| (a * b) as f64)
+                .sum();
+            let rhs: f64 = x
+                .data
+                .iter()
+                .zip(&back.data)
+                .map(|(a, b)| (a * b) as f64)
+                .sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+                "{g:?}: {lhs} vs {rhs}"
+            );
         }
     }
 }

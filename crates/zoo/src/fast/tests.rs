@@ -181,11 +181,52 @@ fn the_fast_backend_is_refused_in_f64_and_for_layers_without_one() {
         .unwrap()
         .to_string();
     assert!(err.contains("f32 only"), "{err}");
-    let slow = arch::find("tiny-transformer")
+    // A layer without a fast path (none is left in the registry).
+    struct Slow;
+    impl crate::Layer<f32> for Slow {
+        fn describe(&self) -> String {
+            "slow".into()
+        }
+        fn forward_traced(
+            &self,
+            _p: &[crate::Plain<f32>],
+            x: crate::Traced<f32>,
+            _s: &mut [f32],
+            _m: Mode,
+            _c: &mut crate::Cache<f32>,
+        ) -> crate::Traced<f32> {
+            x
+        }
+        fn forward(
+            &self,
+            _p: &[crate::Plain<f32>],
+            x: crate::Plain<f32>,
+            _s: &mut [f32],
+            _m: Mode,
+            _c: &mut crate::Cache<f32>,
+        ) -> crate::Plain<f32> {
+            x
+        }
+        fn tangent(
+            &self,
+            _p: &[crate::Plain<f32>],
+            _dp: &[crate::Plain<f32>],
+            dx: Option<crate::Plain<f32>>,
+            _m: Mode,
+            _c: &mut crate::Cache<f32>,
+            _probes: &mut Vec<crate::Probe<f32>>,
+        ) -> crate::Plain<f32> {
+            dx.expect("not the first layer")
+        }
+    }
+    let layers: Vec<Box<dyn crate::Layer<f32>>> =
+        vec![Box::new(crate::layers::Linear::new(64, 10)), Box::new(Slow)];
+    let err = Model::new("slow", 64, 10, layers)
+        .with_backend(Backend::Fast)
+        .err()
         .unwrap()
-        .build::<f32>(&ArchConfig::default());
-    let err = slow.with_backend(Backend::Fast).err().unwrap().to_string();
-    assert!(err.contains("has no fast path"), "{err}");
+        .to_string();
+    assert!(err.contains("layer 1 (slow) has no fast path"), "{err}");
 }
 
 #[test]
@@ -259,7 +300,11 @@ pub(crate) fn check_model_probes(name: &str, build: impl Fn() -> Model<f32>, mod
     let (_, p_ref) = reference.tangent_probed(&state, &mut c_ref, &direction, mode);
     let (_, p_fast) = fast.tangent_probed(&state, &mut c_fast, &direction, mode);
     assert!(!p_ref.is_empty(), "{name}: the dfdx path reports probes");
-    assert_eq!(p_fast.len(), p_ref.len(), "{name} {mode:?}: number of probes");
+    assert_eq!(
+        p_fast.len(),
+        p_ref.len(),
+        "{name} {mode:?}: number of probes"
+    );
     for (f, r) in p_fast.iter().zip(&p_ref) {
         let what = format!("{name} {mode:?} probe {}", r.layer);
         assert_eq!((f.kind, &f.layer), (r.kind, &r.layer), "{what}");
@@ -268,9 +313,16 @@ pub(crate) fn check_model_probes(name: &str, build: impl Fn() -> Model<f32>, mod
         let infinite = |m: &crate::Matrix<f32>| -> Vec<bool> {
             m.as_slice().iter().map(|v| v.is_infinite()).collect()
         };
-        assert_eq!(infinite(&f.value), infinite(&r.value), "{what}: infinite gaps");
+        assert_eq!(
+            infinite(&f.value),
+            infinite(&r.value),
+            "{what}: infinite gaps"
+        );
         let finite = |m: &crate::Matrix<f32>| -> Vec<f32> {
-            m.as_slice().iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect()
+            m.as_slice()
+                .iter()
+                .map(|&v| if v.is_finite() { v } else { 0.0 })
+                .collect()
         };
         let e = rel_err(&finite(&f.value), &finite(&r.value));
         assert!(e < 1e-4, "{what}: values, relative error {e}");
@@ -281,7 +333,11 @@ pub(crate) fn check_model_probes(name: &str, build: impl Fn() -> Model<f32>, mod
 
 #[test]
 fn cnn_max_pool_kink_probes_match_dfdx() {
-    let build = || arch::find("cnn").unwrap().build::<f32>(&ArchConfig::default());
+    let build = || {
+        arch::find("cnn")
+            .unwrap()
+            .build::<f32>(&ArchConfig::default())
+    };
     for mode in [Mode::Train, Mode::Eval] {
         check_model_probes("cnn", build, mode);
     }
@@ -290,7 +346,11 @@ fn cnn_max_pool_kink_probes_match_dfdx() {
 #[test]
 fn relu_kink_probes_match_dfdx() {
     for name in ["mlp-relu", "cnn-bn"] {
-        let build = || arch::find(name).unwrap().build::<f32>(&ArchConfig::default());
+        let build = || {
+            arch::find(name)
+                .unwrap()
+                .build::<f32>(&ArchConfig::default())
+        };
         for mode in [Mode::Train, Mode::Eval] {
             check_model_probes(name, build, mode);
         }

@@ -16,8 +16,8 @@
 //! be called with the mode of the forward it reads.
 
 use crate::fast::{
-    backward_constants, interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded,
-    zero_pad_rows, BnKernel, Layout, Mat, Record,
+    backward_constants, image_to_padded, interiors, interiors_mut, padded_dims, padded_to_image,
+    padded_to_rows, rows_to_padded, zero_pad_rows, BnKernel, Layout, Mat, Record,
 };
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
@@ -230,8 +230,8 @@ where
 
 /// Fast path on padded sequences (channels-last: a channel is a column,
 /// statistics over the interior rows only; output pad rows stay zero).
-/// Rows input (channel-major C·L) is converted to a padded sequence and the
-/// output back. The record holds the input x (x̂ = (x − μ)/σ is recomputed
+/// Rows input (channel-major C·L) and images (channels-last, H·W = L: a
+/// 2-D BatchNorm) are converted to a padded sequence and the output back. The record holds the input x (x̂ = (x − μ)/σ is recomputed
 /// where needed, which is cheaper than storing it), μ, 1/σ and the weight
 /// of the batch statistics' response: 1/N in train mode, 0 in eval mode.
 ///
@@ -260,7 +260,11 @@ impl BatchNorm {
                 padded
             }
             Layout::PaddedSeq { .. } => x,
-            Layout::Image { .. } => unreachable!("batchnorm refuses images (output_form)"),
+            Layout::Image { .. } => {
+                let padded = image_to_padded(&x);
+                x.recycle();
+                padded
+            }
         };
         let (_, len) = padded_dims(&x, self.channels, "batchnorm");
         assert_eq!(len, self.length, "batchnorm: sequence length");
@@ -277,7 +281,11 @@ fn to_layout(y: Mat, layout: Layout) -> Mat {
             rows
         }
         Layout::PaddedSeq { .. } => y,
-        Layout::Image { .. } => unreachable!("batchnorm refuses images (output_form)"),
+        Layout::Image { height, width, .. } => {
+            let image = padded_to_image(&y, height, width);
+            y.recycle();
+            image
+        }
     }
 }
 
@@ -288,6 +296,11 @@ impl crate::fast::FastLayer for BatchNorm {
         match input {
             Form::Rows(n) if n == c * l => Ok(input),
             Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => Ok(input),
+            Form::Image {
+                channels,
+                height,
+                width,
+            } if (channels, height * width) == (c, l) => Ok(input),
             _ => Err(format!("batchnorm needs {c} channels x {l} positions, got {input}")),
         }
     }

@@ -1,5 +1,6 @@
-//! Convolution, stride 1, zero padding (kh/2, kw/2) ("same" output size), as
-//! im2col + matmul: dfdx 0.13 has conv2d only behind its nightly feature and
+//! Convolution as im2col + matmul, by default stride 1 with zero padding
+//! (kh/2, kw/2) ("same" output size), in general with a stride, explicit
+//! zero padding and with or without bias (ResNet convolutions): dfdx 0.13 has conv2d only behind its nightly feature and
 //! no conv1d at all (shared/dfdx-notes.md).
 //!
 //! Activations are rows of C·H·W values, channel-major (the PyTorch flatten
@@ -26,9 +27,11 @@ use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
 
-/// Convolution `c_in × h × w → c_out × h × w` with a `kh × kw` kernel,
-/// stride 1, zero padding (kh/2, kw/2); weight (C_in·kh·kw, C_out) and bias,
-/// both U(±1/√(C_in·kh·kw)) (PyTorch).
+/// Convolution `c_in × h × w → c_out × h' × w'` with a `kh × kw` kernel,
+/// a stride and zero padding (stride 1 and padding (kh/2, kw/2) unless
+/// built by [`Conv::strided`]: then h' = h, w' = w); weight
+/// (C_in·kh·kw, C_out) and optionally a bias, both U(±1/√(C_in·kh·kw))
+/// (PyTorch).
 ///
 /// The weight's row index is ci·kh·kw + ky·kw + kx, i.e. the transpose of
 /// PyTorch's (C_out, C_in, kh, kw) weight flattened per output channel.
@@ -38,14 +41,22 @@ pub struct Conv {
     pub c_in: usize,
     /// Output channels.
     pub c_out: usize,
-    /// Input (and output) height; 1 for a 1-D convolution.
+    /// Input height; 1 for a 1-D convolution.
     pub height: usize,
-    /// Input (and output) width, or the sequence length.
+    /// Input width, or the sequence length.
     pub width: usize,
     /// Kernel height (1 for 1-D).
     pub kh: usize,
     /// Kernel width.
     pub kw: usize,
+    /// Step between output pixels, in input pixels (both directions).
+    pub stride: usize,
+    /// Zero rows above and below the input.
+    pub pad_h: usize,
+    /// Zero columns left and right of the input.
+    pub pad_w: usize,
+    /// Whether there is a bias (parameter `bias`, after the weight).
+    pub bias: bool,
     /// im2col index into a row of C·H·W inputs plus the zero column: entry
     /// `pos·patch + j` is the input feature that output position `pos` reads
     /// with kernel tap `j` (C·H·W, the zero column, where the tap falls in
@@ -77,22 +88,63 @@ impl Conv {
             kh % 2 == 1 && kw % 2 == 1,
             "'same' padding k/2 needs odd kernel sizes, got {kh}x{kw}"
         );
-        let index = im2col_index(c_in, height, width, kh, kw);
-        let index = Dev::default().tensor_from_vec(index, (height * width * c_in * kh * kw,));
-        Conv {
+        Self::strided(c_in, c_out, height, width, (kh, kw), 1, (kh / 2, kw / 2))
+    }
+
+    /// General convolution: kernel `(kh, kw)`, `stride`, zero padding
+    /// `(pad_h, pad_w)`, with bias (see [`Conv::without_bias`]). Output
+    /// size ⌊(H + 2·pad_h − kh)/stride⌋ + 1 by ⌊(W + 2·pad_w − kw)/stride⌋ + 1.
+    pub fn strided(
+        c_in: usize,
+        c_out: usize,
+        height: usize,
+        width: usize,
+        (kh, kw): (usize, usize),
+        stride: usize,
+        (pad_h, pad_w): (usize, usize),
+    ) -> Self {
+        assert!(stride >= 1, "conv: stride 0");
+        assert!(
+            height + 2 * pad_h >= kh && width + 2 * pad_w >= kw,
+            "conv: a {kh}x{kw} kernel does not fit a padded {height}x{width} input"
+        );
+        let mut conv = Conv {
             c_in,
             c_out,
             height,
             width,
             kh,
             kw,
-            index,
-        }
+            stride,
+            pad_h,
+            pad_w,
+            bias: true,
+            index: Dev::default().tensor_from_vec(Vec::new(), (0,)),
+        };
+        let index = im2col_index_strided(&conv.shape());
+        conv.index = Dev::default().tensor_from_vec(index, (conv.positions() * conv.patch(),));
+        conv
     }
 
-    /// Output positions per sample (H·W).
+    /// The same convolution without bias (ResNet convolutions).
+    pub fn without_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+
+    /// Output height.
+    pub fn out_height(&self) -> usize {
+        self.shape().out_height()
+    }
+
+    /// Output width.
+    pub fn out_width(&self) -> usize {
+        self.shape().out_width()
+    }
+
+    /// Output positions per sample (H'·W').
     pub fn positions(&self) -> usize {
-        self.height * self.width
+        self.out_height() * self.out_width()
     }
 
     /// Inputs one output value reads (C_in·kh·kw), the fan-in.
@@ -102,15 +154,15 @@ impl Conv {
 
     /// Features of an input row (C_in·H·W).
     pub fn in_features(&self) -> usize {
-        self.c_in * self.positions()
+        self.c_in * self.height * self.width
     }
 
-    /// Features of an output row (C_out·H·W).
+    /// Features of an output row (C_out·H'·W').
     pub fn out_features(&self) -> usize {
         self.c_out * self.positions()
     }
 
-    /// im2col: (B, C_in·H·W) rows → (B·H·W, C_in·kh·kw) columns, one row per
+    /// im2col: (B, C_in·H·W) rows → (B·H'·W', C_in·kh·kw) columns, one row per
     /// (sample, output position). Differentiable (gather scatters back).
     pub fn im2col<E: Real, T: TapeOps<E>>(
         &self,
@@ -171,7 +223,12 @@ impl Conv {
         // The tangent reuses these columns for conv(Ẇ, x) instead of gathering again.
         cache.push(cols.retaped::<NoneTape>());
         let rows = cols.shape().0;
-        let y = cols.matmul(p[0].retaped::<T>()) + broadcast_row(p[1].retaped::<T>(), rows);
+        let y = cols.matmul(p[0].retaped::<T>());
+        let y = if self.bias {
+            y + broadcast_row(p[1].retaped::<T>(), rows)
+        } else {
+            y
+        };
         self.to_rows(y)
     }
 }
@@ -182,15 +239,33 @@ impl Conv {
 /// feature ci·h·w + iy·w + ix with iy = oy + ky − kh/2, ix = ox + kx − kw/2,
 /// or c_in·h·w (the appended zero column) outside the image.
 pub fn im2col_index(c_in: usize, h: usize, w: usize, kh: usize, kw: usize) -> Vec<usize> {
+    im2col_index_strided(&ConvShape {
+        c_in,
+        height: h,
+        width: w,
+        kh,
+        kw,
+        stride: 1,
+        pad_h: kh / 2,
+        pad_w: kw / 2,
+    })
+}
+
+/// [`im2col_index`] for any stride and padding: output position
+/// pos = oy·W' + ox reads, with tap j = ci·kh·kw + ky·kw + kx, input
+/// feature ci·h·w + iy·w + ix with iy = oy·stride + ky − pad_h,
+/// ix = ox·stride + kx − pad_w, or c_in·h·w (the zero column) outside.
+pub fn im2col_index_strided(g: &ConvShape) -> Vec<usize> {
+    let (c_in, h, w, kh, kw) = (g.c_in, g.height, g.width, g.kh, g.kw);
     let zero = c_in * h * w;
-    let (ph, pw) = ((kh / 2) as isize, (kw / 2) as isize);
-    let mut index = Vec::with_capacity(h * w * c_in * kh * kw);
-    for oy in 0..h as isize {
-        for ox in 0..w as isize {
+    let (ph, pw, st) = (g.pad_h as isize, g.pad_w as isize, g.stride as isize);
+    let mut index = Vec::with_capacity(g.out_height() * g.out_width() * g.patch());
+    for oy in 0..g.out_height() as isize {
+        for ox in 0..g.out_width() as isize {
             for ci in 0..c_in {
                 for ky in 0..kh as isize {
                     for kx in 0..kw as isize {
-                        let (iy, ix) = (oy + ky - ph, ox + kx - pw);
+                        let (iy, ix) = (oy * st + ky - ph, ox * st + kx - pw);
                         let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
                         index.push(if inside {
                             ci * h * w + iy as usize * w + ix as usize
@@ -210,14 +285,23 @@ where
     Dev: dfdx::prelude::Device<E>,
 {
     fn describe(&self) -> String {
+        let extra = format!(
+            "{}{}",
+            if self.stride != 1 || (self.pad_h, self.pad_w) != (self.kh / 2, self.kw / 2) {
+                format!(" stride {} pad {}x{}", self.stride, self.pad_h, self.pad_w)
+            } else {
+                String::new()
+            },
+            if self.bias { "" } else { " (no bias)" }
+        );
         if self.height == 1 && self.kh == 1 {
             format!(
-                "conv1d {}->{} k{} len {}",
+                "conv1d {}->{} k{} len {}{extra}",
                 self.c_in, self.c_out, self.kw, self.width
             )
         } else {
             format!(
-                "conv2d {}->{} k{}x{} on {}x{}",
+                "conv2d {}->{} k{}x{} on {}x{}{extra}",
                 self.c_in, self.c_out, self.kh, self.kw, self.height, self.width
             )
         }
@@ -225,10 +309,15 @@ where
 
     fn params(&self) -> Vec<ParamSpec> {
         let bound = 1.0 / (self.patch() as f64).sqrt();
-        vec![
-            ParamSpec::new("weight", (self.patch(), self.c_out), Init::Uniform(bound)),
-            ParamSpec::new("bias", (1, self.c_out), Init::Uniform(bound)),
-        ]
+        let mut p = vec![ParamSpec::new(
+            "weight",
+            (self.patch(), self.c_out),
+            Init::Uniform(bound),
+        )];
+        if self.bias {
+            p.push(ParamSpec::new("bias", (1, self.c_out), Init::Uniform(bound)));
+        }
+        p
     }
 
     forward_via_fwd!(E);
@@ -239,7 +328,7 @@ where
         Some(Box::new(self.clone()))
     }
 
-    /// ẏ = conv(Ẇ, x) + conv(W, ẋ) + ḃ.
+    /// ẏ = conv(Ẇ, x) + conv(W, ẋ) + ḃ (no ḃ without bias).
     fn tangent(
         &self,
         p: &[Plain<E>],
@@ -251,7 +340,10 @@ where
     ) -> Plain<E> {
         let cols = cache.next();
         let rows = cols.shape().0;
-        let mut dy = cols.matmul(dp[0].clone()) + broadcast_row(dp[1].clone(), rows);
+        let mut dy = cols.matmul(dp[0].clone());
+        if self.bias {
+            dy = dy + broadcast_row(dp[1].clone(), rows);
+        }
         if let Some(dx) = dx {
             dy = dy + self.im2col(dx).matmul(p[0].clone());
         }
@@ -263,10 +355,11 @@ impl Conv {
     /// True when the fast path runs on padded sequences (1-D, kernel 1 or
     /// 3); the other convolutions run on images ([`Layout::Image`]).
     pub(crate) fn on_sequences(&self) -> bool {
-        self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3)
+        let same = self.stride == 1 && (self.pad_h, self.pad_w) == (0, self.kw / 2);
+        self.height == 1 && self.kh == 1 && (self.kw == 1 || self.kw == 3) && same && self.bias
     }
 
-    /// The geometry of the image fast path (stride 1, padding kh/2, kw/2).
+    /// The geometry: input, kernel, stride and padding.
     pub fn shape(&self) -> ConvShape {
         ConvShape {
             c_in: self.c_in,
@@ -274,9 +367,9 @@ impl Conv {
             width: self.width,
             kh: self.kh,
             kw: self.kw,
-            stride: 1,
-            pad_h: self.kh / 2,
-            pad_w: self.kw / 2,
+            stride: self.stride,
+            pad_h: self.pad_h,
+            pad_w: self.pad_w,
         }
     }
 
@@ -336,8 +429,8 @@ impl Conv {
     }
 
     /// bias + Σ_terms cols·W' over `samples` images (each `W'` from
-    /// [`Self::permuted`], each `cols` from [`im2col`]).
-    fn image_conv(&self, terms: &[(&Mat, &[f32])], bias: &[f32], samples: usize) -> Mat {
+    /// [`Self::permuted`], each `cols` from [`im2col`]); `bias` None: 0.
+    fn image_conv(&self, terms: &[(&Mat, &[f32])], bias: Option<&[f32]>, samples: usize) -> Mat {
         let g = self.shape();
         let co_n = self.c_out;
         let layout = Layout::Image {
@@ -346,8 +439,13 @@ impl Conv {
             width: g.out_width(),
         };
         let mut y = Mat::scratch(terms[0].0.rows, co_n, layout);
-        for row in y.data.chunks_exact_mut(co_n) {
-            row.copy_from_slice(bias);
+        match bias {
+            Some(bias) => {
+                for row in y.data.chunks_exact_mut(co_n) {
+                    row.copy_from_slice(bias);
+                }
+            }
+            None => y.data.fill(0.0),
         }
         for &(cols, w) in terms {
             let w = MatRef::row_major(w, g.patch(), co_n);
@@ -361,7 +459,8 @@ impl Conv {
         let (samples, _, _) = image_dims(&x, self.c_in, "conv2d");
         let cols = im2col(&x, &self.shape());
         x.recycle();
-        let y = self.image_conv(&[(&cols, &self.permuted(p[0]))], p[1], samples);
+        let bias = self.bias.then(|| p[1]);
+        let y = self.image_conv(&[(&cols, &self.permuted(p[0]))], bias, samples);
         rec.mats.push(cols);
         // The batch size and the input's layout, for ∂x and ẋ.
         rec.mats.push(Mat::zeros(samples, 0, layout));
@@ -420,8 +519,10 @@ impl Conv {
                 *a += v as f64;
             }
         }
-        for (gb, v) in grads[1].iter_mut().zip(&db) {
-            *gb = *v as f32;
+        if self.bias {
+            for (gb, v) in grads[1].iter_mut().zip(&db) {
+                *gb = *v as f32;
+            }
         }
         let (h, w) = (self.height, self.width);
         let dx = if need_dx {
@@ -453,14 +554,15 @@ impl Conv {
     fn image_tangent(&self, p: &[&[f32]], dp: &[&[f32]], dx: Option<Mat>, rec: &Record) -> Mat {
         let (cols, samples) = (&rec.mats[0], rec.mats[1].rows);
         let dw = self.permuted(dp[0]);
+        let db = self.bias.then(|| dp[1]);
         match dx {
-            None => self.image_conv(&[(cols, &dw)], dp[1], samples),
+            None => self.image_conv(&[(cols, &dw)], db, samples),
             Some(dx) => {
                 let (dx, _) = self.image_input(dx);
                 let dcols = im2col(&dx, &self.shape());
                 dx.recycle();
                 let w = self.permuted(p[0]);
-                let dy = self.image_conv(&[(cols, &dw), (&dcols, &w)], dp[1], samples);
+                let dy = self.image_conv(&[(cols, &dw), (&dcols, &w)], db, samples);
                 dcols.recycle();
                 dy
             }
@@ -593,21 +695,23 @@ mod tests {
         (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
     }
 
-    /// Direct convolution, PyTorch semantics (zero padding kh/2, kw/2, stride 1),
-    /// with our weight layout w[(ci·kh·kw + ky·kw + kx)·c_out + co].
+    /// Direct convolution, PyTorch semantics (zero padding, stride), with
+    /// our weight layout w[(ci·kh·kw + ky·kw + kx)·c_out + co]; `bias`
+    /// empty for none.
     fn naive(conv: &Conv, x: &[f64], w: &[f64], bias: &[f64], b: usize) -> Vec<f64> {
         let (h, wd, kh, kw) = (conv.height, conv.width, conv.kh, conv.kw);
+        let (oh, ow, st) = (conv.out_height(), conv.out_width(), conv.stride as isize);
         let mut out = vec![0.0; b * conv.out_features()];
         for s in 0..b {
             for co in 0..conv.c_out {
-                for oy in 0..h {
-                    for ox in 0..wd {
-                        let mut acc = bias[co];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias.get(co).copied().unwrap_or(0.0);
                         for ci in 0..conv.c_in {
                             for ky in 0..kh {
                                 for kx in 0..kw {
-                                    let iy = oy as isize + ky as isize - (kh / 2) as isize;
-                                    let ix = ox as isize + kx as isize - (kw / 2) as isize;
+                                    let iy = oy as isize * st + ky as isize - conv.pad_h as isize;
+                                    let ix = ox as isize * st + kx as isize - conv.pad_w as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
                                         continue;
                                     }
@@ -619,7 +723,7 @@ mod tests {
                                 }
                             }
                         }
-                        out[s * conv.out_features() + co * h * wd + oy * wd + ox] = acc;
+                        out[s * conv.out_features() + co * oh * ow + oy * ow + ox] = acc;
                     }
                 }
             }
@@ -631,11 +735,11 @@ mod tests {
         let dev = Dev::default();
         let x = random(b * conv.in_features(), 1);
         let w = random(conv.patch() * conv.c_out, 2);
-        let bias = random(conv.c_out, 3);
-        let p = vec![
-            dev.tensor_from_vec(w.clone(), (conv.patch(), conv.c_out)),
-            dev.tensor_from_vec(bias.clone(), (1, conv.c_out)),
-        ];
+        let bias = if conv.bias { random(conv.c_out, 3) } else { Vec::new() };
+        let mut p = vec![dev.tensor_from_vec(w.clone(), (conv.patch(), conv.c_out))];
+        if conv.bias {
+            p.push(dev.tensor_from_vec(bias.clone(), (1, conv.c_out)));
+        }
         let xt = dev.tensor_from_vec(x.clone(), (b, conv.in_features()));
         let y = conv.forward(&p, xt.clone(), &mut [], Mode::Eval, &mut Cache::new());
         assert_eq!(*y.shape(), (b, conv.out_features()));
@@ -670,6 +774,15 @@ mod tests {
     }
 
     #[test]
+    fn strided_padded_and_biasless_convs_match_direct_convolution() {
+        check_against_naive(&Conv::strided(3, 4, 6, 5, (3, 3), 2, (1, 1)), 2);
+        check_against_naive(&Conv::strided(2, 3, 6, 6, (1, 1), 2, (0, 0)).without_bias(), 3);
+        check_against_naive(&Conv::strided(2, 3, 5, 5, (3, 3), 1, (0, 2)).without_bias(), 2);
+        check_tangent(&Conv::strided(2, 3, 6, 5, (3, 3), 2, (1, 1)).without_bias());
+        check_tangent(&Conv::strided(3, 2, 4, 4, (1, 1), 2, (0, 0)));
+    }
+
+    #[test]
     fn conv1d_matches_direct_convolution() {
         check_against_naive(&Conv::new_1d(2, 3, 7, 3), 3);
         check_against_naive(&Conv::new_1d(1, 4, 5, 5), 2);
@@ -699,10 +812,13 @@ mod tests {
 
     #[test]
     fn tangent_is_the_exact_bilinear_derivative() {
-        // conv is bilinear in (W, x) and affine in b, so the central
-        // difference of (W ± εẆ, b ± εḃ, x ± εẋ) is exact up to rounding.
+        check_tangent(&Conv::new_2d(2, 3, 4, 5, 3));
+    }
+
+    /// conv is bilinear in (W, x) and affine in b, so the central
+    /// difference of (W ± εẆ, b ± εḃ, x ± εẋ) is exact up to rounding.
+    fn check_tangent(conv: &Conv) {
         let dev = Dev::default();
-        let conv = Conv::new_2d(2, 3, 4, 5, 3);
         let b = 2;
         let t = |v: Vec<f64>, s: (usize, usize)| dev.tensor_from_vec(v, s);
         let (ws, bs, xs) = (

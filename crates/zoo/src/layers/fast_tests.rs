@@ -104,13 +104,52 @@ fn the_fused_block_matches_its_layers_one_by_one() {
             assert_eq!(dx2.layout, Layout::Rows);
             assert_close(&dx2.data, &dx1.data, &format!("{what}: ∂x"));
             // Tangent (θ̇ only: the input is data).
-            let mut t1 = FastLayer::tangent(&conv, &p[..2], &dp[..2], None, mode, &recs[0], &mut crate::fast::FastProbes::new(false));
-            t1 = FastLayer::tangent(&bn, &p[2..], &dp[2..], Some(t1), mode, &recs[1], &mut crate::fast::FastProbes::new(false));
-            t1 = FastLayer::tangent(&Relu, &[], &[], Some(t1), mode, &recs[2], &mut crate::fast::FastProbes::new(false));
+            let mut t1 = FastLayer::tangent(
+                &conv,
+                &p[..2],
+                &dp[..2],
+                None,
+                mode,
+                &recs[0],
+                &mut crate::fast::FastProbes::new(false),
+            );
+            t1 = FastLayer::tangent(
+                &bn,
+                &p[2..],
+                &dp[2..],
+                Some(t1),
+                mode,
+                &recs[1],
+                &mut crate::fast::FastProbes::new(false),
+            );
+            t1 = FastLayer::tangent(
+                &Relu,
+                &[],
+                &[],
+                Some(t1),
+                mode,
+                &recs[2],
+                &mut crate::fast::FastProbes::new(false),
+            );
             if pooled {
-                t1 = FastLayer::tangent(&gap, &[], &[], Some(t1), mode, &recs[3], &mut crate::fast::FastProbes::new(false));
+                t1 = FastLayer::tangent(
+                    &gap,
+                    &[],
+                    &[],
+                    Some(t1),
+                    mode,
+                    &recs[3],
+                    &mut crate::fast::FastProbes::new(false),
+                );
             }
-            let t2 = block.tangent(&p, &dp, None, mode, &rec, &mut crate::fast::FastProbes::new(false));
+            let t2 = block.tangent(
+                &p,
+                &dp,
+                None,
+                mode,
+                &rec,
+                &mut crate::fast::FastProbes::new(false),
+            );
             assert_close(&t2.data, &t1.data, &format!("{what}: tangent"));
         }
     }
@@ -170,7 +209,8 @@ fn other_layer_combinations_match_dfdx() {
 /// Layer combinations on images that cnn does not exercise: a multi-channel
 /// rows input converted to images (and ∂x back) into a non-square conv
 /// followed by a max-pool, an image conv with a 3x5 kernel pooled globally,
-/// and a 1-D conv with kernel 5 (the image path at height 1) into a
+/// strided convolutions without bias (a ResNet downsampling), and a 1-D
+/// conv with kernel 5 (the image path at height 1) into a
 /// BatchNorm on rows; and their max-pool kink probes.
 #[test]
 fn image_layer_combinations_match_dfdx() {
@@ -197,6 +237,15 @@ fn image_layer_combinations_match_dfdx() {
                 Box::new(Linear::new(5, 10)),
             ]
         }),
+        ("strided biasless convs", || {
+            vec![
+                Box::new(Conv::strided(1, 4, 8, 8, (3, 3), 2, (1, 1)).without_bias()),
+                Box::new(Relu),
+                Box::new(Conv::strided(4, 6, 4, 4, (1, 1), 2, (0, 0))),
+                Box::new(GlobalAvgPool::new(6, 4)),
+                Box::new(Linear::new(6, 10)),
+            ]
+        }),
         ("conv1d k5, batchnorm", || {
             vec![
                 Box::new(Conv::new_1d(1, 2, 64, 5)),
@@ -214,5 +263,63 @@ fn image_layer_combinations_match_dfdx() {
                 check_model_probes(name, || Model::new(name, 64, 10, layers()), mode);
             }
         }
+    }
+}
+
+/// A small ResNet for 1×8×8 inputs (as ResNet-8, narrower): stem conv3x3
+/// (no bias) + 2-D BatchNorm + ReLU, an identity BasicBlock, a
+/// downsampling BasicBlock (stride 2) with a 1x1 stride-2 projection
+/// shortcut + BatchNorm, global average pool, FC 10.
+pub(crate) fn small_resnet<E: crate::Real>() -> Vec<Box<dyn crate::Layer<E>>>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    use super::{Linear, Residual};
+    use crate::Layer;
+    let conv = |c_in, c_out, side, k, stride, pad| -> Box<dyn Layer<E>> {
+        Box::new(Conv::strided(c_in, c_out, side, side, (k, k), stride, (pad, pad)).without_bias())
+    };
+    let bn = |c, side: usize| -> Box<dyn Layer<E>> { Box::new(BatchNorm::new(c, side * side)) };
+    vec![
+        conv(1, 4, 8, 3, 1, 1),
+        bn(4, 8),
+        Box::new(Relu),
+        Box::new(Residual::new(vec![
+            conv(4, 4, 8, 3, 1, 1),
+            bn(4, 8),
+            Box::new(Relu),
+            conv(4, 4, 8, 3, 1, 1),
+            bn(4, 8),
+        ])),
+        Box::new(Relu),
+        Box::new(Residual::with_shortcut(
+            vec![
+                conv(4, 6, 8, 3, 2, 1),
+                bn(6, 4),
+                Box::new(Relu),
+                conv(6, 6, 4, 3, 1, 1),
+                bn(6, 4),
+            ],
+            vec![conv(4, 6, 8, 1, 2, 0), bn(6, 4)],
+        )),
+        Box::new(Relu),
+        Box::new(GlobalAvgPool::new(6, 16)),
+        Box::new(Linear::new(6, 10)),
+    ]
+}
+
+#[test]
+fn a_small_resnet_matches_dfdx_in_train_and_eval_mode() {
+    for mode in [Mode::Train, Mode::Eval] {
+        check_models(
+            "resnet",
+            || Model::new("resnet", 64, 10, small_resnet()),
+            mode,
+        );
+        crate::fast::tests::check_probes(
+            "resnet",
+            || Model::new("resnet", 64, 10, small_resnet()),
+            mode,
+        );
     }
 }

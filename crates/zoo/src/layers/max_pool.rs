@@ -269,7 +269,11 @@ impl crate::fast::FastLayer for MaxPool2 {
                 height,
                 width,
             } if (channels, height, width) == (c, h, w) => {}
-            _ => return Err(format!("max-pool needs {c} channels x {h}x{w}, got {input}")),
+            _ => {
+                return Err(format!(
+                    "max-pool needs {c} channels x {h}x{w}, got {input}"
+                ))
+            }
         }
         Ok(Form::Image {
             channels: c,
@@ -420,27 +424,27 @@ impl crate::fast::FastLayer for MaxPool2 {
             (Some(_), _) => {}
         }
         if let Some((gap, dgap)) = &mut kink {
-          self.windows_of(samples, |s, p, o, at| {
-            for ch in 0..c {
-                let k = win[o + ch] as usize;
-                let row = at.map(|a| xd[a + ch]);
-                let drow = dxd.map_or([0.0; 4], |d| at.map(|a| d[a + ch]));
-                dyd[o + ch] = drow[k];
-                // As the dfdx tangent: the best entry that differs from the
-                // winner in value or tangent (earliest on ties).
-                let runner = (0..4)
-                    .filter(|&i| i != k && (row[i] != row[k] || drow[i] != drow[k]))
-                    .fold(None, |best: Option<usize>, i| match best {
-                        Some(j) if row[j] >= row[i] => Some(j),
-                        _ => Some(i),
-                    });
-                let at = s * m + ch * pixels + p;
-                (gap.data[at], dgap.data[at]) = match runner {
-                    Some(r) => (row[k] - row[r], drow[k] - drow[r]),
-                    None => (f32::INFINITY, 0.0),
-                };
-            }
-          });
+            self.windows_of(samples, |s, p, o, at| {
+                for ch in 0..c {
+                    let k = win[o + ch] as usize;
+                    let row = at.map(|a| xd[a + ch]);
+                    let drow = dxd.map_or([0.0; 4], |d| at.map(|a| d[a + ch]));
+                    dyd[o + ch] = drow[k];
+                    // As the dfdx tangent: the best entry that differs from the
+                    // winner in value or tangent (earliest on ties).
+                    let runner = (0..4)
+                        .filter(|&i| i != k && (row[i] != row[k] || drow[i] != drow[k]))
+                        .fold(None, |best: Option<usize>, i| match best {
+                            Some(j) if row[j] >= row[i] => Some(j),
+                            _ => Some(i),
+                        });
+                    let at = s * m + ch * pixels + p;
+                    (gap.data[at], dgap.data[at]) = match runner {
+                        Some(r) => (row[k] - row[r], drow[k] - drow[r]),
+                        None => (f32::INFINITY, 0.0),
+                    };
+                }
+            });
         }
         if let Some(d) = dx {
             d.recycle();

@@ -1,7 +1,9 @@
 //! Residual branch y = x + f(x), f = the inner layers applied in order (a
 //! pre-norm transformer block: `[LayerNorm, attention]` or `[LayerNorm,
 //! Linear, GELU, Linear]`). Tangent: ẏ = ẋ + ḟ, ḟ = the inner tangent passes
-//! composed.
+//! composed. With a projection shortcut g (a ResNet BasicBlock where the
+//! shape changes: conv1x1 stride s + BatchNorm), y = f(x) + g(x) and
+//! ẏ = ḟ + ġ.
 //!
 //! The model splits θ, the direction and the buffers per layer by each
 //! layer's [`Layer::params`] / [`Layer::init_state`]; a `Residual` presents
@@ -12,13 +14,17 @@ use crate::{Cache, Layer, Mode, ParamSpec, Plain, Probe, Real, Traced};
 use dfdx::prelude::WithEmptyTape;
 use std::ops::Range;
 
-/// y = x + f(x) over a list of inner layers.
+/// y = g(x) + f(x) over a list of inner layers f and a shortcut g (the
+/// identity unless built by [`Residual::with_shortcut`]).
 pub struct Residual<E: Real> {
     /// The branch f, applied in order (private: the ranges below index it).
     inner: Vec<Box<dyn Layer<E>>>,
-    /// Per inner layer: its slice of this layer's parameter tensors.
+    /// The shortcut g, applied in order; empty for the identity.
+    shortcut: Vec<Box<dyn Layer<E>>>,
+    /// Per inner layer, then per shortcut layer: its slice of this layer's
+    /// parameter tensors (the shortcut's after the branch's).
     param_ranges: Vec<Range<usize>>,
-    /// Per inner layer: its slice of this layer's buffers.
+    /// Per inner layer, then per shortcut layer: its slice of the buffers.
     state_ranges: Vec<Range<usize>>,
 }
 
@@ -28,13 +34,20 @@ where
 {
     /// A residual branch over `inner` (at least one layer; shapes in = out).
     pub fn new(inner: Vec<Box<dyn Layer<E>>>) -> Self {
+        Self::with_shortcut(inner, Vec::new())
+    }
+
+    /// y = f(x) + g(x) with f = `inner` and g = `shortcut` (both applied in
+    /// order, the same output shape; an empty shortcut is the identity).
+    /// Parameters and buffers: the branch's, then the shortcut's.
+    pub fn with_shortcut(inner: Vec<Box<dyn Layer<E>>>, shortcut: Vec<Box<dyn Layer<E>>>) -> Self {
         assert!(
             !inner.is_empty(),
             "a residual branch needs at least one layer"
         );
         let (mut param_ranges, mut state_ranges) = (Vec::new(), Vec::new());
         let (mut np, mut ns) = (0, 0);
-        for layer in &inner {
+        for layer in inner.iter().chain(&shortcut) {
             let (p, s) = (layer.params().len(), layer.init_state().len());
             param_ranges.push(np..np + p);
             state_ranges.push(ns..ns + s);
@@ -43,9 +56,16 @@ where
         }
         Residual {
             inner,
+            shortcut,
             param_ranges,
             state_ranges,
         }
+    }
+
+    /// `(index into the ranges, layer)` of the shortcut's layers.
+    fn shortcut_layers(&self) -> impl Iterator<Item = (usize, &Box<dyn Layer<E>>)> {
+        let n = self.inner.len();
+        self.shortcut.iter().enumerate().map(move |(j, l)| (n + j, l))
     }
 
     /// The branch's layers, in order.
@@ -60,25 +80,43 @@ where
 {
     fn describe(&self) -> String {
         let parts: Vec<String> = self.inner.iter().map(|l| l.describe()).collect();
-        format!("residual [{}]", parts.join(", "))
+        if self.shortcut.is_empty() {
+            return format!("residual [{}]", parts.join(", "));
+        }
+        let short: Vec<String> = self.shortcut.iter().map(|l| l.describe()).collect();
+        format!(
+            "residual [{}] + shortcut [{}]",
+            parts.join(", "),
+            short.join(", ")
+        )
     }
 
-    /// The inner layers' tensors in order, named "`<inner index>.<name>`".
+    /// The inner layers' tensors in order, named "`<inner index>.<name>`",
+    /// then the shortcut's, named "`s<shortcut index>.<name>`".
     fn params(&self) -> Vec<ParamSpec> {
-        self.inner
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| {
-                l.params().into_iter().map(move |mut s| {
-                    s.name = format!("{i}.{}", s.name);
-                    s
+        let named = |prefix: &'static str, layers: &[Box<dyn Layer<E>>]| -> Vec<ParamSpec> {
+            layers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| {
+                    l.params().into_iter().map(move |mut s| {
+                        s.name = format!("{prefix}{i}.{}", s.name);
+                        s
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        };
+        let mut specs = named("", &self.inner);
+        specs.extend(named("s", &self.shortcut));
+        specs
     }
 
     fn init_state(&self) -> Vec<f64> {
-        self.inner.iter().flat_map(|l| l.init_state()).collect()
+        self.inner
+            .iter()
+            .chain(&self.shortcut)
+            .flat_map(|l| l.init_state())
+            .collect()
     }
 
     // The inner layers are trait objects, so they cannot be driven through one
@@ -105,7 +143,17 @@ where
                 cache,
             );
         }
-        h + x
+        let mut g = x;
+        for (i, layer) in self.shortcut_layers() {
+            g = layer.forward_traced(
+                &p[self.param_ranges[i].clone()],
+                g,
+                &mut state[self.state_ranges[i].clone()],
+                mode,
+                cache,
+            );
+        }
+        h + g
     }
 
     fn forward(
@@ -126,24 +174,41 @@ where
                 cache,
             );
         }
-        h + x
+        let mut g = x;
+        for (i, layer) in self.shortcut_layers() {
+            g = layer.forward(
+                &p[self.param_ranges[i].clone()],
+                g,
+                &mut state[self.state_ranges[i].clone()],
+                mode,
+                cache,
+            );
+        }
+        h + g
     }
 
-    /// A fast path when every inner layer has one.
+    /// A fast path when every inner and shortcut layer has one.
     fn fast(&self) -> Option<Box<dyn FastLayer>> {
         let inner = self
             .inner
             .iter()
             .map(|l| l.fast())
             .collect::<Option<Vec<_>>>()?;
+        let shortcut = self
+            .shortcut
+            .iter()
+            .map(|l| l.fast())
+            .collect::<Option<Vec<_>>>()?;
         Some(Box::new(FastResidual {
             inner,
+            shortcut,
             param_ranges: self.param_ranges.clone(),
             state_ranges: self.state_ranges.clone(),
         }))
     }
 
-    /// ẏ = ẋ + ḟ (ḟ alone when ẋ is zero).
+    /// ẏ = ġ + ḟ, ġ = ẋ for the identity (ḟ alone when ẋ is zero);
+    /// the branch's tangents first, then the shortcut's (cache order).
     fn tangent(
         &self,
         p: &[Plain<E>],
@@ -159,19 +224,27 @@ where
             dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, cache, probes));
         }
         let df = dh.expect("a residual branch has at least one layer");
-        match dx {
-            Some(dx) => df + dx,
+        let mut dg = dx;
+        for (i, layer) in self.shortcut_layers() {
+            let r = self.param_ranges[i].clone();
+            dg = Some(layer.tangent(&p[r.clone()], &dp[r], dg, mode, cache, probes));
+        }
+        match dg {
+            Some(dg) => df + dg,
             None => df,
         }
     }
 }
 
-/// The fast path of a [`Residual`]: y = x + f(x) with the inner layers'
-/// fast layers, each given its slice of the parameters, gradients,
-/// directions and buffers (by the same ranges as the dfdx path) and its own
-/// [`Record`] in `Record::inner`.
+/// The fast path of a [`Residual`]: y = g(x) + f(x) with the inner and
+/// shortcut layers' fast layers, each given its slice of the parameters,
+/// gradients, directions and buffers (by the same ranges as the dfdx path)
+/// and its own [`Record`] in `Record::inner` (the branch's, then the
+/// shortcut's).
 struct FastResidual {
     inner: Vec<Box<dyn FastLayer>>,
+    /// Empty for the identity.
+    shortcut: Vec<Box<dyn FastLayer>>,
     param_ranges: Vec<Range<usize>>,
     state_ranges: Vec<Range<usize>>,
 }
@@ -203,10 +276,16 @@ impl FastLayer for FastResidual {
                 .output_form(form)
                 .map_err(|e| format!("residual branch layer {i}: {e}"))?;
         }
-        if form == input {
-            Ok(input)
+        let mut short = input;
+        for (j, layer) in self.shortcut.iter().enumerate() {
+            short = layer
+                .output_form(short)
+                .map_err(|e| format!("residual shortcut layer {j}: {e}"))?;
+        }
+        if form == short {
+            Ok(form)
         } else {
-            Err(format!("residual branch maps {input} to {form}"))
+            Err(format!("residual branch maps {input} to {form}, its shortcut to {short}"))
         }
     }
 
@@ -233,9 +312,25 @@ impl FastLayer for FastResidual {
             );
             rec.inner.push(r);
         }
-        add_into(&mut h, &x);
-        h.layout = x.layout;
-        x.recycle();
+        let n = self.inner.len();
+        let mut g = x;
+        for (j, layer) in self.shortcut.iter().enumerate() {
+            let mut r = Record {
+                logits_only: rec.logits_only,
+                ..Record::default()
+            };
+            g = layer.forward(
+                &p[self.param_ranges[n + j].clone()],
+                g,
+                &mut state[self.state_ranges[n + j].clone()],
+                mode,
+                &mut r,
+            );
+            rec.inner.push(r);
+        }
+        add_into(&mut h, &g);
+        h.layout = g.layout;
+        g.recycle();
         h
     }
 
@@ -259,15 +354,27 @@ impl FastLayer for FastResidual {
                 need_dx || i > 0,
             );
         }
-        if need_dx {
-            add_into(&mut dh, &dy);
+        let n = self.inner.len();
+        let mut dg = dy;
+        for j in (0..self.shortcut.len()).rev() {
+            let r = self.param_ranges[n + j].clone();
+            dg = self.shortcut[j].backward(
+                &p[r.clone()],
+                dg,
+                &rec.inner[n + j],
+                &mut grads[r],
+                need_dx || j > 0,
+            );
         }
-        dh.layout = dy.layout;
-        dy.recycle();
+        if need_dx {
+            add_into(&mut dh, &dg);
+        }
+        dh.layout = dg.layout;
+        dg.recycle();
         dh
     }
 
-    /// ẏ = ẋ + ḟ (ḟ alone when ẋ is zero).
+    /// ẏ = ġ + ḟ, ġ = ẋ for the identity (ḟ alone when ẋ is zero).
     fn tangent(
         &self,
         p: &[&[f32]],
@@ -283,10 +390,16 @@ impl FastLayer for FastResidual {
             dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i], probes));
         }
         let mut df = dh.expect("a residual branch has at least one layer");
-        if let Some(dx) = dx {
-            add_into(&mut df, &dx);
-            df.layout = dx.layout;
-            dx.recycle();
+        let n = self.inner.len();
+        let mut dg = dx;
+        for (j, layer) in self.shortcut.iter().enumerate() {
+            let r = self.param_ranges[n + j].clone();
+            dg = Some(layer.tangent(&p[r.clone()], &dp[r], dg, mode, &rec.inner[n + j], probes));
+        }
+        if let Some(dg) = dg {
+            add_into(&mut df, &dg);
+            df.layout = dg.layout;
+            dg.recycle();
         }
         df
     }
@@ -323,6 +436,42 @@ mod tests {
         let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(5, 6)));
         let (y, _) = model.forward(&mut state, &x, Mode::Eval);
         assert_eq!(y.shape(), (5, 6));
+    }
+
+    /// A BasicBlock with a projection shortcut (convolutions, 2-D
+    /// BatchNorm; the small ResNet of `fast_tests`) in f64: the eval JVP
+    /// equals central differences of the logits, and the train-mode cached
+    /// tangent equals forward differences in train mode.
+    #[test]
+    fn projection_shortcut_tangent_matches_central_differences() {
+        let model = Model::<f64>::new("resnet", 64, 10, crate::layers::fast_tests::small_resnet());
+        let state = model.init(5);
+        let dev: Dev = Default::default();
+        let x = crate::model::to_matrix::<f64>(&dev.sample_normal_like(&(6, 64)));
+        let v = crate::ParamVec::<f64>::random_unit(model.num_params(), 7);
+        let jvp = model.jvp(&state, &x, &v);
+        let fd = model.fd_jvp(&state, &x, &v, 1e-5);
+        let scale = fd.as_vec().iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        let err = (jvp.slopes - fd)
+            .as_vec()
+            .iter()
+            .fold(0.0f64, |m, a| m.max(a.abs()));
+        assert!(err < 1e-7 * scale.max(1.0), "eval JVP vs central differences: {err:e}");
+        // Train mode (batch statistics): the cached tangent against
+        // central differences of train-mode forwards on state copies.
+        let mut s0 = state.clone();
+        let (_, mut cache) = model.forward(&mut s0, &x, Mode::Train);
+        let a = model.tangent(&state, &mut cache, &v, Mode::Train);
+        let at = |eps: f64| {
+            let mut moved = state.clone();
+            moved.params.axpy(eps, &v);
+            model.forward(&mut moved, &x, Mode::Train).0
+        };
+        let h = 1e-5;
+        let fd = (at(h) - at(-h)).scaled(0.5 / h);
+        let scale = fd.as_vec().iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        let err = (a - fd).as_vec().iter().fold(0.0f64, |m, d| m.max(d.abs()));
+        assert!(err < 1e-6 * scale.max(1.0), "train tangent vs central differences: {err:e}");
     }
 
     #[test]
