@@ -316,7 +316,7 @@ fn a_small_resnet_matches_dfdx_in_train_and_eval_mode() {
             || Model::new("resnet", 64, 10, small_resnet()),
             mode,
         );
-        crate::fast::tests::check_probes(
+        crate::fast::tests::check_model_probes(
             "resnet",
             || Model::new("resnet", 64, 10, small_resnet()),
             mode,
