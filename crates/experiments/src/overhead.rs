@@ -116,10 +116,7 @@ fn time_arch(
     batches: &[Vec<usize>],
 ) -> ArchTiming {
     let recipe = Recipe::for_arch(entry.name);
-    let batches: Vec<Batch<f32>> = batches
-        .iter()
-        .map(|idx| train.subset(idx))
-        .collect();
+    let batches: Vec<Batch<f32>> = batches.iter().map(|idx| train.subset(idx)).collect();
     // The three variants advance in lockstep, one step each per round in a
     // rotating order, so they see the same machine conditions (timings on a
     // shared CPU drift by ±15% over a run).
@@ -282,7 +279,10 @@ impl Experiment for Overhead {
         ]);
         let (mut over, mut slow, mut no_fast) = (Vec::new(), Vec::new(), Vec::new());
         for (name, both) in &s.archs {
-            let rows = [(Backend::Dfdx, Some(&both.dfdx)), (Backend::Fast, both.fast.as_ref())];
+            let rows = [
+                (Backend::Dfdx, Some(&both.dfdx)),
+                (Backend::Fast, both.fast.as_ref()),
+            ];
             for (backend, a) in rows {
                 let Some(a) = a else {
                     no_fast.push(name.clone());

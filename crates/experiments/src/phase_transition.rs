@@ -280,12 +280,8 @@ impl Experiment for PhaseTransition {
         let cfg = loaded.value.clone();
         let digits = data::load_default_digits()?;
         let split = data::stratified_split(&digits.labels, cfg.test_ratio, cfg.split_seed);
-        let all: Batch<f32> =
-            Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
-        let (train, test) = (
-            &all.subset(&split.train),
-            &all.subset(&split.test),
-        );
+        let all: Batch<f32> = Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
+        let (train, test) = (&all.subset(&split.train), &all.subset(&split.test));
         // Independent runs in parallel; a stored run (same key) is not redone.
         run_jobs(ctx, self.id(), &jobs(&cfg), |(arch, seed)| {
             let run = one_run(&cfg, arch, *seed, &train, &test)?;

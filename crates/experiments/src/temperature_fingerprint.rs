@@ -279,9 +279,7 @@ fn one_run(
     let mut u = step.grad.clone();
     u.scale(-1.0 / (step.grad.norm() + 1e-12));
     let slopes = match cfg.slope_estimator {
-        SlopeEstimator::Jvp => {
-            model.tangent(&state, &mut step.cache.clone(), &u, Mode::Eval)
-        }
+        SlopeEstimator::Jvp => model.tangent(&state, &mut step.cache.clone(), &u, Mode::Eval),
         SlopeEstimator::Fd => {
             model.fd_jvp_forward(&state, &train.x, &u, cfg.fd_eps, &base_logits, Mode::Eval)
         }

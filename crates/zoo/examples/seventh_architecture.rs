@@ -90,10 +90,7 @@ fn main() -> anyhow::Result<()> {
     let digits = data::load_default_digits()?;
     let split = data::stratified_split(&digits.labels, 0.3, 42);
     let all: Batch<f32> = Batch::from_digits(&digits, &(0..digits.len()).collect::<Vec<_>>());
-    let (train, test) = (
-        &all.subset(&split.train),
-        &all.subset(&split.test),
-    );
+    let (train, test) = (&all.subset(&split.train), &all.subset(&split.test));
 
     let model = softplus_mlp::<f32>();
     // No fast path for Softplus: the fast backend is refused at build time.
@@ -133,7 +130,13 @@ fn main() -> anyhow::Result<()> {
     let x64 = zoo::Matrix::new(
         32,
         64,
-        train.x.data.iter().take(64 * 32).map(|&p| p as f64).collect(),
+        train
+            .x
+            .data
+            .iter()
+            .take(64 * 32)
+            .map(|&p| p as f64)
+            .collect(),
     );
     let v64 = v.cast::<f64>();
     let exact = model64.jvp(&state64, &x64, &v64).slopes.as_vec();

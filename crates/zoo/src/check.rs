@@ -43,7 +43,9 @@ impl JvpCheck {
     pub fn passed(&self) -> bool {
         self.max_rel_error <= CHECK_TOLERANCE
             && self.kink_clearance >= 100.0 * self.fd_eps
-            && self.fast_rel_error.map_or(true, |e| e <= FAST_CHECK_TOLERANCE)
+            && self
+                .fast_rel_error
+                .map_or(true, |e| e <= FAST_CHECK_TOLERANCE)
     }
 }
 

@@ -2,7 +2,9 @@
 //! experiments need (logits, loss and gradient, exact JVP, FD JVP).
 
 use crate::param::init_values;
-use crate::{cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced};
+use crate::{
+    cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced,
+};
 use dfdx::prelude::*;
 use rand::SeedableRng;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +107,6 @@ impl<E: Real> Batch<E> {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
-
 }
 
 impl<E: Real> Batch<E>
@@ -120,10 +121,7 @@ where
             for (i, &y) in self.labels.iter().enumerate() {
                 onehot[i * k + y] = E::one();
             }
-            (
-                to_tensor(dev, &self.x),
-                dev.tensor_from_vec(onehot, (b, k)),
-            )
+            (to_tensor(dev, &self.x), dev.tensor_from_vec(onehot, (b, k)))
         })
     }
 }
@@ -439,7 +437,12 @@ impl<E: Real> Model<E> {
 
     /// Plain forward: logits and the record for a tangent pass. Train mode
     /// updates BatchNorm running statistics in `state`.
-    pub fn forward(&self, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>) {
+    pub fn forward(
+        &self,
+        state: &mut State<E>,
+        x: &Matrix<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Cache<E>) {
         self.check_input(x);
         MODEL_PASSES.fetch_add(1, Ordering::Relaxed);
         match &self.engine {
@@ -510,10 +513,7 @@ impl<E: Real> Model<E> {
             Engine::Fast(fast) => fast.affine_in_params(),
             Engine::Dfdx => {
                 self.layers.len() == 1
-                    && self
-                        .layers[0]
-                        .fast()
-                        .is_some_and(|f| f.affine_in_params())
+                    && self.layers[0].fast().is_some_and(|f| f.affine_in_params())
             }
         }
     }
@@ -653,7 +653,8 @@ impl<E: Real> Model<E> {
     ) -> Jvp<E> {
         let mut s = state.clone();
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
-        let (slopes, probes) = self.tangent_with(state, &mut cache, direction, Mode::Eval, want_probes);
+        let (slopes, probes) =
+            self.tangent_with(state, &mut cache, direction, Mode::Eval, want_probes);
         Jvp {
             logits,
             slopes,
@@ -705,9 +706,21 @@ impl<E: Real> Model<E> {
 #[doc(hidden)]
 pub trait DfdxPasses<E: Real>: Sync {
     /// [`Model::forward`] on dfdx.
-    fn forward(&self, m: &Model<E>, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>);
+    fn forward(
+        &self,
+        m: &Model<E>,
+        state: &mut State<E>,
+        x: &Matrix<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Cache<E>);
     /// [`Model::loss_and_grad`] on dfdx.
-    fn loss_and_grad(&self, m: &Model<E>, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E>;
+    fn loss_and_grad(
+        &self,
+        m: &Model<E>,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        mode: Mode,
+    ) -> StepOutput<E>;
     /// [`Model::tangent_probed`] on dfdx.
     fn tangent(
         &self,
@@ -730,12 +743,24 @@ impl<E: Real> DfdxPasses<E> for DfdxEngine
 where
     crate::Dev: dfdx::prelude::Device<E>,
 {
-    fn forward(&self, m: &Model<E>, state: &mut State<E>, x: &Matrix<E>, mode: Mode) -> (Matrix<E>, Cache<E>) {
+    fn forward(
+        &self,
+        m: &Model<E>,
+        state: &mut State<E>,
+        x: &Matrix<E>,
+        mode: Mode,
+    ) -> (Matrix<E>, Cache<E>) {
         let (z, cache) = m.dfdx_forward(state, to_tensor(&m.dev, x), mode);
         (to_matrix(&z), cache)
     }
 
-    fn loss_and_grad(&self, m: &Model<E>, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+    fn loss_and_grad(
+        &self,
+        m: &Model<E>,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        mode: Mode,
+    ) -> StepOutput<E> {
         m.dfdx_loss_and_grad(state, batch, mode)
     }
 
@@ -809,7 +834,12 @@ where
         cross_entropy_with_logits_loss(scaled, onehot.clone())
     }
 
-    fn dfdx_loss_and_grad(&self, state: &mut State<E>, batch: &Batch<E>, mode: Mode) -> StepOutput<E> {
+    fn dfdx_loss_and_grad(
+        &self,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        mode: Mode,
+    ) -> StepOutput<E> {
         let (x, onehot) = batch.tensors(&self.dev);
         let p = self.tensors(&state.params);
         let mut cache = Cache::new();

@@ -25,7 +25,10 @@ fn batch(n: usize) -> Batch<f32> {
 
 fn rel_err(a: &[f32], b: &[f32]) -> f32 {
     let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
-    a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+        / scale
 }
 
 #[test]
@@ -38,14 +41,21 @@ fn a_convolution_feeding_a_linear_runs_fast_and_matches_dfdx() {
     let batch = batch(20);
     let state = reference.init(4);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let v = ParamVec((0..reference.num_params()).map(|_| rng.gen_range(-1.0f32..1.0)).collect());
+    let v = ParamVec(
+        (0..reference.num_params())
+            .map(|_| rng.gen_range(-1.0f32..1.0))
+            .collect(),
+    );
     for mode in [Mode::Train, Mode::Eval] {
         let (mut s_ref, mut s_fast) = (state.clone(), state.clone());
         let mut a = reference.loss_and_grad(&mut s_ref, &batch, mode);
         let mut b = fast.loss_and_grad(&mut s_fast, &batch, mode);
         assert!((a.loss - b.loss).abs() < 1e-5 * a.loss, "{mode:?} loss");
         assert!(rel_err(&b.grad.0, &a.grad.0) < 1e-4, "{mode:?} gradient");
-        assert!(rel_err(&b.logits.data, &a.logits.data) < 1e-5, "{mode:?} logits");
+        assert!(
+            rel_err(&b.logits.data, &a.logits.data) < 1e-5,
+            "{mode:?} logits"
+        );
         let ta = reference.tangent(&state, &mut a.cache, &v, mode);
         let tb = fast.tangent(&state, &mut b.cache, &v, mode);
         assert!(rel_err(&tb.data, &ta.data) < 1e-4, "{mode:?} tangent");
@@ -55,19 +65,25 @@ fn a_convolution_feeding_a_linear_runs_fast_and_matches_dfdx() {
 #[test]
 fn the_fast_backend_is_refused_at_build_with_the_layer_named() {
     // f64 models run on dfdx only.
-    let f64_model = zoo::arch::find("mlp").unwrap().build::<f64>(&Default::default());
-    let err = f64_model.with_backend(Backend::Fast).err().expect("f64 is refused");
+    let f64_model = zoo::arch::find("mlp")
+        .unwrap()
+        .build::<f64>(&Default::default());
+    let err = f64_model
+        .with_backend(Backend::Fast)
+        .err()
+        .expect("f64 is refused");
     assert!(format!("{err}").contains("f32 only"), "{err}");
     // A layer that cannot read its input's form is named.
-    let layers: Vec<Box<dyn Layer<f32>>> = vec![
-        Box::new(Linear::new(64, 32)),
-        Box::new(LayerNorm::new(16)),
-    ];
+    let layers: Vec<Box<dyn Layer<f32>>> =
+        vec![Box::new(Linear::new(64, 32)), Box::new(LayerNorm::new(16))];
     let err = Model::new("mismatch", 64, 16, layers)
         .with_backend(Backend::Fast)
         .err()
         .expect("a 16-wide LayerNorm cannot read rows of 32");
     let msg = format!("{err}");
-    assert!(msg.contains("layer 1") && msg.contains("layernorm"), "{msg}");
+    assert!(
+        msg.contains("layer 1") && msg.contains("layernorm"),
+        "{msg}"
+    );
     assert!(conv_then_linear().check_fast_path().is_ok());
 }

@@ -119,5 +119,8 @@ fn casts_round_trip_states_and_batches() {
     assert_eq!(b32.labels, batch.labels);
     let back: Batch<f64> = b32.cast();
     assert_eq!(back.x.as_vec().len(), batch.x.as_vec().len());
-    assert_eq!((back.labels.clone(), back.classes), (batch.labels.clone(), batch.classes));
+    assert_eq!(
+        (back.labels.clone(), back.classes),
+        (batch.labels.clone(), batch.classes)
+    );
 }

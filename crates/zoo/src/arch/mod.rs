@@ -50,7 +50,11 @@ impl ArchEntry {
     /// # Errors
     /// As [`Model::with_backend`]: the fast backend needs f32 and a fast
     /// path in every layer.
-    pub fn build_on<E: Real>(&self, cfg: &ArchConfig, backend: crate::Backend) -> anyhow::Result<Model<E>> {
+    pub fn build_on<E: Real>(
+        &self,
+        cfg: &ArchConfig,
+        backend: crate::Backend,
+    ) -> anyhow::Result<Model<E>> {
         self.build::<E>(cfg).with_backend(backend)
     }
 }

@@ -43,10 +43,10 @@ pub use image::{
     ConvShape,
 };
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
-pub use sparse::{affine_backward, gather_rows, sparse_rows};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
 };
+pub use sparse::{affine_backward, gather_rows, sparse_rows};
 
 use crate::Mode;
 

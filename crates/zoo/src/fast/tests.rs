@@ -250,7 +250,12 @@ fn tempered_ce_matches_dfdx_and_a_nan_logit_gives_a_nan_loss() {
 
 #[test]
 fn logits_on_a_line_match_logits_at_each_moved_theta() {
-    for name in ["mlp", "mlp-ln-64x3", "tiny-transformer", "transformer-single"] {
+    for name in [
+        "mlp",
+        "mlp-ln-64x3",
+        "tiny-transformer",
+        "transformer-single",
+    ] {
         let entry = arch::find(name).unwrap();
         let reference = entry.build::<f32>(&ArchConfig::default());
         let fast = entry

@@ -301,7 +301,9 @@ impl crate::fast::FastLayer for BatchNorm {
                 height,
                 width,
             } if (channels, height * width) == (c, l) => Ok(input),
-            _ => Err(format!("batchnorm needs {c} channels x {l} positions, got {input}")),
+            _ => Err(format!(
+                "batchnorm needs {c} channels x {l} positions, got {input}"
+            )),
         }
     }
 
@@ -327,7 +329,8 @@ impl crate::fast::FastLayer for BatchNorm {
                 if samples > 0 {
                     self.kernel().add_moments(&x.data, &shift, &mut s1, &mut s2);
                 }
-                self.kernel().train_statistics(&s1, &s2, &shift, samples * len, state)
+                self.kernel()
+                    .train_statistics(&s1, &s2, &shift, samples * len, state)
             }
             Mode::Eval => self.kernel().eval_statistics(state),
         };
@@ -406,8 +409,8 @@ impl crate::fast::FastLayer for BatchNorm {
         dx: Option<Mat>,
         mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        _probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
         let (c, len) = (self.channels, self.length);
         let (x, layout) = (&rec.mats[0], rec.mats[1].layout);
         let (mean, inv, weight) = (&rec.vecs[0], &rec.vecs[1], rec.vecs[2][0]);

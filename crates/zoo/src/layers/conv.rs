@@ -315,7 +315,11 @@ where
             Init::Uniform(bound),
         )];
         if self.bias {
-            p.push(ParamSpec::new("bias", (1, self.c_out), Init::Uniform(bound)));
+            p.push(ParamSpec::new(
+                "bias",
+                (1, self.c_out),
+                Init::Uniform(bound),
+            ));
         }
         p
     }
@@ -595,7 +599,11 @@ impl crate::fast::FastLayer for Conv {
         match input {
             Form::Rows(n) if n == c * l => {}
             Form::PaddedSeq { channels, len } if (channels, len) == (c, l) => {}
-            _ => return Err(format!("conv1d needs {c} channels x {l} positions, got {input}")),
+            _ => {
+                return Err(format!(
+                    "conv1d needs {c} channels x {l} positions, got {input}"
+                ))
+            }
         }
         Ok(Form::PaddedSeq {
             channels: self.c_out,
@@ -735,7 +743,11 @@ mod tests {
         let dev = Dev::default();
         let x = random(b * conv.in_features(), 1);
         let w = random(conv.patch() * conv.c_out, 2);
-        let bias = if conv.bias { random(conv.c_out, 3) } else { Vec::new() };
+        let bias = if conv.bias {
+            random(conv.c_out, 3)
+        } else {
+            Vec::new()
+        };
         let mut p = vec![dev.tensor_from_vec(w.clone(), (conv.patch(), conv.c_out))];
         if conv.bias {
             p.push(dev.tensor_from_vec(bias.clone(), (1, conv.c_out)));
@@ -776,8 +788,14 @@ mod tests {
     #[test]
     fn strided_padded_and_biasless_convs_match_direct_convolution() {
         check_against_naive(&Conv::strided(3, 4, 6, 5, (3, 3), 2, (1, 1)), 2);
-        check_against_naive(&Conv::strided(2, 3, 6, 6, (1, 1), 2, (0, 0)).without_bias(), 3);
-        check_against_naive(&Conv::strided(2, 3, 5, 5, (3, 3), 1, (0, 2)).without_bias(), 2);
+        check_against_naive(
+            &Conv::strided(2, 3, 6, 6, (1, 1), 2, (0, 0)).without_bias(),
+            3,
+        );
+        check_against_naive(
+            &Conv::strided(2, 3, 5, 5, (3, 3), 1, (0, 2)).without_bias(),
+            2,
+        );
         check_tangent(&Conv::strided(2, 3, 6, 5, (3, 3), 2, (1, 1)).without_bias());
         check_tangent(&Conv::strided(3, 2, 4, 4, (1, 1), 2, (0, 0)));
     }

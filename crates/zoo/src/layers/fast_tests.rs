@@ -200,7 +200,11 @@ fn other_layer_combinations_match_dfdx() {
             check_models(name, || Model::new(name, 64, 10, layers()), mode);
             if name != "pool rows" {
                 // ReLU's Kink probe, standalone and inside a fused block.
-                crate::fast::tests::check_model_probes(name, || Model::new(name, 64, 10, layers()), mode);
+                crate::fast::tests::check_model_probes(
+                    name,
+                    || Model::new(name, 64, 10, layers()),
+                    mode,
+                );
             }
         }
     }

@@ -157,7 +157,9 @@ impl crate::fast::FastLayer for GlobalAvgPool {
                 height,
                 width,
             } if (channels, height * width) == (c, l) => Ok(Form::Rows(c)),
-            _ => Err(format!("global average pool needs {c} channels x {l} positions, got {input}")),
+            _ => Err(format!(
+                "global average pool needs {c} channels x {l} positions, got {input}"
+            )),
         }
     }
 

@@ -182,7 +182,10 @@ impl crate::fast::FastLayer for LayerNorm {
         use crate::fast::Form;
         match input {
             Form::Rows(c) if c == self.features => Ok(input),
-            _ => Err(format!("layernorm needs rows of {}, got {input}", self.features)),
+            _ => Err(format!(
+                "layernorm needs rows of {}, got {input}",
+                self.features
+            )),
         }
     }
 
@@ -276,8 +279,8 @@ impl crate::fast::FastLayer for LayerNorm {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        _probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
         let n = self.features;
         let (xhat, inv_sigma) = (&rec.mats[0], &rec.vecs[0]);
         let (gain, dgain, dshift) = (p[0], dp[0], dp[1]);

@@ -186,8 +186,8 @@ impl crate::fast::FastLayer for Linear {
         dx: Option<Mat>,
         _mode: Mode,
         rec: &Record,
-    _probes: &mut crate::fast::FastProbes,
-) -> Mat {
+        _probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
         let x = &rec.mats[0];
         let mut dy = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {

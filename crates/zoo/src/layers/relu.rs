@@ -197,9 +197,23 @@ mod fast_tests {
         let mask = [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0];
         let dx = Relu.backward(&[], ones.clone(), &rec, &mut [], true);
         assert_eq!((dx.layout, dx.data.as_slice()), (layout, &mask[..]));
-        let dy = Relu.tangent(&[], &[], Some(ones), Mode::Train, &rec, &mut crate::fast::FastProbes::new(false));
+        let dy = Relu.tangent(
+            &[],
+            &[],
+            Some(ones),
+            Mode::Train,
+            &rec,
+            &mut crate::fast::FastProbes::new(false),
+        );
         assert_eq!((dy.layout, dy.data.as_slice()), (layout, &mask[..]));
-        let zero = Relu.tangent(&[], &[], None, Mode::Train, &rec, &mut crate::fast::FastProbes::new(false));
+        let zero = Relu.tangent(
+            &[],
+            &[],
+            None,
+            Mode::Train,
+            &rec,
+            &mut crate::fast::FastProbes::new(false),
+        );
         assert_eq!(zero.layout, layout);
         assert!(zero.data.iter().all(|&v| v == 0.0));
     }

@@ -65,7 +65,10 @@ where
     /// `(index into the ranges, layer)` of the shortcut's layers.
     fn shortcut_layers(&self) -> impl Iterator<Item = (usize, &Box<dyn Layer<E>>)> {
         let n = self.inner.len();
-        self.shortcut.iter().enumerate().map(move |(j, l)| (n + j, l))
+        self.shortcut
+            .iter()
+            .enumerate()
+            .map(move |(j, l)| (n + j, l))
     }
 
     /// The branch's layers, in order.
@@ -285,7 +288,9 @@ impl FastLayer for FastResidual {
         if form == short {
             Ok(form)
         } else {
-            Err(format!("residual branch maps {input} to {form}, its shortcut to {short}"))
+            Err(format!(
+                "residual branch maps {input} to {form}, its shortcut to {short}"
+            ))
         }
     }
 
@@ -456,7 +461,10 @@ mod tests {
             .as_vec()
             .iter()
             .fold(0.0f64, |m, a| m.max(a.abs()));
-        assert!(err < 1e-7 * scale.max(1.0), "eval JVP vs central differences: {err:e}");
+        assert!(
+            err < 1e-7 * scale.max(1.0),
+            "eval JVP vs central differences: {err:e}"
+        );
         // Train mode (batch statistics): the cached tangent against
         // central differences of train-mode forwards on state copies.
         let mut s0 = state.clone();
@@ -471,7 +479,10 @@ mod tests {
         let fd = (at(h) - at(-h)).scaled(0.5 / h);
         let scale = fd.as_vec().iter().fold(0.0f64, |m, a| m.max(a.abs()));
         let err = (a - fd).as_vec().iter().fold(0.0f64, |m, d| m.max(d.abs()));
-        assert!(err < 1e-6 * scale.max(1.0), "train tangent vs central differences: {err:e}");
+        assert!(
+            err < 1e-6 * scale.max(1.0),
+            "train tangent vs central differences: {err:e}"
+        );
     }
 
     #[test]
