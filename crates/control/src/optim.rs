@@ -114,7 +114,7 @@ pub fn apply_scaled<E: Real>(params: &mut ParamVec<E>, step: &ParamVec<f64>, sca
 }
 
 fn f64_of<E: Real>(x: E) -> f64 {
-    x.to_f64().expect("a Real converts to f64")
+    zoo::to_f64(x)
 }
 
 /// SGD, optionally with momentum, with PyTorch's semantics (dampening 0, no
@@ -342,24 +342,32 @@ impl Optimizer for Adam {
         // powi takes i32; beyond that the corrections are 1 to f64 precision.
         let tp = i32::try_from(t).unwrap_or(i32::MAX);
         let (c1, c2) = (1.0 - beta1.powi(tp), 1.0 - beta2.powi(tp));
-        let mut m = Vec::with_capacity(n);
-        let mut v = Vec::with_capacity(n);
-        let mut step = Vec::with_capacity(n);
-        for i in 0..n {
-            let theta = f64_of(params.0[i]);
-            let mut g = f64_of(grad.0[i]);
-            if let WeightDecay::Coupled(wd) = weight_decay {
+        // Decay split out of the loop so it vectorises; the arithmetic per
+        // element is unchanged (same operations, same order).
+        let (coupled, decoupled) = match weight_decay {
+            WeightDecay::Coupled(wd) => (Some(wd), None),
+            WeightDecay::Decoupled(wd) => (None, Some(wd)),
+            WeightDecay::None => (None, None),
+        };
+        let (mut m, mut v, mut step) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let moments = self.moments.m.iter().zip(&self.moments.v);
+        let out = m.iter_mut().zip(v.iter_mut()).zip(step.iter_mut());
+        let inputs = params.0.iter().zip(&grad.0);
+        for ((((mo, vo), so), (m0, v0)), (&theta, &g)) in out.zip(moments).zip(inputs) {
+            let theta = f64_of(theta);
+            let mut g = f64_of(g);
+            if let Some(wd) = coupled {
                 g += wd * theta;
             }
-            let mi = beta1 * self.moments.m[i] + (1.0 - beta1) * g;
-            let vi = beta2 * self.moments.v[i] + (1.0 - beta2) * g * g;
+            let mi = beta1 * m0 + (1.0 - beta1) * g;
+            let vi = beta2 * v0 + (1.0 - beta2) * g * g;
             let mut u = (mi / c1) / ((vi / c2).sqrt() + eps);
-            if let WeightDecay::Decoupled(wd) = weight_decay {
+            if let Some(wd) = decoupled {
                 u += wd * theta;
             }
-            m.push(mi);
-            v.push(vi);
-            step.push(-lr * u);
+            *mo = mi;
+            *vo = vi;
+            *so = -lr * u;
         }
         Proposal {
             step: ParamVec(step),
