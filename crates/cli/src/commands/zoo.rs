@@ -12,7 +12,9 @@ use zoo::ArchConfig;
 pub enum ZooCommand {
     /// Print every architecture: name, parameter count, description.
     List,
-    /// Exact JVP vs f64 central differences; exit 1 if any error exceeds 1e-6.
+    /// Exact JVP vs f64 central differences, on both backends; exit 1 if the
+    /// dfdx (f64) error exceeds 1e-6, the fast (f32) error 1e-4, or the FD
+    /// step is not 100 steps inside the closest kink.
     CheckJvp {
         /// Check only this architecture.
         #[arg(long)]
@@ -93,7 +95,7 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
                 Ok(())
             } else {
                 anyhow::bail!(
-                    "JVP check failed (tolerance {CHECK_TOLERANCE:e}) for: {}",
+                    "JVP check failed (tolerances: dfdx {CHECK_TOLERANCE:e}, fast {FAST_CHECK_TOLERANCE:e}; FD step 100x inside the closest kink) for: {}",
                     failed.join(", ")
                 )
             }
