@@ -502,13 +502,6 @@ fn sweep_point(
     ((log_sums + linear) / labels.len() as f64, correct, flips)
 }
 
-/// True when the model's logits are affine in θ (a model of one Linear
-/// layer, z = xW + b): then z(θ + s·v) = z(θ) + s·a exactly, with a = J_z v
-/// the exact JVP, and the sweep needs no forward pass per r.
-fn logits_affine_in_params(model: &Model<f32>) -> bool {
-    matches!(model.layers(), [only] if only.describe().starts_with("linear "))
-}
-
 /// Inputs shared by every direction of one stage.
 struct StageInputs<'a> {
     model: &'a Model<f32>,
@@ -521,7 +514,7 @@ struct StageInputs<'a> {
     base_pred: Vec<usize>,
     base_loss: f64,
     hvp_eps: f64,
-    /// Sweep by z(θ) + s·a instead of a forward per r ([`logits_affine_in_params`]).
+    /// Sweep by z(θ) + s·a instead of a forward per r ([`Model::logits_affine_in_params`]: z(θ + s·v) = z(θ) + s·a exactly).
     affine: bool,
 }
 
@@ -671,7 +664,7 @@ fn one_run(
             base_pred,
             base_loss,
             hvp_eps: cfg.hvp_eps,
-            affine: logits_affine_in_params(&model),
+            affine: model.logits_affine_in_params(),
         };
         // Directions in parallel; collected in order, each a pure function
         // of its inputs, so the rows do not depend on the thread count.
@@ -1551,12 +1544,11 @@ mod tests {
         let entry = zoo::arch::find("linear").unwrap();
         let model = entry.build::<f32>(&ArchConfig::default());
         let model64 = entry.build::<f64>(&ArchConfig::default());
-        assert!(logits_affine_in_params(&model));
-        assert!(!logits_affine_in_params(
-            &zoo::arch::find("mlp")
-                .unwrap()
-                .build::<f32>(&ArchConfig::default())
-        ));
+        assert!(model.logits_affine_in_params());
+        assert!(!zoo::arch::find("mlp")
+            .unwrap()
+            .build::<f32>(&ArchConfig::default())
+            .logits_affine_in_params());
         let mut state = model.init(3);
         for _ in 0..20 {
             let g = model.loss_and_grad(&mut state, &train, Mode::Eval).grad;

@@ -74,7 +74,8 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     round(&mut state.buffers);
     let mut v = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(1));
     round(&mut v.0);
-    let batch = &batch.cast::<f32>().cast::<f64>();
+    let batch32 = batch.cast::<f32>();
+    let batch = &batch32.cast::<f64>();
     let jvp = model.jvp_probed(&state, &batch.x, &v);
     let kink_clearance = jvp
         .probes
@@ -97,7 +98,7 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
         match entry.build_on::<f32>(&ArchConfig::default(), crate::Backend::Fast) {
             Ok(fast) => {
                 let state32 = crate::curvature::cast_state::<f64, f32>(&state);
-                let slopes = fast.jvp(&state32, &batch.cast::<f32>().x, &v.cast()).slopes;
+                let slopes = fast.jvp(&state32, &batch32.x, &v.cast()).slopes;
                 (Some(normwise_rel_error(&slopes.to_f64(), &fd.data)), None)
             }
             Err(e) => (None, Some(format!("{e:#}"))),
