@@ -5,6 +5,8 @@
 //! `--tangent` adds to each step the train-mode tangent along a random
 //! direction over the step's own forward (what a controller does), and
 //! reports the tangent pass's own time and its ratio to the rest of the step.
+//! `--rows N` sets the batch (default 1258: the 70/30 permutation split's
+//! training rows that the 5x target names; arch-grid uses 1438).
 //! One untimed warm-up step runs first (first-touch page faults, caches).
 use zoo::{arch, ArchConfig, Backend, Batch, Mode, ParamVec};
 
@@ -12,10 +14,18 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let fast = args.iter().any(|a| a == "--fast");
     let tangent = args.iter().any(|a| a == "--tangent");
+    let rows: usize = match args.iter().position(|a| a == "--rows") {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or_else(|| anyhow::anyhow!("--rows needs a number"))?
+            .parse()?,
+        None => 1258,
+    };
     let positional: Vec<&str> = args
         .iter()
-        .filter(|a| !a.starts_with("--"))
-        .map(|s| s.as_str())
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--rows"))
+        .map(|(_, s)| s.as_str())
         .collect();
     let name = positional.first().copied().unwrap_or("cnn-bn");
     let steps: usize = positional.get(1).map_or(Ok(20), |s| s.parse())?;
@@ -24,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     if fast {
         model = model.with_backend(Backend::Fast)?;
     }
-    let idx: Vec<usize> = (0..1438).collect();
+    let idx: Vec<usize> = (0..rows).collect();
     let batch: Batch<f32> = Batch::from_digits(&digits, &idx);
     let mut state = model.init(0);
     let direction = ParamVec::<f32>::random_unit(model.num_params(), 1);

@@ -31,6 +31,7 @@ mod conv_kernels;
 pub(crate) mod fused;
 mod gemm_ops;
 mod image;
+mod live;
 mod pool;
 mod seq;
 mod sparse;
@@ -42,6 +43,7 @@ pub use image::{
     col2im, im2col, image_dims, image_to_padded, image_to_rows, padded_to_image, rows_to_image,
     ConvShape,
 };
+pub use live::{chain_liveness, layer_tangent, Live};
 pub use pool::{mask_buffer, recycle, recycle_mask, recycle_record, scratch, zeroed};
 pub use seq::{
     interiors, interiors_mut, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows,
@@ -316,6 +318,40 @@ pub trait FastLayer: Send + Sync {
         rec: &Record,
         probes: &mut FastProbes,
     ) -> Mat;
+
+    /// For a tangent pass that reads only the output rows `out` of this
+    /// layer (`live`: after a CLS pool), the rows of its input that
+    /// [`FastLayer::tangent_rows`] reads. `None` (the default): the layer
+    /// has no restricted tangent, it reads every input row (and the default
+    /// `tangent_rows` runs it in full, then keeps the rows `out`).
+    fn live_input(&self, _out: &Live, _rec: &Record) -> Option<Live> {
+        None
+    }
+
+    /// The tangent at the output rows `out` only (compact: row j is row
+    /// `out[j]`), from `dx` at the input rows `input` (what
+    /// [`FastLayer::live_input`] returned), without probes. Called when
+    /// `input` or `out` is not [`Live::All`].
+    fn tangent_rows(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+        input: &Live,
+        out: &Live,
+    ) -> Mat {
+        assert_eq!(
+            *input,
+            Live::All,
+            "a layer without live_input reads all its input rows"
+        );
+        let y = self.tangent(p, dp, dx, mode, rec, &mut FastProbes::new(false));
+        let kept = Live::All.select(&y, out);
+        y.recycle();
+        kept
+    }
 }
 
 /// A model's layers on the fast path, with the model's parameter layout.
@@ -527,7 +563,8 @@ impl FastModel {
     }
 
     /// Tangent pass along `direction` over a recorded forward; the layers'
-    /// probes go to `probes` when it wants them.
+    /// probes go to `probes` when it wants them. Without probes, each layer
+    /// computes only the rows that reach the logits ([`Live`]).
     pub fn tangent(
         &self,
         theta: &[f32],
@@ -535,11 +572,19 @@ impl FastModel {
         direction: &[f32],
         probes: &mut FastProbes,
     ) -> Mat {
+        let plan = if probes.wanted {
+            vec![(Live::All, Live::All); self.layers.len()]
+        } else {
+            chain_liveness(&self.layers, &cache.layers, Live::All)
+        };
         let mut dh: Option<Mat> = None;
         for (i, layer) in self.layers.iter().enumerate() {
             let p = slices(theta, &self.params[i]);
             let dp = slices(direction, &self.params[i]);
-            dh = Some(layer.tangent(&p, &dp, dh, cache.mode, &cache.layers[i], probes));
+            let rec = &cache.layers[i];
+            dh = Some(layer_tangent(
+                &**layer, &p, &dp, dh, cache.mode, rec, probes, &plan[i],
+            ));
         }
         dh.expect("a model has at least one layer")
     }

@@ -135,6 +135,14 @@ impl Mat {
         }
     }
 
+    /// A copy in a buffer from the pool (no fresh, page-faulting memory),
+    /// same shape and layout.
+    pub fn pooled_copy(&self) -> Self {
+        let mut c = Mat::scratch(self.rows, self.cols, self.layout);
+        c.data.copy_from_slice(&self.data);
+        c
+    }
+
     /// Give the buffer back to the pool.
     pub fn recycle(self) {
         recycle(self.data);

@@ -16,7 +16,7 @@
 //! the fast path (same file, below) loops over each sample's block instead.
 
 use super::broadcast_row;
-use crate::fast::{column_sums, matmul, Layout, Mat, MatRef, Record};
+use crate::fast::{column_sums, matmul, Layout, Live, Mat, MatRef, Record};
 use crate::layer::TapeOps;
 use crate::{
     forward_via_fwd, Cache, Dev, Init, Layer, Mode, ParamSpec, Plain, Probe, ProbeKind, Real,
@@ -957,6 +957,43 @@ impl crate::fast::FastLayer for Attention {
         if self.tokens == 1 {
             return self.tangent_single(p, dp, dx, rec, probes);
         }
+        self.tangent_multi(p, dp, dx, rec, probes, &Live::All)
+    }
+
+    /// Every output row reads the keys and values of all its sample's
+    /// tokens: all input rows (T > 1; T = 1 keeps the full tangent).
+    fn live_input(&self, _out: &Live, _rec: &Record) -> Option<Live> {
+        (self.tokens > 1).then_some(Live::All)
+    }
+
+    /// As `tangent` (T > 1), with the output projection on the rows `out`
+    /// only (the scores and their tangents need every row).
+    fn tangent_rows(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _input: &Live,
+        out: &Live,
+    ) -> Mat {
+        let mut no_probes = crate::fast::FastProbes::new(false);
+        self.tangent_multi(p, dp, dx, rec, &mut no_probes, out)
+    }
+}
+
+impl Attention {
+    /// The T > 1 tangent at the output rows `out` (see `tangent`).
+    fn tangent_multi(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        rec: &Record,
+        probes: &mut crate::fast::FastProbes,
+        out: &Live,
+    ) -> Mat {
         let (d, hs) = (self.dim, self.head_shape());
         let (x, qkv, probs, o) = (&rec.mats[0], &rec.mats[1], &rec.mats[2], &rec.mats[3]);
         let n = x.rows;
@@ -978,10 +1015,24 @@ impl crate::fast::FastLayer for Attention {
             &mut dout.data
         ));
         dqkv.recycle();
-        let mut dy = Mat::scratch(n, d, Layout::Rows);
+        // The output projection on the kept rows of o and ȯ.
+        let o_kept = matches!(out, Live::Rows(_)).then(|| Live::All.select(o, out));
+        let dout = match out {
+            Live::All => dout,
+            Live::Rows(_) => {
+                let kept = Live::All.select(&dout, out);
+                dout.recycle();
+                kept
+            }
+        };
+        let o = o_kept.as_ref().unwrap_or(o);
+        let mut dy = Mat::scratch(o.rows, d, Layout::Rows);
         affine_into(&mut dy, o.view(), self.out_weight(dp), self.out_bias(dp));
         matmul(&mut dy.data, d, dout.view(), self.out_weight(p), true);
         dout.recycle();
+        if let Some(o) = o_kept {
+            o.recycle();
+        }
         dy
     }
 }

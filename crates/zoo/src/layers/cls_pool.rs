@@ -1,7 +1,7 @@
 //! CLS pooling: keep token 0 of each sample, (B·T, d) → (B, d). Linear in
 //! its input, so the tangent is the same selection of ẋ.
 
-use crate::fast::{FastLayer, FastProbes, Form, Layout, Mat, Record};
+use crate::fast::{FastLayer, FastProbes, Form, Layout, Live, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Dev, Layer, Mode, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -158,6 +158,39 @@ impl FastLayer for ClsPool {
                 rec.mats[1].cols,
                 Layout::Rows,
             ),
+        }
+    }
+
+    /// Output row s is input row s·T (token 0 of sample s).
+    fn live_input(&self, out: &Live, rec: &Record) -> Option<Live> {
+        let samples = rec.mats[0].rows / self.tokens;
+        let rows = match out {
+            Live::All => (0..samples).map(|s| s * self.tokens).collect(),
+            Live::Rows(kept) => kept.iter().map(|s| s * self.tokens).collect(),
+        };
+        Some(Live::Rows(rows))
+    }
+
+    /// The input tangent, restricted to the CLS rows, is the output's.
+    fn tangent_rows(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _input: &Live,
+        out: &Live,
+    ) -> Mat {
+        match dx {
+            Some(dx) => dx,
+            None => {
+                let rows = match out {
+                    Live::All => rec.mats[0].rows / self.tokens,
+                    Live::Rows(kept) => kept.len(),
+                };
+                Mat::zeros(rows, rec.mats[1].cols, Layout::Rows)
+            }
         }
     }
 }

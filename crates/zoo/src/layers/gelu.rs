@@ -3,7 +3,7 @@
 //! ẏ = (Φ(x) + x φ(x))·ẋ.
 
 use super::tangent_or_zeros;
-use crate::fast::{Mat, Record};
+use crate::fast::{Live, Mat, Record};
 
 use crate::layer::TapeOps;
 use crate::{cast, forward_via_fwd, Cache, Layer, Mode, Plain, Probe, ProbeKind, Real};
@@ -323,6 +323,34 @@ impl crate::fast::FastLayer for Gelu {
             }
             None => slope.zeros_like(),
         }
+    }
+
+    /// Element-wise: output row i reads input row i only.
+    fn live_input(&self, out: &Live, _rec: &Record) -> Option<Live> {
+        Some(out.clone())
+    }
+
+    /// ẏ = slope ⊙ ẋ on the rows `out`.
+    fn tangent_rows(
+        &self,
+        _p: &[&[f32]],
+        _dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _input: &Live,
+        out: &Live,
+    ) -> Mat {
+        let slope = Live::All.select(&rec.mats[0], out);
+        let dy = match dx {
+            Some(mut dx) => {
+                scale_by_slope(&mut dx, &slope);
+                dx
+            }
+            None => slope.zeros_like(),
+        };
+        slope.recycle();
+        dy
     }
 }
 

@@ -3,7 +3,7 @@
 //! Tangent: x̂̇ = (ẋ − mean(ẋ) − x̂·mean(ẋ ⊙ x̂))/σ; ẏ = γ ⊙ x̂̇ + γ̇ ⊙ x̂ + β̇.
 
 use super::broadcast_row;
-use crate::fast::{Layout, Mat, Record};
+use crate::fast::{Layout, Live, Mat, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -281,8 +281,49 @@ impl crate::fast::FastLayer for LayerNorm {
         rec: &Record,
         _probes: &mut crate::fast::FastProbes,
     ) -> Mat {
-        let n = self.features;
+        self.tangent_at(p, dp, &rec.mats[0], &rec.vecs[0], dx)
+    }
+
+    /// Row-wise: output row i reads input row i only.
+    fn live_input(&self, out: &Live, _rec: &Record) -> Option<Live> {
+        Some(out.clone())
+    }
+
+    /// The tangent on the rows `out` of x̂.
+    fn tangent_rows(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _input: &Live,
+        out: &Live,
+    ) -> Mat {
         let (xhat, inv_sigma) = (&rec.mats[0], &rec.vecs[0]);
+        let Live::Rows(rows) = out else {
+            return self.tangent_at(p, dp, xhat, inv_sigma, dx);
+        };
+        let xhat = Live::All.select(xhat, out);
+        let inv_sigma: Vec<f32> = rows.iter().map(|&r| inv_sigma[r]).collect();
+        let dy = self.tangent_at(p, dp, &xhat, &inv_sigma, dx);
+        xhat.recycle();
+        dy
+    }
+}
+
+impl LayerNorm {
+    /// The tangent for normalised rows `xhat` with 1/σ `inv_sigma` and input
+    /// tangents `dx` (zero when `None`).
+    fn tangent_at(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        xhat: &Mat,
+        inv_sigma: &[f32],
+        dx: Option<Mat>,
+    ) -> Mat {
+        let n = self.features;
         let (gain, dgain, dshift) = (p[0], dp[0], dp[1]);
         let Some(mut dy) = dx else {
             let mut dy = xhat.zeros_like();

@@ -1,7 +1,7 @@
 //! Affine layer y = x W + b (W stored as (in, out)).
 
 use super::broadcast_row;
-use crate::fast::{matmul, Layout, Mat, MatRef, Record};
+use crate::fast::{matmul, Layout, Live, Mat, MatRef, Record};
 use crate::layer::TapeOps;
 use crate::{forward_via_fwd, Cache, Init, Layer, Mode, ParamSpec, Plain, Probe, Real};
 use dfdx::prelude::*;
@@ -188,7 +188,35 @@ impl crate::fast::FastLayer for Linear {
         rec: &Record,
         _probes: &mut crate::fast::FastProbes,
     ) -> Mat {
-        let x = &rec.mats[0];
+        self.tangent_at(p, dp, &rec.mats[0], dx)
+    }
+
+    /// Row-wise: output row i reads input row i only.
+    fn live_input(&self, out: &Live, _rec: &Record) -> Option<Live> {
+        Some(out.clone())
+    }
+
+    /// ẏ = xẆ + ḃ + ẋW on the rows `out` of x.
+    fn tangent_rows(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        _mode: Mode,
+        rec: &Record,
+        _input: &Live,
+        out: &Live,
+    ) -> Mat {
+        let x = Live::All.select(&rec.mats[0], out);
+        let dy = self.tangent_at(p, dp, &x, dx);
+        x.recycle();
+        dy
+    }
+}
+
+impl Linear {
+    /// ẏ = xẆ + ḃ + ẋW for inputs `x` (rows) and their tangents `dx`.
+    fn tangent_at(&self, p: &[&[f32]], dp: &[&[f32]], x: &Mat, dx: Option<Mat>) -> Mat {
         let mut dy = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {
             for row in dy.data.chunks_exact_mut(self.outputs) {

@@ -9,7 +9,7 @@
 //! layer's [`Layer::params`] / [`Layer::init_state`]; a `Residual` presents
 //! its inner layers' lists concatenated and splits them back here.
 
-use crate::fast::{FastLayer, Mat, Record};
+use crate::fast::{chain_liveness, layer_tangent, FastLayer, Live, Mat, Record};
 use crate::{Cache, Layer, Mode, ParamSpec, Plain, Probe, Real, Traced};
 use dfdx::prelude::WithEmptyTape;
 use std::ops::Range;
@@ -252,13 +252,6 @@ struct FastResidual {
     state_ranges: Vec<Range<usize>>,
 }
 
-/// A copy of `m` in a buffer from the pool (no fresh, page-faulting memory).
-fn copy_of(m: &Mat) -> Mat {
-    let mut c = Mat::scratch(m.rows, m.cols, m.layout);
-    c.data.copy_from_slice(&m.data);
-    c
-}
-
 /// a ← a + b (same shape); the sum keeps `a`'s layout.
 fn add_into(a: &mut Mat, b: &Mat) {
     assert_eq!(
@@ -302,7 +295,7 @@ impl FastLayer for FastResidual {
         mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        let mut h = copy_of(&x);
+        let mut h = x.pooled_copy();
         for (i, layer) in self.inner.iter().enumerate() {
             let mut r = Record {
                 logits_only: rec.logits_only,
@@ -348,7 +341,7 @@ impl FastLayer for FastResidual {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
-        let mut dh = copy_of(&dy);
+        let mut dh = dy.pooled_copy();
         for i in (0..self.inner.len()).rev() {
             let r = self.param_ranges[i].clone();
             dh = self.inner[i].backward(
@@ -389,7 +382,7 @@ impl FastLayer for FastResidual {
         rec: &Record,
         probes: &mut crate::fast::FastProbes,
     ) -> Mat {
-        let mut dh = dx.as_ref().map(copy_of);
+        let mut dh = dx.as_ref().map(Mat::pooled_copy);
         for (i, layer) in self.inner.iter().enumerate() {
             let r = self.param_ranges[i].clone();
             dh = Some(layer.tangent(&p[r.clone()], &dp[r], dh, mode, &rec.inner[i], probes));
@@ -407,6 +400,74 @@ impl FastLayer for FastResidual {
             dg.recycle();
         }
         df
+    }
+
+    /// The rows either path reads (the identity reads the rows `out`).
+    fn live_input(&self, out: &Live, rec: &Record) -> Option<Live> {
+        let (branch, shortcut) = self.liveness(out, rec);
+        Some(branch.union(&shortcut))
+    }
+
+    /// ẏ = ġ + ḟ on the rows `out`, each path on the rows it reads.
+    fn tangent_rows(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+        input: &Live,
+        out: &Live,
+    ) -> Mat {
+        let n = self.inner.len();
+        let branch = chain_liveness(&self.inner, &rec.inner[..n], out.clone());
+        let shortcut = chain_liveness(&self.shortcut, &rec.inner[n..], out.clone());
+        let mut no_probes = crate::fast::FastProbes::new(false);
+        let mut run = |layers: &[Box<dyn FastLayer>], plan: &[(Live, Live)], first: usize| {
+            let reads = plan.first().map_or(out, |(input, _)| input);
+            let mut dh = dx.as_ref().map(|dx| input.select(dx, reads));
+            for (j, layer) in layers.iter().enumerate() {
+                let r = self.param_ranges[first + j].clone();
+                let rec = &rec.inner[first + j];
+                dh = Some(layer_tangent(
+                    &**layer,
+                    &p[r.clone()],
+                    &dp[r],
+                    dh,
+                    mode,
+                    rec,
+                    &mut no_probes,
+                    &plan[j],
+                ));
+            }
+            dh
+        };
+        let mut df =
+            run(&self.inner, &branch, 0).expect("a residual branch has at least one layer");
+        let dg = run(&self.shortcut, &shortcut, n);
+        if let Some(dx) = dx {
+            dx.recycle();
+        }
+        if let Some(dg) = dg {
+            add_into(&mut df, &dg);
+            df.layout = dg.layout;
+            dg.recycle();
+        }
+        df
+    }
+}
+
+impl FastResidual {
+    /// The rows of the input the branch and the shortcut read for the
+    /// output rows `out`.
+    fn liveness(&self, out: &Live, rec: &Record) -> (Live, Live) {
+        let n = self.inner.len();
+        let reads =
+            |plan: Vec<(Live, Live)>| plan.into_iter().next().map_or(out.clone(), |(i, _)| i);
+        (
+            reads(chain_liveness(&self.inner, &rec.inner[..n], out.clone())),
+            reads(chain_liveness(&self.shortcut, &rec.inner[n..], out.clone())),
+        )
     }
 }
 
