@@ -295,8 +295,9 @@ impl FastLayer for ConvBnRelu {
         back.finish(&mut grads[..2])
     }
 
-    /// The layers' tangents in turn, over their own records (probes as the
-    /// layers report them).
+    /// The fused tangent ([`ConvBnRelu::fused_tangent`]); with probes
+    /// wanted, the ReLU's kink probe too, from the conv's and BatchNorm's
+    /// own tangents over their records.
     fn tangent(
         &self,
         p: &[&[f32]],
@@ -306,12 +307,31 @@ impl FastLayer for ConvBnRelu {
         rec: &Record,
         probes: &mut crate::fast::FastProbes,
     ) -> Mat {
+        if probes.wanted {
+            let dx = dx.as_ref().map(Mat::pooled_copy);
+            self.push_relu_probe(p, dp, dx, mode, rec, probes);
+        }
+        self.fused_tangent(p, dp, dx, mode, rec)
+    }
+}
+
+impl ConvBnRelu {
+    /// The ReLU's Kink probe: its input z (BatchNorm's output, which the
+    /// block never stores) recomputed from the recorded conv output and
+    /// statistics exactly as the forward computed it, and ż from the conv's
+    /// and BatchNorm's tangents.
+    fn push_relu_probe(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+        probes: &mut crate::fast::FastProbes,
+    ) {
         let parts = &self.parts;
         let h = parts[0].tangent(&p[..2], &dp[..2], dx, mode, &rec.inner[0], probes);
         let h = parts[1].tangent(&p[2..], &dp[2..], Some(h), mode, &rec.inner[1], probes);
-        // The ReLU's Kink probe: its input z (BatchNorm's output, which the
-        // block never stores) recomputed from the recorded conv output and
-        // statistics exactly as the forward computed it, and ż = h.
         probes.push_with(|| {
             let bn_rec = &rec.inner[1];
             let (y, mean, inv) = (&bn_rec.mats[0], &bn_rec.vecs[0], &bn_rec.vecs[1]);
@@ -336,12 +356,174 @@ impl FastLayer for ConvBnRelu {
                 tangent: super::rows_copy(&h),
             }
         });
-        let mut no_probes = super::FastProbes::new(false);
-        let mut h = parts[2].tangent(&[], &[], Some(h), mode, &rec.inner[2], &mut no_probes);
-        if let Some(pool) = parts.get(3) {
-            h = pool.tangent(&[], &[], Some(h), mode, &rec.inner[3], probes);
+        h.recycle();
+    }
+
+    /// The layers' tangents as one set of passes. Pass 1 runs the
+    /// convolution's tangent ẏ = conv(x, Ẇ) + conv(ẋ, W) + ḃ chunk by chunk
+    /// and, while a chunk is in cache, sums BatchNorm's Σẏ and Σẏ·x̂ per
+    /// channel (train mode) and, pooled, Σẏ over each sample's active
+    /// positions (1[z > 0]). Then, unpooled, pass 2 forms BatchNorm's
+    /// ż = γ(ẏ − u1 − x̂·u2)/σ + γ̇x̂ + β̇ (u1 = Σẏ/N, u2 = Σẏx̂/N; zero in eval
+    /// mode) and masks it by the ReLU. Pooled, no second pass: the mean of
+    /// the masked ż over a sample's L positions is linear in the sums,
+    /// (γ/σ·(Σ_act ẏ − n·u1 − X·u2) + γ̇·X + β̇·n)/L with n active positions
+    /// and X = Σ_act x̂ (both kept by the forward), so ẏ is never stored.
+    fn fused_tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+    ) -> Mat {
+        let conv = &self.conv;
+        let (c, len) = (conv.c_out, conv.len);
+        let x = &rec.inner[0].mats[0];
+        let bn_rec = &rec.inner[1];
+        let (y, mean, inv, weight) = (
+            &bn_rec.mats[0],
+            &bn_rec.vecs[0],
+            &bn_rec.vecs[1],
+            bn_rec.vecs[2][0],
+        );
+        assert_eq!(
+            mode == Mode::Train,
+            weight > 0.0,
+            "conv-bn-relu: tangent in {mode:?} mode over a forward of the other mode"
+        );
+        let mask = &rec.inner[2].masks[0];
+        let dx = dx.map(|d| conv.fast_input(d).0);
+        let (dw, w) = (conv.permuted(dp[0]), conv.permuted(p[0]));
+        let mut terms: Vec<(&Mat, &[f32])> = vec![(x, &dw)];
+        if let Some(d) = &dx {
+            assert_eq!(
+                d.layout, x.layout,
+                "conv-bn-relu tangent: input tangent shape"
+            );
+            terms.push((d, &w));
         }
-        h
+        let samples = x.rows / (len + 2);
+        // Pass 1: ẏ in full (unpooled) or one chunk at a time (pooled).
+        let chunk_rows = conv.chunks(x.rows).next().map_or(0, |r| r.len());
+        let mut dy = match self.pooled {
+            false => Mat::scratch(x.rows, c, x.layout),
+            true => Mat::scratch(chunk_rows, c, x.layout),
+        };
+        let mut active_dy = vec![0.0f32; if self.pooled { samples * c } else { 0 }];
+        let (mut sd, mut sdx) = (vec![0.0f64; c], vec![0.0f64; c]);
+        for r in conv.chunks(x.rows) {
+            let rows = r.start * c..r.end * c;
+            let out = match self.pooled {
+                false => &mut dy.data[rows.clone()],
+                true => &mut dy.data[..rows.len()],
+            };
+            conv.conv_chunk(out, &terms, dp[1], r.clone());
+            if weight > 0.0 {
+                let yc = &y.data[rows.clone()];
+                channel_sums(
+                    out,
+                    yc,
+                    yc,
+                    c,
+                    len,
+                    mean,
+                    inv,
+                    &mut sd,
+                    &mut sdx,
+                    |dv, xv, _, m, s| {
+                        let xh = (xv - m) * s;
+                        (dv, dv * xh)
+                    },
+                );
+            }
+            if self.pooled {
+                let first = r.start / (len + 2);
+                let sums = active_dy[first * c..].chunks_exact_mut(c);
+                let blocks = interiors(out, c, len).zip(interiors(&mask[rows], c, len));
+                for (acc, (db, mb)) in sums.zip(blocks) {
+                    for (dr, mr) in db.chunks_exact(c).zip(mb.chunks_exact(c)) {
+                        for ((a, &d), &on) in acc.iter_mut().zip(dr).zip(mr) {
+                            *a += if on != 0 { d } else { 0.0 };
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(d) = dx {
+            d.recycle();
+        }
+        let w64 = weight as f64;
+        let u1: Vec<f32> = sd.iter().map(|v| (v * w64) as f32).collect();
+        let u2: Vec<f32> = sdx.iter().map(|v| (v * w64) as f32).collect();
+        if !self.pooled {
+            // Pass 2.
+            let consts = [&mean[..], &inv[..], p[2], &u1[..], &u2[..], dp[2], dp[3]];
+            with_const_channels(c, |c| {
+                bn_relu_tangent_rows(&mut dy.data, &y.data, mask, c, len, consts)
+            });
+            return dy;
+        }
+        dy.recycle();
+        // The pooled means from the sums (`active`: per sample, n then X).
+        let active = &rec.vecs[0];
+        let scale = 1.0 / len as f32;
+        let mut pooled = Mat::scratch(samples, c, Layout::Rows);
+        let rows = pooled
+            .data
+            .chunks_exact_mut(c)
+            .zip(active_dy.chunks_exact(c))
+            .zip(active.chunks_exact(2 * c));
+        for ((out, sum_dy), act) in rows {
+            let (count, sum_xh) = act.split_at(c);
+            for ch in 0..c {
+                let (n, xs) = (count[ch], sum_xh[ch]);
+                let k = p[2][ch] * inv[ch];
+                let dz =
+                    k * (sum_dy[ch] - n * u1[ch] - xs * u2[ch]) + dp[2][ch] * xs + dp[3][ch] * n;
+                out[ch] = dz * scale;
+            }
+        }
+        pooled
+    }
+}
+
+/// BatchNorm's tangent then the ReLU's, on the interior rows of padded rows
+/// of whole samples, over ẏ in `dy`: ż = γ·(ẏ − u1 − x̂·u2)/σ + γ̇·x̂ + β̇
+/// with x̂ = (y − μ)/σ, then ȧ = ż·1[mask] overwrites ẏ (`consts`: μ, 1/σ,
+/// γ, u1, u2, γ̇, β̇ per channel).
+#[inline(always)]
+fn bn_relu_tangent_rows(
+    dy: &mut [f32],
+    y: &[f32],
+    mask: &[u8],
+    c: usize,
+    len: usize,
+    consts: [&[f32]; 7],
+) {
+    let [mean, inv, gain, u1, u2, dgain, dshift] = consts;
+    let blocks = interiors_mut(dy, c, len)
+        .zip(interiors(y, c, len))
+        .zip(interiors(mask, c, len));
+    for ((db, yb), mb) in blocks {
+        let rows = db
+            .chunks_exact_mut(c)
+            .zip(yb.chunks_exact(c))
+            .zip(mb.chunks_exact(c));
+        for ((dr, yr), mr) in rows {
+            let lanes = dr
+                .iter_mut()
+                .zip(yr.iter().zip(mr))
+                .zip(mean.iter().zip(inv))
+                .zip(gain.iter().zip(u1.iter().zip(u2)))
+                .zip(dgain.iter().zip(dshift));
+            for ((((dv, (&yv, &on)), (&m, &s)), (&g, (&v1, &v2))), (&dg, &dsh)) in lanes {
+                let xh = (yv - m) * s;
+                let dxh = (*dv - v1 - xh * v2) * s;
+                let dz = g * dxh + dg * xh + dsh;
+                *dv = if on != 0 { dz } else { 0.0 };
+            }
+        }
     }
 }
 
