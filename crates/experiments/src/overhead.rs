@@ -278,6 +278,9 @@ impl Experiment for Overhead {
             "+129%".into(),
         ]);
         let (mut over, mut slow, mut no_fast) = (Vec::new(), Vec::new(), Vec::new());
+        // The target is the fast backend's (what experiments run); the dfdx
+        // reference path is reported beside it.
+        let mut reference: Vec<f64> = Vec::new();
         for (name, both) in &s.archs {
             let rows = [
                 (Backend::Dfdx, Some(&both.dfdx)),
@@ -297,7 +300,9 @@ impl Experiment for Overhead {
                     ]);
                     continue;
                 };
-                if a.jvp_overhead_pct > 50.0 {
+                if backend == Backend::Dfdx {
+                    reference.push(a.jvp_overhead_pct);
+                } else if a.jvp_overhead_pct > 50.0 {
                     over.push(format!(
                         "{name} on {} (+{:.0}%)",
                         backend_name(backend),
@@ -326,11 +331,21 @@ impl Experiment for Overhead {
         ));
         let md = t.to_markdown();
         analysis::store::write_atomic(ctx.table_path(self.id()), md.as_bytes())?;
+        t.notes.push("A convolution's or linear layer's tangent needs two products (x·Ẇ and ẋ·W) where the step needs three (forward, ∂x, ∂W): where matrix products dominate the step (a convolution over tens of channels), the tangent's floor is near two thirds of the step's product time.".into());
         let mut verdict = if over.is_empty() {
-            "target met: the exact-JVP radius adds at most 50% to a training step on every architecture and backend timed (the paper's implementation: +129%)".to_string()
+            "target met: on the fast backend the exact-JVP radius adds at most 50% to a training step on every architecture timed (the paper's implementation: +129%)".to_string()
         } else {
-            format!("target (+50%) not met for: {}", over.join(", "))
+            format!(
+                "target (+50% on the fast backend) not met for: {}",
+                over.join(", ")
+            )
         };
+        if let (Some(lo), Some(hi)) = (
+            reference.iter().copied().reduce(f64::min),
+            reference.iter().copied().reduce(f64::max),
+        ) {
+            verdict.push_str(&format!("; dfdx reference path: {lo:+.0}% to {hi:+.0}%"));
+        }
         if !no_fast.is_empty() {
             verdict.push_str(&format!(
                 "; no fast path yet (dfdx timed only): {}",

@@ -7,7 +7,8 @@
 //! offers it ([`Layer::fast`](crate::Layer::fast)) gives a [`FastLayer`] with
 //! a hand-written forward, reverse-mode backward and forward-mode tangent,
 //! beside its dfdx forward and tangent in the same file. Matrix products go
-//! through the `gemm` crate (single-threaded: runs are parallel instead).
+//! through the `gemm` crate (single-threaded: runs are parallel instead;
+//! its AVX-512 or AVX2 kernels are chosen at run time).
 //!
 //! A [`Model`](crate::Model) switched to [`Backend::Fast`](crate::Backend)
 //! dispatches `loss_and_grad`, `forward` and `tangent` here, so optimisers,
@@ -22,9 +23,10 @@
 //! that makes fewer passes over memory.
 //!
 //! The tangent pass reports the same probes as the dfdx path when asked
-//! ([`FastProbes`]: attention scores, FFN pre-activations), and an affine
-//! layer's backward skips gradient rows that are exactly zero (`sparse`:
-//! after a CLS pool only one token row in T carries a gradient).
+//! ([`FastProbes`]: attention scores, FFN pre-activations). After a CLS pool
+//! only one token row in T reaches the logits: an affine layer's backward
+//! skips gradient rows that are exactly zero (`sparse`), and a tangent pass
+//! without probes computes only the rows that are read ([`Live`]).
 
 mod bn_kernels;
 mod conv_kernels;
