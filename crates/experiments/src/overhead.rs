@@ -300,9 +300,13 @@ impl Experiment for Overhead {
                     ]);
                     continue;
                 };
-                if backend == Backend::Dfdx {
+                // The fast row is judged, or the dfdx row of an
+                // architecture without a fast path.
+                let judged = backend == Backend::Fast || both.fast.is_none();
+                if backend == Backend::Dfdx && both.fast.is_some() {
                     reference.push(a.jvp_overhead_pct);
-                } else if a.jvp_overhead_pct > 50.0 {
+                }
+                if judged && a.jvp_overhead_pct > 50.0 {
                     over.push(format!(
                         "{name} on {} (+{:.0}%)",
                         backend_name(backend),
@@ -325,15 +329,15 @@ impl Experiment for Overhead {
         }
         t.notes.push("Exact JVP = tangent pass over the step's own forward cache (no second forward); FD = one extra forward at theta + 1e-4 v against the step's logits.".into());
         t.notes.push("Timings vary with machine load; they come from `ghosts reproduce --only overhead`, not from a test.".into());
+        t.notes.push("A convolution's or linear layer's tangent needs two products (x·Ẇ and ẋ·W) where the step needs three (forward, ∂x, ∂W): where matrix products dominate the step (a convolution over tens of channels), the tangent's floor is near two thirds of the step's product time.".into());
         t.notes.push(format!(
             "Training step, dfdx time / fast time: {}.",
             slow.join(", ")
         ));
         let md = t.to_markdown();
         analysis::store::write_atomic(ctx.table_path(self.id()), md.as_bytes())?;
-        t.notes.push("A convolution's or linear layer's tangent needs two products (x·Ẇ and ẋ·W) where the step needs three (forward, ∂x, ∂W): where matrix products dominate the step (a convolution over tens of channels), the tangent's floor is near two thirds of the step's product time.".into());
         let mut verdict = if over.is_empty() {
-            "target met: on the fast backend the exact-JVP radius adds at most 50% to a training step on every architecture timed (the paper's implementation: +129%)".to_string()
+            "target met: the exact-JVP radius adds at most 50% to a training step on every architecture timed, on the fast backend (dfdx where there is none; the paper's implementation: +129%)".to_string()
         } else {
             format!(
                 "target (+50% on the fast backend) not met for: {}",

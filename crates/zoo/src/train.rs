@@ -89,12 +89,14 @@ impl AdamW {
         const EPS: f64 = 1e-8;
         self.t += 1;
         let (c1, c2) = (1.0 - B1.powi(self.t), 1.0 - B2.powi(self.t));
-        for (i, (p, g)) in params.0.iter_mut().zip(&grad.0).enumerate() {
-            let g = g.to_f64().unwrap();
-            self.m[i] = B1 * self.m[i] + (1.0 - B1) * g;
-            self.v[i] = B2 * self.v[i] + (1.0 - B2) * g * g;
-            let update = (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + EPS);
-            let decayed = p.to_f64().unwrap() * (1.0 - lr * weight_decay);
+        let decay = 1.0 - lr * weight_decay;
+        let moments = self.m.iter_mut().zip(self.v.iter_mut());
+        for ((p, g), (m, v)) in params.0.iter_mut().zip(&grad.0).zip(moments) {
+            let g = g.to_f64().unwrap_or(f64::NAN);
+            *m = B1 * *m + (1.0 - B1) * g;
+            *v = B2 * *v + (1.0 - B2) * g * g;
+            let update = (*m / c1) / ((*v / c2).sqrt() + EPS);
+            let decayed = p.to_f64().unwrap_or(f64::NAN) * decay;
             *p = crate::cast(decayed - lr * update);
         }
     }

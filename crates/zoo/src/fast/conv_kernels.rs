@@ -4,8 +4,8 @@
 //! depends on no layer type.
 
 use super::{
-    matmul, padded_dims, padded_to_rows, rows_to_padded, with_const_channels, zero_pad_rows,
-    Layout, Mat, MatRef, Record,
+    fill_rows, matmul, padded_dims, padded_to_rows, rows_to_padded, zero_pad_rows, Layout, Mat,
+    MatRef, Record,
 };
 
 /// A 1-D convolution `c_in × len → c_out × len` with kernel `kw` ∈ {1, 3},
@@ -105,6 +105,7 @@ impl SeqConv {
 
     /// [`Self::conv_sum`] on the padded rows `r` (a chunk of
     /// [`Self::chunks`]), into `out` (those rows of y).
+    #[inline]
     pub fn conv_chunk(
         &self,
         out: &mut [f32],
@@ -113,12 +114,7 @@ impl SeqConv {
         r: std::ops::Range<usize>,
     ) {
         let (ci_n, co_n, kw, h) = (self.c_in, self.c_out, self.kw, self.half());
-        // Constant widths: a row is a few vector stores, not a memcpy call.
-        with_const_channels(co_n, |c| {
-            for row in out.chunks_exact_mut(c) {
-                row.copy_from_slice(&bias[..c]);
-            }
-        });
+        fill_rows(out, bias);
         for &(x, w) in terms {
             let xv = MatRef::strided(
                 &x.data[r.start * ci_n..r.end * ci_n],

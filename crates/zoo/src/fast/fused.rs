@@ -17,11 +17,16 @@
 //!   chunk, BatchNorm's ∂y is formed in a chunk buffer and handed straight
 //!   to the convolution's backward ([`ConvBackward`]).
 //!
+//! - tangent: the conv's tangent chunk by chunk, BatchNorm's Σẏ and Σẏ·x̂
+//!   summed while each chunk is in cache; then one pass forms ż and masks
+//!   it, or (pooled) the per-sample means come from sums and ẏ is never
+//!   stored ([`ConvBnRelu::fused_tangent`]).
+//!
 //! Forward outputs, masks and running statistics are bit-identical to the
-//! layers run one by one; gradients agree to rounding (the pooled sums are
-//! grouped per sample). The record holds the layers' own records
-//! (`inner`), as they would have written them, so the tangent pass simply
-//! runs the layers' tangents.
+//! layers run one by one; gradients and tangents agree to rounding (sums
+//! grouped differently). The record holds the layers' own records
+//! (`inner`), as they would have written them; the layers' own tangents run
+//! over them when the ReLU's kink probe is wanted.
 
 use super::{
     backward_constants, channel_sums, interiors, interiors_mut, mask_buffer, padded_dims,
@@ -90,8 +95,9 @@ pub(crate) struct ConvBnRelu {
     /// The pooling after the ReLU is fused too: then the ReLU's output is
     /// never stored, only its per-sample means (and ∂a is a broadcast of ∂y/L).
     pooled: bool,
-    /// The layers themselves, in order: their output forms, and their
-    /// tangents over the records the block writes for them.
+    /// The layers themselves, in order: their output forms, and (for the
+    /// ReLU's probe) the conv's and BatchNorm's tangents over the records
+    /// the block writes for them.
     parts: Vec<Box<dyn FastLayer>>,
 }
 
@@ -126,6 +132,50 @@ impl FastLayer for ConvBnRelu {
     }
 
     fn forward(
+        &self,
+        p: &[&[f32]],
+        x: Mat,
+        state: &mut [f32],
+        mode: Mode,
+        rec: &mut Record,
+    ) -> Mat {
+        super::vectorized(|| self.forward_impl(p, x, state, mode, rec))
+    }
+
+    fn backward(
+        &self,
+        p: &[&[f32]],
+        da: Mat,
+        rec: &Record,
+        grads: &mut [&mut [f32]],
+        need_dx: bool,
+    ) -> Mat {
+        super::vectorized(|| self.backward_impl(p, da, rec, grads, need_dx))
+    }
+
+    /// The fused tangent ([`ConvBnRelu::fused_tangent`]); with probes
+    /// wanted, the ReLU's kink probe too, from the conv's and BatchNorm's
+    /// own tangents over their records.
+    fn tangent(
+        &self,
+        p: &[&[f32]],
+        dp: &[&[f32]],
+        dx: Option<Mat>,
+        mode: Mode,
+        rec: &Record,
+        probes: &mut crate::fast::FastProbes,
+    ) -> Mat {
+        if probes.wanted {
+            let dx = dx.as_ref().map(Mat::pooled_copy);
+            self.push_relu_probe(p, dp, dx, mode, rec, probes);
+        }
+        super::vectorized(|| self.fused_tangent(p, dp, dx, mode, rec))
+    }
+}
+
+impl ConvBnRelu {
+    #[inline(always)]
+    fn forward_impl(
         &self,
         p: &[&[f32]],
         x: Mat,
@@ -218,7 +268,8 @@ impl FastLayer for ConvBnRelu {
         out
     }
 
-    fn backward(
+    #[inline(always)]
+    fn backward_impl(
         &self,
         p: &[&[f32]],
         da: Mat,
@@ -295,27 +346,6 @@ impl FastLayer for ConvBnRelu {
         back.finish(&mut grads[..2])
     }
 
-    /// The fused tangent ([`ConvBnRelu::fused_tangent`]); with probes
-    /// wanted, the ReLU's kink probe too, from the conv's and BatchNorm's
-    /// own tangents over their records.
-    fn tangent(
-        &self,
-        p: &[&[f32]],
-        dp: &[&[f32]],
-        dx: Option<Mat>,
-        mode: Mode,
-        rec: &Record,
-        probes: &mut crate::fast::FastProbes,
-    ) -> Mat {
-        if probes.wanted {
-            let dx = dx.as_ref().map(Mat::pooled_copy);
-            self.push_relu_probe(p, dp, dx, mode, rec, probes);
-        }
-        self.fused_tangent(p, dp, dx, mode, rec)
-    }
-}
-
-impl ConvBnRelu {
     /// The ReLU's Kink probe: its input z (BatchNorm's output, which the
     /// block never stores) recomputed from the recorded conv output and
     /// statistics exactly as the forward computed it, and ż from the conv's
@@ -369,6 +399,7 @@ impl ConvBnRelu {
     /// the masked ż over a sample's L positions is linear in the sums,
     /// (γ/σ·(Σ_act ẏ − n·u1 − X·u2) + γ̇·X + β̇·n)/L with n active positions
     /// and X = Σ_act x̂ (both kept by the forward), so ẏ is never stored.
+    #[inline(always)]
     fn fused_tangent(
         &self,
         p: &[&[f32]],

@@ -695,6 +695,42 @@ pub fn rows_copy(x: &Mat) -> Mat {
     }
 }
 
+/// Every `row.len()`-wide row of `data` set to `row` (a bias before a GEMM
+/// adds into it): the first row, then copies doubling in size, so a few
+/// large copies instead of one small copy call per row.
+pub fn fill_rows(data: &mut [f32], row: &[f32]) {
+    let w = row.len();
+    if w == 0 || data.is_empty() {
+        return;
+    }
+    assert_eq!(
+        data.len() % w,
+        0,
+        "fill_rows: {} values in rows of {w}",
+        data.len()
+    );
+    data[..w].copy_from_slice(row);
+    let mut filled = w;
+    while filled < data.len() {
+        let n = filled.min(data.len() - filled);
+        data.copy_within(..n, filled);
+        filled += n;
+    }
+}
+
+/// `f()` compiled for the widest vector instructions this CPU has (AVX-512,
+/// AVX2 or the baseline, chosen at run time), so that the elementwise loops
+/// inlined into `f` run at that width. The values do not depend on the
+/// version: Rust never fuses a multiply and an add unless asked
+/// (`mul_add`), so every version rounds each operation the same way.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+pub fn vectorized<R, F: FnOnce() -> R>(f: F) -> R {
+    f()
+}
+
 /// `f(c)` with `c` a compile-time constant for the usual channel counts,
 /// so that the row loops `f` inlines are unrolled without length checks.
 #[inline(always)]

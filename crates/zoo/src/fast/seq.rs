@@ -84,6 +84,7 @@ pub fn padded_to_rows(x: &Mat) -> Mat {
 }
 
 /// Set the two pad rows of every sample to zero.
+#[inline]
 pub fn zero_pad_rows<T: Copy + Default>(data: &mut [T], cols: usize, len: usize) {
     for sample in data.chunks_exact_mut(cols * (len + 2)) {
         sample[..cols].fill(T::default());

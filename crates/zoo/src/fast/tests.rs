@@ -513,3 +513,15 @@ where
         );
     }
 }
+
+#[test]
+fn fill_rows_sets_every_row_for_any_count() {
+    for rows in [0usize, 1, 2, 3, 5, 8, 13] {
+        let mut data = vec![-1.0f32; rows * 3];
+        super::fill_rows(&mut data, &[1.0, 2.0, 3.0]);
+        assert!(
+            data.chunks_exact(3).all(|r| r == [1.0, 2.0, 3.0]),
+            "{rows} rows: {data:?}"
+        );
+    }
+}

@@ -404,9 +404,7 @@ impl Attention {
 /// dst = x·w (+ `bias` in every row); every entry of `dst` is written.
 fn affine_into(dst: &mut Mat, x: MatRef<'_>, w: MatRef<'_>, bias: Option<&[f32]>) {
     if let Some(b) = bias {
-        for row in dst.data.chunks_exact_mut(dst.cols) {
-            row.copy_from_slice(b);
-        }
+        crate::fast::fill_rows(&mut dst.data, b);
     }
     matmul(&mut dst.data, dst.cols, x, w, bias.is_some());
 }
@@ -744,10 +742,13 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
 }
 
 /// The per-sample loops over a whole batch: [`Fixed`] when `DH` and `T`
-/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX2+FMA too (chosen
-/// at run time, as GELU's loops; no fused multiply-adds are written, so
-/// both versions give the same values).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX-512 and AVX2+FMA
+/// too (chosen at run time, as GELU's loops; no fused multiply-adds are
+/// written, so every version gives the same values).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn heads_forward<const DH: usize, const T: usize>(
     shape: HeadShape,
     qkv: &[f32],
@@ -770,7 +771,10 @@ fn heads_forward<const DH: usize, const T: usize>(
 
 /// [`heads_forward`] for the backward pass (`dqkv` zero on entry unless the
 /// shape is [`HeadShape::fixed`]: [`Fixed::backward`] writes every entry).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn heads_backward<const DH: usize, const T: usize>(
     shape: HeadShape,
     qkv: &[f32],
@@ -795,7 +799,10 @@ fn heads_backward<const DH: usize, const T: usize>(
 }
 
 /// [`heads_forward`] for the tangent pass.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn heads_tangent<const DH: usize, const T: usize>(
     shape: HeadShape,
     qkv: &[f32],
@@ -961,13 +968,14 @@ impl crate::fast::FastLayer for Attention {
     }
 
     /// Every output row reads the keys and values of all its sample's
-    /// tokens: all input rows (T > 1; T = 1 keeps the full tangent).
+    /// tokens: all input rows.
     fn live_input(&self, _out: &Live, _rec: &Record) -> Option<Live> {
-        (self.tokens > 1).then_some(Live::All)
+        Some(Live::All)
     }
 
-    /// As `tangent` (T > 1), with the output projection on the rows `out`
-    /// only (the scores and their tangents need every row).
+    /// As `tangent`, with the output projection on the rows `out` only
+    /// (T > 1: keys and values need every row, and the scores are computed
+    /// for every query; T = 1: the full tangent, then the rows `out`).
     fn tangent_rows(
         &self,
         p: &[&[f32]],
@@ -979,6 +987,12 @@ impl crate::fast::FastLayer for Attention {
         out: &Live,
     ) -> Mat {
         let mut no_probes = crate::fast::FastProbes::new(false);
+        if self.tokens == 1 {
+            let y = self.tangent_single(p, dp, dx, rec, &mut no_probes);
+            let kept = Live::All.select(&y, out);
+            y.recycle();
+            return kept;
+        }
         self.tangent_multi(p, dp, dx, rec, &mut no_probes, out)
     }
 }

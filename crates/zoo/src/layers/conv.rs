@@ -444,11 +444,7 @@ impl Conv {
         };
         let mut y = Mat::scratch(terms[0].0.rows, co_n, layout);
         match bias {
-            Some(bias) => {
-                for row in y.data.chunks_exact_mut(co_n) {
-                    row.copy_from_slice(bias);
-                }
-            }
+            Some(bias) => crate::fast::fill_rows(&mut y.data, bias),
             None => y.data.fill(0.0),
         }
         for &(cols, w) in terms {

@@ -354,11 +354,16 @@ impl crate::fast::FastLayer for Gelu {
     }
 }
 
-/// y = x·Φ(x) in place. Compiled twice: for AVX2+FMA (chosen at run time
-/// when the CPU has it; the polynomials then use fused multiply-adds, same
-/// accuracy, last bits may differ) and for the baseline. A given machine
-/// always takes the same version, so runs stay bit-reproducible there.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+/// y = x·Φ(x) in place. Compiled three times: for AVX-512 and for AVX2, both
+/// with FMA (chosen at run time when the CPU has them; the polynomials then
+/// use fused multiply-adds, same accuracy, last bits may differ from the
+/// baseline; the two FMA versions give the same values, only wider), and
+/// for the baseline. A given machine always takes the same version, so runs
+/// stay bit-reproducible there.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn gelu_in_place(x: &mut [f32]) {
     const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
     for v in x.iter_mut() {
@@ -368,7 +373,10 @@ fn gelu_in_place(x: &mut [f32]) {
 
 /// y = x·Φ(x) in place, and the slope Φ(x) + xφ(x) the backward and tangent
 /// passes need (dispatched as [`gelu_in_place`]).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn gelu_and_slope(x: &mut [f32], slope: &mut [f32]) {
     const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
     for (v, s) in x.iter_mut().zip(slope.iter_mut()) {
@@ -381,7 +389,10 @@ fn gelu_and_slope(x: &mut [f32], slope: &mut [f32]) {
 /// y = x·Φ(x) into `y` and the slope Φ(x) + xφ(x) into `slope`, `x`
 /// kept (dispatched as [`gelu_in_place`]; same values as
 /// [`gelu_and_slope`]).
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn gelu_and_slope_to(x: &[f32], y: &mut [f32], slope: &mut [f32]) {
     const FMA: bool = multiversion::target::target_cfg_f!(target_feature = "fma");
     for ((&v, o), s) in x.iter().zip(y.iter_mut()).zip(slope.iter_mut()) {

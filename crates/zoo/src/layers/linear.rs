@@ -145,9 +145,7 @@ impl crate::fast::FastLayer for Linear {
         // GEMM overwriting.
         let mut y = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {
-            for row in y.data.chunks_exact_mut(self.outputs) {
-                row.copy_from_slice(p[1]);
-            }
+            crate::fast::fill_rows(&mut y.data, p[1]);
         }
         matmul(&mut y.data, self.outputs, x.view(), w, self.bias);
         rec.mats.push(x);
@@ -219,9 +217,7 @@ impl Linear {
     fn tangent_at(&self, p: &[&[f32]], dp: &[&[f32]], x: &Mat, dx: Option<Mat>) -> Mat {
         let mut dy = Mat::scratch(x.rows, self.outputs, Layout::Rows);
         if self.bias {
-            for row in dy.data.chunks_exact_mut(self.outputs) {
-                row.copy_from_slice(dp[1]);
-            }
+            crate::fast::fill_rows(&mut dy.data, dp[1]);
         }
         let dw = MatRef::row_major(dp[0], self.inputs, self.outputs);
         matmul(&mut dy.data, self.outputs, x.view(), dw, self.bias);

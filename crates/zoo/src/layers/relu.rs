@@ -83,19 +83,23 @@ impl crate::fast::FastLayer for Relu {
         rec: &mut Record,
     ) -> Mat {
         if rec.logits_only {
-            for v in x.data.iter_mut() {
-                *v = if *v > 0.0 { *v } else { 0.0 };
-            }
+            crate::fast::vectorized(|| {
+                for v in x.data.iter_mut() {
+                    *v = if *v > 0.0 { *v } else { 0.0 };
+                }
+            });
             return x;
         }
         let mut mask = mask_buffer(x.data.len());
         // Written in full.
         let mut y = Mat::scratch(x.rows, x.cols, x.layout);
-        for ((out, m), &v) in y.data.iter_mut().zip(mask.iter_mut()).zip(&x.data) {
-            let on = v > 0.0;
-            *m = on as u8;
-            *out = if on { v } else { 0.0 };
-        }
+        crate::fast::vectorized(|| {
+            for ((out, m), &v) in y.data.iter_mut().zip(mask.iter_mut()).zip(&x.data) {
+                let on = v > 0.0;
+                *m = on as u8;
+                *out = if on { v } else { 0.0 };
+            }
+        });
         rec.masks.push(mask);
         // The shape and layout, for a zero tangent: rows × 0 in x's layout.
         rec.mats.push(Mat::zeros(x.rows, 0, x.layout));
@@ -161,9 +165,11 @@ impl crate::fast::FastLayer for Relu {
 /// `d ← d·1[mask]`.
 fn apply_mask(d: &mut Mat, mask: &[u8]) {
     assert_eq!(d.data.len(), mask.len(), "relu: gradient or tangent shape");
-    for (v, &m) in d.data.iter_mut().zip(mask) {
-        *v = if m != 0 { *v } else { 0.0 };
-    }
+    crate::fast::vectorized(|| {
+        for (v, &m) in d.data.iter_mut().zip(mask) {
+            *v = if m != 0 { *v } else { 0.0 };
+        }
+    });
 }
 
 #[cfg(test)]
