@@ -95,9 +95,6 @@ pub fn matmul(dst: &mut [f32], dst_stride: usize, a: MatRef<'_>, b: MatRef<'_>, 
         }
         return;
     }
-    if narrow::product(dst, dst_stride, a, b, accumulate) {
-        return;
-    }
     // SAFETY: every index gemm touches is inside the slices: the views were
     // bounds-checked at construction ((rows−1)·rs + (cols−1)·cs < len) and
     // `dst` just above; strides are non-negative usizes that fit isize
@@ -125,110 +122,6 @@ pub fn matmul(dst: &mut [f32], dst_stride: usize, a: MatRef<'_>, b: MatRef<'_>, 
             false,
             gemm::Parallelism::None,
         );
-    }
-}
-
-/// Products with at most 16 columns (every model's 10-class head, and its
-/// tangent): gemm runs them through its 16 × 6 edge kernel at a third of
-/// its speed. Here each row's ≤ 16 outputs sit in one vector register and
-/// eight rows advance together, each output accumulated over k in order
-/// with fused multiply-adds from zero and then added to `dst`, as gemm's
-/// kernels do, so the values are gemm's (tested). Only on CPUs with FMA
-/// (AVX2 or AVX-512, chosen at run time); elsewhere gemm runs.
-mod narrow {
-    use super::MatRef;
-
-    /// Widest product this path takes.
-    const WIDTH: usize = 16;
-    /// Rows advanced together.
-    const ROWS: usize = 8;
-    /// Longest inner dimension (gemm accumulates longer ones in blocks).
-    const MAX_K: usize = 256;
-
-    /// `dst (+)= a·b` if the shape suits this path and the CPU has FMA;
-    /// false (nothing written) otherwise.
-    pub(super) fn product(
-        dst: &mut [f32],
-        dst_stride: usize,
-        a: MatRef<'_>,
-        b: MatRef<'_>,
-        accumulate: bool,
-    ) -> bool {
-        let (k, n) = (a.cols, b.cols);
-        if n > WIDTH || k > MAX_K || a.rows < ROWS || !has_fma() {
-            return false;
-        }
-        // b, zero-padded to WIDTH columns, row-major.
-        let mut bp = vec![0.0f32; k * WIDTH];
-        for (l, row) in bp.chunks_exact_mut(WIDTH).enumerate() {
-            for (j, v) in row[..n].iter_mut().enumerate() {
-                *v = b.data[l * b.row_stride + j * b.col_stride];
-            }
-        }
-        kernel(dst, dst_stride, a, &bp, n, accumulate);
-        true
-    }
-
-    fn has_fma() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-
-    /// The loops ([`product`]): compiled for AVX-512 and AVX2 with FMA; the
-    /// baseline version is never called (`has_fma`).
-    #[multiversion::multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-        "x86_64+avx2+fma"
-    ))]
-    fn kernel<'a>(
-        dst: &mut [f32],
-        dst_stride: usize,
-        a: MatRef<'a>,
-        bp: &[f32],
-        n: usize,
-        accumulate: bool,
-    ) {
-        let (m, k) = (a.rows, a.cols);
-        let at = |i: usize, l: usize| a.data[i * a.row_stride + l * a.col_stride];
-        let mut store = |i: usize, acc: &[f32; WIDTH]| {
-            let out = &mut dst[i * dst_stride..i * dst_stride + n];
-            for (o, &v) in out.iter_mut().zip(acc) {
-                *o = if accumulate { *o + v } else { v };
-            }
-        };
-        let mut i = 0;
-        while i + ROWS <= m {
-            let mut acc = [[0.0f32; WIDTH]; ROWS];
-            for (l, brow) in bp.chunks_exact(WIDTH).enumerate() {
-                let brow: &[f32; WIDTH] = brow.try_into().unwrap();
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let x = at(i + r, l);
-                    for (v, &w) in acc.iter_mut().zip(brow) {
-                        *v = x.mul_add(w, *v);
-                    }
-                }
-            }
-            for (r, acc) in acc.iter().enumerate() {
-                store(i + r, acc);
-            }
-            i += ROWS;
-        }
-        for i in i..m {
-            let mut acc = [0.0f32; WIDTH];
-            for l in 0..k {
-                let x = at(i, l);
-                for (v, &w) in acc.iter_mut().zip(&bp[l * WIDTH..(l + 1) * WIDTH]) {
-                    *v = x.mul_add(w, *v);
-                }
-            }
-            store(i, &acc);
-        }
     }
 }
 
@@ -268,60 +161,6 @@ mod tests {
         matmul(&mut e, 4, a.t(), dm, true);
         for (u, v) in e.iter().zip(naive(a.t(), dm)) {
             assert!((u - (v + 1.0)).abs() < 1e-4);
-        }
-    }
-
-    /// The narrow path gives gemm's values bit for bit, overwriting and
-    /// accumulating, on the shapes the models use (10-class heads).
-    #[test]
-    fn narrow_products_equal_gemm() {
-        for &(m, k, n) in &[
-            (45, 32, 10),
-            (64, 128, 10),
-            (1438, 128, 10),
-            (9, 64, 16),
-            (13, 3, 7),
-        ] {
-            let x: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3)
-                .collect();
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 104_729 % 997) as f32 - 498.0) * 1e-3)
-                .collect();
-            let (a, b) = (MatRef::row_major(&x, m, k), MatRef::row_major(&w, k, n));
-            for accumulate in [false, true] {
-                let init: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 * 0.1).collect();
-                let mut ours = init.clone();
-                if !super::narrow::product(&mut ours, n, a, b, accumulate) {
-                    return; // no FMA on this CPU: gemm runs anyway
-                }
-                let mut reference = init;
-                // SAFETY: as in `matmul` (row-major views of exact lengths).
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        k,
-                        reference.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        accumulate,
-                        x.as_ptr(),
-                        1,
-                        k as isize,
-                        w.as_ptr(),
-                        1,
-                        n as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                assert_eq!(ours, reference, "{m}x{k}x{n}, accumulate {accumulate}");
-            }
         }
     }
 
