@@ -139,7 +139,7 @@ impl FastLayer for ConvBnRelu {
         mode: Mode,
         rec: &mut Record,
     ) -> Mat {
-        super::vectorized(|| self.forward_impl(p, x, state, mode, rec))
+        forward_vectorized(self, p, x, state, mode, rec)
     }
 
     fn backward(
@@ -150,7 +150,7 @@ impl FastLayer for ConvBnRelu {
         grads: &mut [&mut [f32]],
         need_dx: bool,
     ) -> Mat {
-        super::vectorized(|| self.backward_impl(p, da, rec, grads, need_dx))
+        backward_vectorized(self, p, da, rec, grads, need_dx)
     }
 
     /// The fused tangent ([`ConvBnRelu::fused_tangent`]); with probes
@@ -169,7 +169,7 @@ impl FastLayer for ConvBnRelu {
             let dx = dx.as_ref().map(Mat::pooled_copy);
             self.push_relu_probe(p, dp, dx, mode, rec, probes);
         }
-        super::vectorized(|| self.fused_tangent(p, dp, dx, mode, rec))
+        tangent_vectorized(self, p, dp, dx, mode, rec)
     }
 }
 
@@ -517,6 +517,55 @@ impl ConvBnRelu {
         }
         pooled
     }
+}
+
+// The block's passes compiled for AVX-512 and AVX2 (chosen at run time;
+// same values: no multiply-add is fused unless written), each inlining its
+// `*_impl` so the elementwise loops run at the wider width.
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn forward_vectorized<'a>(
+    block: &'a ConvBnRelu,
+    p: &'a [&'a [f32]],
+    x: Mat,
+    state: &'a mut [f32],
+    mode: Mode,
+    rec: &'a mut Record,
+) -> Mat {
+    block.forward_impl(p, x, state, mode, rec)
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn backward_vectorized<'a, 'b, 'c>(
+    block: &'a ConvBnRelu,
+    p: &'a [&'a [f32]],
+    da: Mat,
+    rec: &'a Record,
+    grads: &'b mut [&'c mut [f32]],
+    need_dx: bool,
+) -> Mat {
+    block.backward_impl(p, da, rec, grads, need_dx)
+}
+
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn tangent_vectorized<'a>(
+    block: &'a ConvBnRelu,
+    p: &'a [&'a [f32]],
+    dp: &'a [&'a [f32]],
+    dx: Option<Mat>,
+    mode: Mode,
+    rec: &'a Record,
+) -> Mat {
+    block.fused_tangent(p, dp, dx, mode, rec)
 }
 
 /// BatchNorm's tangent then the ReLU's, on the interior rows of padded rows
