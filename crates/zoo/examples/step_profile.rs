@@ -34,6 +34,11 @@ fn main() -> anyhow::Result<()> {
     if fast {
         model = model.with_backend(Backend::Fast)?;
     }
+    anyhow::ensure!(
+        (1..=digits.len()).contains(&rows),
+        "--rows {rows}: the digits have {} rows",
+        digits.len()
+    );
     let idx: Vec<usize> = (0..rows).collect();
     let batch: Batch<f32> = Batch::from_digits(&digits, &idx);
     let mut state = model.init(0);
