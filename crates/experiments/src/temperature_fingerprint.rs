@@ -274,12 +274,11 @@ fn one_run(
 
     // Descent direction of the tempered full-training-set loss.
     let step = model.loss_and_grad(&mut state.clone(), &train, Mode::Eval);
-    let base_loss = step.loss;
-    let base_logits = step.logits.clone();
-    let mut u = step.grad.clone();
-    u.scale(-1.0 / (step.grad.norm() + 1e-12));
+    let (base_loss, base_logits, mut cache) = (step.loss, step.logits, step.cache);
+    let mut u = step.grad;
+    u.scale(-1.0 / (u.norm() + 1e-12));
     let slopes = match cfg.slope_estimator {
-        SlopeEstimator::Jvp => model.tangent(&state, &mut step.cache.clone(), &u, Mode::Eval),
+        SlopeEstimator::Jvp => model.tangent(&state, &mut cache, &u, Mode::Eval),
         SlopeEstimator::Fd => {
             model.fd_jvp_forward(&state, &train.x, &u, cfg.fd_eps, &base_logits, Mode::Eval)
         }

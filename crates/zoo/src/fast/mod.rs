@@ -521,9 +521,8 @@ impl FastModel {
                 let theta = moved(tau);
                 let t = tau as f32;
                 let mut h = Mat::scratch(z0.rows, z0.cols, z0.layout);
-                h.data.copy_from_slice(&z0.data);
-                for (v, d) in h.data.iter_mut().zip(&dz0.data) {
-                    *v += t * d;
+                for ((v, &z), &d) in h.data.iter_mut().zip(&z0.data).zip(&dz0.data) {
+                    *v = z + t * d;
                 }
                 let mut buffers = buffers.to_vec();
                 for (i, layer) in self.layers.iter().enumerate().skip(1) {
