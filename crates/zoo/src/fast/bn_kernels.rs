@@ -26,7 +26,7 @@ impl BnKernel {
     /// (f64). Shifting by a sample of the data (the first row) keeps the
     /// one-pass variance free of cancellation when |μ| ≫ σ.
     pub fn add_moments(&self, x: &[f32], shift: &[f32], s1: &mut [f64], s2: &mut [f64]) {
-        crate::fast::with_const_channels(self.channels, |c| {
+        crate::fast::with_const_channels!(self.channels, |c| {
             self.add_moments_for(c, x, shift, s1, s2)
         });
     }

@@ -187,6 +187,9 @@ impl<'a> ConvBackward<'a> {
 
     /// Padded rows `r` (a chunk of [`SeqConv::chunks`]) with their ∂y `dyc`
     /// (pad rows are zeroed here: the forward zeroed those outputs).
+    /// Inlined, so that the fused block's multiversioned backward compiles
+    /// its ∂b sums at the block's width.
+    #[inline(always)]
     pub fn chunk(&mut self, r: std::ops::Range<usize>, dyc: &mut [f32]) {
         let conv = self.conv;
         let (ci_n, co_n, kw, h) = (conv.c_in, conv.c_out, conv.kw, conv.half());
@@ -194,7 +197,7 @@ impl<'a> ConvBackward<'a> {
         zero_pad_rows(dyc, co_n, conv.len);
         self.db_chunk.fill(0.0);
         let db_chunk = &mut self.db_chunk;
-        crate::fast::with_const_channels(co_n, |co_n| {
+        crate::fast::with_const_channels!(co_n, |co_n| {
             for row in dyc.chunks_exact(co_n) {
                 for (a, &v) in db_chunk.iter_mut().zip(row) {
                     *a += v;

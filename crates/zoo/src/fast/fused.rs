@@ -202,7 +202,7 @@ impl ConvBnRelu {
                     shift = yc[c..2 * c].to_vec();
                 }
                 let (s1, s2) = (&mut s1, &mut s2);
-                with_const_channels(c, |c| bn.add_moments_for(c, yc, &shift, s1, s2));
+                with_const_channels!(c, |c| bn.add_moments_for(c, yc, &shift, s1, s2));
             }
         }
         let (mean, inv, weight) = match mode {
@@ -218,7 +218,7 @@ impl ConvBnRelu {
             false => {
                 let mut a = Mat::scratch(x.rows, c, x.layout);
                 zero_pad_rows(&mut a.data, c, len);
-                with_const_channels(c, |c| {
+                with_const_channels!(c, |c| {
                     bn_relu_forward_rows(&y.data, &mut mask, &mut a.data, c, len, consts)
                 });
                 a
@@ -226,7 +226,7 @@ impl ConvBnRelu {
             true => {
                 let mut pooled = Mat::zeros(samples, c, Layout::Rows);
                 let mut active = vec![0.0f32; samples * 2 * c];
-                with_const_channels(c, |c| {
+                with_const_channels!(c, |c| {
                     bn_relu_pool_rows(
                         &y.data,
                         &mut mask,
@@ -307,7 +307,7 @@ impl ConvBnRelu {
             for r in conv.chunks(y.rows) {
                 let (lo, hi) = (r.start * c, r.end * c);
                 let (dac, yc, mc) = (&da.data[lo..hi], &y.data[lo..hi], &mask[lo..hi]);
-                with_const_channels(c, |c| {
+                with_const_channels!(c, |c| {
                     masked_sums(dac, yc, mc, c, len, mean, inv, &mut sd, &mut sdx)
                 });
             }
@@ -336,7 +336,7 @@ impl ConvBnRelu {
             let dyc = &mut buf[..r.len() * c];
             let consts = [&mean[..], &inv[..], &scale[..], &u1[..], &u2[..]];
             let (yc, mc, broadcast) = (&y.data[lo..hi], &mask[lo..hi], per_sample.is_some());
-            with_const_channels(c, |c| {
+            with_const_channels!(c, |c| {
                 bn_relu_backward_rows(dyc, dac, broadcast, yc, mc, c, len, consts)
             });
             back.chunk(r, dyc);
@@ -490,7 +490,7 @@ impl ConvBnRelu {
         if !self.pooled {
             // Pass 2.
             let consts = [&mean[..], &inv[..], p[2], &u1[..], &u2[..], dp[2], dp[3]];
-            with_const_channels(c, |c| {
+            with_const_channels!(c, |c| {
                 bn_relu_tangent_rows(&mut dy.data, &y.data, mask, c, len, consts)
             });
             return dy;

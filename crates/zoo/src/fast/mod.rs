@@ -730,17 +730,38 @@ pub fn vectorized<R, F: FnOnce() -> R>(f: F) -> R {
     f()
 }
 
-/// `f(c)` with `c` a compile-time constant for the usual channel counts,
-/// so that the row loops `f` inlines are unrolled without length checks.
-#[inline(always)]
-pub(crate) fn with_const_channels<R>(c: usize, mut f: impl FnMut(usize) -> R) -> R {
-    match c {
-        16 => f(16),
-        32 => f(32),
-        64 => f(64),
-        _ => f(c),
-    }
+/// `$body` with `$c` bound to a compile-time constant for the usual
+/// channel counts (16, 32, 64), so that the row loops it inlines are
+/// unrolled without length checks: `with_const_channels!(c, |c| body)`.
+///
+/// A macro rather than a function taking a closure: a closure is a
+/// function of its own, compiled for the baseline CPU even when written
+/// inside a multiversioned pass (a quarter of arch-grid's time ran as
+/// SSE2 that way); the macro's body stays in its caller and is compiled
+/// with the caller's target features.
+macro_rules! with_const_channels {
+    ($n:expr, |$c:ident| $body:expr) => {
+        match $n {
+            16 => {
+                let $c: usize = 16;
+                $body
+            }
+            32 => {
+                let $c: usize = 32;
+                $body
+            }
+            64 => {
+                let $c: usize = 64;
+                $body
+            }
+            n => {
+                let $c: usize = n;
+                $body
+            }
+        }
+    };
 }
+pub(crate) use with_const_channels;
 
 /// Column sums of `m` into `out` (a bias gradient).
 pub fn column_sums(m: &Mat, out: &mut [f32]) {

@@ -298,7 +298,7 @@ impl crate::fast::FastLayer for MaxPool2 {
         let mut y = Mat::scratch(out_rows, c, self.out_layout(samples));
         let mut win = mask_buffer(out_rows * c);
         let xd = &x.data;
-        with_const_channels(c, |c| {
+        with_const_channels!(c, |c| {
             self.windows_of(samples, |_, _, o, at| {
                 let (y, win) = (&mut y.data[o..o + c], &mut win[o..o + c]);
                 let [r0, r1, r2, r3] = at.map(|a| &xd[a..a + c]);
@@ -351,7 +351,7 @@ impl crate::fast::FastLayer for MaxPool2 {
         // Written in full: every input value is in one window.
         let mut dx = Mat::scratch(samples * h * w, c, in_layout);
         let dxd = &mut dx.data;
-        with_const_channels(c, |c| {
+        with_const_channels!(c, |c| {
             self.windows_of(samples, |_, _, o, at| {
                 for (k, &a) in at.iter().enumerate() {
                     let lanes = dxd[a..a + c].iter_mut().zip(&dy.data[o..o + c]);
@@ -408,7 +408,7 @@ impl crate::fast::FastLayer for MaxPool2 {
         let dyd = &mut dy.data;
         match (&kink, dxd) {
             (None, None) => dyd.fill(0.0),
-            (None, Some(d)) => with_const_channels(c, |c| {
+            (None, Some(d)) => with_const_channels!(c, |c| {
                 self.windows_of(samples, |_, _, o, at| {
                     let [r0, r1, r2, r3] = at.map(|a| &d[a..a + c]);
                     let lanes = dyd[o..o + c].iter_mut().zip(&win[o..o + c]);
