@@ -16,7 +16,9 @@
 //!   seeded bootstrap CIs (per sample or per seed), onset detection,
 //!   interpolation onto grids and median/quantile bands over seeds,
 //!   `linspace`/`logspace`;
-//! * [`font`] — the embedded DejaVu Sans and its registration with plotters.
+//! * [`font`] — the embedded DejaVu Sans and its registration with plotters;
+//! * [`symbols`] — spelled-out Greek names (`rho_a`) as the paper's symbols
+//!   (ρa) in every figure.
 
 #![warn(missing_docs)]
 
@@ -27,6 +29,7 @@ pub mod runs;
 pub mod stats;
 pub mod store;
 pub mod style;
+pub mod symbols;
 pub mod table;
 
 /// The frame library of the results store, re-exported so experiments use

@@ -11,8 +11,10 @@
 //!   as given when it is finite, non-empty and positive on a log axis;
 //! * NaN and infinite values never panic: such points are skipped and break
 //!   the line there (a lone remaining point is drawn as a dot);
-//! * y values outside the visible range are clamped to its floor/ceiling, so
-//!   a diverging curve runs along the top edge; lines are cut at the x edges;
+//! * a line that leaves the visible y range stops where it crosses the
+//!   frame, marked there by a triangle pointing the way it went (it never
+//!   runs along the frame as a false plateau); band areas and scatter
+//!   points are clamped to the frame; lines are cut at the x edges;
 //! * items without a colour take palette colours by position: series `i`
 //!   and band `i` share colour `i`, scatters continue after the series.
 //!
@@ -323,7 +325,15 @@ pub struct Panel {
     pub y_log: bool,
     /// Visible x range; `None` fits the data.
     pub x_range: Option<(f64, f64)>,
-    /// Visible y range; `None` fits the data. Values outside are clamped.
+    /// One data unit as long on the x axis as on the y axis (linear axes;
+    /// the shorter range is widened about its centre): for pictures whose
+    /// angles are the content.
+    pub equal_aspect: bool,
+    /// Labelled x ticks at exactly these values (those inside the visible
+    /// range), e.g. the temperatures a sweep used; `None` chooses ticks.
+    pub x_ticks: Option<Vec<f64>>,
+    /// Visible y range; `None` fits the data. Lines leaving it stop at the
+    /// frame with a mark; bands and points are clamped.
     pub y_range: Option<(f64, f64)>,
     /// Lines.
     pub series: Vec<Series>,
@@ -423,6 +433,10 @@ pub struct Figure {
     pub cols: usize,
     /// Size in pixels of one panel cell, legend strip included.
     pub panel_size: (u32, u32),
+    /// One legend for the whole figure, in a strip below the panels (the
+    /// panels then draw none): the union of the panels' entries, each label
+    /// once. For grids whose panels share their lines.
+    pub shared_legend: bool,
 }
 
 impl Default for Figure {
@@ -432,6 +446,7 @@ impl Default for Figure {
             panels: vec![],
             cols: 1,
             panel_size: style::PANEL_SIZE,
+            shared_legend: false,
         }
     }
 }
@@ -457,6 +472,36 @@ impl Figure {
         self.title = Some(title.into());
         self
     }
+    /// With one legend below all panels instead of one per panel.
+    pub fn with_shared_legend(mut self) -> Self {
+        self.shared_legend = true;
+        self
+    }
+    /// The shared legend's entries (each label once, first panel first)
+    /// and their rows when flowed over `width` pixels; none without a
+    /// shared legend.
+    fn shared_entries(&self, width: u32) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
+        if !self.shared_legend {
+            return (Vec::new(), Vec::new());
+        }
+        let mut entries: Vec<legend::Entry> = Vec::new();
+        for e in self.panels.iter().flat_map(legend::entries) {
+            if !entries.iter().any(|k| k.label == e.label) {
+                entries.push(e);
+            }
+        }
+        let rows = legend::flow(&entries, width as i32);
+        (entries, rows)
+    }
+    /// Height of the shared legend strip in pixels (0 without one).
+    fn legend_height(&self, width: u32) -> u32 {
+        let (entries, rows) = self.shared_entries(width);
+        if entries.is_empty() {
+            0
+        } else {
+            legend::flow_height(&rows)
+        }
+    }
     /// Effective (columns, rows) of the grid.
     fn grid_shape(&self) -> (usize, usize) {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
@@ -474,8 +519,35 @@ impl Figure {
     pub fn size(&self) -> (u32, u32) {
         let (cols, rows) = self.grid_shape();
         let (w, h) = self.panel_size;
-        (w * cols as u32, h * rows as u32 + self.title_height())
+        let width = w * cols as u32;
+        (
+            width,
+            h * rows as u32 + self.title_height() + self.legend_height(width),
+        )
     }
+}
+
+/// `fig` with every text it draws written with the field's symbols
+/// ([`crate::symbols::greek`]: `rho_a` as ρa, `tau` as τ, ...).
+fn with_symbols(fig: &Figure) -> Figure {
+    let g = |s: &mut String| *s = crate::symbols::greek(s);
+    let mut fig = fig.clone();
+    if let Some(t) = fig.title.as_mut() {
+        g(t);
+    }
+    for p in &mut fig.panels {
+        g(&mut p.title);
+        g(&mut p.x_label);
+        g(&mut p.y_label);
+        p.series.iter_mut().for_each(|s| g(&mut s.label));
+        p.bands.iter_mut().for_each(|b| g(&mut b.label));
+        p.vlines.iter_mut().for_each(|v| g(&mut v.label));
+        p.hlines.iter_mut().for_each(|h| g(&mut h.label));
+        p.regions.iter_mut().for_each(|r| g(&mut r.label));
+        p.annotations.iter_mut().for_each(|a| g(&mut a.text));
+        p.scatters.iter_mut().for_each(|s| g(&mut s.label));
+    }
+    fig
 }
 
 /// `stem` with `ext` appended (`results/fig1` -> `results/fig1.png`); a dot
@@ -495,6 +567,7 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
         bail!("figure {} has no panels", stem.display());
     }
     crate::font::ensure_fonts();
+    let fig = &with_symbols(fig);
     let size = fig.size();
     let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
     crate::store::create_parent(&png)?;
@@ -544,10 +617,27 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
         }
         None => root.clone(),
     };
+    let (width, _) = body.dim_in_pixel();
+    let body = match fig.legend_height(width) {
+        0 => body,
+        h => {
+            let (_, body_h) = body.dim_in_pixel();
+            let (panels, strip) = body.split_vertically(body_h.saturating_sub(h));
+            let (entries, rows) = fig.shared_entries(width);
+            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32).map_err(err)?;
+            panels
+        }
+    };
     let (cols, rows) = fig.grid_shape();
     let cells = body.split_evenly((rows, cols));
     for (panel, cell) in fig.panels.iter().zip(&cells) {
-        panel::draw(cell, panel).map_err(err)?;
+        if fig.shared_legend {
+            let mut p = panel.clone();
+            p.legend = LegendPos::None;
+            panel::draw(cell, &p).map_err(err)?;
+        } else {
+            panel::draw(cell, panel).map_err(err)?;
+        }
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ enum Command {
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
     List,
+    /// List stored runs that no current config produces (--delete removes them).
+    Prune(commands::reproduce::PruneArgs),
     /// The model zoo: list architectures, check their exact JVP, export them.
     #[command(subcommand)]
     Zoo(commands::zoo::ZooCommand),
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Figures(args) => commands::reproduce::figures(&args),
         Command::Run(args) => commands::reproduce::run(&args),
         Command::List => commands::reproduce::list(),
+        Command::Prune(args) => commands::reproduce::prune(&args),
         Command::Zoo(cmd) => commands::zoo::run(&cmd),
     };
     match result {

@@ -420,3 +420,50 @@ fn custom_config_is_honoured_and_stored_with_the_results() {
     let stored = String::from_utf8(read(&root.path().join("results/theory/config.yaml"))).unwrap();
     assert!(stored.contains("configs/quick/theory.yaml"), "{stored}");
 }
+
+#[test]
+fn prune_lists_then_removes_only_runs_no_config_produces_and_reruns_keep_the_timing() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let id = "temperature-fingerprint";
+    let o = ghosts(&["run", id, "--quick", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs = root.path().join("results").join(id).join("runs");
+    let stored = std::fs::read_dir(&runs).unwrap().count();
+    assert!(stored > 0);
+
+    // A re-run computes nothing: the computing run's timing stays.
+    let timing = root.path().join("results").join(id).join("timing.json");
+    let before = read(&timing);
+    let o = ghosts(&["run", id, "--quick", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read(&timing),
+        before,
+        "a render-only run replaced timing.json"
+    );
+
+    // A run of an older config: listed, kept on a dry run, removed with --delete.
+    let stale = runs.join("0123456789abcdef-old-setting.parquet");
+    std::fs::write(&stale, b"not read").unwrap();
+    let o = ghosts(&["prune", id, "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "{id}: {stored} stored run(s) kept, 1 stale (would remove)"
+        )) && out.contains("0123456789abcdef-old-setting.parquet")
+            && out.contains("dry run"),
+        "{out}"
+    );
+    assert!(stale.exists());
+    let o = ghosts(&["prune", id, "--delete", "--root", r]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 stale (removed)"), "{}", stdout(&o));
+    assert!(!stale.exists());
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), stored);
+
+    // An unknown id is an input error.
+    let o = ghosts(&["prune", "no-such-experiment", "--root", r]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

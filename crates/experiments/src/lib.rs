@@ -51,6 +51,13 @@ pub trait Experiment: Sync {
     fn run(&self, ctx: &Context) -> Result<()>;
     /// Re-render figures and tables from stored results; returns the report section.
     fn render(&self, ctx: &Context) -> Result<analysis::report::Section>;
+    /// The keys of the stored runs (`results/<id>/runs/<key>.parquet`) that
+    /// `run` would compute or reuse under `ctx`'s config; none for an
+    /// experiment without a run store. `ghosts prune` keeps exactly these.
+    fn run_keys(&self, ctx: &Context) -> Result<Vec<analysis::runs::RunKey>> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
 }
 
 /// The implemented experiments, in report order.
@@ -145,7 +152,9 @@ impl Timing {
 }
 
 /// Run experiment `e`, timing it, and store the timing as
-/// `results/<id>/timing.json`.
+/// `results/<id>/timing.json` — unless every run was found in the store
+/// and none computed: then the stored timing of the last computing call
+/// stays (a re-render must not replace a run's wall time with its own).
 pub fn run_timed(e: &dyn Experiment, ctx: &Context) -> Result<Timing> {
     ctx.tally.reset();
     let start = std::time::Instant::now();
@@ -157,8 +166,69 @@ pub fn run_timed(e: &dyn Experiment, ctx: &Context) -> Result<Timing> {
         threads: rayon::current_num_threads(),
         quick: ctx.quick,
     };
-    analysis::store::write_json_atomic(ctx.results_dir(e.id()).join("timing.json"), &timing)?;
+    let path = ctx.results_dir(e.id()).join("timing.json");
+    let render_only = timing.runs_computed == 0 && timing.runs_stored > 0;
+    let keep = render_only && analysis::store::read_json::<Timing>(&path).is_ok();
+    if !keep {
+        analysis::store::write_json_atomic(path, &timing)?;
+    }
     Ok(timing)
+}
+
+/// What [`prune`] found in one experiment's run store.
+#[derive(Debug)]
+pub struct Pruned {
+    /// Stored runs that a current config (paper-scale or quick) produces.
+    pub kept: usize,
+    /// Stored runs that no current config produces (removed when asked).
+    pub stale: Vec<std::path::PathBuf>,
+}
+
+/// The stored runs of `e` under `root` (`results/<id>/runs/*.parquet`)
+/// that neither `configs/<id>.yaml` nor `configs/quick/<id>.yaml` (or
+/// their built-in copies) produces: runs of older settings, which
+/// re-running never reads again. With `delete` they are removed.
+///
+/// # Errors
+/// A config that cannot be read or validated (nothing is removed then), or
+/// a file that cannot be listed or removed.
+pub fn prune(e: &dyn Experiment, root: &std::path::Path, delete: bool) -> Result<Pruned> {
+    let mut current = std::collections::BTreeSet::new();
+    for quick in [false, true] {
+        for key in e.run_keys(&Context::new(root, quick))? {
+            current.insert(format!("{}.parquet", key.as_str()));
+        }
+    }
+    let dir = Context::new(root, false)
+        .run_store(e.id())
+        .dir()
+        .to_path_buf();
+    let mut pruned = Pruned {
+        kept: 0,
+        stale: Vec::new(),
+    };
+    if !dir.exists() {
+        return Ok(pruned);
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)?
+        .map(|f| f.map(|f| f.path()))
+        .collect::<std::io::Result<_>>()?;
+    files.sort();
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !name.ends_with(".parquet") {
+            continue;
+        }
+        if current.contains(name) {
+            pruned.kept += 1;
+        } else {
+            if delete {
+                std::fs::remove_file(&path)?;
+            }
+            pruned.stale.push(path);
+        }
+    }
+    Ok(pruned)
 }
 
 /// Render every implemented experiment that has stored results and rewrite

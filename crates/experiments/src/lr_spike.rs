@@ -24,8 +24,9 @@
 //!    accuracy, final loss, peak loss from the spike on and max τ/ρa; the
 //!    number of seeds whose run stopped.
 
+use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::runner::{load_runs, run_jobs, Computed, Job};
-use crate::{paper_numbers::PaperNumbers, Context, Experiment};
+use crate::{Context, Experiment};
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
@@ -679,6 +680,13 @@ impl LrSpike {
                     .filter(|r| r.base_lr == base && r.method == method)
                     .collect();
                 let c = method.color();
+                // Before the spike both methods take the same steps, so the
+                // controller's curve (drawn second) would hide plain Adam's:
+                // plain is drawn wider underneath, showing as an outline.
+                let w = match method {
+                    Method::Plain => 5,
+                    Method::Controller => 2,
+                };
                 let stopped = mine.iter().filter(|r| r.stop_step.is_some()).count();
                 let stop_note = if stopped > 0 {
                     format!(" ({stopped} stopped)")
@@ -698,28 +706,48 @@ impl LrSpike {
                 loss.series.push(
                     Series::new(format!("{}{stop_note}", method.label()), x.clone(), mid)
                         .color(c)
-                        .width(2),
+                        .width(w),
                 );
                 let (lo, mid, hi) = step_band(&mine, steps, |r, t| 100.0 * r.test_acc[t]);
                 acc.bands.push(Band::new("", x.clone(), lo, hi).color(c));
                 acc.series.push(
                     Series::new(method.label(), x.clone(), mid)
                         .color(c)
-                        .width(2),
+                        .width(w),
                 );
                 let (lo, mid, hi) = step_band(&mine, steps, |r, t| r.rho_a[t]);
                 radii.bands.push(Band::new("", x.clone(), lo, hi).color(c));
                 radii.series.push(
                     Series::new(format!("rho_a, {}", method.name()), x.clone(), mid)
                         .color(c)
+                        .width(w - 1)
                         .dashed(),
                 );
                 let (_, mid, _) = step_band(&mine, steps, |r, t| r.tau[t]);
                 radii.series.push(
                     Series::new(format!("tau, {}", method.name()), x.clone(), mid)
                         .color(c)
-                        .width(2),
+                        .width(w),
                 );
+            }
+            // Say so where the two methods' runs coincide before the spike.
+            let same_before = |f: fn(&SpikeRun) -> &Vec<f64>| {
+                let of = |m: Method| -> Vec<&SpikeRun> {
+                    runs.iter()
+                        .filter(|r| r.base_lr == base && r.method == m)
+                        .collect()
+                };
+                let (a, b) = (of(Method::Plain), of(Method::Controller));
+                a.len() == b.len()
+                    && a.iter().zip(&b).all(|(x, y)| {
+                        (0..cfg.spike.start.min(steps))
+                            .all(|t| f(x)[t].to_bits() == f(y)[t].to_bits())
+                    })
+            };
+            if same_before(|r| &r.tau) && same_before(|r| &r.loss) {
+                for p in [&mut loss, &mut acc, &mut radii] {
+                    p.title = format!("{} (methods identical before the spike)", p.title);
+                }
             }
             for p in [&mut loss, &mut acc, &mut radii] {
                 p.x_range = Some((0.0, (steps - 1) as f64));
@@ -769,6 +797,11 @@ impl Experiment for LrSpike {
         ctx.finish_run(self.id(), &summarize(&cfg, &runs), &loaded)
     }
 
+    fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
+        let cfg = ctx.load_config::<LrSpikeConfig>(self.id())?.value;
+        Ok(jobs(&cfg).into_iter().map(|j| j.key).collect())
+    }
+
     fn render(&self, ctx: &Context) -> Result<Section> {
         let summary: LrSpikeSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
@@ -776,12 +809,7 @@ impl Experiment for LrSpike {
         let paper = PaperNumbers::load_for_root(&ctx.root)?;
         let figures = self.figure(ctx, cfg, &runs)?;
 
-        let pget = |key: &str| {
-            paper
-                .get(self.id(), key)
-                .map(|n| n.text.clone())
-                .unwrap_or_else(|_| "-".into())
-        };
+        let pget = |key: &str| paper.labelled(self.id(), key);
         let n_seeds = cfg.seeds.len();
         let mut t = Table::new([
             "base lr",
@@ -984,7 +1012,7 @@ fn verdict(cfg: &LrSpikeConfig, summary: &LrSpikeSummary, paper: &PaperNumbers) 
                 &format!("stored_final_acc_plain_{}", rate_label(s.base_lr)),
             )
             .ok()
-            .and_then(|n| n.value.map(|v| (v, n.text.clone())))
+            .and_then(|n| n.value.map(|v| (v, n.cell())))
     };
     let matches_author = plain
         .iter()
@@ -1016,10 +1044,118 @@ fn verdict(cfg: &LrSpikeConfig, summary: &LrSpikeSummary, paper: &PaperNumbers) 
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let head = if ctrl_ok && cap_ok && matches_author {
+    // Every reference number of the two tables, each within its tolerance.
+    let mut cmp = Comparisons::new();
+    let id = "lr-spike";
+    let pct = |v: f64| fmt_pct(v, 1);
+    let sig = |v: f64| fmt_sig(v, 3);
+    for s in &summary.settings {
+        let (rl, m) = (rate_label(s.base_lr), s.method.name());
+        let what = |q: &str| format!("{m} {rl} {q}");
+        let acc = s.final_test_acc_median;
+        cmp.add(
+            paper,
+            (id, &format!("stored_final_acc_{m}_{rl}")),
+            &what("final accuracy"),
+            acc,
+            pct,
+            Tolerance::Points(ACC_POINTS),
+        );
+        cmp.add(
+            paper,
+            (id, &format!("stored_peak_loss_{m}_{rl}")),
+            &what("peak loss"),
+            s.peak_loss_post_spike_median,
+            sig,
+            Tolerance::Factor(FACTOR),
+        );
+        cmp.add(
+            paper,
+            (id, &format!("stored_max_r_{m}_{rl}")),
+            &what("max r"),
+            s.max_r_median,
+            sig,
+            Tolerance::Factor(FACTOR),
+        );
+        cmp.add(
+            paper,
+            (id, &format!("stored_rho_a_last_{m}_{rl}")),
+            &what("last rho_a"),
+            s.rho_a_last_median,
+            sig,
+            Tolerance::Factor(FACTOR),
+        );
+        if s.method == Method::Plain {
+            cmp.add(
+                paper,
+                (id, &format!("text_plain_{rl}")),
+                &what("final accuracy"),
+                acc,
+                pct,
+                Tolerance::Points(APPROX_ACC_POINTS),
+            );
+            cmp.add(
+                paper,
+                (id, &format!("figure_plain_{rl}")),
+                &what("final accuracy"),
+                acc,
+                pct,
+                Tolerance::Points(APPROX_ACC_POINTS),
+            );
+            cmp.add(
+                paper,
+                (id, &format!("stored_r_at_spike_plain_{rl}")),
+                &what("r at the spike"),
+                s.r_at_spike_median,
+                sig,
+                Tolerance::Factor(FACTOR),
+            );
+            cmp.add(
+                paper,
+                (id, &format!("stored_r_after_spike_plain_{rl}")),
+                &what("r after the spike"),
+                s.r_after_spike_median,
+                sig,
+                Tolerance::Factor(FACTOR),
+            );
+            cmp.add(
+                paper,
+                (id, &format!("figure_tau_peak_plain_{rl}")),
+                &what("tau peak"),
+                s.max_tau_median,
+                sig,
+                Tolerance::Factor(APPROX_FACTOR),
+            );
+            cmp.add(
+                paper,
+                (id, &format!("text_overshoot_{rl}")),
+                &what("r at the spike"),
+                s.r_at_spike_median,
+                sig,
+                Tolerance::Factor(APPROX_FACTOR),
+            );
+        }
+    }
+    if let Some(first) = summary.settings.first() {
+        cmp.add(
+            paper,
+            (id, "stored_rho_a_first"),
+            "rho_a at step 0",
+            first.rho_a_first_median,
+            sig,
+            Tolerance::Factor(FACTOR),
+        );
+    }
+    let numbers = format!(
+        "Reference numbers (accuracies within {:.0} points of the author's run and {:.0} of the paper's approximate text and figure; r, tau, rho_a and losses within a factor of {FACTOR} of the author's run and {APPROX_FACTOR} of the paper's approximate values): {}",
+        100.0 * ACC_POINTS,
+        100.0 * APPROX_ACC_POINTS,
+        cmp.summary()
+    );
+    let head = if ctrl_ok && cap_ok && matches_author && cmp.all_agree() {
         "reproduced"
     } else if ctrl_ok && cap_ok {
-        "partly reproduced (the controller survives every spike, but plain Adam's pattern differs from the author's run)"
+        "partly reproduced (the controller survives every spike within its cap, but some of the author's or the paper's numbers differ, below)"
     } else {
         "differs"
     };
@@ -1037,13 +1173,22 @@ fn verdict(cfg: &LrSpikeConfig, summary: &LrSpikeSummary, paper: &PaperNumbers) 
         )
     };
     format!(
-        "{head}: the controller ends at {} or more test accuracy at every base rate and its largest step has r = {} (cap {}); {plain_part} (final test accuracy {plain_accs}; collapse = median below {:.0}% or most seeds non-finite){author}",
+        "{head}: the controller ends at {} or more test accuracy at every base rate with no non-finite seed, and its largest step has r = {} (cap {}, up to a relative 1e-9); {plain_part} (final test accuracy {plain_accs}; collapse = median below {:.0}% or most seeds non-finite){author}. {numbers}",
         fmt_pct(ctrl_min_acc, 1),
         fmt_sig(summary.controller_max_r, 6),
         fmt_sig(cfg.r_target, 3),
         100.0 * COLLAPSE_ACCURACY,
     )
 }
+
+/// Agreement with the author's stored accuracies: within this (5 points).
+const ACC_POINTS: f64 = 0.05;
+/// ... with the paper's approximate ("~50%", "about 20%") accuracies.
+const APPROX_ACC_POINTS: f64 = 0.10;
+/// Agreement with the author's stored r, tau, rho_a and losses: within this factor.
+const FACTOR: f64 = 2.0;
+/// ... with the paper's approximate ("~10x", "about 50") values.
+const APPROX_FACTOR: f64 = 3.0;
 
 #[cfg(test)]
 mod tests {

@@ -6,16 +6,80 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// One number as the paper states it.
+/// One reference number: what the paper states, or what the author's code
+/// or stored run gives where the paper prints no number.
+///
+/// Its text is only available together with where it comes from
+/// ([`PaperNumber::cell`]): a table cannot print an author's run as "paper".
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaperNumber {
-    /// The value, when the paper gives one (absent for purely verbal claims).
+    /// The value, when there is one (absent for purely verbal claims).
     pub value: Option<f64>,
-    /// How the paper states it, e.g. "> 4000x".
-    pub text: String,
-    /// Where in the paper (section, figure or table).
+    /// How the source states it, e.g. "> 4000x".
+    text: String,
+    /// Where exactly (section, figure, table, file of the author's run).
     pub source: String,
+    /// What kind of source that is.
+    pub kind: SourceKind,
+}
+
+/// Where a reference number comes from (`kind:` in paper-numbers.yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Stated in the paper's text, a theorem or one of its tables.
+    PaperText,
+    /// Read off, or printed in, one of the paper's figures.
+    PaperFigure,
+    /// From the author's stored run (results files in the author's repository).
+    AuthorRun,
+    /// Printed by, or defined by, the author's code.
+    AuthorCode,
+}
+
+impl SourceKind {
+    /// The label a table prints beside the number.
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::PaperText => "paper text",
+            SourceKind::PaperFigure => "paper figure",
+            SourceKind::AuthorRun => "author's stored run",
+            SourceKind::AuthorCode => "author's code",
+        }
+    }
+}
+
+impl SourceKind {
+    /// The kind of source a key's prefix promises: `stored_` the author's
+    /// stored run, `code_` the author's code, `text_` and `table1_` the
+    /// paper's text or table, `figure_` and `fig1_` a figure of the paper.
+    /// Tables head such columns with that kind, so a test holds every entry
+    /// of paper-numbers.yaml to its prefix.
+    pub fn implied_by(key: &str) -> Option<SourceKind> {
+        let prefix = key.split('_').next().unwrap_or("");
+        match prefix {
+            "stored" => Some(SourceKind::AuthorRun),
+            "code" => Some(SourceKind::AuthorCode),
+            "text" | "table1" => Some(SourceKind::PaperText),
+            "figure" | "fig1" => Some(SourceKind::PaperFigure),
+            _ => None,
+        }
+    }
+}
+
+impl PaperNumber {
+    /// The number as its source states it, with the kind of source:
+    /// "1.869 (author's stored run)".
+    pub fn cell(&self) -> String {
+        format!("{} ({})", self.text, self.kind.label())
+    }
+
+    /// The bare text, for a row or column that already names the source
+    /// kind (check it with [`PaperNumber::kind`]).
+    pub fn text_of_kind(&self, kind: SourceKind) -> Option<&str> {
+        (self.kind == kind).then_some(self.text.as_str())
+    }
 }
 
 /// All experiments' paper numbers: experiment id → key → number.
@@ -49,12 +113,133 @@ impl PaperNumbers {
         Ok(PaperNumbers(map))
     }
 
+    /// `id.key` as a table cell: its text with the kind of its source
+    /// ("1.869 (author's stored run)"), "-" when there is no such entry.
+    pub fn cell(&self, id: &str, key: &str) -> String {
+        self.get(id, key)
+            .map_or_else(|_| "-".into(), PaperNumber::cell)
+    }
+
+    /// `id.key` in a column, row or sentence whose label names the kind of
+    /// source its key's prefix implies ([`SourceKind::implied_by`]): the
+    /// bare text (a test holds every such entry to its prefix); any other
+    /// entry with its kind; "-" when there is no such entry.
+    pub fn labelled(&self, id: &str, key: &str) -> String {
+        match self.get(id, key) {
+            Ok(n) => match SourceKind::implied_by(key) {
+                Some(kind) => n
+                    .text_of_kind(kind)
+                    .map_or_else(|| n.cell(), str::to_string),
+                None => n.cell(),
+            },
+            Err(_) => "-".into(),
+        }
+    }
+
     /// The number `key` of experiment `id`, or an error naming both.
     pub fn get(&self, id: &str, key: &str) -> Result<&PaperNumber> {
         self.0
             .get(id)
             .and_then(|m| m.get(key))
             .with_context(|| format!("paper-numbers.yaml has no entry {id}.{key}"))
+    }
+}
+
+/// How far ours may be from a reference number and still agree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tolerance {
+    /// Absolute, for fractions (accuracies): |ours − ref| ≤ this, printed in
+    /// percentage points.
+    Points(f64),
+    /// Relative, for positive quantities (ratios, radii, losses):
+    /// max(ours/ref, ref/ours) ≤ this.
+    Factor(f64),
+}
+
+impl Tolerance {
+    fn agrees(self, ours: f64, reference: f64) -> bool {
+        match self {
+            Tolerance::Points(p) => (ours - reference).abs() <= p,
+            Tolerance::Factor(f) => {
+                ours > 0.0 && reference > 0.0 && ours / reference <= f && reference / ours <= f
+            }
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Tolerance::Points(p) => format!("within {} points", 100.0 * p),
+            Tolerance::Factor(f) => format!("within a factor of {f}"),
+        }
+    }
+}
+
+/// A verdict's comparisons of our numbers with reference numbers, each
+/// with its tolerance; it prints how many agree and names those that do not.
+#[derive(Debug, Default)]
+pub struct Comparisons {
+    /// (agrees, "what ours vs reference (kind), tolerance").
+    rows: Vec<(bool, String)>,
+}
+
+impl Comparisons {
+    /// No comparisons yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compare `ours` with `id.key` (when it exists and has a value) within
+    /// `tol`; `what` names the quantity ("plain 1e-3 final accuracy") and
+    /// `fmt` prints ours. Returns whether it agrees (None: nothing compared).
+    pub fn add(
+        &mut self,
+        paper: &PaperNumbers,
+        (id, key): (&str, &str),
+        what: &str,
+        ours: f64,
+        fmt: impl Fn(f64) -> String,
+        tol: Tolerance,
+    ) -> Option<bool> {
+        let n = paper.get(id, key).ok()?;
+        let reference = n.value?;
+        let agrees = tol.agrees(ours, reference);
+        self.rows.push((
+            agrees,
+            format!("{what} {} vs {} ({})", fmt(ours), n.cell(), tol.describe()),
+        ));
+        Some(agrees)
+    }
+
+    /// True if every comparison agrees (also when there are none).
+    pub fn all_agree(&self) -> bool {
+        self.rows.iter().all(|(a, _)| *a)
+    }
+
+    /// Number of comparisons made.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if nothing was compared.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// "k of n reference numbers agree; differ: a (ours vs reference,
+    /// tolerance); b (...)".
+    pub fn summary(&self) -> String {
+        let agree = self.rows.iter().filter(|(a, _)| *a).count();
+        let differ: Vec<&str> = self
+            .rows
+            .iter()
+            .filter(|(a, _)| !*a)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let mut out = format!("{agree} of {} reference numbers agree", self.rows.len());
+        if !differ.is_empty() {
+            out.push_str(&format!("; differ: {}", differ.join("; ")));
+        }
+        out
     }
 }
 
@@ -72,17 +257,98 @@ mod tests {
     }
 
     #[test]
+    fn every_entry_is_of_the_kind_its_key_prefix_promises() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../paper/paper-numbers.yaml");
+        let n = PaperNumbers::load(&path).unwrap();
+        let wrong: Vec<String> =
+            n.0.iter()
+                .flat_map(|(id, m)| m.iter().map(move |(k, v)| (id, k, v)))
+                .filter(|(_, k, v)| SourceKind::implied_by(k).is_some_and(|kind| kind != v.kind))
+                .map(|(id, k, v)| format!("{id}.{k} is {:?}", v.kind))
+                .collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    #[test]
+    fn comparisons_count_agreements_and_name_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("n.yaml");
+        std::fs::write(
+            &p,
+            "x:\n  acc:\n    value: 0.5\n    text: \"50%\"\n    source: s\n    kind: paper-text\n  r:\n    value: 10\n    text: \"~10x\"\n    source: s\n    kind: author-run\n",
+        )
+        .unwrap();
+        let n = PaperNumbers::load(&p).unwrap();
+        let mut c = Comparisons::new();
+        let f = |v: f64| format!("{v}");
+        assert_eq!(
+            c.add(
+                &n,
+                ("x", "acc"),
+                "final acc",
+                0.53,
+                f,
+                Tolerance::Points(0.05)
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            c.add(&n, ("x", "r"), "max r", 30.0, f, Tolerance::Factor(2.0)),
+            Some(false)
+        );
+        assert_eq!(
+            c.add(&n, ("x", "missing"), "none", 1.0, f, Tolerance::Factor(2.0)),
+            None
+        );
+        assert_eq!(
+            c.add(&n, ("x", "r"), "r", f64::NAN, f, Tolerance::Factor(2.0)),
+            Some(false)
+        );
+        assert!(!c.all_agree());
+        let s = c.summary();
+        assert!(s.starts_with("1 of 3 reference numbers agree"), "{s}");
+        assert!(
+            s.contains("max r 30 vs ~10x (author's stored run) (within a factor of 2)"),
+            "{s}"
+        );
+        assert!(!s.contains("final acc"), "{s}");
+    }
+
+    #[test]
+    fn every_number_says_what_kind_of_source_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("n.yaml");
+        std::fs::write(
+            &p,
+            "theory:\n  x:\n    value: 1\n    text: one\n    source: s\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", PaperNumbers::load(&p).unwrap_err());
+        assert!(err.contains("kind"), "{err}");
+        std::fs::write(
+            &p,
+            "theory:\n  x:\n    value: 1\n    text: one\n    source: s\n    kind: author-run\n",
+        )
+        .unwrap();
+        let n = PaperNumbers::load(&p).unwrap();
+        assert_eq!(
+            n.get("theory", "x").unwrap().cell(),
+            "one (author's stored run)"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_location() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("n.yaml");
         std::fs::write(
             &p,
-            "theory:\n  x:\n    value: 1\n    text: one\n    source: s\n    colour: red\n",
+            "theory:\n  x:\n    value: 1\n    text: one\n    source: s\n    kind: paper-text\n    colour: red\n",
         )
         .unwrap();
         let err = format!("{:#}", PaperNumbers::load(&p).unwrap_err());
         assert!(
-            err.contains("n.yaml") && err.contains("colour") && err.contains("line 6"),
+            err.contains("n.yaml") && err.contains("colour") && err.contains("line 7"),
             "{err}"
         );
     }

@@ -229,6 +229,24 @@ fn first_failure(cfg: &PhaseTransitionConfig, run: &PhaseRun) -> Option<f64> {
         .map(|i| run.r[i])
 }
 
+/// Agreement with a 50% crossing read off a log-r figure: within this factor.
+const CROSSING_FACTOR: f64 = 2.0;
+/// Agreement with a loss inflation read off Fig 7B's log axis: within this factor.
+const INFLATION_FACTOR: f64 = 10.0;
+
+/// Where `retained` (percent, on the grid `r`) first falls below 50%,
+/// interpolated linearly in log r between the two grid points around it;
+/// `None` if it never does (a NaN, a diverged step, counts as below).
+fn half_crossing(r: &[f64], retained: &[f64]) -> Option<f64> {
+    let i = retained.iter().position(|&v| !(v >= 50.0))?;
+    if i == 0 || retained[i].is_nan() {
+        return Some(r[i]);
+    }
+    let (a, b) = (retained[i - 1], retained[i]);
+    let t = (a - 50.0) / (a - b);
+    Some(10f64.powf(r[i - 1].log10() + t * (r[i].log10() - r[i - 1].log10())))
+}
+
 /// Per-architecture summary.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ArchSummary {
@@ -331,6 +349,11 @@ impl Experiment for PhaseTransition {
         )
     }
 
+    fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
+        let cfg = ctx.load_config::<PhaseTransitionConfig>(self.id())?.value;
+        Ok(jobs(&cfg).into_iter().map(|j| j.key).collect())
+    }
+
     fn render(&self, ctx: &Context) -> Result<Section> {
         let summary: PhaseSummary = ctx.read_summary(self.id())?;
         let cfg = &summary.config;
@@ -395,29 +418,42 @@ impl Experiment for PhaseTransition {
             &figs.join("fig7_phase_transition"),
         )?);
 
+        let r_max = *r.last().unwrap_or(&f64::NAN);
         let mut t = Table::new([
             "architecture",
             "test acc",
             "rho_a (median)",
-            "first failing r (min / median over seeds)",
-            "loss inflation at r = 100",
-            "paper: 50% crossing (Fig 1)",
+            "50% crossing (median curve)",
+            "paper figure: 50% crossing, Fig 1 / Fig 7A",
+            &format!("loss inflation at r = {}", fmt_sig(r_max, 3)),
+            "paper figure: loss inflation at r = 100, Fig 7B",
+            &format!(
+                "first failing r, min / median over seeds (retained < {}% or inflation > {})",
+                cfg.fail_retained_pct, cfg.fail_inflation
+            ),
         ]);
-        t.title = Some(format!("One descent step at r = tau/rho_a; failure = retained accuracy < {}% or loss inflation > {}", cfg.fail_retained_pct, cfg.fail_inflation));
+        t.title = Some(format!(
+            "One descent step at r = tau/rho_a, {} seeds; 50% crossing = where the median retained-accuracy curve first falls below 50% (interpolated in log r)",
+            cfg.seeds.len()
+        ));
         for arch in &cfg.archs {
             let s = &summary.archs[arch];
-            let paper_cross = paper
-                .get("phase-transition", &format!("fig1_half_{arch}"))
-                .map(|n| n.text.clone())
-                .unwrap_or_else(|_| "-".into());
+            let pl = |key: String| paper.labelled("phase-transition", &key);
             let f = |x: Option<f64>| x.map_or("none".to_string(), |v| fmt_sig(v, 3));
+            let (median, _, _) = band(arch, |x| &x.retained_pct);
             t.push_row([
                 arch.clone(),
                 format!("{:.1}%", 100.0 * s.base_accuracy_median),
                 fmt_sig(s.rho_a_median, 3),
-                format!("{} / {}", f(s.min_failure_r), f(s.median_failure_r)),
+                f(half_crossing(&r, &median)),
+                format!(
+                    "{} / {}",
+                    pl(format!("fig1_half_{arch}")),
+                    pl(format!("figure7a_half_{arch}"))
+                ),
                 fmt_sig(s.inflation_at_rmax_median, 3),
-                paper_cross,
+                pl(format!("figure7b_inflation_r100_{arch}")),
+                format!("{} / {}", f(s.min_failure_r), f(s.median_failure_r)),
             ]);
         }
         let md = t.to_markdown();
@@ -437,10 +473,68 @@ impl Experiment for PhaseTransition {
             )
         };
         let runs_n = cfg.archs.len() * cfg.seeds.len();
+        // The read-offs compared: 50% crossings within a factor of
+        // CROSSING_FACTOR of each figure, inflation at r = 100 within a
+        // factor of INFLATION_FACTOR of Fig 7B (figure read-offs on log axes).
+        let agree = |prefix: &str, ours: &dyn Fn(&str) -> Option<f64>, factor: f64| {
+            let (mut n, mut off) = (0, Vec::new());
+            for arch in &cfg.archs {
+                let Some(p) = paper
+                    .get("phase-transition", &format!("{prefix}{arch}"))
+                    .ok()
+                    .and_then(|n| n.value)
+                else {
+                    continue;
+                };
+                n += 1;
+                let o = ours(arch);
+                if !o.is_some_and(|o| o / p <= factor && p / o <= factor) {
+                    off.push(format!(
+                        "{arch} {} vs {}",
+                        o.map_or("none".into(), |o| fmt_sig(o, 3)),
+                        fmt_sig(p, 3)
+                    ));
+                }
+            }
+            (n, off)
+        };
+        let crossing = |arch: &str| half_crossing(&r, &band(arch, |x| &x.retained_pct).0);
+        let inflation = |arch: &str| Some(summary.archs[arch].inflation_at_rmax_median);
+        let compared = [
+            (
+                "Fig 1's 50% crossings",
+                agree("fig1_half_", &crossing, CROSSING_FACTOR),
+                CROSSING_FACTOR,
+            ),
+            (
+                "Fig 7A's 50% crossings",
+                agree("figure7a_half_", &crossing, CROSSING_FACTOR),
+                CROSSING_FACTOR,
+            ),
+            (
+                "Fig 7B's loss inflation at r = 100",
+                agree("figure7b_inflation_r100_", &inflation, INFLATION_FACTOR),
+                INFLATION_FACTOR,
+            ),
+        ]
+        .iter()
+        .map(|(what, (n, off), factor)| {
+            let within = format!(
+                "{} of {n} within a factor of {factor} of {what}",
+                n - off.len()
+            );
+            if off.is_empty() {
+                within
+            } else {
+                format!("{within} (differ: {})", off.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
         let verdict = if summary.any_failure_below_r1 {
-            format!("differs: some architecture fails below r = 1 ({span}; see the table)")
+            format!("differs: some architecture fails below r = 1 ({span}; see the table). Read-offs: {compared}")
         } else {
-            format!("reproduced: no architecture fails for r < 1 in {runs_n} runs; {span}")
+            format!("reproduced: no architecture fails for r < 1 in {runs_n} runs, as the paper's text says; {span}. Read-offs (Fig 1 and Fig 7A disagree with each other): {compared}")
         };
         Ok(Section {
             id: self.id().into(),
@@ -453,5 +547,22 @@ impl Experiment for PhaseTransition {
                 "Fig 1 and Fig 7A order the architectures differently in the paper; both figures here come from the same runs (median and IQR; the paper's plot code draws mean +- std).".into(),
             ]).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::half_crossing;
+
+    #[test]
+    fn half_crossing_interpolates_in_log_r() {
+        let r = [1.0, 10.0, 100.0];
+        // 100% at r = 10, 0% at r = 100: halfway in log r is sqrt(10)·10.
+        let x = half_crossing(&r, &[100.0, 100.0, 0.0]).unwrap();
+        assert!((x - 10f64.powf(1.5)).abs() < 1e-9, "{x}");
+        assert_eq!(half_crossing(&r, &[100.0, 80.0, 60.0]), None);
+        // A diverged step (NaN) is a failure at that grid point.
+        assert_eq!(half_crossing(&r, &[100.0, f64::NAN, 0.0]), Some(10.0));
+        assert_eq!(half_crossing(&r, &[40.0, 30.0, 0.0]), Some(1.0));
     }
 }

@@ -38,8 +38,9 @@
 //! pass per r; the loss of each r is one pass over the logits with a
 //! vectorisable f32 exp ([`sweep_point`]).
 
+use crate::paper_numbers::{PaperNumber, PaperNumbers, SourceKind};
 use crate::runner::{load_runs, run_jobs, Computed, Job};
-use crate::{paper_numbers::PaperNumbers, Context, Experiment};
+use crate::{Context, Experiment};
 use analysis::plot::{Annotation, Band, Figure, LegendPos, Panel, Scatter, Series, VLine};
 use analysis::polars::prelude::{df, DataFrame};
 use analysis::report::Section;
@@ -121,12 +122,17 @@ pub struct RandomDirectionsConfig {
     pub log_r_min: f64,
     /// Points of the log-spaced part.
     pub log_points: usize,
-    /// First point of the linear part (> 1).
+    /// First point of the part above 1 (> 1).
     pub lin_r_min: f64,
-    /// Last point of the linear part.
+    /// Last point of the part above 1.
     pub r_max: f64,
-    /// Points of the linear part.
+    /// Points of the part above 1.
     pub lin_points: usize,
+    /// Spacing of the part above 1: `log` (smooth curves on the figure's
+    /// log r axis) or `linear` (the author's code's grid, and what stored
+    /// results without this key used).
+    #[serde(default = "linear")]
+    pub upper_spacing: Spacing,
     /// Central-difference step of the curvature vᵀHv.
     pub hvp_eps: f64,
     /// "First r with loss ratio above this" (strict), the code's 2.0.
@@ -212,13 +218,30 @@ impl crate::config::Validate for RandomDirectionsConfig {
     }
 }
 
+fn linear() -> Spacing {
+    Spacing::Linear
+}
+
+/// How grid points are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Spacing {
+    /// Equal ratios (even on a log axis).
+    Log,
+    /// Equal differences.
+    Linear,
+}
+
 impl RandomDirectionsConfig {
     /// The r grid shared by every direction: `log_points` log-spaced points
-    /// `log_r_min`..1 (the last exactly 1), then `lin_points` linear points
-    /// `lin_r_min`..`r_max`.
+    /// `log_r_min`..1 (the last exactly 1), then `lin_points` points
+    /// `lin_r_min`..`r_max` spaced by `upper_spacing`.
     pub fn r_grid(&self) -> Vec<f64> {
         let mut r = logspace(self.log_r_min.log10(), 0.0, self.log_points);
-        r.extend(linspace(self.lin_r_min, self.r_max, self.lin_points));
+        r.extend(match self.upper_spacing {
+            Spacing::Log => logspace(self.lin_r_min.log10(), self.r_max.log10(), self.lin_points),
+            Spacing::Linear => linspace(self.lin_r_min, self.r_max, self.lin_points),
+        });
         r
     }
 
@@ -983,9 +1006,11 @@ fn fig8_panel(
         } else {
             String::new()
         };
+        // A colour of their own (not the band's blue): single directions
+        // must not read as part of the band or its median.
         p.series.push(
             Series::new(label, r.to_vec(), (*c).clone())
-                .color(5)
+                .color(4)
                 .width(1),
         );
     }
@@ -1085,6 +1110,11 @@ impl Experiment for RandomDirections {
         })?;
         let runs = self.load_runs(ctx, &cfg)?;
         ctx.finish_run(self.id(), &summarise(&cfg, &runs), &loaded)
+    }
+
+    fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
+        let cfg = ctx.load_config::<RandomDirectionsConfig>(self.id())?.value;
+        Ok(jobs(&cfg).into_iter().map(|j| j.key).collect())
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
@@ -1276,25 +1306,36 @@ impl Experiment for RandomDirections {
             ),
         ];
         for (name, pick, fmt, keys) in &metrics {
+            // The row is labelled with the kind of source of its numbers
+            // (paper figure, author's stored run, author's code); a row
+            // mixing kinds says so in each cell.
+            let entry = |stage: &str, key: &str| {
+                if key.is_empty() {
+                    return None;
+                }
+                paper
+                    .get(self.id(), &format!("{stage}_{key}"))
+                    .or_else(|_| paper.get(self.id(), key))
+                    .ok()
+            };
+            let mut kinds: Vec<SourceKind> = cfg
+                .stages
+                .iter()
+                .flat_map(|s| keys.iter().filter_map(|k| entry(&s.name, k)))
+                .map(|n| n.kind)
+                .collect();
+            kinds.dedup();
+            let one_kind = (kinds.len() == 1).then(|| kinds[0]);
+            let show = |n: Option<&PaperNumber>| match (n, one_kind) {
+                (None, _) => "-".to_string(),
+                (Some(n), Some(kind)) => n.text_of_kind(kind).unwrap_or("-").to_string(),
+                (Some(n), None) => n.cell(),
+            };
             let paper_cell = |stage: &str| {
-                let get = |key: &str| {
-                    if key.is_empty() {
-                        return None;
-                    }
-                    paper
-                        .get(self.id(), &format!("{stage}_{key}"))
-                        .or_else(|_| paper.get(self.id(), key))
-                        .ok()
-                        .map(|n| n.text.clone())
-                };
-                match (get(keys[0]), keys[1].is_empty()) {
-                    (Some(a), true) => a,
-                    (a, false) => format!(
-                        "{} / {}",
-                        a.unwrap_or_else(|| "-".into()),
-                        get(keys[1]).unwrap_or_else(|| "-".into())
-                    ),
-                    (None, true) => "-".into(),
+                let first = show(entry(stage, keys[0]));
+                match keys[1].is_empty() {
+                    true => first,
+                    false => format!("{first} / {}", show(entry(stage, keys[1]))),
                 }
             };
             let ours = |which: fn(&SeedStat) -> f64, stage: &str| {
@@ -1304,7 +1345,8 @@ impl Experiment for RandomDirections {
                     None => fmt(which(&a)),
                 }
             };
-            let mut row = vec![name.clone(), "paper".into()];
+            let label = one_kind.map_or("reference", SourceKind::label);
+            let mut row = vec![name.clone(), label.to_string()];
             row.extend(cfg.stages.iter().map(|s| paper_cell(&s.name)));
             t.push_row(row);
             let mut row = vec![String::new(), format!("ours, seed {}", first.seed)];
@@ -1382,27 +1424,50 @@ impl Experiment for RandomDirections {
             }
             format!("differs: {} ({facts})", why.join("; "))
         };
-        // How much the gradient's flip fraction at r = 1 varies over seeds.
+        // How much the gradient's flip fraction at r = 1 varies over seeds,
+        // and whether the paper's one seed lies inside that range (computed,
+        // stage by stage).
+        let mut outside = Vec::new();
+        let ranges = cfg
+            .stages
+            .iter()
+            .map(|st| {
+                let v: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|run| stage_by_name(run, &st.name).ok())
+                    .map(|s| s.gradient().flip[i1])
+                    .collect();
+                let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let reference = paper
+                    .get(self.id(), &format!("{}_flip_r1_grad", st.name))
+                    .ok()
+                    .and_then(|n| n.value.map(|x| (x, n.cell())));
+                let beside = match &reference {
+                    Some((x, cell)) => {
+                        let inside = (lo..=hi).contains(x);
+                        if !inside {
+                            outside.push(st.name.clone());
+                        }
+                        format!(" ({}: {})", cell, if inside { "inside" } else { "outside" })
+                    }
+                    None => String::new(),
+                };
+                format!("{} {}-{}{beside}", st.name, fmt_pct(lo, 0), fmt_pct(hi, 0))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let flip_spread = format!(
-            "Flip fraction at r = 1 along the gradient, range over the {} seed(s): {}; it varies more between training seeds than the loss ratio does, so the paper's single seed is one draw from such a range.",
+            "Flip fraction at r = 1 along the gradient, range over the {} seed(s): {ranges}. {}",
             runs.len(),
-            cfg.stages
-                .iter()
-                .map(|st| {
-                    let v: Vec<f64> = runs
-                        .iter()
-                        .filter_map(|run| stage_by_name(run, &st.name).ok())
-                        .map(|s| s.gradient().flip[i1])
-                        .collect();
-                    format!(
-                        "{} {}-{}",
-                        st.name,
-                        fmt_pct(v.iter().cloned().fold(f64::INFINITY, f64::min), 0),
-                        fmt_pct(v.iter().cloned().fold(f64::NEG_INFINITY, f64::max), 0)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            if outside.is_empty() {
+                "The paper's single seed lies inside our seeds' range at every stage.".to_string()
+            } else {
+                format!(
+                    "The paper's value lies outside our seeds' range at: {}.",
+                    outside.join(", ")
+                )
+            }
         );
         Ok(Section {
             id: self.id().into(),
@@ -1417,7 +1482,7 @@ impl Experiment for RandomDirections {
                     GradientSign::Descent => "The gradient direction is descent, -g/|g| (the author's code and the paper's figure use +g).".to_string(),
                 },
                 flip_spread,
-                format!("One r grid for all directions ({} log points {}..1, {} linear points {}..{}); the author's code sizes r_max per direction as min(max(15, 10 tau_H/rho_a), 100), which was 100 for every direction of the stored run.", cfg.log_points, cfg.log_r_min, cfg.lin_points, cfg.lin_r_min, cfg.r_max),
+                format!("One r grid for all directions ({} log points {}..1, {} {} points {}..{}; the author's code spaces the part above 1 linearly); the author's code sizes r_max per direction as min(max(15, 10 tau_H/rho_a), 100), which was 100 for every direction of the stored run.", cfg.log_points, cfg.log_r_min, cfg.lin_points, match cfg.upper_spacing { Spacing::Log => "log-spaced", Spacing::Linear => "linear" }, cfg.lin_r_min, cfg.r_max),
                 format!("vHv by central differences of exact f64 gradients (eps = {}, O(eps^2) error; the author uses an exact autograd HVP), tested against the analytic softmax Hessian of the linear model to 1e-7.", cfg.hvp_eps),
                 format!("The paper shows one training seed; we run {} and draw Fig 8 from the first; initialisation, batch order and the random directions come from our seeded ChaCha8 streams (random direction k of stage s from (seed, s, k)), so individual curves differ from the author's torch draws.", cfg.seeds.len()),
                 "Sweeps use the float32 model. The Linear model's logits are affine in its parameters, so z(theta + s v) = z(theta) + s J_z v exactly and its sweep needs no forward pass per r (tested equal to the forward-pass sweep); other architectures run one forward per r. The cross-entropy uses a float32 exp (relative error < 2e-7) with the sums of logarithms in f64.".into(),

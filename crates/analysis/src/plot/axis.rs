@@ -95,6 +95,18 @@ impl AxisSpec {
         v >= self.lo && v <= self.hi
     }
 
+    /// Label exactly `ticks` (those inside the range), with no minor lines.
+    pub fn set_ticks(&mut self, ticks: &[f64]) {
+        let (lo, hi) = (self.lo, self.hi);
+        self.major = ticks
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && *v >= lo && *v <= hi)
+            .collect();
+        self.minor.clear();
+        self.step = 0.0;
+    }
+
     /// The label printed at tick `v`.
     pub fn label(&self, v: f64) -> String {
         if self.log {

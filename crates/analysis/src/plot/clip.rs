@@ -13,15 +13,122 @@ use super::axis::AxisSpec;
 pub(crate) type Pt<const K: usize> = (f64, [f64; K]);
 
 /// The visible pieces of a polyline whose points are `(x[i], ys[k][i])`,
-/// in data coordinates. Extra elements of longer slices are ignored.
+/// in data coordinates, y clamped to the visible range (for bands: an area
+/// that leaves the box is cut by its frame). Extra elements of longer
+/// slices are ignored.
 pub(crate) fn runs<const K: usize>(
     x: &[f64],
     ys: [&[f64]; K],
     xa: &AxisSpec,
     ya: &AxisSpec,
 ) -> Vec<Vec<Pt<K>>> {
-    let n = ys.iter().map(|y| y.len()).fold(x.len(), usize::min);
     let (ylo, yhi) = ya.t_range();
+    to_values(t_runs(x, ys, xa, ya, |t| t.clamp(ylo, yhi)), xa, ya)
+}
+
+/// Where a line leaves (or enters) the visible y range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct EdgeMark {
+    /// Data coordinates of the crossing, on the top or bottom edge.
+    pub at: (f64, f64),
+    /// True on the top edge (the line goes above the box).
+    pub top: bool,
+}
+
+/// The visible pieces of a line, cut at the y edges instead of clamped: a
+/// curve that leaves the box ends where it crosses the frame, and each
+/// crossing is returned as an [`EdgeMark`] to draw there, so a diverging
+/// curve never runs along the frame as a false plateau.
+pub(crate) fn line_runs(
+    x: &[f64],
+    y: &[f64],
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+) -> (Vec<Vec<(f64, f64)>>, Vec<EdgeMark>) {
+    let (ylo, yhi) = ya.t_range();
+    // Far outside stands for infinitely far (a non-positive y on a log axis
+    // is below any floor); the crossing point is then at the edge itself.
+    let far = 1e6 * (yhi - ylo).max(1e-300);
+    let unclamped = |t: f64| {
+        if t.is_nan() || t == f64::NEG_INFINITY {
+            ylo - far
+        } else if t == f64::INFINITY {
+            yhi + far
+        } else {
+            t.clamp(ylo - far, yhi + far)
+        }
+    };
+    let inside = |t: f64| t >= ylo && t <= yhi;
+    let (mut pieces, mut marks) = (Vec::new(), Vec::new());
+    for run in t_runs(x, [y], xa, ya, unclamped) {
+        let mut piece: Vec<Pt<1>> = Vec::new();
+        for (i, &q) in run.iter().enumerate() {
+            if i == 0 {
+                if inside(q.1[0]) {
+                    piece.push(q);
+                }
+                continue;
+            }
+            let p = run[i - 1];
+            let (pi, qi) = (inside(p.1[0]), inside(q.1[0]));
+            let cross = |edge: f64| {
+                let s = (edge - p.1[0]) / (q.1[0] - p.1[0]);
+                (p.0 + (q.0 - p.0) * s, [edge])
+            };
+            let edge_of = |t: f64| if t > yhi { yhi } else { ylo };
+            match (pi, qi) {
+                (true, true) => piece.push(q),
+                (true, false) => {
+                    let c = cross(edge_of(q.1[0]));
+                    piece.push(c);
+                    marks.push((c, q.1[0] > yhi));
+                    pieces.push(std::mem::take(&mut piece));
+                }
+                (false, true) => {
+                    let c = cross(edge_of(p.1[0]));
+                    marks.push((c, p.1[0] > yhi));
+                    piece.push(c);
+                    piece.push(q);
+                }
+                (false, false) => {
+                    if (p.1[0] > yhi) != (q.1[0] > yhi) {
+                        // Through the whole box, from one edge to the other.
+                        let (a, b) = (cross(edge_of(p.1[0])), cross(edge_of(q.1[0])));
+                        marks.push((a, p.1[0] > yhi));
+                        marks.push((b, q.1[0] > yhi));
+                        pieces.push(vec![a, b]);
+                    }
+                }
+            }
+        }
+        if !piece.is_empty() {
+            pieces.push(piece);
+        }
+    }
+    let pieces = to_values(pieces, xa, ya)
+        .into_iter()
+        .map(|r| r.into_iter().map(|(x, [y])| (x, y)).collect())
+        .collect();
+    let marks = marks
+        .into_iter()
+        .map(|((tx, [ty]), top)| EdgeMark {
+            at: (xa.t_to_value(tx), ya.t_to_value(ty)),
+            top,
+        })
+        .collect();
+    (pieces, marks)
+}
+
+/// Pieces (in the axes' linear space) of the finite stretches of a
+/// polyline, cut at the x edges, y mapped by `fy` from linear space.
+fn t_runs<const K: usize>(
+    x: &[f64],
+    ys: [&[f64]; K],
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+    fy: impl Fn(f64) -> f64,
+) -> Vec<Vec<Pt<K>>> {
+    let n = ys.iter().map(|y| y.len()).fold(x.len(), usize::min);
     let mut out: Vec<Vec<Pt<K>>> = vec![];
     let mut run: Vec<Pt<K>> = vec![];
     for i in 0..n {
@@ -31,11 +138,21 @@ pub(crate) fn runs<const K: usize>(
             flush(&mut out, &mut run, xa);
             continue;
         }
-        let ty = ys.map(|y| ya.value_to_t(y[i]).clamp(ylo, yhi));
+        let ty = ys.map(|y| fy(ya.value_to_t(y[i])));
         run.push((tx, ty));
     }
     flush(&mut out, &mut run, xa);
-    out.into_iter()
+    out
+}
+
+/// Linear-space pieces back in data coordinates.
+fn to_values<const K: usize>(
+    pieces: Vec<Vec<Pt<K>>>,
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+) -> Vec<Vec<Pt<K>>> {
+    pieces
+        .into_iter()
         .map(|r| {
             r.into_iter()
                 .map(|(tx, ty)| (xa.t_to_value(tx), ty.map(|t| ya.t_to_value(t))))
@@ -150,6 +267,30 @@ mod tests {
             r,
             vec![vec![(1.0, [0.5]), (2.0, [1.0])], vec![(4.0, [0.2])]]
         );
+    }
+
+    #[test]
+    fn lines_end_at_the_y_edges_with_a_mark() {
+        let (xa, ya) = (lin(0.0, 10.0), lin(0.0, 1.0));
+        // Up through the top at x = 1.4, back in at x = 4.8, out through
+        // the floor at 5.33, then from below the floor to above the ceiling.
+        let x = [1.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let y = [0.5, 3.0, 3.0, 0.5, -1.0, 2.0];
+        let (pieces, marks) = line_runs(&x, &y, &xa, &ya);
+        let close =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12;
+        assert_eq!(pieces.len(), 3, "{pieces:?}");
+        assert!(close(pieces[0][1], (1.4, 1.0)), "{pieces:?}");
+        assert!(close(pieces[1][0], (4.8, 1.0)), "{pieces:?}");
+        assert!(close(pieces[1][2], (5.0 + 1.0 / 3.0, 0.0)), "{pieces:?}");
+        assert!(close(pieces[2][0], (6.0 + 1.0 / 3.0, 0.0)), "{pieces:?}");
+        assert!(close(pieces[2][1], (6.0 + 2.0 / 3.0, 1.0)), "{pieces:?}");
+        assert_eq!(marks.iter().filter(|m| m.top).count(), 3);
+        assert_eq!(marks.len(), 5);
+        // Nothing is drawn outside the box.
+        for p in pieces.iter().flatten() {
+            assert!((0.0..=1.0).contains(&p.1), "{p:?}");
+        }
     }
 
     #[test]

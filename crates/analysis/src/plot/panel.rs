@@ -102,8 +102,11 @@ fn y_values(p: &Panel, xa: &AxisSpec) -> Vec<f64> {
 /// Draws panel `p` filling `area`.
 pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> DResult<DB> {
     let (w, h) = area.dim_in_pixel();
-    let xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
-    let ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+    let mut xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
+    if let Some(ticks) = &p.x_ticks {
+        xa.set_ticks(ticks);
+    }
+    let mut ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
 
     // Label areas sized from the actual tick labels, so nothing overlaps.
     let ytick_w = ya
@@ -147,6 +150,24 @@ pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel)
         _ => area.clone(),
     };
 
+    // Equal aspect: the title goes in a strip of its own, so the builder
+    // draws nothing and can be built twice (once to measure the plot).
+    let (chart_area, caption) = if p.equal_aspect && !p.title.trim().is_empty() {
+        let strip = (style::PANEL_TITLE_SIZE * 1.8) as u32;
+        let (top, rest) = chart_area.split_vertically(strip);
+        let title = text::fit(
+            p.title.trim(),
+            style::PANEL_TITLE_SIZE,
+            w.saturating_sub(20),
+        );
+        let (tw, th) = top.dim_in_pixel();
+        let font = text::style(style::PANEL_TITLE_SIZE, &style::AXIS_COLOR)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        top.draw_text(&title, &font, (tw as i32 / 2, th as i32 / 2))?;
+        (rest, false)
+    } else {
+        (chart_area, !p.title.trim().is_empty())
+    };
     let mut builder = ChartBuilder::on(&chart_area);
     builder
         .margin_top(12)
@@ -155,7 +176,7 @@ pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel)
         .margin_right(margin_r)
         .x_label_area_size(x_area)
         .y_label_area_size(y_area);
-    if !p.title.trim().is_empty() {
+    if caption {
         let title = text::fit(
             p.title.trim(),
             style::PANEL_TITLE_SIZE,
@@ -164,6 +185,26 @@ pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel)
         builder.caption(title, (FONT_FAMILY, style::PANEL_TITLE_SIZE));
     }
     let mut chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+    if p.equal_aspect && !p.x_log && !p.y_log {
+        // One data unit the same length on both axes: widen the axis whose
+        // units are longer, about its centre.
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let (pw, ph) = (
+            (px.end - px.start).max(1) as f64,
+            (py.end - py.start).max(1) as f64,
+        );
+        let (sx, sy) = ((xa.hi - xa.lo) / pw, (ya.hi - ya.lo) / ph);
+        let widen = |a: &AxisSpec, per_px: f64, px: f64| {
+            let (mid, half) = ((a.lo + a.hi) / 2.0, per_px * px / 2.0);
+            AxisSpec::new([], false, Some((mid - half, mid + half)))
+        };
+        if sx > sy {
+            ya = widen(&ya, sx, ph);
+        } else {
+            xa = widen(&xa, sy, pw);
+        }
+        chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+    }
 
     let xf = |v: &f64| xa.label(*v);
     let yf = |v: &f64| ya.label(*v);
@@ -277,14 +318,23 @@ fn draw_data<DB: DrawingBackend>(
     for (i, s) in p.series.iter().enumerate() {
         let color = series_color(p, i);
         let st = color.stroke_width(s.width.max(1));
-        for run in clip::runs(&s.x, [&s.y], xa, ya) {
-            let pts: Vec<(f64, f64)> = run.iter().map(|&(x, [y])| (x, y)).collect();
+        let (pieces, edges) = clip::line_runs(&s.x, &s.y, xa, ya);
+        for pts in pieces {
             if pts.len() == 1 && !s.markers {
                 // A lone point between gaps would otherwise be invisible.
                 area.draw(&Circle::new(pts[0], style::MARKER_SIZE, color.filled()))?;
             } else {
                 line(area, pts, st, s.dashed)?;
             }
+        }
+        // Where the line leaves the box: a triangle on the frame pointing
+        // the way it went (the curve itself stops there).
+        let tri = style::MARKER_SIZE as i32 + 2;
+        for e in edges {
+            let tip = if e.top { -2 * tri } else { 2 * tri };
+            let shape = EmptyElement::at(e.at)
+                + Polygon::new(vec![(0, tip), (-tri, 0), (tri, 0)], color.filled());
+            area.draw(&shape)?;
         }
         if s.markers {
             for pt in clip::points(&s.x, &s.y, xa, ya) {
@@ -328,6 +378,24 @@ fn draw_annotations<DB: DrawingBackend>(
     base: (i32, i32),
 ) -> DResult<DB> {
     let size = style::ANNOTATION_SIZE;
+    // The lines' pixels (every ~2 px along each drawn segment), so that a
+    // label is put where no curve crosses it.
+    let mut ink: Vec<(i32, i32)> = Vec::new();
+    for s in &p.series {
+        for piece in clip::line_runs(&s.x, &s.y, xa, ya).0 {
+            for w in piece.windows(2) {
+                let (a, b) = (chart.backend_coord(&w[0]), chart.backend_coord(&w[1]));
+                let n = ((a.0 - b.0).abs().max((a.1 - b.1).abs()) / 2).max(1);
+                for k in 0..=n {
+                    let f = k as f64 / n as f64;
+                    ink.push((
+                        a.0 - base.0 + ((b.0 - a.0) as f64 * f) as i32,
+                        a.1 - base.1 + ((b.1 - a.1) as f64 * f) as i32,
+                    ));
+                }
+            }
+        }
+    }
     for a in &p.annotations {
         let shown = a.x.is_finite() && a.y.is_finite() && xa.contains(a.x) && ya.contains(a.y);
         if !shown || (xa.log && a.x <= 0.0) || (ya.log && a.y <= 0.0) {
@@ -337,18 +405,41 @@ fn draw_annotations<DB: DrawingBackend>(
         let (x, y) = (ax - base.0, ay - base.1);
         area.draw(&Circle::new((x, y), 4, style::AXIS_COLOR.filled()))?;
         let tw = text::width(&a.text, size) as i32;
-        let right = x + 10 + tw <= plot.2 - 4;
-        let above = y - (size * 1.5) as i32 >= plot.1;
-        let (tx, hpos) = if right {
-            (x + 10, HPos::Left)
-        } else {
-            (x - 10, HPos::Right)
+        let th = (size * 1.3) as i32;
+        // Candidate corners in order of preference: upper right, lower
+        // right, upper left, lower left; the first inside the plot that no
+        // line crosses, else the one crossed least.
+        let candidates = [
+            (x + 10, y - 6, HPos::Left, VPos::Bottom),
+            (x + 10, y + 6, HPos::Left, VPos::Top),
+            (x - 10, y - 6, HPos::Right, VPos::Bottom),
+            (x - 10, y + 6, HPos::Right, VPos::Top),
+        ];
+        let rect = |&(cx, cy, h, v): &(i32, i32, HPos, VPos)| {
+            let x0 = if matches!(h, HPos::Left) { cx } else { cx - tw };
+            let y0 = if matches!(v, VPos::Bottom) {
+                cy - th
+            } else {
+                cy
+            };
+            (x0, y0, x0 + tw, y0 + th)
         };
-        let (ty, vpos) = if above {
-            (y - 6, VPos::Bottom)
-        } else {
-            (y + 6, VPos::Top)
+        let fits = |r: (i32, i32, i32, i32)| {
+            r.0 >= plot.0 + 2 && r.2 <= plot.2 - 4 && r.1 >= plot.1 && r.3 <= plot.3
         };
+        let crossings = |r: (i32, i32, i32, i32)| {
+            ink.iter()
+                .filter(|&&(px, py)| {
+                    px >= r.0 - 2 && px <= r.2 + 2 && py >= r.1 - 2 && py <= r.3 + 2
+                })
+                .count()
+        };
+        let best = candidates
+            .iter()
+            .filter(|c| fits(rect(c)))
+            .min_by_key(|c| crossings(rect(c)))
+            .unwrap_or(&candidates[0]);
+        let (tx, ty, hpos, vpos) = *best;
         let font = text::style(size, &style::AXIS_COLOR).pos(Pos::new(hpos, vpos));
         area.draw_text(&a.text, &font, (tx, ty))?;
     }

@@ -1,4 +1,5 @@
-//! `ghosts reproduce`, `ghosts run`, `ghosts figures`, `ghosts list`.
+//! `ghosts reproduce`, `ghosts run`, `ghosts figures`, `ghosts list`,
+//! `ghosts prune`.
 
 use crate::InputError;
 use anyhow::Result;
@@ -102,6 +103,48 @@ pub fn figures(args: &FiguresArgs) -> Result<()> {
     let ctx = Context::new(&args.root, false);
     let report = experiments::render_all(&ctx)?;
     eprintln!("report: {}", report.display());
+    Ok(())
+}
+
+/// Arguments of `ghosts prune`.
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    /// Experiment ids (default: all implemented).
+    ids: Vec<String>,
+    /// Remove the stale runs (without it, only list them).
+    #[arg(long)]
+    delete: bool,
+    /// Project root holding results/ and configs/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+/// List (or with `--delete` remove) stored runs that no current config
+/// (paper-scale or quick) produces.
+pub fn prune(args: &PruneArgs) -> Result<()> {
+    let chosen = select(&args.ids)?;
+    let verb = if args.delete {
+        "removed"
+    } else {
+        "would remove"
+    };
+    let mut total = 0;
+    for e in chosen {
+        let p = experiments::prune(e, &args.root, args.delete)?;
+        println!(
+            "{}: {} stored run(s) kept, {} stale ({verb})",
+            e.id(),
+            p.kept,
+            p.stale.len()
+        );
+        for f in &p.stale {
+            println!("  {}", f.strip_prefix(&args.root).unwrap_or(f).display());
+        }
+        total += p.stale.len();
+    }
+    if total > 0 && !args.delete {
+        println!("dry run: nothing removed; run again with --delete to remove them");
+    }
     Ok(())
 }
 

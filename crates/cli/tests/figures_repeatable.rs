@@ -1,0 +1,78 @@
+//! Every figure, table and the report rendered twice from the repository's
+//! stored results are byte-identical (PNG and SVG included): rendering
+//! depends on nothing but the stored results and the embedded font (no
+//! system fonts, no time, no thread timing).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Copy `from` into `to` recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir`, relative path -> bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(base).unwrap().into(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A scratch root holding the repository's stored results and paper
+/// numbers, rendered by `ghosts figures`; returns its figures and paper files.
+fn render_copy() -> BTreeMap<PathBuf, Vec<u8>> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("results"), &root.path().join("results"));
+    std::fs::create_dir_all(root.path().join("paper")).unwrap();
+    std::fs::copy(
+        repo.join("paper/paper-numbers.yaml"),
+        root.path().join("paper/paper-numbers.yaml"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ghosts"))
+        .args(["figures", "--root", root.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut out = files(&root.path().join("figures"));
+    for (k, v) in files(&root.path().join("paper")) {
+        out.insert(Path::new("paper").join(k), v);
+    }
+    out
+}
+
+#[test]
+fn rendering_the_stored_results_twice_gives_the_same_bytes() {
+    let (a, b) = (render_copy(), render_copy());
+    assert!(
+        a.keys().any(|k| k.extension().is_some_and(|e| e == "png")),
+        "no figure rendered"
+    );
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let differ: Vec<&PathBuf> = a.keys().filter(|k| a[*k] != b[*k]).collect();
+    assert!(differ.is_empty(), "rendered differently: {differ:?}");
+}
