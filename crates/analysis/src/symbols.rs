@@ -9,6 +9,7 @@ const SYMBOLS: &[(&str, &str)] = &[
     ("Delta_a", "Δa"),
     ("delta_a", "Δa"),
     ("Delta", "Δ"),
+    ("delta", "δ"),
     ("rho_a", "ρa"),
     ("rho", "ρ"),
     ("tau", "τ"),

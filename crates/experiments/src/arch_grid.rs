@@ -849,6 +849,9 @@ impl ArchGrid {
                         .filter(|r| &r.arch == arch && r.spike == spike && r.method == method)
                         .collect();
                     let c = method.color();
+                    // Plain Adam wider, drawn first: where a later method's
+                    // curve coincides with it, it shows as an outline.
+                    let w = if method == Method::Plain { 5 } else { 2 };
                     let stopped = mine.iter().filter(|r| r.stop_step().is_some()).count();
                     if stopped > 0 {
                         stops.push(format!("{} {stopped} stopped", method.label()));
@@ -859,7 +862,7 @@ impl ArchGrid {
                     acc.series.push(
                         Series::new(method.label(), x.clone(), mid)
                             .color(c)
-                            .width(2),
+                            .width(w),
                     );
                     let [lo_b, mid, hi_b] = step_band(&mine, steps, |r, t| {
                         let l = r.loss[t];
@@ -874,7 +877,7 @@ impl ArchGrid {
                     loss.series.push(
                         Series::new(method.label(), x.clone(), mid)
                             .color(c)
-                            .width(2),
+                            .width(w),
                     );
                 }
                 for p in [&mut acc, &mut loss] {

@@ -92,6 +92,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/bench/temperature-fingerprint.yaml"),
     ),
     (
+        "bench/random-directions.yaml",
+        include_str!("../../../configs/bench/random-directions.yaml"),
+    ),
+    (
         "temperature-fingerprint.yaml",
         include_str!("../../../configs/temperature-fingerprint.yaml"),
     ),

@@ -168,8 +168,8 @@ impl Tolerance {
 
     fn describe(self) -> String {
         match self {
-            Tolerance::Points(p) => format!("within {} points", 100.0 * p),
-            Tolerance::Factor(f) => format!("within a factor of {f}"),
+            Tolerance::Points(p) => format!("tolerance {} points", 100.0 * p),
+            Tolerance::Factor(f) => format!("tolerance a factor of {f}"),
         }
     }
 }
@@ -208,6 +208,12 @@ impl Comparisons {
             format!("{what} {} vs {} ({})", fmt(ours), n.cell(), tol.describe()),
         ));
         Some(agrees)
+    }
+
+    /// A verbal claim of the paper checked against our result (`what`
+    /// says what was checked and what we found).
+    pub fn add_claim(&mut self, holds: bool, what: String) {
+        self.rows.push((holds, what));
     }
 
     /// True if every comparison agrees (also when there are none).
@@ -308,7 +314,7 @@ mod tests {
         let s = c.summary();
         assert!(s.starts_with("1 of 3 reference numbers agree"), "{s}");
         assert!(
-            s.contains("max r 30 vs ~10x (author's stored run) (within a factor of 2)"),
+            s.contains("max r 30 vs ~10x (author's stored run) (tolerance a factor of 2)"),
             "{s}"
         );
         assert!(!s.contains("final acc"), "{s}");

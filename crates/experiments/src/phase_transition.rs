@@ -371,6 +371,20 @@ impl Experiment for PhaseTransition {
             };
             (at(0.5), at(0.25), at(0.75))
         };
+        // The mean over seeds at each r (the paper's plot code draws mean
+        // +- std): the curve whose 50% crossing is compared with its figures.
+        let mean_curve = |arch: &str| -> Vec<f64> {
+            let curves: Vec<&Vec<f64>> = runs
+                .iter()
+                .filter(|x| x.arch == arch)
+                .map(|x| &x.retained_pct)
+                .collect();
+            (0..r.len())
+                .map(|i| {
+                    analysis::stats::nan_mean(&curves.iter().map(|c| c[i]).collect::<Vec<_>>())
+                })
+                .collect()
+        };
         let mut acc = Panel::new(
             "A: test accuracy retained after one step",
             "r = tau / rho_a",
@@ -412,7 +426,9 @@ impl Experiment for PhaseTransition {
             &fig1,
             &figs.join("fig1_accuracy_retained"),
         )?);
-        let fig7 = Figure::grid(vec![acc, infl], 2).titled("Fig 7: the phase transition at r = 1");
+        let fig7 = Figure::grid(vec![acc, infl], 2)
+            .with_shared_legend()
+            .titled("Fig 7: the phase transition at r = 1");
         figures.extend(analysis::plot::render(
             &fig7,
             &figs.join("fig7_phase_transition"),
@@ -423,7 +439,7 @@ impl Experiment for PhaseTransition {
             "architecture",
             "test acc",
             "rho_a (median)",
-            "50% crossing (median curve)",
+            "50% crossing (mean curve over seeds)",
             "paper figure: 50% crossing, Fig 1 / Fig 7A",
             &format!("loss inflation at r = {}", fmt_sig(r_max, 3)),
             "paper figure: loss inflation at r = 100, Fig 7B",
@@ -433,19 +449,19 @@ impl Experiment for PhaseTransition {
             ),
         ]);
         t.title = Some(format!(
-            "One descent step at r = tau/rho_a, {} seeds; 50% crossing = where the median retained-accuracy curve first falls below 50% (interpolated in log r)",
+            "One descent step at r = tau/rho_a, {} seeds; 50% crossing = where the mean retained-accuracy curve over seeds (as the paper's plot code draws) first falls below 50% (interpolated in log r)",
             cfg.seeds.len()
         ));
         for arch in &cfg.archs {
             let s = &summary.archs[arch];
             let pl = |key: String| paper.labelled("phase-transition", &key);
             let f = |x: Option<f64>| x.map_or("none".to_string(), |v| fmt_sig(v, 3));
-            let (median, _, _) = band(arch, |x| &x.retained_pct);
+            let mean = mean_curve(arch);
             t.push_row([
                 arch.clone(),
                 format!("{:.1}%", 100.0 * s.base_accuracy_median),
                 fmt_sig(s.rho_a_median, 3),
-                f(half_crossing(&r, &median)),
+                f(half_crossing(&r, &mean)),
                 format!(
                     "{} / {}",
                     pl(format!("fig1_half_{arch}")),
@@ -498,7 +514,7 @@ impl Experiment for PhaseTransition {
             }
             (n, off)
         };
-        let crossing = |arch: &str| half_crossing(&r, &band(arch, |x| &x.retained_pct).0);
+        let crossing = |arch: &str| half_crossing(&r, &mean_curve(arch));
         // Fig 7B is read at r = 100: compared only when our grid ends there.
         let at_100 = (r_max - 100.0).abs() < 1e-9;
         let inflation = |arch: &str| at_100.then(|| summary.archs[arch].inflation_at_rmax_median);
@@ -584,7 +600,9 @@ impl Experiment for PhaseTransition {
                 .filter_map(|a| Some((a, fig(prefix, a)?)))
                 .collect();
             v.sort_by(|a, b| a.1.total_cmp(&b.1));
-            v.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>()
+            v.iter()
+                .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
+                .collect::<Vec<_>>()
         };
         let (order1, order7) = (order("fig1_half_"), order("figure7a_half_"));
         let mut ours_order: Vec<(&String, f64)> = cfg
@@ -594,10 +612,14 @@ impl Experiment for PhaseTransition {
             .collect();
         ours_order.sort_by(|a, b| a.1.total_cmp(&b.1));
         let orders = format!(
-            "Architectures by 50% crossing, least robust first: Fig 1 read-offs {}; Fig 7A read-offs {}; ours {}.",
+            "Architectures by 50% crossing (r), least robust first; equal values are ties: Fig 1 read-offs {}; Fig 7A read-offs {}; ours {}.",
             order1.join(" < "),
             order7.join(" < "),
-            ours_order.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(" < ")
+            ours_order
+                .iter()
+                .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
+                .collect::<Vec<_>>()
+                .join(" < ")
         );
         Ok(Section {
             id: self.id().into(),

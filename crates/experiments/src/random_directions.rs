@@ -1153,7 +1153,7 @@ impl Experiment for RandomDirections {
         };
         let flip_row = Fig8Row {
             y_label: "flip fraction",
-            y_range: (0.0, 1.0),
+            y_range: (-0.02, 1.02),
             pick: |d| &d.flip,
             fmt: |x| format!("{:.0}%", 100.0 * x),
         };
@@ -1232,7 +1232,7 @@ impl Experiment for RandomDirections {
             panels.push(p);
         }
         let cols = panels.len();
-        let hess = Figure::grid(panels, cols).titled(format!(
+        let hess = Figure::grid(panels, cols).with_shared_legend().titled(format!(
             "Hessian scale 2/vHv vs rho_a: {} random directions and the gradient per stage, {} seed(s); titles: medians over seeds",
             cfg.random_directions,
             runs.len()

@@ -618,14 +618,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     );
     // Angles are the content: one unit as long on both axes.
     p4.equal_aspect = true;
-    for (k, &(re, im)) in d.arc_terms.iter().enumerate() {
-        p4.series.push(
-            Series::new(format!("term {}", k + 1), vec![0.0, re], vec![0.0, im])
-                .color(k + 1)
-                .width(3)
-                .markers(),
-        );
-    }
+    // The sum first, so that a term at nearly its angle is drawn on top.
     p4.series.push(
         Series::new(
             "sum F(t): never 0",
@@ -636,6 +629,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
         .width(4)
         .markers(),
     );
+    for (k, &(re, im)) in d.arc_terms.iter().enumerate() {
+        p4.series.push(
+            Series::new(format!("term {}", k + 1), vec![0.0, re], vec![0.0, im])
+                .color(k + 1)
+                .width(3)
+                .markers(),
+        );
+    }
     // Boundary of the half-plane: perpendicular to the bisector of the phase arc [0, 0.8π].
     let bisector = 0.5 * 0.8 * PI;
     let ext = d
@@ -660,6 +661,8 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     // Fig 5: the t-plane of the example.
     let (z, a) = (&d.config.example_logits, &d.config.example_slopes);
     let mut p5 = Panel::new(format!("Ghosts of z = {z:?}, a = {a:?}"), "Re t", "Im t");
+    // Disks must look round: one unit as long on both axes.
+    p5.equal_aspect = true;
     let top2_extent = d
         .example_top2_ghost
         .map_or(0.0, |(re, im)| re.abs().max(im.abs()));
@@ -733,7 +736,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     );
     p13.series.push(
         Series::new(
-            "radius sqrt(d^2 + pi^2)",
+            "radius sqrt(delta^2 + pi^2)",
             d.margin.clone(),
             d.logistic_radius.clone(),
         )
@@ -822,14 +825,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
         "fraction of samples",
     );
     pc.x_log = true;
-    pc.y_range = Some((0.0, 1.0));
+    pc.y_range = Some((-0.02, 1.02));
     let mut pt = Panel::new(
         "top-2 reduction vs exact radius",
         "rho_top2 / rho*",
         "fraction of samples",
     );
     pt.x_log = true;
-    pt.y_range = Some((0.0, 1.0));
+    pt.y_range = Some((-0.02, 1.02));
     for (i, (k, ratios, top2)) in d.calibration.iter().enumerate() {
         let ecdf = |v: &Vec<f64>| {
             (
@@ -858,8 +861,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
         ("fig4_half_plane", Figure::single(p4)),
         ("fig5_ghost_plane", Figure::single(p5)),
         ("fig13_hessian_vs_radius", Figure::single(p13)),
-        ("appendix4_kl_remainder", Figure::grid(vec![pk, pr], 2)),
-        ("exact_radius_calibration", Figure::grid(vec![pc, pt], 2)),
+        (
+            "appendix4_kl_remainder",
+            Figure::grid(vec![pk, pr], 2).with_shared_legend(),
+        ),
+        (
+            "exact_radius_calibration",
+            Figure::grid(vec![pc, pt], 2).with_shared_legend(),
+        ),
     ]
 }
 
