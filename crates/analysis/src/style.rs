@@ -42,6 +42,15 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),  // yellow
 ];
 
+/// Palette index of the `i`-th of several series that must all be told
+/// apart: the palette reordered so that the first six share no hue family
+/// (blue, vermillion, green, black, purple, orange; the sky blue and yellow
+/// come last).
+pub fn distinct(i: usize) -> usize {
+    const ORDER: [usize; 8] = [0, 1, 2, 6, 4, 3, 5, 7];
+    ORDER[i % ORDER.len()]
+}
+
 /// Palette colour `i`, cycling when `i` exceeds the palette length.
 pub fn palette(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]

@@ -859,11 +859,14 @@ impl ArchGrid {
                     let [lo_b, mid, hi_b] = step_band(&mine, steps, |r, t| 100.0 * r.test_acc[t]);
                     acc.bands
                         .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
-                    acc.series.push(
-                        Series::new(method.label(), x.clone(), mid)
-                            .color(c)
-                            .width(w),
-                    );
+                    // C5 dashed: its orange is close to plain Adam's vermillion.
+                    let mut line = Series::new(method.label(), x.clone(), mid)
+                        .color(c)
+                        .width(w);
+                    if method == Method::GradNormCap {
+                        line = line.dashed();
+                    }
+                    acc.series.push(line);
                     let [lo_b, mid, hi_b] = step_band(&mine, steps, |r, t| {
                         let l = r.loss[t];
                         if l.is_finite() {
@@ -874,11 +877,13 @@ impl ArchGrid {
                     });
                     loss.bands
                         .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
-                    loss.series.push(
-                        Series::new(method.label(), x.clone(), mid)
-                            .color(c)
-                            .width(w),
-                    );
+                    let mut line = Series::new(method.label(), x.clone(), mid)
+                        .color(c)
+                        .width(w);
+                    if method == Method::GradNormCap {
+                        line = line.dashed();
+                    }
+                    loss.series.push(line);
                 }
                 for p in [&mut acc, &mut loss] {
                     p.x_range = Some((0.0, (steps - 1) as f64));

@@ -408,13 +408,21 @@ impl Experiment for PhaseTransition {
         }
         for (i, arch) in cfg.archs.iter().enumerate() {
             let (m, lo, hi) = band(arch, |x| &x.retained_pct);
-            acc.series
-                .push(Series::new(arch.clone(), r.clone(), m).color(i).width(3));
-            acc.bands.push(Band::new("", r.clone(), lo, hi).color(i));
+            acc.series.push(
+                Series::new(arch.clone(), r.clone(), m)
+                    .color(analysis::style::distinct(i))
+                    .width(3),
+            );
+            acc.bands
+                .push(Band::new("", r.clone(), lo, hi).color(analysis::style::distinct(i)));
             let (m, lo, hi) = band(arch, |x| &x.inflation);
-            infl.series
-                .push(Series::new(arch.clone(), r.clone(), m).color(i).width(3));
-            infl.bands.push(Band::new("", r.clone(), lo, hi).color(i));
+            infl.series.push(
+                Series::new(arch.clone(), r.clone(), m)
+                    .color(analysis::style::distinct(i))
+                    .width(3),
+            );
+            infl.bands
+                .push(Band::new("", r.clone(), lo, hi).color(analysis::style::distinct(i)));
         }
         let figs = ctx.figures_dir(self.id());
         let mut figures = Vec::new();

@@ -1090,7 +1090,7 @@ impl Experiment for RandomDirections {
     }
 
     fn title(&self) -> &'static str {
-        "Gradient vs random directions (Fig 8; App. 5.4 Hessian scale)"
+        "Gradient vs random directions (Fig 8; Hessian scale vs rho_a on its linear model)"
     }
 
     fn run(&self, ctx: &Context) -> Result<()> {
