@@ -185,17 +185,27 @@ pub struct Pruned {
 }
 
 /// The stored runs of `e` under `root` (`results/<id>/runs/*.parquet`)
-/// that neither `configs/<id>.yaml` nor `configs/quick/<id>.yaml` (or
-/// their built-in copies) produces: runs of older settings, which
-/// re-running never reads again. With `delete` they are removed.
+/// that neither `configs/<id>.yaml`, `configs/quick/<id>.yaml` (or their
+/// built-in copies) nor the stored results' own `results/<id>/config.yaml`
+/// produces: runs of older settings, which re-running and re-rendering
+/// never read again. With `delete` they are removed.
 ///
 /// # Errors
 /// A config that cannot be read or validated (nothing is removed then), or
 /// a file that cannot be listed or removed.
 pub fn prune(e: &dyn Experiment, root: &std::path::Path, delete: bool) -> Result<Pruned> {
     let mut current = std::collections::BTreeSet::new();
-    for quick in [false, true] {
-        for key in e.run_keys(&Context::new(root, quick))? {
+    let mut contexts = vec![Context::new(root, false), Context::new(root, true)];
+    // The settings of the stored results (a run with `--config`, e.g. a
+    // benchmark config): the report is rendered from those runs.
+    let stored = Context::new(root, false)
+        .results_dir(e.id())
+        .join("config.yaml");
+    if stored.exists() {
+        contexts.push(Context::new(root, false).with_config(Some(stored)));
+    }
+    for ctx in &contexts {
+        for key in e.run_keys(ctx)? {
             current.insert(format!("{}.parquet", key.as_str()));
         }
     }

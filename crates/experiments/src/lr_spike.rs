@@ -1124,22 +1124,32 @@ fn verdict(cfg: &LrSpikeConfig, summary: &LrSpikeSummary, paper: &PaperNumbers) 
             Tolerance::Factor(FACTOR),
         );
         if s.method == Method::Plain {
-            cmp.add(
-                paper,
-                (id, &format!("text_plain_{rl}")),
-                &what("final accuracy"),
-                acc,
-                pct,
-                Tolerance::Points(APPROX_ACC_POINTS),
-            );
-            cmp.add(
-                paper,
-                (id, &format!("figure_plain_{rl}")),
-                &what("final accuracy"),
-                acc,
-                pct,
-                Tolerance::Points(APPROX_ACC_POINTS),
-            );
+            // The paper's text and its figure disagree with each other at
+            // 1e-3 (~50% vs about 20%): ours agrees if it matches either.
+            let stated: Vec<&crate::paper_numbers::PaperNumber> = ["text", "figure"]
+                .iter()
+                .filter_map(|src| paper.get(id, &format!("{src}_plain_{rl}")).ok())
+                .filter(|n| n.value.is_some())
+                .collect();
+            if !stated.is_empty() {
+                let near = |n: &&crate::paper_numbers::PaperNumber| {
+                    (acc - n.value.unwrap_or(f64::NAN)).abs() <= APPROX_ACC_POINTS
+                };
+                cmp.add_claim(
+                    stated.iter().any(near),
+                    format!(
+                        "{} {} vs {} (tolerance {:.0} points of either)",
+                        what("final accuracy"),
+                        pct(acc),
+                        stated
+                            .iter()
+                            .map(|n| n.cell())
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        100.0 * APPROX_ACC_POINTS
+                    ),
+                );
+            }
             cmp.add(
                 paper,
                 (id, &format!("stored_r_at_spike_plain_{rl}")),

@@ -75,6 +75,27 @@ impl PaperNumber {
         format!("{} ({})", self.text, self.kind.label())
     }
 
+    /// Half a unit of the last digit of the first number in the text as
+    /// printed ("0.033" -> 0.0005, "5.0x" -> 0.05, "6x" -> 0.5): how far
+    /// the printed value may be from the one it rounds.
+    pub fn half_unit(&self) -> f64 {
+        let start = self.text.find(|c: char| c.is_ascii_digit());
+        let digits: String = start
+            .map(|i| {
+                self.text[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+                    .collect()
+            })
+            .unwrap_or_default();
+        let decimals = digits
+            .trim_end_matches('.')
+            .split('.')
+            .nth(1)
+            .map_or(0, str::len);
+        0.5 * 10f64.powi(-(decimals as i32))
+    }
+
     /// The bare text, for a row or column that already names the source
     /// kind (check it with [`PaperNumber::kind`]).
     pub fn text_of_kind(&self, kind: SourceKind) -> Option<&str> {
@@ -318,6 +339,20 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("final acc"), "{s}");
+    }
+
+    #[test]
+    fn half_unit_follows_the_printed_digits() {
+        let n = |text: &str| PaperNumber {
+            value: Some(1.0),
+            text: text.into(),
+            source: String::new(),
+            kind: SourceKind::PaperText,
+        };
+        assert_eq!(n("0.033").half_unit(), 0.0005);
+        assert_eq!(n("5.0x").half_unit(), 0.05);
+        assert_eq!(n("a 6x reduction").half_unit(), 0.5);
+        assert_eq!(n("~22,000").half_unit(), 0.5);
     }
 
     #[test]

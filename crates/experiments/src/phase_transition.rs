@@ -381,7 +381,13 @@ impl Experiment for PhaseTransition {
                 .collect();
             (0..r.len())
                 .map(|i| {
-                    analysis::stats::nan_mean(&curves.iter().map(|c| c[i]).collect::<Vec<_>>())
+                    // A diverged step (NaN) retained nothing: 0%, not left out.
+                    analysis::stats::mean(
+                        &curves
+                            .iter()
+                            .map(|c| if c[i].is_nan() { 0.0 } else { c[i] })
+                            .collect::<Vec<_>>(),
+                    )
                 })
                 .collect()
         };

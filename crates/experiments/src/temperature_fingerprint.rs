@@ -865,8 +865,7 @@ impl Experiment for TemperatureFingerprint {
             let v = n.value?;
             // Inside up to the rounding of the printed reference (0.033 is
             // 0.0325..0.0335).
-            let decimals = format!("{v}").split('.').nth(1).map_or(0, str::len);
-            let half = 0.5 * 10f64.powi(-(decimals as i32));
+            let half = n.half_unit();
             let inside = v + half >= ours.ci_lo && v - half <= ours.ci_hi;
             Some((
                 inside,

@@ -87,6 +87,8 @@ impl AdamW {
         const B1: f64 = 0.9;
         const B2: f64 = 0.999;
         const EPS: f64 = 1e-8;
+        assert_eq!(grad.len(), params.len(), "gradient of another model");
+        assert_eq!(self.m.len(), params.len(), "moments of another model");
         self.t += 1;
         let (c1, c2) = (1.0 - B1.powi(self.t), 1.0 - B2.powi(self.t));
         let decay = 1.0 - lr * weight_decay;

@@ -202,6 +202,9 @@ pub(crate) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel)
             ya = widen(&ya, sx, ph);
         } else {
             xa = widen(&xa, sy, pw);
+            if let Some(ticks) = &p.x_ticks {
+                xa.set_ticks(ticks);
+            }
         }
         chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     }
