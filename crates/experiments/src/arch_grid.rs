@@ -860,13 +860,17 @@ impl ArchGrid {
                     acc.bands
                         .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
                     // C5 dashed: its orange is close to plain Adam's vermillion.
-                    let mut line = Series::new(method.label(), x.clone(), mid)
-                        .color(c)
-                        .width(w);
-                    if method == Method::GradNormCap {
-                        line = line.dashed();
-                    }
-                    acc.series.push(line);
+                    let line = |mid: Vec<f64>| {
+                        let s = Series::new(method.label(), x.clone(), mid)
+                            .color(c)
+                            .width(w);
+                        if method == Method::GradNormCap {
+                            s.dashed()
+                        } else {
+                            s
+                        }
+                    };
+                    acc.series.push(line(mid));
                     let [lo_b, mid, hi_b] = step_band(&mine, steps, |r, t| {
                         let l = r.loss[t];
                         if l.is_finite() {
@@ -877,13 +881,7 @@ impl ArchGrid {
                     });
                     loss.bands
                         .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
-                    let mut line = Series::new(method.label(), x.clone(), mid)
-                        .color(c)
-                        .width(w);
-                    if method == Method::GradNormCap {
-                        line = line.dashed();
-                    }
-                    loss.series.push(line);
+                    loss.series.push(line(mid));
                 }
                 for p in [&mut acc, &mut loss] {
                     p.x_range = Some((0.0, (steps - 1) as f64));

@@ -413,22 +413,14 @@ impl Experiment for PhaseTransition {
             p.vlines.push(VLine::r_one());
         }
         for (i, arch) in cfg.archs.iter().enumerate() {
-            let (m, lo, hi) = band(arch, |x| &x.retained_pct);
-            acc.series.push(
-                Series::new(arch.clone(), r.clone(), m)
-                    .color(analysis::style::distinct(i))
-                    .width(3),
-            );
-            acc.bands
-                .push(Band::new("", r.clone(), lo, hi).color(analysis::style::distinct(i)));
-            let (m, lo, hi) = band(arch, |x| &x.inflation);
-            infl.series.push(
-                Series::new(arch.clone(), r.clone(), m)
-                    .color(analysis::style::distinct(i))
-                    .width(3),
-            );
-            infl.bands
-                .push(Band::new("", r.clone(), lo, hi).color(analysis::style::distinct(i)));
+            let c = analysis::style::distinct(i);
+            let pick: [fn(&PhaseRun) -> &Vec<f64>; 2] = [|x| &x.retained_pct, |x| &x.inflation];
+            for (p, pick) in [&mut acc, &mut infl].into_iter().zip(pick) {
+                let (m, lo, hi) = band(arch, pick);
+                p.series
+                    .push(Series::new(arch.clone(), r.clone(), m).color(c).width(3));
+                p.bands.push(Band::new("", r.clone(), lo, hi).color(c));
+            }
         }
         let figs = ctx.figures_dir(self.id());
         let mut figures = Vec::new();
