@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod font;
+pub mod frame;
 pub mod plot;
 pub mod report;
 pub mod runs;

@@ -236,6 +236,93 @@ impl<T: Validate> Loaded<T> {
     }
 }
 
+/// The value checks every config shares, one function each, so a
+/// [`Validate`] impl reads as a list of what must hold:
+///
+/// ```
+/// use experiments::config::check::{self, Check};
+/// fn validate(seeds: &[u64], test_ratio: f64) -> Check {
+///     check::non_empty("seeds", seeds)?;
+///     check::fraction("test_ratio", test_ratio)
+/// }
+/// assert!(validate(&[1], 0.3).is_ok());
+/// assert_eq!(validate(&[], 0.3).unwrap_err().0, "seeds");
+/// ```
+pub mod check {
+    use zoo::Backend;
+
+    /// A check's outcome: `Err((key, what is wrong))`, reported by
+    /// [`crate::Context::load_config`] at the line that sets `key`.
+    pub type Check = Result<(), (&'static str, String)>;
+
+    /// `ok`, else `why` about `key`.
+    pub fn that(ok: bool, key: &'static str, why: impl Into<String>) -> Check {
+        if ok {
+            Ok(())
+        } else {
+            Err((key, why.into()))
+        }
+    }
+
+    /// A finite number above zero.
+    pub fn positive(key: &'static str, x: f64) -> Check {
+        that(
+            x.is_finite() && x > 0.0,
+            key,
+            format!("expected a positive number, got {x}"),
+        )
+    }
+
+    /// A fraction strictly between 0 and 1.
+    pub fn fraction(key: &'static str, x: f64) -> Check {
+        that(
+            x > 0.0 && x < 1.0,
+            key,
+            format!("expected a fraction in (0, 1), got {x}"),
+        )
+    }
+
+    /// A count of at least `min`.
+    pub fn at_least(key: &'static str, n: usize, min: usize) -> Check {
+        that(n >= min, key, format!("expected at least {min}, got {n}"))
+    }
+
+    /// A list with at least one entry.
+    pub fn non_empty<T>(key: &'static str, v: &[T]) -> Check {
+        that(!v.is_empty(), key, "expected at least one entry")
+    }
+
+    /// Finite positive numbers, none repeated.
+    pub fn distinct_positive(key: &'static str, v: &[f64]) -> Check {
+        if let Some(x) = v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+            return Err((key, format!("expected positive numbers, got {x}")));
+        }
+        let mut sorted = v.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        that(
+            sorted.windows(2).all(|w| w[0] != w[1]),
+            key,
+            "expected distinct values",
+        )
+    }
+
+    /// A name in the model zoo's registry.
+    pub fn arch(key: &'static str, name: &str) -> Check {
+        zoo::arch::find(name)
+            .map(|_| ())
+            .map_err(|e| (key, format!("{e}; see `ghosts zoo list`")))
+    }
+
+    /// Architecture `name` (already checked) builds on `backend`; the error
+    /// is about the backend key.
+    pub fn backend(key: &'static str, name: &str, backend: Backend) -> Check {
+        zoo::arch::find(name)
+            .and_then(|a| a.build_on::<f32>(&zoo::ArchConfig::default(), backend))
+            .map(|_| ())
+            .map_err(|e| (key, format!("{e:#}; use `backend: dfdx`")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod paper_numbers;
 pub mod phase_transition;
 pub mod random_directions;
 pub mod runner;
+pub mod study;
 pub mod temperature_fingerprint;
 pub mod theory;
 

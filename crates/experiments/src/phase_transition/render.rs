@@ -1,0 +1,330 @@
+//! Figures 1 and 7, the table and the report section of `phase-transition`,
+//! from the stored runs alone.
+
+use super::{PhaseRun, PhaseSummary, PhaseTransition};
+use crate::study::Study;
+use crate::{paper_numbers::PaperNumbers, Context};
+use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
+use analysis::report::Section;
+use analysis::stats::{logspace, nan_quantile};
+use analysis::table::{fmt_sig, Table};
+use anyhow::Result;
+
+/// Agreement with a 50% crossing read off a log-r figure: within this factor.
+const CROSSING_FACTOR: f64 = 2.0;
+/// Agreement with a loss inflation read off Fig 7B's log axis: within this factor.
+const INFLATION_FACTOR: f64 = 10.0;
+
+/// Where `retained` (percent, on the grid `r`) first falls below 50%,
+/// interpolated linearly in log r between the two grid points around it;
+/// `None` if it never does (a NaN, a diverged step, counts as below).
+fn half_crossing(r: &[f64], retained: &[f64]) -> Option<f64> {
+    let i = retained.iter().position(|&v| !(v >= 50.0))?;
+    if i == 0 || retained[i].is_nan() {
+        return Some(r[i]);
+    }
+    let (a, b) = (retained[i - 1], retained[i]);
+    let t = (a - 50.0) / (a - b);
+    Some(10f64.powf(r[i - 1].log10() + t * (r[i].log10() - r[i - 1].log10())))
+}
+
+/// Figures, table and report section.
+pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -> Result<Section> {
+    let id = PhaseTransition::ID;
+    let cfg = &summary.config;
+    let paper = PaperNumbers::load_for_root(&ctx.root)?;
+    let r = logspace(cfg.log10_r_min, cfg.log10_r_max, cfg.r_points);
+    let band = |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
+        let at = |q: f64| {
+            (0..r.len())
+                .map(|i| nan_quantile(&curves.iter().map(|c| c[i]).collect::<Vec<_>>(), q))
+                .collect()
+        };
+        (at(0.5), at(0.25), at(0.75))
+    };
+    // The mean over seeds at each r (the paper's plot code draws mean
+    // +- std): the curve whose 50% crossing is compared with its figures.
+    let mean_curve = |arch: &str| -> Vec<f64> {
+        let curves: Vec<&Vec<f64>> = runs
+            .iter()
+            .filter(|x| x.arch == arch)
+            .map(|x| &x.retained_pct)
+            .collect();
+        (0..r.len())
+            .map(|i| {
+                // A diverged step (NaN) retained nothing: 0%, not left out.
+                analysis::stats::mean(
+                    &curves
+                        .iter()
+                        .map(|c| if c[i].is_nan() { 0.0 } else { c[i] })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect()
+    };
+    let mut acc = Panel::new(
+        "A: test accuracy retained after one step",
+        "r = tau / rho_a",
+        "accuracy retained (%)",
+    );
+    acc.x_log = true;
+    acc.y_range = Some((0.0, 105.0));
+    let mut infl = Panel::new(
+        "B: loss inflation",
+        "r = tau / rho_a",
+        "post-step / pre-step test loss",
+    );
+    (infl.x_log, infl.y_log) = (true, true);
+    for p in [&mut acc, &mut infl] {
+        p.regions.push(Region::safe(
+            10f64.powf(cfg.log10_r_min),
+            1.0,
+            "safe zone r < 1",
+        ));
+        p.vlines.push(VLine::r_one());
+    }
+    for (i, arch) in cfg.archs.iter().enumerate() {
+        let c = analysis::style::distinct(i);
+        let pick: [fn(&PhaseRun) -> &Vec<f64>; 2] = [|x| &x.retained_pct, |x| &x.inflation];
+        for (p, pick) in [&mut acc, &mut infl].into_iter().zip(pick) {
+            let (m, lo, hi) = band(arch, pick);
+            p.series
+                .push(Series::new(arch.clone(), r.clone(), m).color(c).width(3));
+            p.bands.push(Band::new("", r.clone(), lo, hi).color(c));
+        }
+    }
+    let figs = ctx.figures_dir(id);
+    let mut figures = Vec::new();
+    let fig1 = Figure::single(acc.clone()).titled(format!(
+        "Fig 1: one gradient step at r, median and IQR over {} seeds",
+        cfg.seeds.len()
+    ));
+    figures.extend(analysis::plot::render(
+        &fig1,
+        &figs.join("fig1_accuracy_retained"),
+    )?);
+    let fig7 = Figure::grid(vec![acc, infl], 2)
+        .with_shared_legend()
+        .titled("Fig 7: the phase transition at r = 1");
+    figures.extend(analysis::plot::render(
+        &fig7,
+        &figs.join("fig7_phase_transition"),
+    )?);
+
+    let r_max = *r.last().unwrap_or(&f64::NAN);
+    let mut t = Table::new([
+        "architecture",
+        "test acc",
+        "rho_a (median)",
+        "50% crossing (mean curve over seeds)",
+        "paper figure: 50% crossing, Fig 1 / Fig 7A",
+        &format!("loss inflation at r = {}", fmt_sig(r_max, 3)),
+        "paper figure: loss inflation at r = 100, Fig 7B",
+        &format!(
+            "first failing r, min / median over seeds (retained < {}% or inflation > {})",
+            cfg.fail_retained_pct, cfg.fail_inflation
+        ),
+    ]);
+    t.title = Some(format!(
+            "One descent step at r = tau/rho_a, {} seeds; 50% crossing = where the mean retained-accuracy curve over seeds (as the paper's plot code draws) first falls below 50% (interpolated in log r)",
+            cfg.seeds.len()
+        ));
+    for arch in &cfg.archs {
+        let s = &summary.archs[arch];
+        let pl = |key: String| paper.labelled("phase-transition", &key);
+        let f = |x: Option<f64>| x.map_or("none".to_string(), |v| fmt_sig(v, 3));
+        let mean = mean_curve(arch);
+        t.push_row([
+            arch.clone(),
+            format!("{:.1}%", 100.0 * s.base_accuracy_median),
+            fmt_sig(s.rho_a_median, 3),
+            f(half_crossing(&r, &mean)),
+            format!(
+                "{} / {}",
+                pl(format!("fig1_half_{arch}")),
+                pl(format!("figure7a_half_{arch}"))
+            ),
+            fmt_sig(s.inflation_at_rmax_median, 3),
+            pl(format!("figure7b_inflation_r100_{arch}")),
+            format!("{} / {}", f(s.min_failure_r), f(s.median_failure_r)),
+        ]);
+    }
+    let md = t.to_markdown();
+    analysis::store::write_atomic(ctx.table_path(id), md.as_bytes())?;
+    let firsts: Vec<f64> = summary
+        .archs
+        .values()
+        .filter_map(|a| a.min_failure_r)
+        .collect();
+    let span = if firsts.is_empty() {
+        "no failure on the grid".to_string()
+    } else {
+        format!(
+            "first failures at r = {} to {}",
+            fmt_sig(firsts.iter().cloned().fold(f64::INFINITY, f64::min), 3),
+            fmt_sig(firsts.iter().cloned().fold(0.0, f64::max), 3)
+        )
+    };
+    let runs_n = cfg.archs.len() * cfg.seeds.len();
+    // The read-offs compared: 50% crossings within a factor of
+    // CROSSING_FACTOR of each figure, inflation at r = 100 within a
+    // factor of INFLATION_FACTOR of Fig 7B (figure read-offs on log axes).
+    let agree = |prefix: &str, ours: &dyn Fn(&str) -> Option<f64>, factor: f64| {
+        let (mut n, mut off) = (0, Vec::new());
+        for arch in &cfg.archs {
+            let Some(p) = paper
+                .get("phase-transition", &format!("{prefix}{arch}"))
+                .ok()
+                .and_then(|n| n.value)
+            else {
+                continue;
+            };
+            n += 1;
+            let o = ours(arch);
+            if !o.is_some_and(|o| o / p <= factor && p / o <= factor) {
+                off.push(format!(
+                    "{arch} {} vs {}",
+                    o.map_or("none".into(), |o| fmt_sig(o, 3)),
+                    fmt_sig(p, 3)
+                ));
+            }
+        }
+        (n, off)
+    };
+    let crossing = |arch: &str| half_crossing(&r, &mean_curve(arch));
+    // Fig 7B is read at r = 100: compared only when our grid ends there.
+    let at_100 = (r_max - 100.0).abs() < 1e-9;
+    let inflation = |arch: &str| at_100.then(|| summary.archs[arch].inflation_at_rmax_median);
+    let mut groups = vec![
+        (
+            "Fig 1's 50% crossings",
+            agree("fig1_half_", &crossing, CROSSING_FACTOR),
+            CROSSING_FACTOR,
+        ),
+        (
+            "Fig 7A's 50% crossings",
+            agree("figure7a_half_", &crossing, CROSSING_FACTOR),
+            CROSSING_FACTOR,
+        ),
+    ];
+    if at_100 {
+        groups.push((
+            "Fig 7B's loss inflation at r = 100",
+            agree("figure7b_inflation_r100_", &inflation, INFLATION_FACTOR),
+            INFLATION_FACTOR,
+        ));
+    }
+    let read_offs_agree = groups.iter().all(|(_, (_, off), _)| off.is_empty());
+    // The paper's two figures against each other, on the same factor.
+    let fig = |prefix: &str, arch: &str| {
+        paper
+            .get("phase-transition", &format!("{prefix}{arch}"))
+            .ok()
+            .and_then(|n| n.value)
+    };
+    let paired: Vec<(&String, f64, f64)> = cfg
+        .archs
+        .iter()
+        .filter_map(|a| Some((a, fig("fig1_half_", a)?, fig("figure7a_half_", a)?)))
+        .collect();
+    let figures_disagree = paired
+        .iter()
+        .filter(|(_, a, b)| a / b > CROSSING_FACTOR || b / a > CROSSING_FACTOR)
+        .map(|(arch, _, _)| arch.as_str())
+        .collect::<Vec<_>>();
+    let between = format!(
+            "the paper's Fig 1 and Fig 7A crossings differ by more than a factor of {CROSSING_FACTOR} for {} of {} architectures{}",
+            figures_disagree.len(),
+            paired.len(),
+            if figures_disagree.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", figures_disagree.join(", "))
+            }
+        );
+    let compared = groups
+        .iter()
+        .map(|(what, (n, off), factor)| {
+            let within = format!(
+                "{} of {n} within a factor of {factor} of {what}",
+                n - off.len()
+            );
+            if off.is_empty() {
+                within
+            } else {
+                format!("{within} (differ: {})", off.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let criterion = format!(
+        "failure = retained accuracy < {}% or loss inflation > {}",
+        cfg.fail_retained_pct, cfg.fail_inflation
+    );
+    let verdict = if summary.any_failure_below_r1 {
+        format!("differs: some architecture fails below r = 1 ({criterion}; {span}; see the table). Read-offs: {compared}; {between}")
+    } else {
+        format!(
+                "{}: no architecture fails for r < 1 in {runs_n} runs ({criterion}), as the paper's text says; {span}. Read-offs: {compared}; {between}",
+                if read_offs_agree { "reproduced" } else { "partly reproduced (the transition at r = 1 holds; some figure read-offs differ)" }
+            )
+    };
+    // The two figures' orders of the architectures by 50% crossing.
+    let order = |prefix: &str| {
+        let mut v: Vec<(&String, f64)> = cfg
+            .archs
+            .iter()
+            .filter_map(|a| Some((a, fig(prefix, a)?)))
+            .collect();
+        v.sort_by(|a, b| a.1.total_cmp(&b.1));
+        v.iter()
+            .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
+            .collect::<Vec<_>>()
+    };
+    let (order1, order7) = (order("fig1_half_"), order("figure7a_half_"));
+    let mut ours_order: Vec<(&String, f64)> = cfg
+        .archs
+        .iter()
+        .map(|a| (a, crossing(a).unwrap_or(f64::INFINITY)))
+        .collect();
+    ours_order.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let orders = format!(
+            "Architectures by 50% crossing (r), least robust first; equal values are ties: Fig 1 read-offs {}; Fig 7A read-offs {}; ours {}.",
+            order1.join(" < "),
+            order7.join(" < "),
+            ours_order
+                .iter()
+                .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
+                .collect::<Vec<_>>()
+                .join(" < ")
+        );
+    Ok(Section {
+            id: id.into(),
+            title: PhaseTransition::TITLE.into(),
+            figures: ctx.report_figures(&figures),
+            table_markdown: md,
+            verdict,
+            notes: ctx.config_note(id).into_iter().chain([
+                "The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, 61 r points, recipes of the ghost-envelope runs, CNN+BN-1D with recalibrated running statistics and eval-mode BatchNorm.".into(),
+                format!("{orders} Both figures here come from the same runs (median and IQR; the paper's plot code draws mean +- std)."),
+            ]).collect(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::half_crossing;
+
+    #[test]
+    fn half_crossing_interpolates_in_log_r() {
+        let r = [1.0, 10.0, 100.0];
+        // 100% at r = 10, 0% at r = 100: halfway in log r is sqrt(10)·10.
+        let x = half_crossing(&r, &[100.0, 100.0, 0.0]).unwrap();
+        assert!((x - 10f64.powf(1.5)).abs() < 1e-9, "{x}");
+        assert_eq!(half_crossing(&r, &[100.0, 80.0, 60.0]), None);
+        // A diverged step (NaN) is a failure at that grid point.
+        assert_eq!(half_crossing(&r, &[100.0, f64::NAN, 0.0]), Some(10.0));
+        assert_eq!(half_crossing(&r, &[40.0, 30.0, 0.0]), Some(1.0));
+    }
+}
