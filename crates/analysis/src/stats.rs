@@ -71,6 +71,26 @@ pub fn nan_quantiles(xs: &[f64], qs: &[f64]) -> Vec<f64> {
     qs.iter().map(|&q| sorted_quantile(&v, q)).collect()
 }
 
+/// Per index `i` in `0..n`: the NaN-skipping quantiles `qs` of
+/// `value(item, i)` over `items`: `out[k][i]` is quantile `qs[k]` at `i`.
+/// The median-and-IQR band of per-step (or per-grid-point) curves over
+/// seeds: `per_index_quantiles(&runs, steps, |r, t| r.loss[t], &[0.25, 0.5, 0.75])`.
+pub fn per_index_quantiles<T>(
+    items: &[T],
+    n: usize,
+    value: impl Fn(&T, usize) -> f64,
+    qs: &[f64],
+) -> Vec<Vec<f64>> {
+    let mut out = vec![Vec::with_capacity(n); qs.len()];
+    for i in 0..n {
+        let column: Vec<f64> = items.iter().map(|x| value(x, i)).collect();
+        for (o, q) in out.iter_mut().zip(nan_quantiles(&column, qs)) {
+            o.push(q);
+        }
+    }
+    out
+}
+
 /// Median (the 0.5 quantile); NaN if empty or any value is NaN.
 pub fn median(xs: &[f64]) -> f64 {
     quantile(xs, 0.5)
