@@ -6,6 +6,8 @@
 //!
 //! - **rows**: a slice of structs whose fields are scalars; each field is a
 //!   column, each struct a row (`to_frame(&rows)`, `from_frame::<Vec<Row>>`);
+//!   more generally a slice of records, written one after another (read
+//!   them back one slice of the frame at a time);
 //! - **a record**: one struct whose fields are scalars or sequences of
 //!   scalars. Every sequence is a column (all of one length n); a scalar is
 //!   repeated n times (the tidy layout: run-level values on every row).
@@ -152,25 +154,27 @@ impl Tree {
     }
 }
 
+/// Rows, or records one after another: each element is laid out as a
+/// record (a row is a record of height 1) and the columns concatenated.
 fn rows_to_columns(rows: Vec<Tree>) -> Result<(Vec<&'static str>, Vec<Vec<Cell>>)> {
     let mut names: Vec<&'static str> = Vec::new();
     let mut columns: Vec<Vec<Cell>> = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
         let Tree::Struct(fields) = row else {
-            bail!("row {i} is {}, not a struct", row.kind());
+            bail!("element {i} is {}, not a struct", row.kind());
         };
+        let (these, cells) = record_to_columns(fields)?;
         if i == 0 {
-            names = fields.iter().map(|(n, _)| *n).collect();
-            columns = vec![Vec::new(); names.len()];
+            names = these;
+            columns = cells;
+            continue;
         }
         anyhow::ensure!(
-            fields.len() == names.len(),
-            "row {i} has {} fields, the first row {}",
-            fields.len(),
-            names.len()
+            these == names,
+            "element {i} has fields {these:?}, the first {names:?}"
         );
-        for (col, (name, value)) in columns.iter_mut().zip(fields) {
-            col.push(value.cell(name)?);
+        for (col, more) in columns.iter_mut().zip(cells) {
+            col.extend(more);
         }
     }
     Ok((names, columns))
@@ -806,6 +810,27 @@ mod tests {
         let ours = to_frame(&run()).unwrap();
         assert_eq!(ours.schema(), by_hand.schema());
         assert!(ours.equals_missing(&by_hand) || format!("{ours}") == format!("{by_hand}"));
+    }
+
+    #[test]
+    fn records_one_after_another_read_back_by_slices() {
+        let runs = [
+            run(),
+            Run {
+                seed: 4,
+                r: vec![2.0],
+                applied: vec![0],
+                ..run()
+            },
+        ];
+        let f = to_frame(&runs[..]).unwrap();
+        assert_eq!(f.height(), 4);
+        let first: Run = from_frame(&f.slice(0, 3)).unwrap();
+        let second: Run = from_frame(&f.slice(3, 1)).unwrap();
+        assert_eq!(
+            (first.seed, second.seed, second.r.clone()),
+            (3, 4, vec![2.0])
+        );
     }
 
     #[test]
