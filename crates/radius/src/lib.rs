@@ -24,6 +24,8 @@
 //! Architecture invariant: this crate knows nothing of tensors, models or
 //! files. It is the one place the paper's formulas live.
 
+#![warn(missing_docs)]
+
 pub mod binary;
 pub mod exact;
 pub mod kl;

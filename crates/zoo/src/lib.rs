@@ -19,6 +19,8 @@
 //! Adding an architecture = one file under `arch/` returning a [`Model`] from
 //! layers, plus one line in [`registry`].
 
+#![warn(missing_docs)]
+
 pub mod arch;
 pub mod cache;
 pub mod check;
