@@ -570,19 +570,17 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
     let fig = &with_symbols(fig);
     let size = fig.size();
     let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
-    crate::store::create_parent(&png)?;
 
-    let tmp = crate::store::temp_path(&png);
+    // The bitmap backend writes the PNG to the temporary file's path (it
+    // truncates that same file); dropping `tmp` on an error removes it.
+    let tmp = crate::store::temp_file(&png)?;
     let drawn = {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
         draw_figure(&root, fig).and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
     };
     match drawn {
-        Ok(()) => crate::store::commit(&tmp, &png)?,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.context(format!("drawing {}", png.display())));
-        }
+        Ok(()) => crate::store::commit(tmp, &png)?,
+        Err(e) => return Err(e.context(format!("drawing {}", png.display()))),
     }
 
     let mut text = String::new();

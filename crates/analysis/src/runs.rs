@@ -13,7 +13,7 @@
 //! [`f64_column`], [`u64_column`] and [`str_column`] read columns back as
 //! plain vectors with errors that name the file and the column.
 
-use crate::store::{commit, create_parent, temp_path};
+use crate::store::{commit, is_temp_name, temp_file};
 use anyhow::{anyhow, Context as _, Result};
 use polars::prelude::*;
 use serde::Serialize;
@@ -96,30 +96,21 @@ impl RunStore {
     /// off, so equal frames give byte-identical files.
     pub fn write(&self, key: &RunKey, frame: &mut DataFrame) -> Result<()> {
         let path = self.path(key);
-        create_parent(&path)?;
-        let tmp = temp_path(&path);
-        let written = File::create(&tmp)
+        let mut tmp = temp_file(&path)?;
+        ParquetWriter::new(tmp.as_file_mut())
+            .with_compression(ParquetCompression::Uncompressed)
+            .with_statistics(StatisticsOptions::empty())
+            .finish(frame)
             .map_err(anyhow::Error::from)
-            .and_then(|f| {
-                ParquetWriter::new(f)
-                    .with_compression(ParquetCompression::Uncompressed)
-                    .with_statistics(StatisticsOptions::empty())
-                    .finish(frame)
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
-            })
-            .with_context(|| format!("writing {}", path.display()));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        commit(&tmp, &path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        commit(tmp, &path)
     }
 
     /// Remove temporary files that a killed writer left in the store (hidden
-    /// `.<name>.<pid>.<n>.tmp.parquet` files; finished runs are never
-    /// temporary). Returns how many were removed. Call it before a run
-    /// loop, not while another process writes to the same store.
+    /// `.<name>.<random>.tmp.parquet` files, or `.<name>.<pid>.<n>.tmp.parquet`
+    /// from older writers; finished runs are never temporary). Returns how
+    /// many were removed. Call it before a run loop, not while another
+    /// process writes to the same store.
     pub fn remove_stale_temporaries(&self) -> Result<usize> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return Ok(0);
@@ -128,7 +119,7 @@ impl RunStore {
         for entry in entries {
             let path = entry?.path();
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            if name.is_some_and(|n| n.starts_with('.') && n.contains(".tmp.")) {
+            if name.is_some_and(|n| is_temp_name(&n)) {
                 fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
                 removed += 1;
             }
@@ -273,6 +264,44 @@ mod tests {
         assert_eq!(store.remove_stale_temporaries().unwrap(), 1);
         assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
         assert!(store.contains(&key));
+    }
+
+    #[test]
+    fn stale_temporaries_of_both_namings_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path());
+        let key = RunKey::new(1, "c", "mlp-seed0");
+        store.write(&key, &mut frame()).unwrap();
+        // A writer killed before its commit: the temporary file the store
+        // itself makes, kept (as a killed process would leave it).
+        let (_, new_kind) = crate::store::temp_file(&store.path(&key))
+            .unwrap()
+            .keep()
+            .unwrap();
+        // And one named the way writers before tempfile did.
+        let old_kind = store.dir().join(".mlp-seed1-00.parquet.99.0.tmp.parquet");
+        fs::write(&old_kind, b"half").unwrap();
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 3);
+        assert_eq!(store.remove_stale_temporaries().unwrap(), 2);
+        assert!(!new_kind.exists() && !old_kind.exists());
+        assert!(store.contains(&key));
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
+        assert_eq!(store.read(&key).unwrap().height(), 3);
+    }
+
+    #[test]
+    fn write_replaces_a_stored_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path());
+        let (a, b) = (RunKey::new(1, "c", "a"), RunKey::new(1, "c", "b"));
+        fs::write(store.path(&a), b"stale bytes, not Parquet").unwrap();
+        store.write(&a, &mut frame()).unwrap();
+        store.write(&b, &mut frame()).unwrap();
+        assert_eq!(
+            fs::read(store.path(&a)).unwrap(),
+            fs::read(store.path(&b)).unwrap()
+        );
+        assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 2);
     }
 
     #[test]

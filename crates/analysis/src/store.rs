@@ -1,8 +1,9 @@
 //! Results IO: atomic writes and JSON files.
 //!
 //! Every write goes to a temporary file in the destination's directory, is
-//! flushed to disk (fsync) and then renamed over the destination, so a reader
-//! (or a crash) never sees a half-written result.
+//! flushed to disk (fsync) and then renamed over the destination, and the
+//! directory is fsynced after the rename, so a reader (or a crash) never sees
+//! a half-written result.
 //!
 //! JSON has no NaN or infinity. serde_json writes a non-finite `f64` as
 //! `null`; [`finite_or_null`] does the same for hand-built
@@ -12,68 +13,74 @@ use anyhow::{Context, Result};
 use serde::{de::DeserializeOwned, Serialize};
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
+use tempfile::NamedTempFile;
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh temporary path beside `path` (same directory, hidden name, unique
-/// per process and call). It keeps `path`'s extension last, so that writers
-/// choosing a format from the extension (e.g. PNG) still do.
-pub(crate) fn temp_path(path: &Path) -> PathBuf {
+/// A new, empty temporary file beside `path`: in the same directory (created,
+/// with its ancestors, if missing), under the hidden name
+/// `.<file name>.<random>.tmp.<extension>`. The extension comes last so
+/// that writers choosing a format from it (e.g. PNG) still do, and
+/// [`is_temp_name`] recognises the name. Dropping the file removes it;
+/// [`commit`] puts it in place. Errors name `path`.
+pub(crate) fn temp_file(path: &Path) -> Result<NamedTempFile> {
+    let dir = dir_of(path);
+    fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = name.unwrap_or_else(|| "out".into());
     let ext = path.extension().map(|e| e.to_string_lossy().into_owned());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = format!(
-        ".{name}.{}.{n}.tmp.{}",
-        std::process::id(),
-        ext.unwrap_or_default()
+    let (prefix, suffix) = (
+        format!(".{name}."),
+        format!(".tmp.{}", ext.unwrap_or_default()),
     );
-    path.with_file_name(tmp)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(&suffix);
+    // The permissions `File::create` gives (0o666 less the umask), not
+    // tempfile's private 0o600: results are meant to be shared.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
+        .tempfile_in(dir)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Creates the parent directory of `path` (and its ancestors) if missing.
-pub(crate) fn create_parent(path: &Path) -> Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))
-        }
-        _ => Ok(()),
-    }
+/// True for the name of a temporary file of [`temp_file`]
+/// (`.<name>.<random>.tmp.<ext>`) or of the writers before it
+/// (`.<name>.<pid>.<n>.tmp.<ext>`): hidden, with `.tmp.` inside. A writer
+/// killed before [`commit`] leaves such a file behind.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp.")
 }
 
-/// Fsyncs the finished temporary file `tmp` and renames it to `path`; the
-/// temporary file is removed if that fails.
-pub(crate) fn commit(tmp: &Path, path: &Path) -> Result<()> {
-    let res = File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .and_then(|_| fs::rename(tmp, path))
-        .with_context(|| format!("writing {}", path.display()));
-    if res.is_err() {
-        let _ = fs::remove_file(tmp);
-    } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Make the rename itself durable; best effort (not all systems allow it).
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-    }
-    res
+/// Fsyncs the finished temporary file `tmp`, renames it over `path`, then
+/// fsyncs the directory (best effort) so that the rename is durable too. On
+/// failure the temporary file is removed. Errors name `path`.
+pub(crate) fn commit(tmp: NamedTempFile, path: &Path) -> Result<()> {
+    tmp.as_file()
+        .sync_all()
+        .and_then(|_| tmp.persist(path).map(drop).map_err(Into::into))
+        .with_context(|| format!("writing {}", path.display()))?;
+    // Best effort: not all systems allow syncing a directory.
+    let _ = File::open(dir_of(path)).and_then(|d| d.sync_all());
+    Ok(())
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Writes `bytes` to `path` atomically: parent directories are created, the
-/// data goes to a temporary file in the same directory, is fsynced, and is
-/// renamed over `path`. Errors name the file.
+/// data goes to a hidden temporary file in the same directory, which is
+/// fsynced and renamed over `path`, then the directory is fsynced (best
+/// effort). Errors name the file; the temporary file is removed on failure.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let path = path.as_ref();
-    create_parent(path)?;
-    let tmp = temp_path(path);
-    let written = File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .with_context(|| format!("writing {}", path.display()));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    commit(&tmp, path)
+    let mut tmp = temp_file(path)?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    commit(tmp, path)
 }
 
 /// Serialises `value` as pretty JSON (with a final newline) and writes it
@@ -190,8 +197,67 @@ mod tests {
     fn overwrite_replaces_content() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.txt");
-        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"one, longer").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
+        // Only the file itself: no temporary is left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f.txt"]);
+    }
+
+    #[test]
+    fn write_errors_name_the_file_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a directory: the rename fails.
+        let target = dir.path().join("taken.json");
+        fs::create_dir_all(target.join("inner")).unwrap();
+        let err = write_atomic(&target, b"x").unwrap_err();
+        assert!(format!("{err:#}").contains("taken.json"), "{err:#}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["taken.json"]);
+    }
+
+    #[test]
+    fn temp_files_are_hidden_beside_the_target_and_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/fig.png");
+        let tmp = temp_file(&target).unwrap();
+        assert_eq!(tmp.path().parent(), target.parent());
+        let name = tmp.path().file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with(".fig.png.") && name.ends_with(".tmp.png"),
+            "{name}"
+        );
+        assert!(is_temp_name(name));
+        // The names of the writers before tempfile are still recognised.
+        assert!(is_temp_name(".fig.png.1234.0.tmp.png"));
+        assert!(is_temp_name(".run-0a.parquet.99.0.tmp.parquet"));
+        assert!(!is_temp_name("fig.png"));
+        assert!(!is_temp_name("run.tmp.parquet"));
+        assert!(!is_temp_name(".hidden.parquet"));
+        // Committing puts it in place; dropping an uncommitted one removes it.
+        commit(tmp, &target).unwrap();
+        assert!(target.is_file());
+        let path = temp_file(&target).unwrap().path().to_path_buf();
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn written_files_have_the_permissions_of_file_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, plain) = (dir.path().join("a"), dir.path().join("b"));
+        write_atomic(&ours, b"x").unwrap();
+        fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&ours), mode(&plain));
     }
 }

@@ -70,20 +70,22 @@ pub use radius::Aggregation;
 pub use schedule::{Schedule, Spike};
 
 /// A setting with a value serde accepts but the experiment cannot use
-/// (a non-positive rate, a zero-step spike, ...).
+/// (a non-positive rate, a zero-step spike, ...): the key and what is wrong,
+/// with no file context. `experiments::config::ConfigError` places it in a
+/// config file, at the key's line.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{key}: {message}")]
-pub struct ConfigError {
+pub struct InvalidSetting {
     /// The setting, e.g. "schedule.spike.duration".
     pub key: String,
     /// What is wrong with it.
     pub message: String,
 }
 
-impl ConfigError {
+impl InvalidSetting {
     /// An error about `key`.
     pub fn new(key: &str, message: impl Into<String>) -> Self {
-        ConfigError {
+        InvalidSetting {
             key: key.into(),
             message: message.into(),
         }

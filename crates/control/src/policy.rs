@@ -1,6 +1,6 @@
 //! Step policies: how much of a proposed step to take (spec §4).
 
-use crate::ConfigError;
+use crate::InvalidSetting;
 use serde::{Deserialize, Serialize};
 use zoo::{ParamVec, Real};
 
@@ -71,7 +71,7 @@ impl StepPolicy {
     }
 
     /// Check values serde cannot (positive finite `max_norm`, `r_target`).
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         let (key, value) = match *self {
             StepPolicy::ClipGrad { max_norm } => ("policy.max_norm", max_norm),
             StepPolicy::RhoCap { r_target } | StepPolicy::RhoSet { r_target } => {
@@ -82,7 +82,7 @@ impl StepPolicy {
         if value.is_finite() && value > 0.0 {
             Ok(())
         } else {
-            Err(ConfigError::new(
+            Err(InvalidSetting::new(
                 key,
                 format!("must be a positive finite number, got {value}"),
             ))

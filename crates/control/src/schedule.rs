@@ -1,7 +1,7 @@
 //! Learning-rate schedules: a constant base rate with an optional spike
 //! (spec C7).
 
-use crate::ConfigError;
+use crate::InvalidSetting;
 use serde::{Deserialize, Serialize};
 
 /// lr(t) = base, times the spike's multiplier while the spike lasts.
@@ -71,22 +71,22 @@ impl Schedule {
 
     /// Check values serde cannot: positive finite base and multiplier, a
     /// duration of at least one step.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if !(self.base.is_finite() && self.base > 0.0) {
-            return Err(ConfigError::new(
+            return Err(InvalidSetting::new(
                 "schedule.base",
                 format!("must be a positive finite number, got {}", self.base),
             ));
         }
         if let Some(s) = &self.spike {
             if !(s.multiplier.is_finite() && s.multiplier > 0.0) {
-                return Err(ConfigError::new(
+                return Err(InvalidSetting::new(
                     "schedule.spike.multiplier",
                     format!("must be a positive finite number, got {}", s.multiplier),
                 ));
             }
             if s.duration == Some(0) {
-                return Err(ConfigError::new(
+                return Err(InvalidSetting::new(
                     "schedule.spike.duration",
                     "must be at least 1 (leave it out to hold the spike to the end)",
                 ));

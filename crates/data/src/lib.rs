@@ -173,7 +173,7 @@ pub fn load_digits(path: &Path) -> Result<Digits, DataError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let found = hex(&Sha256::digest(&bytes));
+    let found = sha256_hex(&bytes);
     if found != DIGITS_SHA256 {
         return Err(DataError::Checksum {
             path: path.to_path_buf(),
@@ -344,9 +344,13 @@ pub fn permutation_split(n: usize, test_ratio: f64, seed: u64) -> Split {
     Split { train, test: perm }
 }
 
-/// Lowercase hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 digest of `bytes` as 64 lowercase hex digits (the form of
+/// [`DIGITS_SHA256`] and of `sha256sum`'s output).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -529,5 +533,18 @@ mod tests {
         assert_partition(&p, N_SAMPLES);
         assert_eq!(p, permutation_split(N_SAMPLES, 0.3, 7));
         assert_ne!(p, permutation_split(N_SAMPLES, 0.3, 8));
+    }
+
+    #[test]
+    fn sha256_hex_matches_known_digests() {
+        // FIPS 180-2 test vectors.
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

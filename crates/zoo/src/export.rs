@@ -17,8 +17,9 @@
 //!   itself stores tensors sorted by name), the conventions, ρa, and the
 //!   sha256 of each safetensors file.
 //!
-//! Every file is written to a temporary name in the output directory and
-//! renamed into place, so a reader never sees a half-written file.
+//! Every file is written to a temporary name in the output directory,
+//! fsynced and renamed into place ([`write_atomic`]), so a reader never sees
+//! a half-written file.
 //! [`load_export`] reads a directory back and verifies the checksums.
 
 use crate::check::{normwise_rel_error, CHECK_EPS};
@@ -26,7 +27,6 @@ use crate::{ArchConfig, ArchEntry, Batch, Init, ParamSpec, ParamVec, State};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -308,16 +308,16 @@ impl Exported {
     }
 }
 
-/// Lower-case hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// Lower-case hex sha256 of `bytes` (the checksums of [`ExportedFile`]);
+/// the one implementation is [`data::sha256_hex`].
+pub use data::sha256_hex;
 
-/// Write `bytes` to `path` atomically: a temporary file in the same
-/// directory, flushed, then renamed over `path`. The error names `path`.
+/// Write `bytes` to `path` atomically: a hidden temporary file in the same
+/// directory (`.<name>.<random>.tmp`), fsynced, renamed over `path`, then
+/// the directory fsynced (best effort), so a reader or a crash sees the old
+/// file or the whole new one. The same durability as
+/// `analysis::store::write_atomic`. The error names `path`; the temporary
+/// file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -326,21 +326,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| anyhow!("writing {}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The permissions `File::create` gives (0o666 less the umask), not
+    // tempfile's private 0o600: the export is meant to be shared.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        // Dropping `tmp` on an error removes the temporary file.
+        let mut tmp = builder.tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path)?;
+        Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing {}", path.display()))
+    result.with_context(|| format!("writing {}", path.display()))?;
+    // Make the rename itself durable; best effort (not all systems allow it).
+    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    Ok(())
 }
 
 fn f64_bytes(values: &[f64]) -> Vec<u8> {
@@ -886,4 +890,49 @@ pub fn load_export(dir: &Path) -> Result<Exported> {
         fd_slopes,
         delta_a,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST_FILE);
+        std::fs::write(&path, b"old, longer content").unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        write_atomic(&path, b"").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [MANIFEST_FILE]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_gives_the_permissions_of_file_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, plain) = (dir.path().join("a"), dir.path().join("b"));
+        write_atomic(&ours, b"x").unwrap();
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&ours), mode(&plain));
+    }
+
+    #[test]
+    fn write_atomic_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join(DATA_FILE);
+        let err = write_atomic(&path, b"x").unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&path.display().to_string()),
+            "{err:#}"
+        );
+        assert!(write_atomic(Path::new("/"), b"x").is_err());
+    }
 }

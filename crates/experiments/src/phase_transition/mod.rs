@@ -101,85 +101,6 @@ pub struct PhaseRun {
     pub inflation: Vec<f64>,
 }
 
-/// The (architecture, seed) runs of a config, with their store keys.
-fn jobs(cfg: &PhaseTransitionConfig) -> Vec<Job<(String, u64)>> {
-    cfg.archs
-        .iter()
-        .flat_map(|a| {
-            cfg.seeds.iter().map(move |&seed| Job {
-                key: RunKey::new(SCHEMA, cfg, &format!("{a}-seed{seed}")),
-                label: format!("{a} seed {seed}"),
-                spec: (a.clone(), seed),
-            })
-        })
-        .collect()
-}
-
-fn one_run(
-    cfg: &PhaseTransitionConfig,
-    arch: &str,
-    seed: u64,
-    train: &Batch<f32>,
-    test: &Batch<f32>,
-) -> Result<PhaseRun> {
-    let model = zoo::arch::find(arch)?.build::<f32>(&ArchConfig::default());
-    let mut recipe = Recipe::for_arch(arch);
-    if let Some(steps) = cfg.steps {
-        recipe = recipe.with_steps(steps);
-    }
-    let mut state = model.init(seed);
-    fit(&model, &mut state, train, &recipe, seed.wrapping_add(1000));
-    let base_logits = model.logits(&state, &test.x);
-    let (base_accuracy, base_loss) = (
-        accuracy(&base_logits, &test.labels),
-        model.loss_of_logits(&base_logits, test),
-    );
-    let step = model.loss_and_grad(&mut state.clone(), train, Mode::Eval);
-    let mut v = step.grad.normalized();
-    v.scale(-1.0);
-    let slopes: Vec<f64> = model
-        .jvp(&state, &train.x, &v)
-        .slopes
-        .as_vec()
-        .iter()
-        .map(|&a| a as f64)
-        .collect();
-    let rho_a = radius::set_rho_a(
-        &radius::spreads_of_rows(&slopes, model.classes),
-        radius::Aggregation::Max,
-    )
-    .rho_a;
-    let r = logspace(cfg.log10_r_min, cfg.log10_r_max, cfg.r_points);
-    let (mut retained_pct, mut inflation) = (Vec::new(), Vec::new());
-    for &ri in &r {
-        let mut moved = state.clone();
-        moved.params.axpy(ri * rho_a, &v);
-        let logits = model.logits(&moved, &test.x);
-        let loss = model.loss_of_logits(&logits, test);
-        // A diverged step (non-finite loss) is a result, recorded as NaN accuracy.
-        retained_pct.push(if loss.is_finite() {
-            100.0 * accuracy(&logits, &test.labels) / base_accuracy
-        } else {
-            f64::NAN
-        });
-        inflation.push(if loss.is_finite() {
-            loss / base_loss
-        } else {
-            f64::INFINITY
-        });
-    }
-    Ok(PhaseRun {
-        arch: arch.into(),
-        seed,
-        base_accuracy,
-        base_loss,
-        rho_a,
-        r,
-        retained_pct,
-        inflation,
-    })
-}
-
 /// Smallest grid r where the failure criterion holds.
 fn first_failure(cfg: &PhaseTransitionConfig, run: &PhaseRun) -> Option<f64> {
     (0..run.r.len())
@@ -240,16 +161,84 @@ impl Study for PhaseTransition {
         })
     }
 
+    /// One job per (architecture, seed).
     fn jobs(cfg: &PhaseTransitionConfig) -> Vec<Job<(String, u64)>> {
-        jobs(cfg)
+        cfg.archs
+            .iter()
+            .flat_map(|a| {
+                cfg.seeds.iter().map(move |&seed| Job {
+                    key: RunKey::new(SCHEMA, cfg, &format!("{a}-seed{seed}")),
+                    label: format!("{a} seed {seed}"),
+                    spec: (a.clone(), seed),
+                })
+            })
+            .collect()
     }
 
+    /// Train, take the descent direction and its ρa, then one step of each
+    /// size r·ρa from the trained θ.
     fn run_one(
         cfg: &PhaseTransitionConfig,
-        s: &Splits,
+        Splits { train, test }: &Splits,
         (arch, seed): &(String, u64),
     ) -> Result<PhaseRun> {
-        one_run(cfg, arch, *seed, &s.train, &s.test)
+        let seed = *seed;
+        let model = zoo::arch::find(arch)?.build::<f32>(&ArchConfig::default());
+        let mut recipe = Recipe::for_arch(arch);
+        if let Some(steps) = cfg.steps {
+            recipe = recipe.with_steps(steps);
+        }
+        let mut state = model.init(seed);
+        fit(&model, &mut state, train, &recipe, seed.wrapping_add(1000));
+        let base_logits = model.logits(&state, &test.x);
+        let (base_accuracy, base_loss) = (
+            accuracy(&base_logits, &test.labels),
+            model.loss_of_logits(&base_logits, test),
+        );
+        let step = model.loss_and_grad(&mut state.clone(), train, Mode::Eval);
+        let mut v = step.grad.normalized();
+        v.scale(-1.0);
+        let slopes: Vec<f64> = model
+            .jvp(&state, &train.x, &v)
+            .slopes
+            .as_vec()
+            .iter()
+            .map(|&a| a as f64)
+            .collect();
+        let rho_a = radius::set_rho_a(
+            &radius::spreads_of_rows(&slopes, model.classes),
+            radius::Aggregation::Max,
+        )
+        .rho_a;
+        let r = logspace(cfg.log10_r_min, cfg.log10_r_max, cfg.r_points);
+        let (mut retained_pct, mut inflation) = (Vec::new(), Vec::new());
+        for &ri in &r {
+            let mut moved = state.clone();
+            moved.params.axpy(ri * rho_a, &v);
+            let logits = model.logits(&moved, &test.x);
+            let loss = model.loss_of_logits(&logits, test);
+            // A diverged step (non-finite loss) is a result, recorded as NaN accuracy.
+            retained_pct.push(if loss.is_finite() {
+                100.0 * accuracy(&logits, &test.labels) / base_accuracy
+            } else {
+                f64::NAN
+            });
+            inflation.push(if loss.is_finite() {
+                loss / base_loss
+            } else {
+                f64::INFINITY
+            });
+        }
+        Ok(PhaseRun {
+            arch: arch.clone(),
+            seed,
+            base_accuracy,
+            base_loss,
+            rho_a,
+            r,
+            retained_pct,
+            inflation,
+        })
     }
 
     fn note(run: &PhaseRun) -> String {

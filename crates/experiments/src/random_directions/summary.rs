@@ -74,7 +74,7 @@ struct StageStats {
 
 /// First grid r whose loss ratio exceeds `threshold` (strict, as the
 /// author's code; a NaN loss counts as exceeding); +∞ if none.
-fn first_r_above(r: &[f64], loss_ratio: &[f64], threshold: f64) -> f64 {
+pub(super) fn first_r_above(r: &[f64], loss_ratio: &[f64], threshold: f64) -> f64 {
     r.iter()
         .zip(loss_ratio)
         .find(|(_, &l)| !(l <= threshold))

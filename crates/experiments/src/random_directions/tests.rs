@@ -181,8 +181,14 @@ fn grid_directions_and_non_finite_summary_values() {
     assert!(r.windows(2).all(|w| w[0] < w[1]));
     assert_ne!(direction_seed(42, 0, 1), direction_seed(42, 1, 0));
     assert_ne!(direction_seed(42, 0, 1), direction_seed(43, 0, 1));
-    assert_eq!(first_r_above(&[0.5, 1.0, 2.0], &[1.0, 2.0, 2.5], 2.0), 2.0);
-    assert_eq!(first_r_above(&[0.5, 1.0], &[1.0, 1.5], 2.0), f64::INFINITY);
+    assert_eq!(
+        summary::first_r_above(&[0.5, 1.0, 2.0], &[1.0, 2.0, 2.5], 2.0),
+        2.0
+    );
+    assert_eq!(
+        summary::first_r_above(&[0.5, 1.0], &[1.0, 1.5], 2.0),
+        f64::INFINITY
+    );
     let s = SeedStat {
         first_seed: f64::INFINITY,
         median_over_seeds: f64::NAN,

@@ -12,9 +12,11 @@
 //! the slope spread. The paper reports ResNet-18 on a GPU: 12.6 / 20.9 /
 //! 28.7 ms (+66% / +129%). Our target: the exact JVP adds at most 50%.
 
-use crate::{paper_numbers::PaperNumbers, Context, Experiment};
+mod render;
+
+use crate::config::check::{self, Check};
+use crate::{Context, Experiment};
 use analysis::report::Section;
-use analysis::table::{fmt_sig, Table};
 use anyhow::Result;
 use radius::{set_rho_a, spreads_of_rows, Aggregation};
 use serde::{Deserialize, Serialize};
@@ -45,20 +47,10 @@ pub struct OverheadConfig {
 }
 
 impl crate::config::Validate for OverheadConfig {
-    fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.batch == 0 {
-            return Err(("batch", "expected at least 1 sample per step".into()));
-        }
-        if self.steps == 0 {
-            return Err(("steps", "expected at least 1 timed step".into()));
-        }
-        if !(self.fd_eps.is_finite() && self.fd_eps > 0.0) {
-            return Err((
-                "fd_eps",
-                format!("expected a positive number, got {}", self.fd_eps),
-            ));
-        }
-        Ok(())
+    fn validate(&self) -> Check {
+        check::at_least("batch", self.batch, 1)?;
+        check::at_least("steps", self.steps, 1)?;
+        check::positive("fd_eps", self.fd_eps)
     }
 }
 
@@ -247,145 +239,7 @@ impl Experiment for Overhead {
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {
-        let s: OverheadSummary = ctx.read_summary(self.id())?;
-        let paper = PaperNumbers::load_for_root(&ctx.root)?;
-        let mut t = Table::new([
-            "model",
-            "backend",
-            "params",
-            "step (ms)",
-            "+ FD radius (ms)",
-            "+ exact-JVP radius (ms)",
-            "JVP overhead",
-        ]);
-        t.title = Some(format!(
-            "Median of {} steps after {} warm-up, batch {}, {} thread(s), f32 on this CPU",
-            s.config.steps, s.config.warmup, s.config.batch, s.threads
-        ));
-        let p = |k: &str| paper.get("overhead", k);
-        let (ps, pf, pj) = (
-            p("resnet18_step_ms")?,
-            p("resnet18_fd_ms")?,
-            p("resnet18_jvp_ms")?,
-        );
-        // The paper's overheads, computed from its three times.
-        let pct = |a: &crate::paper_numbers::PaperNumber| {
-            100.0 * (a.value.unwrap_or(f64::NAN) / ps.value.unwrap_or(f64::NAN) - 1.0)
-        };
-        let (paper_fd_pct, paper_jvp_pct) = (pct(pf), pct(pj));
-        t.push_row([
-            "paper: ResNet-18 / CIFAR-10 (GPU)".to_string(),
-            "author's PyTorch".into(),
-            "11.2M (ResNet-18)".into(),
-            ps.cell(),
-            pf.cell(),
-            pj.cell(),
-            format!("{paper_jvp_pct:+.0}% (from the paper's times)"),
-        ]);
-        let (mut over, mut slow, mut no_fast) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut judged_jvp, mut judged_fd) = (Vec::new(), Vec::new());
-        // The target is the fast backend's (what experiments run); the dfdx
-        // reference path is reported beside it.
-        let mut reference: Vec<f64> = Vec::new();
-        for (name, both) in &s.archs {
-            let rows = [
-                (Backend::Dfdx, Some(&both.dfdx)),
-                (Backend::Fast, both.fast.as_ref()),
-            ];
-            for (backend, a) in rows {
-                let Some(a) = a else {
-                    no_fast.push(name.clone());
-                    t.push_row([
-                        name.clone(),
-                        backend_name(backend).into(),
-                        both.dfdx.params.to_string(),
-                        "no fast path".into(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                    ]);
-                    continue;
-                };
-                // The fast row is judged, or the dfdx row of an
-                // architecture without a fast path.
-                let judged = backend == Backend::Fast || both.fast.is_none();
-                if backend == Backend::Dfdx && both.fast.is_some() {
-                    reference.push(a.jvp_overhead_pct);
-                }
-                if judged {
-                    judged_jvp.push(a.jvp_overhead_pct);
-                    judged_fd.push(a.fd_overhead_pct);
-                }
-                if judged && a.jvp_overhead_pct > 50.0 {
-                    over.push(format!(
-                        "{name} on {} (+{:.0}%)",
-                        backend_name(backend),
-                        a.jvp_overhead_pct
-                    ));
-                }
-                t.push_row([
-                    name.clone(),
-                    backend_name(backend).into(),
-                    a.params.to_string(),
-                    fmt_sig(a.step_ms, 3),
-                    format!("{} ({:+.0}%)", fmt_sig(a.fd_ms, 3), a.fd_overhead_pct),
-                    format!("{} ({:+.0}%)", fmt_sig(a.jvp_ms, 3), a.jvp_overhead_pct),
-                    format!("{:+.0}%", a.jvp_overhead_pct),
-                ]);
-            }
-            if let Some(f) = &both.fast {
-                slow.push(format!("{name} {:.1}x", both.dfdx.step_ms / f.step_ms));
-            }
-        }
-        t.notes.push("Exact JVP = tangent pass over the step's own forward cache (no second forward); FD = one extra forward at theta + 1e-4 v against the step's logits.".into());
-        t.notes.push("Timings vary with machine load; they come from `ghosts reproduce --only overhead`, not from a test.".into());
-        t.notes.push("Expectation, not a measurement: a convolution's or linear layer's tangent needs two products (x·Ẇ and ẋ·W) where the step needs three (forward, ∂x, ∂W), so where matrix products dominate the step (a convolution over tens of channels) the tangent costs about two thirds of the step's product time; the table's JVP column is the measurement.".into());
-        t.notes.push(format!(
-            "Training step, dfdx time / fast time: {}.",
-            slow.join(", ")
-        ));
-        let md = t.to_markdown();
-        analysis::store::write_atomic(ctx.table_path(self.id()), md.as_bytes())?;
-        let range = |v: &[f64]| match (
-            v.iter().copied().reduce(f64::min),
-            v.iter().copied().reduce(f64::max),
-        ) {
-            (Some(lo), Some(hi)) => format!("{lo:+.0}% to {hi:+.0}%"),
-            _ => "none timed".to_string(),
-        };
-        let beside_paper = format!(
-            "exact JVP {} and FD {} here vs the paper's ResNet-18 on a GPU {paper_jvp_pct:+.0}% and {paper_fd_pct:+.0}% (computed from its times, Sec. 8.6)",
-            range(&judged_jvp),
-            range(&judged_fd)
-        );
-        let mut verdict = if over.is_empty() {
-            format!("target met (the project's target, not a paper number: the exact-JVP radius adds at most +50% to a training step on every architecture timed, on the fast backend, dfdx where there is none): {beside_paper}")
-        } else {
-            format!(
-                "the project's target (+50% on the fast backend) is not met for: {}; {beside_paper}",
-                over.join(", ")
-            )
-        };
-        if let (Some(lo), Some(hi)) = (
-            reference.iter().copied().reduce(f64::min),
-            reference.iter().copied().reduce(f64::max),
-        ) {
-            verdict.push_str(&format!("; dfdx reference path: {lo:+.0}% to {hi:+.0}%"));
-        }
-        if !no_fast.is_empty() {
-            verdict.push_str(&format!(
-                "; no fast path yet (dfdx timed only): {}",
-                no_fast.join(", ")
-            ));
-        }
-        Ok(Section {
-            id: self.id().into(),
-            title: self.title().into(),
-            figures: vec![],
-            table_markdown: md,
-            verdict,
-            notes: ctx.config_note(self.id()).into_iter().collect(),
-        })
+        render::render(self, ctx, &ctx.read_summary(self.id())?)
     }
 }
 
