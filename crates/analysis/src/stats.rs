@@ -91,6 +91,16 @@ pub fn per_index_quantiles<T>(
     out
 }
 
+/// The largest finite value of `xs`; NaN if none is finite (a diverged
+/// run's inf and NaN entries are not a maximum).
+pub fn max_finite(xs: &[f64]) -> f64 {
+    xs.iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .reduce(f64::max)
+        .unwrap_or(f64::NAN)
+}
+
 /// Median (the 0.5 quantile); NaN if empty or any value is NaN.
 pub fn median(xs: &[f64]) -> f64 {
     quantile(xs, 0.5)

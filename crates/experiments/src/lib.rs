@@ -1,13 +1,19 @@
-//! # experiments: the paper's experiments, one file each
+//! # experiments: the paper's experiments, one folder each
 //!
 //! Every experiment reads top to bottom like the paper's method section:
-//! its config, its `run` (which computes and stores results under
-//! `results/<id>/`), and its `render` (which turns the stored results alone
-//! into `figures/<id>/*.{png,svg}`, `paper/tables/<id>.md` and a report
-//! section). `render` never recomputes: `ghosts figures` calls only it.
+//! `<id>/mod.rs` holds its settings and its method (what is trained,
+//! measured and stored under `results/<id>/`), `<id>/render.rs` turns the
+//! stored results alone into `figures/<id>/*.{png,svg}`,
+//! `paper/tables/<id>.md` and a report section. Rendering never
+//! recomputes: `ghosts figures` calls only it.
 //!
-//! Adding an experiment = one file implementing [`Experiment`] plus one line
-//! in [`registry`].
+//! An experiment of independent stored runs is a [`study::Study`] (its
+//! method only; the runner, store, timing and report come with it); every
+//! experiment is an [`Experiment`], the one way in for the CLI. Adding one =
+//! a folder plus one line in [`registry`] (ARCHITECTURE.md, "Adding an
+//! experiment", walks through `phase_transition/`).
+
+#![warn(missing_docs)]
 
 pub mod arch_grid;
 pub mod config;

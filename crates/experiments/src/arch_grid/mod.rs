@@ -368,15 +368,6 @@ impl GridRun {
             .reduce(f64::min)
             .unwrap_or(f64::NAN)
     }
-
-    /// Largest finite value of `v` (NaN if none).
-    fn max_finite(v: &[f64]) -> f64 {
-        v.iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .reduce(f64::max)
-            .unwrap_or(f64::NAN)
-    }
 }
 
 /// What one job computes: every spike level of one (arch, method, seed).
@@ -481,7 +472,7 @@ impl Trajectory {
 }
 
 /// Every spike level of one (architecture, method, seed).
-fn one_job(cfg: &ArchGridConfig, digits: &data::Digits, spec: &RunSpec) -> Result<Vec<GridRun>> {
+fn one_run(cfg: &ArchGridConfig, digits: &data::Digits, spec: &RunSpec) -> Result<Vec<GridRun>> {
     let setup = Setup::new(cfg, digits, &spec.arch)?;
     let start = |mult: f64| {
         let model = &setup.model;
@@ -548,7 +539,7 @@ impl Study for ArchGrid {
         digits: &data::Digits,
         spec: &RunSpec,
     ) -> Result<Vec<GridRun>> {
-        one_job(cfg, digits, spec)
+        one_run(cfg, digits, spec)
     }
 
     fn note(runs: &Vec<GridRun>) -> String {

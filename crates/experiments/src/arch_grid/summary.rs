@@ -2,11 +2,12 @@
 //! spike, method) statistics over seeds, and Table 1.
 
 use super::{ArchGridConfig, GridRun, Method};
-use analysis::stats::nan_quantiles;
+use analysis::stats::{max_finite, nan_quantiles};
 use analysis::store::nullable_f64;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Per (architecture, spike, method): statistics over seeds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellSummary {
     /// Architecture.
@@ -117,12 +118,12 @@ pub(super) fn summarize(cfg: &ArchGridConfig, runs: &[GridRun]) -> ArchGridSumma
                             .reduce(f64::max)
                             .unwrap_or(f64::NAN)
                     }),
-                    max_r: max_over(&|r| GridRun::max_finite(&r.r)),
+                    max_r: max_over(&|r| max_finite(&r.r)),
                     max_grad_r: max_over(&|r| {
                         let v: Vec<f64> = (0..r.lr.len())
                             .map(|t| r.lr[t] * r.scale[t] * r.grad_norm[t] / r.rho_a_grad[t])
                             .collect();
-                        GridRun::max_finite(&v)
+                        max_finite(&v)
                     }),
                 };
                 if spike == cfg.table_spike() {

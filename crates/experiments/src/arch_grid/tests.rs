@@ -47,9 +47,9 @@ fn shared_prefix_is_bit_identical_to_separate_runs() {
             seed: 1,
         };
         cfg.share_prefix = true;
-        let shared = one_job(&cfg, &digits, &spec).unwrap();
+        let shared = one_run(&cfg, &digits, &spec).unwrap();
         cfg.share_prefix = false;
-        let separate = one_job(&cfg, &digits, &spec).unwrap();
+        let separate = one_run(&cfg, &digits, &spec).unwrap();
         assert_eq!(bits(&shared), bits(&separate));
         // The levels differ after the spike.
         assert_ne!(
@@ -68,7 +68,7 @@ fn rho_cap_bounds_every_applied_step_and_frames_round_trip() {
         method: Method::RhoCap,
         seed: 1,
     };
-    let runs = one_job(&cfg, &digits, &spec).unwrap();
+    let runs = one_run(&cfg, &digits, &spec).unwrap();
     for r in &runs {
         assert!(
             r.r.iter().all(|&x| x <= cfg.r_target * (1.0 + 1e-9)),

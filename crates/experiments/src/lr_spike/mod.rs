@@ -39,6 +39,7 @@ use analysis::frame::{from_frame, to_frame};
 use analysis::polars::prelude::DataFrame;
 use analysis::report::Section;
 use analysis::runs::RunKey;
+use analysis::stats::max_finite;
 use analysis::table::{fmt_pct, fmt_sig};
 use anyhow::Result;
 use control::{Adam, AdamConfig, Controller, RadiusProbe, Schedule, Spike, StepPolicy};
@@ -228,15 +229,6 @@ impl SpikeRun {
         v.last().copied().unwrap_or(f64::NAN)
     }
 
-    /// Largest finite value of `v` (NaN: none).
-    fn max_finite(v: &[f64]) -> f64 {
-        v.iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .reduce(f64::max)
-            .unwrap_or(f64::NAN)
-    }
-
     /// Peak minibatch loss from step `from` on; a non-finite loss counts as
     /// +inf (the padding after a stop is not a loss).
     fn peak_loss_from(&self, from: usize) -> f64 {
@@ -408,7 +400,7 @@ impl Study for LrSpike {
             None => format!(
                 "final test acc {}, max r {}",
                 fmt_pct(SpikeRun::last(&run.test_acc), 1),
-                fmt_sig(SpikeRun::max_finite(&run.r), 3)
+                fmt_sig(max_finite(&run.r), 3)
             ),
         }
     }

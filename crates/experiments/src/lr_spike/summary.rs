@@ -2,7 +2,7 @@
 //! method), statistics over seeds.
 
 use super::{rate_label, LrSpikeConfig, Method, SpikeRun};
-use analysis::stats::{nan_median, nan_quantiles};
+use analysis::stats::{max_finite, nan_median, nan_quantiles};
 use analysis::store::nullable_f64;
 use serde::{Deserialize, Serialize};
 
@@ -100,11 +100,11 @@ pub(super) fn summarize(cfg: &LrSpikeConfig, runs: &[SpikeRun]) -> LrSpikeSummar
                 final_test_acc_q75: q[2],
                 final_loss_median: med(&|r| SpikeRun::last(&r.loss)),
                 peak_loss_post_spike_median: med(&|r| r.peak_loss_from(start)),
-                max_tau_median: med(&|r| SpikeRun::max_finite(&r.tau)),
-                max_r_median: med(&|r| SpikeRun::max_finite(&r.r)),
+                max_tau_median: med(&|r| max_finite(&r.tau)),
+                max_r_median: med(&|r| max_finite(&r.r)),
                 max_r_max: mine
                     .iter()
-                    .map(|r| SpikeRun::max_finite(&r.r))
+                    .map(|r| max_finite(&r.r))
                     .filter(|x| !x.is_nan())
                     .reduce(f64::max)
                     .unwrap_or(f64::NAN),
@@ -119,7 +119,7 @@ pub(super) fn summarize(cfg: &LrSpikeConfig, runs: &[SpikeRun]) -> LrSpikeSummar
     let controller_max_r = runs
         .iter()
         .filter(|r| r.method == Method::Controller)
-        .map(|r| SpikeRun::max_finite(&r.r))
+        .map(|r| max_finite(&r.r))
         .filter(|x| !x.is_nan())
         .reduce(f64::max)
         .unwrap_or(f64::NAN);
