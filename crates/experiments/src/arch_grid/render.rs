@@ -15,6 +15,38 @@ use analysis::table::{fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use zoo::Backend;
 
+/// How a method is shown: legend label, palette colour, and the paper's Table 1 column it is compared with.
+impl Method {
+    fn label(self) -> &'static str {
+        match self {
+            Method::Plain => "plain Adam",
+            Method::Clip => "Adam + clip |g| <= 1",
+            Method::RhoCap => "rho_a-controller (paper, C3)",
+            Method::GradNormCap => "rho_a-controller (code, C5)",
+        }
+    }
+
+    /// Palette colours: vermillion (paper red), green (paper teal), blue
+    /// and orange (the paper's gold for the controller).
+    fn color(self) -> usize {
+        match self {
+            Method::Plain => 1,
+            Method::Clip => 2,
+            Method::RhoCap => 0,
+            Method::GradNormCap => 3,
+        }
+    }
+
+    /// The paper's Table 1 column this method is compared with.
+    fn paper_column(self) -> &'static str {
+        match self {
+            Method::Plain => "plain",
+            Method::Clip => "clip",
+            Method::RhoCap | Method::GradNormCap => "ctrl",
+        }
+    }
+}
+
 /// Per step: quartiles over runs of `value(run, step)`.
 fn step_band(
     runs: &[&GridRun],

@@ -74,22 +74,6 @@ impl Method {
             Method::Controller => "controller",
         }
     }
-
-    fn label(self) -> &'static str {
-        match self {
-            Method::Plain => "plain Adam",
-            Method::Controller => "rho_a-controller",
-        }
-    }
-
-    /// Palette colour: vermillion (the paper's red) and blue (the paper
-    /// uses gold, too close to red in our palette).
-    fn color(self) -> usize {
-        match self {
-            Method::Plain => 1,
-            Method::Controller => 0,
-        }
-    }
 }
 
 /// Settings of the experiment.

@@ -12,6 +12,25 @@ use analysis::table::{fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use zoo::Backend;
 
+/// How a method is shown: legend label, palette colour.
+impl Method {
+    fn label(self) -> &'static str {
+        match self {
+            Method::Plain => "plain Adam",
+            Method::Controller => "rho_a-controller",
+        }
+    }
+
+    /// Palette colour: vermillion (the paper's red) and blue (the paper
+    /// uses gold, too close to red in our palette).
+    fn color(self) -> usize {
+        match self {
+            Method::Plain => 1,
+            Method::Controller => 0,
+        }
+    }
+}
+
 /// Final test accuracy below which a method counts as collapsed in the
 /// verdict (about half the ≈ 95% the controller ends at; the author's
 /// plain runs end at 94.7%, 11.7% and 10.0%).

@@ -36,10 +36,12 @@
 //! rows do not depend on the thread count). A model whose logits are affine
 //! in θ (Linear) is swept as z(θ) + s·a with the exact JVP a, with no forward
 //! pass per r; the loss of each r is one pass over the logits with a
-//! vectorisable f32 exp ([`sweep_point`]).
+//! vectorisable f32 exp (`sweep::sweep_point`).
 
 mod render;
+mod stored;
 mod summary;
+mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -49,7 +51,6 @@ use crate::config::check::{self, Check};
 use crate::runner::Job;
 use crate::study::Study;
 use crate::Context;
-use analysis::frame::{from_frame, to_frame};
 use analysis::polars::prelude::DataFrame;
 use analysis::report::Section;
 use analysis::runs::RunKey;
@@ -58,10 +59,10 @@ use anyhow::{bail, Result};
 use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use zoo::curvature::{cast_state, directional_curvature};
-use zoo::fastmath::exp_f32;
+use sweep::{sweep_point, StageInputs};
+use zoo::curvature::cast_state;
 use zoo::model::argmax_rows;
-use zoo::{ArchConfig, Batch, Mode, Model, ParamVec, State};
+use zoo::{ArchConfig, Batch, Mode, ParamVec};
 
 /// Version of the stored run format; part of every run key.
 const SCHEMA: u32 = 1;
@@ -299,276 +300,6 @@ pub struct SeedRun {
     pub r: Vec<f64>,
     /// Stages in config order.
     pub stages: Vec<StageResult>,
-}
-
-/// One stored row: a (stage, direction, r) point, with the stage's and the
-/// direction's values repeated (the column order of the run's frame).
-#[derive(Debug, Serialize, Deserialize)]
-struct SweepRow {
-    seed: u64,
-    stage: String,
-    stage_steps: u64,
-    stage_accuracy: f64,
-    stage_loss: f64,
-    direction: u64,
-    kind: String,
-    rho_a: f64,
-    binding_margin: f64,
-    kappa: f64,
-    tau_h: f64,
-    hess_ratio: f64,
-    r: f64,
-    loss_ratio: f64,
-    accuracy: f64,
-    flip: f64,
-}
-
-impl SeedRun {
-    /// Tidy rows: one per (stage, direction, r).
-    fn to_frame(&self) -> Result<DataFrame> {
-        let mut rows = Vec::new();
-        for s in &self.stages {
-            for d in &s.directions {
-                for (i, &r) in self.r.iter().enumerate() {
-                    rows.push(SweepRow {
-                        seed: self.seed,
-                        stage: s.name.clone(),
-                        stage_steps: s.steps as u64,
-                        stage_accuracy: s.accuracy,
-                        stage_loss: s.loss,
-                        direction: d.direction as u64,
-                        kind: d.kind().into(),
-                        rho_a: d.rho_a,
-                        binding_margin: d.binding_margin,
-                        kappa: d.kappa,
-                        tau_h: d.tau_h,
-                        hess_ratio: d.hess_ratio,
-                        r,
-                        loss_ratio: d.loss_ratio[i],
-                        accuracy: d.accuracy[i],
-                        flip: d.flip[i],
-                    });
-                }
-            }
-        }
-        to_frame(&rows)
-    }
-
-    /// Rebuild a run from its rows (blocks of consecutive rows per stage and
-    /// direction, as [`Self::to_frame`] writes them).
-    fn from_frame(seed: u64, cfg: &RandomDirectionsConfig, f: &DataFrame) -> Result<SeedRun> {
-        let r_grid = cfg.r_grid();
-        let nr = r_grid.len();
-        let rows: Vec<SweepRow> = from_frame(f)?;
-        if rows.len() % nr != 0 {
-            bail!(
-                "run seed {seed}: {} rows are not blocks of {nr} r values",
-                rows.len()
-            );
-        }
-        let mut stages: Vec<StageResult> = Vec::new();
-        for block in rows.chunks(nr) {
-            let b = &block[0];
-            if block.iter().map(|x| x.r).ne(r_grid.iter().copied()) {
-                bail!("run seed {seed}: stored r grid differs from the config's");
-            }
-            let d = DirectionResult {
-                direction: b.direction as usize,
-                rho_a: b.rho_a,
-                binding_margin: b.binding_margin,
-                kappa: b.kappa,
-                tau_h: b.tau_h,
-                hess_ratio: b.hess_ratio,
-                loss_ratio: block.iter().map(|x| x.loss_ratio).collect(),
-                accuracy: block.iter().map(|x| x.accuracy).collect(),
-                flip: block.iter().map(|x| x.flip).collect(),
-            };
-            match stages.last_mut() {
-                Some(s) if s.name == b.stage => s.directions.push(d),
-                _ => stages.push(StageResult {
-                    name: b.stage.clone(),
-                    steps: b.stage_steps as usize,
-                    accuracy: b.stage_accuracy,
-                    loss: b.stage_loss,
-                    directions: vec![d],
-                }),
-            }
-        }
-        let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
-        let want: Vec<&str> = cfg.stages.iter().map(|s| s.name.as_str()).collect();
-        if names != want
-            || stages
-                .iter()
-                .any(|s| s.directions.len() != cfg.random_directions + 1)
-        {
-            bail!("run seed {seed}: stored stages/directions do not match the config");
-        }
-        Ok(SeedRun {
-            seed,
-            r: r_grid,
-            stages,
-        })
-    }
-}
-
-/// [1, classes], so 64 rows of up to 10^4 classes stay far from overflow).
-const ROWS_PER_LOG: usize = 64;
-
-/// Loss (mean CE of logits/T), correct predictions and predictions that
-/// differ from `base`, in one pass over row-major f32 logits (the sweep's hot
-/// loop: 4 seeds × 3 stages × 21 directions × 200 r). Per row CE =
-/// ln Σ_j exp((z_j − m)/T) + (m − z_y)/T with m the row maximum; the
-/// exponentials in f32 ([`exp_f32`]), the sums of logarithms in f64.
-/// Argmax ties go to the first index, as [`zoo::model::argmax_rows`]. A
-/// non-finite logit makes the loss NaN (recorded, never a panic).
-fn sweep_point(
-    logits: &[f32],
-    k: usize,
-    labels: &[usize],
-    base: &[usize],
-    inv_t: f64,
-    scratch: &mut Vec<f32>,
-) -> (f64, usize, usize) {
-    scratch.clear();
-    scratch.resize(logits.len(), 0.0);
-    let inv_t32 = inv_t as f32;
-    let (mut linear, mut correct, mut flips, mut finite) = (0.0f64, 0, 0, true);
-    for (((row, out), &y), &b) in logits
-        .chunks_exact(k)
-        .zip(scratch.chunks_exact_mut(k))
-        .zip(labels)
-        .zip(base)
-    {
-        let (mut arg, mut m) = (0usize, f32::NEG_INFINITY);
-        for (j, &z) in row.iter().enumerate() {
-            finite &= z.is_finite();
-            if z > m {
-                (arg, m) = (j, z);
-            }
-        }
-        for (o, &z) in out.iter_mut().zip(row) {
-            *o = (z - m) * inv_t32;
-        }
-        linear += (m as f64 - row[y] as f64) * inv_t;
-        correct += (arg == y) as usize;
-        flips += (arg != b) as usize;
-    }
-    if !finite {
-        return (f64::NAN, correct, flips);
-    }
-    for v in scratch.iter_mut() {
-        *v = exp_f32(*v);
-    }
-    let log_sums: f64 = scratch
-        .chunks(ROWS_PER_LOG * k)
-        .map(|block| {
-            block
-                .chunks_exact(k)
-                .map(|row| row.iter().sum::<f32>() as f64)
-                .product::<f64>()
-                .ln()
-        })
-        .sum();
-    ((log_sums + linear) / labels.len() as f64, correct, flips)
-}
-
-/// Inputs shared by every direction of one stage.
-struct StageInputs<'a> {
-    model: &'a Model<f32>,
-    model64: &'a Model<f64>,
-    state: &'a State<f32>,
-    state64: State<f64>,
-    train: &'a Batch<f32>,
-    train64: &'a Batch<f64>,
-    r: &'a [f64],
-    base_pred: Vec<usize>,
-    base_loss: f64,
-    hvp_eps: f64,
-    /// Sweep by z(θ) + s·a instead of a forward per r ([`Model::logits_affine_in_params`]: z(θ + s·v) = z(θ) + s·a exactly).
-    affine: bool,
-}
-
-impl StageInputs<'_> {
-    fn measure(&self, direction: usize, v: &ParamVec<f32>) -> DirectionResult {
-        let k = self.model.classes;
-        let jvp = self.model.jvp(self.state, &self.train.x, v);
-        let slopes: Vec<f64> = jvp.slopes.as_vec().iter().map(|&a| a as f64).collect();
-        let set = radius::set_rho_a(
-            &radius::spreads_of_rows(&slopes, k),
-            radius::Aggregation::Max,
-        );
-        let rho_a = set.rho_a;
-        let binding_margin = set
-            .bottleneck
-            .and_then(|b| {
-                let z: Vec<f64> = jvp.logits.as_vec()[b * k..(b + 1) * k]
-                    .iter()
-                    .map(|&x| x as f64)
-                    .collect();
-                radius::top2(&z, &slopes[b * k..(b + 1) * k], None)
-            })
-            .map_or(f64::NAN, |t| t.margin);
-        let kappa = directional_curvature(
-            self.model64,
-            &self.state64,
-            self.train64,
-            &v.cast(),
-            self.hvp_eps,
-        );
-        let tau_h = if kappa > KAPPA_FLOOR {
-            2.0 / kappa
-        } else {
-            f64::INFINITY
-        };
-        let inv_t = 1.0 / self.model.temperature;
-        let n = self.train.len() as f64;
-        let (mut loss_ratio, mut accuracy, mut flip) = (
-            Vec::with_capacity(self.r.len()),
-            Vec::with_capacity(self.r.len()),
-            Vec::with_capacity(self.r.len()),
-        );
-        let (z0, a) = (jvp.logits.as_vec(), jvp.slopes.as_vec());
-        let (mut moved, mut logits, mut scratch) = (self.state.clone(), Vec::new(), Vec::new());
-        for &r in self.r {
-            let s = r * rho_a;
-            if self.affine {
-                // z(θ + s v) = z(θ) + s a, exactly for an affine model.
-                let s = s as f32;
-                logits.clear();
-                logits.extend(z0.iter().zip(&a).map(|(z, a)| z + s * a));
-            } else {
-                moved.params.0.copy_from_slice(&self.state.params.0);
-                moved.params.axpy(s, v);
-                logits = self
-                    .model
-                    .forward(&mut moved, &self.train.x, Mode::Eval)
-                    .0
-                    .as_vec();
-            }
-            let (loss, correct, flips) = sweep_point(
-                &logits,
-                k,
-                &self.train.labels,
-                &self.base_pred,
-                inv_t,
-                &mut scratch,
-            );
-            loss_ratio.push(loss / self.base_loss);
-            accuracy.push(correct as f64 / n);
-            flip.push(flips as f64 / n);
-        }
-        DirectionResult {
-            direction,
-            rho_a,
-            binding_margin,
-            kappa,
-            tau_h,
-            hess_ratio: tau_h / rho_a,
-            loss_ratio,
-            accuracy,
-            flip,
-        }
-    }
 }
 
 /// Train one seed through every stage and measure each.
