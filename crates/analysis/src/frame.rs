@@ -12,14 +12,18 @@
 //!   scalars. Every sequence is a column (all of one length n); a scalar is
 //!   repeated n times (the tidy layout: run-level values on every row).
 //!   Reading it back takes a scalar field from the first row and fails if
-//!   the column is not constant.
+//!   the column is not constant. A record needs n ≥ 1 when it has scalar
+//!   fields (an empty record would lose them; it is refused when written).
 //!
 //! Columns appear in field order. Scalars map to polars types as
 //! f64/f32 -> `Float64`, unsigned -> `UInt64`, signed -> `Int64`, bool ->
-//! `Boolean`, strings and unit enum variants -> `String`. Fields marked
-//! `#[serde(skip)]` are not stored (and take their default when read).
-//! `Option` is not stored as nulls: use [`option_as_nan`] for an optional
-//! count, which keeps the column `Float64` with NaN for `None`.
+//! `Boolean`, strings and unit enum variants -> `String`; a newtype is
+//! stored as its inner value. Fields marked `#[serde(skip)]` are not stored
+//! and take their `Default` when read (restore them from the job's spec).
+//! Refused, with the field's name: `Option` (whatever its value; use
+//! [`option_as_nan`] for an optional count, a `Float64` column with NaN for
+//! `None`), tuples and arrays (use a `Vec`), maps, nested structs inside a
+//! record's columns, and enum variants with data.
 //!
 //! We chose this small bridge over `serde_arrow` (the issue's suggestion):
 //! polars 0.55 builds on its own `polars-arrow`, so `serde_arrow`'s arrays
@@ -87,10 +91,19 @@ pub mod option_as_nan {
         s.serialize_f64(v.map_or(f64::NAN, |n| n as f64))
     }
 
-    /// NaN as `None`, any other value as `Some(value as usize)`.
+    /// NaN as `None`, a non-negative whole number as `Some`; anything else
+    /// is an error.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
         let x = f64::deserialize(d)?;
-        Ok(x.is_finite().then_some(x as usize))
+        if x.is_nan() {
+            Ok(None)
+        } else if x >= 0.0 && x.fract() == 0.0 && x <= usize::MAX as f64 {
+            Ok(Some(x as usize))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected NaN (none) or a count, found {x}"
+            )))
+        }
     }
 }
 
@@ -115,10 +128,21 @@ impl Cell {
         }
     }
 
-    /// Equality that treats NaN as equal to itself (a constant NaN column).
+    /// The value as a reader would write it.
+    fn show(&self) -> String {
+        match self {
+            Cell::F64(x) => x.to_string(),
+            Cell::U64(x) => x.to_string(),
+            Cell::I64(x) => x.to_string(),
+            Cell::Bool(x) => x.to_string(),
+            Cell::Str(x) => format!("{x:?}"),
+        }
+    }
+
+    /// Equality that treats every NaN as equal (a constant NaN column).
     fn same(&self, other: &Cell) -> bool {
         match (self, other) {
-            (Cell::F64(a), Cell::F64(b)) => a.to_bits() == b.to_bits() || a == b,
+            (Cell::F64(a), Cell::F64(b)) => a == b || (a.is_nan() && b.is_nan()),
             _ => self == other,
         }
     }
@@ -196,6 +220,14 @@ fn record_to_columns(
             _ => Ok(Some(n.unwrap_or((name, len)))),
         })?
         .map_or(1, |(_, n)| n);
+    if height == 0 {
+        if let Some((name, _)) = fields.iter().find(|(_, t)| !matches!(t, Tree::Seq(_))) {
+            bail!(
+                "field {name:?}: a record whose columns are empty cannot store its scalar fields \
+                 (nothing to repeat them on)"
+            );
+        }
+    }
     let mut names = Vec::with_capacity(fields.len());
     let mut columns = Vec::with_capacity(fields.len());
     for (name, value) in fields {
@@ -381,10 +413,12 @@ impl ser::Serializer for TreeSer {
         Ok(Tree::Unsupported("bytes"))
     }
     fn serialize_none(self) -> Result<Tree, Error> {
-        Ok(Tree::Unsupported("None (use frame::option_as_nan)"))
+        Ok(Tree::Unsupported("an Option (use frame::option_as_nan)"))
     }
-    fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<Tree, Error> {
-        v.serialize(self)
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<Tree, Error> {
+        // Refused whatever the value, so a run cannot store fine until the
+        // first None (use option_as_nan for an optional count).
+        Ok(Tree::Unsupported("an Option (use frame::option_as_nan)"))
     }
     fn serialize_unit(self) -> Result<Tree, Error> {
         Ok(Tree::Unsupported("()"))
@@ -422,11 +456,13 @@ impl ser::Serializer for TreeSer {
             fields: Vec::new(),
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<Collect, Error> {
-        self.serialize_seq(Some(len))
+    fn serialize_tuple(self, _: usize) -> Result<Collect, Error> {
+        Err(Error(
+            "a frame cannot hold a tuple or array (use a Vec)".into(),
+        ))
     }
-    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Collect, Error> {
-        self.serialize_seq(Some(len))
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Collect, Error> {
+        Err(Error("a frame cannot hold a tuple struct".into()))
     }
     fn serialize_tuple_variant(
         self,
@@ -503,7 +539,10 @@ impl ser::SerializeStruct for Collect {
         key: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        self.fields.push((key, v.serialize(TreeSer)?));
+        let value = v
+            .serialize(TreeSer)
+            .map_err(|e| Error(format!("field {key:?}: {e}")))?;
+        self.fields.push((key, value));
         Ok(())
     }
     fn end(self) -> Result<Tree, Error> {
@@ -610,10 +649,10 @@ impl<'de> IntoDeserializer<'de, Error> for ColumnDe<'_> {
     }
 }
 
-impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
-    type Error = Error;
-
-    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+impl<'a> ColumnDe<'a> {
+    /// The column's one value, for a scalar field of a record: an error if
+    /// the column is empty or holds more than one value.
+    fn constant(&self) -> Result<CellDe<'a>, Error> {
         let name = self.name;
         let first = self.cells.first().ok_or_else(|| {
             Error(format!(
@@ -622,10 +661,20 @@ impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
         })?;
         if let Some(other) = self.cells.iter().find(|c| !c.same(first)) {
             return Err(Error(format!(
-                "column {name:?} is read as one value but holds {first:?} and {other:?}"
+                "column {name:?} is read as one value but holds {} and {}",
+                first.show(),
+                other.show()
             )));
         }
-        CellDe { name, cell: first }.deserialize_any(visitor)
+        Ok(CellDe { name, cell: first })
+    }
+}
+
+impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
+    type Error = Error;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.constant()?.deserialize_any(visitor)
     }
 
     fn deserialize_seq<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -645,20 +694,20 @@ impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let first = self
-            .cells
-            .first()
-            .ok_or_else(|| Error(format!("column {:?} is empty", self.name)))?;
-        CellDe {
-            name: self.name,
-            cell: first,
-        }
-        .deserialize_enum(name, variants, visitor)
+        self.constant()?.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes
-        byte_buf unit unit_struct newtype_struct tuple tuple_struct
+        byte_buf unit unit_struct tuple tuple_struct
         map struct identifier ignored_any
     }
 }
@@ -711,9 +760,17 @@ impl<'de> de::Deserializer<'de> for CellDe<'_> {
         }
     }
 
+    fn deserialize_newtype_struct<V: de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes
-        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct
+        byte_buf unit unit_struct seq tuple tuple_struct
         map struct identifier ignored_any
     }
 }
@@ -809,7 +866,16 @@ mod tests {
         .unwrap();
         let ours = to_frame(&run()).unwrap();
         assert_eq!(ours.schema(), by_hand.schema());
-        assert!(ours.equals_missing(&by_hand) || format!("{ours}") == format!("{by_hand}"));
+        for (a, b) in ours.columns().iter().zip(by_hand.columns()) {
+            let (a, b) = (cells(a).unwrap(), cells(b).unwrap());
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                match (x, y) {
+                    (Cell::F64(x), Cell::F64(y)) => assert_eq!(x.to_bits(), y.to_bits()),
+                    _ => assert_eq!(x, y),
+                }
+            }
+        }
     }
 
     #[test]
@@ -879,14 +945,24 @@ mod tests {
         .unwrap();
         let e = from_frame::<Run>(&f).unwrap_err();
         assert!(e.to_string().contains("\"arch\""), "{e}");
+        // ... also for an enum field.
+        let mut g = f.drop("arch").unwrap();
+        g.with_column(Column::new("arch".into(), ["a", "a"]))
+            .unwrap();
+        g.with_column(Column::new("method".into(), ["plain", "controller"]))
+            .unwrap();
+        let e = from_frame::<Run>(&g).unwrap_err();
+        assert!(e.to_string().contains("\"method\""), "{e}");
         // A missing column.
-        let e = from_frame::<Run>(&f.drop("r").unwrap()).unwrap_err();
-        assert!(e.to_string().contains("r"), "{e}");
+        let good = to_frame(&run()).unwrap();
+        let e = from_frame::<Run>(&good.drop("r").unwrap()).unwrap_err();
+        assert!(e.to_string().contains("`r`"), "{e}");
         // A value of the wrong type.
         let mut g = f.drop("arch").unwrap();
         g.with_column(Column::new("arch".into(), [1.0, 1.0]))
             .unwrap();
-        assert!(from_frame::<Run>(&g).is_err());
+        let e = from_frame::<Run>(&g).unwrap_err();
+        assert!(e.to_string().contains("\"arch\""), "{e}");
         // A string where a number belongs.
         let rows = df!("stage" => ["x"], "direction" => [1u64], "x" => [1.0], "flag" => [true], "delta" => ["no"]).unwrap();
         let e = from_frame::<Vec<Row>>(&rows).unwrap_err();
@@ -897,5 +973,105 @@ mod tests {
             x: Option<f64>,
         }
         assert!(to_frame(&WithNone { x: None }).is_err());
+        // ... and Some too: an Option is refused whatever its value.
+        let e = to_frame(&WithNone { x: Some(1.0) }).unwrap_err();
+        assert!(e.to_string().contains("\"x\""), "{e}");
+        // Maps, arrays and nested structs in a record: refused, naming the field.
+        #[derive(Serialize)]
+        struct Odd {
+            ok: f64,
+            pair: [f64; 2],
+        }
+        let e = to_frame(&Odd {
+            ok: 1.0,
+            pair: [1.0, 2.0],
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("\"pair\""), "{e}");
+        #[derive(Serialize)]
+        struct WithMap {
+            m: std::collections::BTreeMap<String, f64>,
+        }
+        let e = to_frame(&WithMap {
+            m: Default::default(),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("\"m\""), "{e}");
+    }
+
+    #[test]
+    fn edge_cases_of_records() {
+        // A record of scalars only is one row.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Scalars {
+            a: f64,
+            b: String,
+        }
+        let one = Scalars {
+            a: -0.0,
+            b: "x".into(),
+        };
+        let f = to_frame(&one).unwrap();
+        assert_eq!(f.height(), 1);
+        let back: Scalars = from_frame(&f).unwrap();
+        assert_eq!(back.a.to_bits(), (-0.0f64).to_bits());
+        // Empty columns leave nothing to repeat a scalar on: refused at
+        // write time (not at read time, after the run is stored).
+        let empty = Run {
+            r: vec![],
+            applied: vec![],
+            ..run()
+        };
+        let e = to_frame(&empty).unwrap_err();
+        assert!(e.to_string().contains("\"arch\""), "{e}");
+        // No rows is an empty frame.
+        let f = to_frame(&Vec::<Row>::new()).unwrap();
+        assert_eq!(f.shape(), (0, 0));
+        assert!(from_frame::<Vec<Row>>(&f).unwrap().is_empty());
+        // A skipped field is not stored and comes back as its default.
+        let noted = Run {
+            note: "kept in memory only".into(),
+            ..run()
+        };
+        let f = to_frame(&noted).unwrap();
+        assert!(f.column("note").is_err());
+        assert_eq!(from_frame::<Run>(&f).unwrap().note, "");
+        // NaNs with different payloads are one constant value.
+        let other_nan = f64::from_bits(f64::NAN.to_bits() ^ 1);
+        assert!(other_nan.is_nan());
+        let f = df!("a" => [f64::NAN, other_nan], "b" => ["x", "x"]).unwrap();
+        assert!(from_frame::<Scalars>(&f).unwrap().a.is_nan());
+        // A newtype field is stored as its inner value.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Meters(f64);
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct WithNewtype {
+            d: Meters,
+            ds: Vec<Meters>,
+        }
+        let w = WithNewtype {
+            d: Meters(2.5),
+            ds: vec![Meters(1.0), Meters(3.0)],
+        };
+        let f = to_frame(&w).unwrap();
+        assert_eq!(f.column("d").unwrap().dtype(), &DataType::Float64);
+        assert_eq!(from_frame::<WithNewtype>(&f).unwrap(), w);
+    }
+
+    #[test]
+    fn option_as_nan_reads_only_nan_or_a_count() {
+        #[derive(Debug, Deserialize)]
+        struct Stop {
+            #[serde(with = "option_as_nan")]
+            #[allow(dead_code)]
+            stop: Option<usize>,
+        }
+        for bad in [f64::INFINITY, -1.0, 2.5] {
+            let f = df!("stop" => [bad]).unwrap();
+            let e = from_frame::<Stop>(&f).unwrap_err();
+            assert!(e.to_string().contains("count"), "{bad}: {e}");
+        }
+        let f = df!("stop" => [4.0]).unwrap();
+        assert_eq!(from_frame::<Stop>(&f).unwrap().stop, Some(4));
     }
 }

@@ -12,6 +12,8 @@
 //! * [`store`] — atomic file writes and JSON IO (non-finite numbers as `null`);
 //! * [`runs`] — the results store: one Parquet file of tidy rows per run,
 //!   keyed by a hash of config, run label and schema version;
+//! * [`frame`] — a run's frame derived from its serde struct (a record with
+//!   repeated scalars, or rows) and back;
 //! * [`stats`] — quantiles, median, IQR, mean, std (NaN-aware variants),
 //!   seeded bootstrap CIs (per sample or per seed), onset detection,
 //!   interpolation onto grids and median/quantile bands over seeds,

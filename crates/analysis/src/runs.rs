@@ -10,8 +10,8 @@
 //! runs already stored.
 //!
 //! Frames are [`polars`] `DataFrame`s (re-exported as [`crate::polars`]);
-//! [`f64_column`], [`u64_column`] and [`str_column`] read columns back as
-//! plain vectors with errors that name the file and the column.
+//! [`crate::frame`] turns a run's struct into its frame and back, with
+//! errors that name the column.
 
 use crate::store::{commit, is_temp_name, temp_file};
 use anyhow::{anyhow, Context as _, Result};
@@ -141,83 +141,6 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
         .map_err(|e| anyhow!("reading Parquet file {}: {e}", path.display()))
 }
 
-fn column<'a>(frame: &'a DataFrame, name: &str) -> Result<&'a Column> {
-    frame.column(name).map_err(|_| {
-        anyhow!(
-            "no column {name:?} (columns: {})",
-            frame
-                .get_column_names()
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
-/// Column `name` as `f64`s (integers are converted; nulls read as NaN).
-pub fn f64_column(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    let col = column(frame, name)?
-        .cast(&DataType::Float64)
-        .map_err(|e| anyhow!("column {name:?} is not numeric: {e}"))?;
-    Ok(col
-        .f64()
-        .map_err(|e| anyhow!("column {name:?}: {e}"))?
-        .iter()
-        .map(|x| x.unwrap_or(f64::NAN))
-        .collect())
-}
-
-/// Column `name` as `u64`s (an error on nulls or negative values).
-pub fn u64_column(frame: &DataFrame, name: &str) -> Result<Vec<u64>> {
-    let col = column(frame, name)?
-        .cast(&DataType::UInt64)
-        .map_err(|e| anyhow!("column {name:?} is not an unsigned integer: {e}"))?;
-    col.u64()
-        .map_err(|e| anyhow!("column {name:?}: {e}"))?
-        .iter()
-        .map(|x| x.ok_or_else(|| anyhow!("column {name:?} has a missing value")))
-        .collect()
-}
-
-/// Column `name` as strings (an error on nulls).
-pub fn str_column(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
-    column(frame, name)?
-        .str()
-        .map_err(|e| anyhow!("column {name:?} is not text: {e}"))?
-        .iter()
-        .map(|x| {
-            x.map(str::to_owned)
-                .ok_or_else(|| anyhow!("column {name:?} has a missing value"))
-        })
-        .collect()
-}
-
-/// The single value of a column that is constant within a run (run-level
-/// scalars such as ρa are stored on every row, the tidy way). An error if
-/// the frame is empty or the values differ.
-pub fn f64_scalar(frame: &DataFrame, name: &str) -> Result<f64> {
-    let v = f64_column(frame, name)?;
-    let first = *v
-        .first()
-        .ok_or_else(|| anyhow!("column {name:?} is empty"))?;
-    if v.iter().any(|x| x.to_bits() != first.to_bits()) {
-        return Err(anyhow!("column {name:?} is not constant within the run"));
-    }
-    Ok(first)
-}
-
-/// Rows of `frame` where the string column `name` equals `value`.
-pub fn rows_where(frame: &DataFrame, name: &str, value: &str) -> Result<DataFrame> {
-    let mask: BooleanChunked = column(frame, name)?
-        .str()
-        .map_err(|e| anyhow!("column {name:?} is not text: {e}"))?
-        .iter()
-        .map(|x| Some(x == Some(value)))
-        .collect();
-    Ok(frame.filter(&mask)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,16 +166,21 @@ mod tests {
         store.write(&key, &mut f).unwrap();
         assert!(store.contains(&key));
         let back = store.read(&key).unwrap();
-        assert_eq!(str_column(&back, "arch").unwrap(), ["mlp", "mlp", "cnn"]);
-        assert_eq!(u64_column(&back, "seed").unwrap(), [0, 0, 1]);
-        let r = f64_column(&back, "r").unwrap();
-        assert_eq!(r[..2], [0.1, 1.0]);
-        assert_eq!(r[2], f64::INFINITY);
-        assert!(f64_column(&back, "loss").unwrap()[1].is_nan());
-        assert_eq!(f64_scalar(&back, "rho_a").unwrap(), 0.5);
-        assert!(f64_scalar(&back, "r").is_err());
-        let cnn = rows_where(&back, "arch", "cnn").unwrap();
-        assert_eq!(cnn.height(), 1);
+        #[derive(serde::Deserialize)]
+        struct Row {
+            arch: String,
+            seed: u64,
+            r: f64,
+            loss: f64,
+            rho_a: f64,
+        }
+        let rows: Vec<Row> = crate::frame::from_frame(&back).unwrap();
+        let arch: Vec<&str> = rows.iter().map(|x| x.arch.as_str()).collect();
+        assert_eq!(arch, ["mlp", "mlp", "cnn"]);
+        assert_eq!(rows.iter().map(|x| x.seed).collect::<Vec<_>>(), [0, 0, 1]);
+        assert_eq!((rows[0].r, rows[1].r, rows[2].r), (0.1, 1.0, f64::INFINITY));
+        assert!(rows[1].loss.is_nan());
+        assert!(rows.iter().all(|x| x.rho_a == 0.5));
         // Only the finished file is left (no temporaries).
         assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
         // A killed writer's temporary file is cleaned up, runs are kept.
@@ -329,14 +257,12 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_file_and_the_column() {
+    fn errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = RunStore::new(dir.path());
         let key = RunKey::new(1, "c", "x");
         let err = format!("{:#}", store.read(&key).unwrap_err());
         assert!(err.contains(".parquet"), "{err}");
-        let err = format!("{:#}", f64_column(&frame(), "nope").unwrap_err());
-        assert!(err.contains("nope") && err.contains("rho_a"), "{err}");
         let bad = dir.path().join("bad.parquet");
         fs::write(&bad, b"not parquet").unwrap();
         let err = format!("{:#}", read_parquet(&bad).unwrap_err());

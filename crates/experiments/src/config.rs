@@ -292,6 +292,15 @@ pub mod check {
         that(!v.is_empty(), key, "expected at least one entry")
     }
 
+    /// No entry twice (a repeated seed or architecture would make two jobs
+    /// with one run key and count its run twice in the summary).
+    pub fn distinct<T: PartialEq + std::fmt::Debug>(key: &'static str, v: &[T]) -> Check {
+        match v.iter().enumerate().find(|(i, x)| v[..*i].contains(x)) {
+            Some((_, x)) => Err((key, format!("{x:?} is listed twice"))),
+            None => Ok(()),
+        }
+    }
+
     /// Finite positive numbers, none repeated.
     pub fn distinct_positive(key: &'static str, v: &[f64]) -> Check {
         if let Some(x) = v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
@@ -326,7 +335,6 @@ pub mod check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Validate;
     use crate::overhead::OverheadConfig;
     use crate::theory::TheoryConfig;
     use std::path::PathBuf;
@@ -473,36 +481,18 @@ mod tests {
         assert!(files.len() >= 4, "{files:?}");
         for p in &files {
             let stem = p.file_stem().unwrap().to_str().unwrap();
-            let checked = match stem {
-                "theory" => load_config::<TheoryConfig>(p).unwrap().validate(),
-                "overhead" => load_config::<OverheadConfig>(p).unwrap().validate(),
-                "phase-transition" => {
-                    load_config::<crate::phase_transition::PhaseTransitionConfig>(p)
-                        .unwrap()
-                        .validate()
-                }
-                "random-directions" => {
-                    load_config::<crate::random_directions::RandomDirectionsConfig>(p)
-                        .unwrap()
-                        .validate()
-                }
-                "temperature-fingerprint" => {
-                    load_config::<crate::temperature_fingerprint::TemperatureConfig>(p)
-                        .unwrap()
-                        .validate()
-                }
-                "lr-spike" => load_config::<crate::lr_spike::LrSpikeConfig>(p)
-                    .unwrap()
-                    .validate(),
-                "arch-grid" => load_config::<crate::arch_grid::ArchGridConfig>(p)
-                    .unwrap()
-                    .validate(),
-                other => panic!(
-                    "{}: no config struct for experiment {other:?}; add it to this test",
-                    p.display()
-                ),
-            };
-            assert_eq!(checked, Ok(()), "{}", p.display());
+            // The experiment is found by the file's name: a new experiment's
+            // configs are checked with no change here.
+            let e = crate::registry()
+                .into_iter()
+                .find(|e| e.id() == stem)
+                .unwrap_or_else(|| {
+                    panic!("{}: no experiment {stem:?} in the registry", p.display())
+                });
+            if let Err(err) = e.check_config(p) {
+                panic!("{err:#}");
+            }
+
             let rel = p.strip_prefix(&root).unwrap().to_str().unwrap();
             assert_eq!(
                 built_in_text(rel),

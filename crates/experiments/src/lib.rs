@@ -10,8 +10,9 @@
 //! An experiment of independent stored runs is a [`study::Study`] (its
 //! method only; the runner, store, timing and report come with it); every
 //! experiment is an [`Experiment`], the one way in for the CLI. Adding one =
-//! a folder plus one line in [`registry`] (ARCHITECTURE.md, "Adding an
-//! experiment", walks through `phase_transition/`).
+//! a folder, its configs, and its id in `lib.rs` ([`ALL_IDS`], [`registry`]);
+//! ARCHITECTURE.md, "Adding an experiment", walks through
+//! `phase_transition/`.
 
 #![warn(missing_docs)]
 
@@ -65,6 +66,27 @@ pub trait Experiment: Sync {
         let _ = ctx;
         Ok(Vec::new())
     }
+    /// Read the settings file at `path` as this experiment's config and
+    /// check its values (`ghosts` and the tests use it on every file under
+    /// `configs/`).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and key.
+    fn check_config(&self, path: &std::path::Path) -> Result<()>;
+}
+
+/// [`Experiment::check_config`] for settings of type `T`.
+pub fn check_config_as<T: serde::de::DeserializeOwned + config::Validate>(
+    path: &std::path::Path,
+) -> Result<()> {
+    let (value, text) = config::read_config::<T>(path)?;
+    config::Loaded {
+        value,
+        source: path.display().to_string(),
+        text,
+    }
+    .validated()?;
+    Ok(())
 }
 
 /// The implemented experiments, in report order.

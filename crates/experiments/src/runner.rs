@@ -28,7 +28,7 @@ pub struct Job<T> {
 
 /// What one computed run returns: its tidy rows and a one-line note for the
 /// progress log (e.g. `rho_a = 0.41, test acc 96.1%`).
-pub struct Computed {
+pub(crate) struct Computed {
     /// The run's rows.
     pub frame: DataFrame,
     /// Short human note.
@@ -64,7 +64,7 @@ impl RunTally {
 /// store each result atomically as soon as it is done (so an interrupted
 /// call loses at most the runs in flight). `compute` must be a pure function
 /// of the job.
-pub fn run_jobs<T: Sync>(
+pub(crate) fn run_jobs<T: Sync>(
     ctx: &Context,
     id: &str,
     jobs: &[Job<T>],
@@ -137,7 +137,7 @@ pub fn run_jobs<T: Sync>(
 
 /// A progress bar on stderr when it is a terminal, hidden otherwise (the
 /// caller then prints plain lines).
-pub fn progress_bar(id: &str, len: usize) -> ProgressBar {
+pub(crate) fn progress_bar(id: &str, len: usize) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template(
@@ -152,7 +152,7 @@ pub fn progress_bar(id: &str, len: usize) -> ProgressBar {
 
 /// Read every job's stored rows, in job order. A missing run is an error
 /// that says how to compute it.
-pub fn load_runs<T>(ctx: &Context, id: &str, jobs: &[Job<T>]) -> Result<Vec<DataFrame>> {
+pub(crate) fn load_runs<T>(ctx: &Context, id: &str, jobs: &[Job<T>]) -> Result<Vec<DataFrame>> {
     let store = ctx.run_store(id);
     jobs.iter()
         .map(|j| {

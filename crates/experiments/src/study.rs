@@ -104,6 +104,10 @@ impl<S: Study> Experiment for S {
         ctx.finish_run(S::ID, &S::summarize(cfg, &runs), &loaded)
     }
 
+    fn check_config(&self, path: &std::path::Path) -> Result<()> {
+        crate::check_config_as::<S::Config>(path)
+    }
+
     fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
         let cfg = ctx.load_config::<S::Config>(S::ID)?.value;
         Ok(S::jobs(&cfg).into_iter().map(|j| j.key).collect())

@@ -137,6 +137,7 @@ pub struct ArchGridConfig {
 impl crate::config::Validate for ArchGridConfig {
     fn validate(&self) -> Check {
         check::non_empty("archs", &self.archs)?;
+        check::distinct("archs", &self.archs)?;
         for a in &self.archs {
             zoo::arch::find(a).map_err(|e| ("archs", e.to_string()))?;
             check::backend("backend", a, self.backend)?;
@@ -148,14 +149,9 @@ impl crate::config::Validate for ArchGridConfig {
             "expected distinct multipliers in increasing order",
         )?;
         check::non_empty("methods", &self.methods)?;
-        let mut m = self.methods.clone();
-        m.dedup();
-        check::that(
-            m.len() == self.methods.len(),
-            "methods",
-            "a method is listed twice",
-        )?;
+        check::distinct("methods", &self.methods)?;
         check::non_empty("seeds", &self.seeds)?;
+        check::distinct("seeds", &self.seeds)?;
         check::that(
             self.test_rows > 0 && self.test_rows < 1797,
             "test_rows",

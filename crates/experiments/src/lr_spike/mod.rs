@@ -121,6 +121,7 @@ impl crate::config::Validate for LrSpikeConfig {
         }
         check::distinct_positive("base_rates", &self.base_rates)?;
         check::non_empty("seeds", &self.seeds)?;
+        check::distinct("seeds", &self.seeds)?;
         check::fraction("test_ratio", self.test_ratio)?;
         check::at_least("steps", self.steps, 1)?;
         check::that(

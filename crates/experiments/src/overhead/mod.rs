@@ -185,6 +185,10 @@ impl Experiment for Overhead {
         "Overhead of the radius per training step (paper Sec. 8.6)"
     }
 
+    fn check_config(&self, path: &std::path::Path) -> Result<()> {
+        crate::check_config_as::<OverheadConfig>(path)
+    }
+
     fn run(&self, ctx: &Context) -> Result<()> {
         let loaded = ctx.load_config::<OverheadConfig>(self.id())?;
         let cfg = loaded.value.clone();

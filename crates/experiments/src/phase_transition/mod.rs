@@ -14,6 +14,8 @@
 //! inflation > 2. The paper's claim: no architecture fails for r < 1.
 
 mod render;
+#[cfg(test)]
+mod tests;
 
 use crate::config::check::{self, Check};
 use crate::runner::Job;
@@ -24,6 +26,7 @@ use analysis::polars::prelude::DataFrame;
 use analysis::report::Section;
 use analysis::runs::RunKey;
 use analysis::stats::{logspace, nan_median};
+use analysis::store::nullable_f64;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,12 +72,33 @@ impl crate::config::Validate for PhaseTransitionConfig {
         for a in &self.archs {
             check::arch("archs", a)?;
         }
+        check::distinct("archs", &self.archs)?;
         check::non_empty("seeds", &self.seeds)?;
+        check::distinct("seeds", &self.seeds)?;
         check::fraction("test_ratio", self.test_ratio)?;
+        check::at_least("r_points", self.r_points, 2)?;
         check::that(
-            self.r_points >= 2 && self.log10_r_min < self.log10_r_max,
-            "r_points",
-            "expected at least 2 points and log10_r_min < log10_r_max",
+            self.log10_r_min < self.log10_r_max,
+            "log10_r_min",
+            "expected log10_r_min < log10_r_max",
+        )?;
+        check::that(
+            self.steps != Some(0),
+            "steps",
+            "expected at least 1 step (or leave it out)",
+        )?;
+        check::that(
+            self.fail_retained_pct > 0.0 && self.fail_retained_pct <= 100.0,
+            "fail_retained_pct",
+            format!(
+                "expected a percentage in (0, 100], got {}",
+                self.fail_retained_pct
+            ),
+        )?;
+        check::that(
+            self.fail_inflation > 1.0,
+            "fail_inflation",
+            format!("expected a factor above 1, got {}", self.fail_inflation),
         )
     }
 }
@@ -114,14 +138,17 @@ fn first_failure(cfg: &PhaseTransitionConfig, run: &PhaseRun) -> Option<f64> {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ArchSummary {
     /// Median ρa over seeds.
+    #[serde(with = "nullable_f64")]
     pub rho_a_median: f64,
     /// Median converged test accuracy.
+    #[serde(with = "nullable_f64")]
     pub base_accuracy_median: f64,
     /// Smallest failing r over all seeds (None: no failure on the grid).
     pub min_failure_r: Option<f64>,
     /// Median over seeds of each seed's first failing r.
     pub median_failure_r: Option<f64>,
     /// Median loss inflation at the largest r.
+    #[serde(with = "nullable_f64")]
     pub inflation_at_rmax_median: f64,
 }
 

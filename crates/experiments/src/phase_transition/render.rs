@@ -18,7 +18,7 @@ const INFLATION_FACTOR: f64 = 10.0;
 /// Where `retained` (percent, on the grid `r`) first falls below 50%,
 /// interpolated linearly in log r between the two grid points around it;
 /// `None` if it never does (a NaN, a diverged step, counts as below).
-fn half_crossing(r: &[f64], retained: &[f64]) -> Option<f64> {
+pub(super) fn half_crossing(r: &[f64], retained: &[f64]) -> Option<f64> {
     let i = retained.iter().position(|&v| !(v >= 50.0))?;
     if i == 0 || retained[i].is_nan() {
         return Some(r[i]);
@@ -132,7 +132,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         ));
     for arch in &cfg.archs {
         let s = &summary.archs[arch];
-        let pl = |key: String| paper.labelled("phase-transition", &key);
+        let pl = |key: String| paper.labelled(id, &key);
         let f = |x: Option<f64>| x.map_or("none".to_string(), |v| fmt_sig(v, 3));
         let mean = mean_curve(arch);
         t.push_row([
@@ -174,7 +174,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         let (mut n, mut off) = (0, Vec::new());
         for arch in &cfg.archs {
             let Some(p) = paper
-                .get("phase-transition", &format!("{prefix}{arch}"))
+                .get(id, &format!("{prefix}{arch}"))
                 .ok()
                 .and_then(|n| n.value)
             else {
@@ -219,7 +219,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     // The paper's two figures against each other, on the same factor.
     let fig = |prefix: &str, arch: &str| {
         paper
-            .get("phase-transition", &format!("{prefix}{arch}"))
+            .get(id, &format!("{prefix}{arch}"))
             .ok()
             .and_then(|n| n.value)
     };
@@ -310,21 +310,4 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
                 format!("{orders} Both figures here come from the same runs (median and IQR; the paper's plot code draws mean +- std)."),
             ]).collect(),
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::half_crossing;
-
-    #[test]
-    fn half_crossing_interpolates_in_log_r() {
-        let r = [1.0, 10.0, 100.0];
-        // 100% at r = 10, 0% at r = 100: halfway in log r is sqrt(10)·10.
-        let x = half_crossing(&r, &[100.0, 100.0, 0.0]).unwrap();
-        assert!((x - 10f64.powf(1.5)).abs() < 1e-9, "{x}");
-        assert_eq!(half_crossing(&r, &[100.0, 80.0, 60.0]), None);
-        // A diverged step (NaN) is a failure at that grid point.
-        assert_eq!(half_crossing(&r, &[100.0, f64::NAN, 0.0]), Some(10.0));
-        assert_eq!(half_crossing(&r, &[40.0, 30.0, 0.0]), Some(1.0));
-    }
 }

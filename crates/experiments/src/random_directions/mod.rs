@@ -142,6 +142,7 @@ impl crate::config::Validate for RandomDirectionsConfig {
     fn validate(&self) -> Check {
         check::arch("arch", &self.arch)?;
         check::non_empty("seeds", &self.seeds)?;
+        check::distinct("seeds", &self.seeds)?;
         check::fraction("test_ratio", self.test_ratio)?;
         check::positive("lr", self.lr)?;
         check::at_least("batch_size", self.batch_size, 1)?;

@@ -113,6 +113,7 @@ impl crate::config::Validate for TemperatureConfig {
         )?;
         check::distinct_positive("temperatures", &self.all_temperatures())?;
         check::non_empty("seeds", &self.seeds)?;
+        check::distinct("seeds", &self.seeds)?;
         check::fraction("test_ratio", self.test_ratio)?;
         check::that(
             self.tau_points >= 2 && self.tau_min > 0.0 && self.tau_min < self.tau_max_floor,

@@ -395,6 +395,10 @@ impl Experiment for Theory {
         "Theory figures (Figs 2-5, 13; Appendix 4; exact-radius calibration)"
     }
 
+    fn check_config(&self, path: &std::path::Path) -> Result<()> {
+        crate::check_config_as::<TheoryConfig>(path)
+    }
+
     fn run(&self, ctx: &Context) -> Result<()> {
         let cfg = ctx.load_config::<TheoryConfig>(self.id())?;
         let (data, summary) = compute(&cfg.value)?;
