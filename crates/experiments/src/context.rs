@@ -18,7 +18,7 @@ pub struct Context {
     pub quick: bool,
     /// `--config FILE`: replaces `configs/[quick/]<id>.yaml` (one experiment).
     pub config: Option<PathBuf>,
-    /// Runs computed and found stored by [`crate::runner::run_jobs`] (for
+    /// Runs computed and found stored by the run loop (`runner::run_jobs`, for
     /// the wall-time record).
     pub tally: std::sync::Arc<crate::runner::RunTally>,
 }

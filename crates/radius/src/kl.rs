@@ -1,7 +1,7 @@
 //! Appendix 4: the KL divergence along the line and its quadratic term.
 //!
 //! With p(τ) = softmax(z + τa) and K(τ) = log Σ_i exp(z_i + τ a_i):
-//! K' = E_p[a], K'' = Var_p(a), K''' = third central moment of a under p(τ).
+//! K' = `E_p[a]`, K'' = `Var_p(a)`, K''' = third central moment of a under p(τ).
 //! Forward KL(p(τ)‖p(0)) = τK'(τ) − K(τ) + K(0) = ∫_0^τ s K''(s) ds, so its
 //! remainder over the quadratic term (τ²/2) Var_{p(0)}(a) is
 //! ∫_0^τ s (K''(s) − K''(0)) ds and, since |K'''| ≤ Δa³/(6√3) (two-point law),

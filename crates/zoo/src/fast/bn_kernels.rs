@@ -167,7 +167,7 @@ pub fn backward_constants(
 /// samples, `w` of any element type: a mask) to `s1`, `s2`, with the
 /// channel's constants p and q.
 ///
-/// Accumulation is in f64, fed by f32 partial sums of [`PARTIAL_ROWS`]
+/// Accumulation is in f64, fed by f32 partial sums of `PARTIAL_ROWS`
 /// rows at a time (f64 arithmetic is 2 lanes wide in SSE2, the partials
 /// 4: this is 3× faster, and a partial's error is at most 8 roundings of
 /// its terms). The accumulators of 8 channels at a time stay in registers

@@ -17,7 +17,7 @@
 use super::{gather_rows, FastLayer, FastProbes, Mat, Record};
 use crate::Mode;
 
-/// Which rows of a [`Layout::Rows`] matrix a tangent pass computes. A
+/// Which rows of a [`Layout::Rows`](crate::fast::Layout::Rows) matrix a tangent pass computes. A
 /// restricted tangent is compact: its row j is row `rows[j]` of the full one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Live {

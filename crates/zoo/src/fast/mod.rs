@@ -74,7 +74,7 @@ pub enum Layout {
     /// A batch of channels-last images without padding: `samples·height·width`
     /// rows of `cols` = channels values. Row `(s·height + y)·width + x` holds
     /// pixel (y, x) of sample s. A convolution reads it through im2col
-    /// ([`im2col`]); [`ToRows`] turns it into channel-major rows (the
+    /// ([`im2col`]); `ToRows` turns it into channel-major rows (the
     /// PyTorch flatten order).
     Image {
         /// Samples in the batch.
@@ -235,7 +235,7 @@ pub struct Record {
     pub mats: Vec<Mat>,
     /// Saved scalars per column or row (LayerNorm 1/σ, BatchNorm statistics).
     pub vecs: Vec<Vec<f32>>,
-    /// Saved byte masks (ReLU's 1[x > 0], a quarter of the input's bytes).
+    /// Saved byte masks (ReLU's `1[x > 0]`, a quarter of the input's bytes).
     pub masks: Vec<Vec<u8>>,
     /// Records of inner layers, in order.
     pub inner: Vec<Record>,
@@ -393,7 +393,7 @@ impl FastModel {
     /// Assemble from per-layer fast layers and the model's layout, for
     /// inputs of `input_features` columns. The form of every layer's input
     /// is checked here: where a layer reads only rows but receives padded
-    /// sequences, a [`ToRows`] conversion is inserted; where it cannot read
+    /// sequences, a `ToRows` conversion is inserted; where it cannot read
     /// its input at all, the error is `(layer index, why)`. Runs of layers
     /// with a fused fast path (Conv → BatchNorm → ReLU) are then replaced by
     /// it: same results, fewer passes over memory.

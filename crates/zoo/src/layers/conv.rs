@@ -378,7 +378,7 @@ impl Conv {
     }
 
     /// The 1-D padded-sequence kernels' description of this convolution
-    /// (when [`Self::on_sequences`]).
+    /// (when `Self::on_sequences`).
     pub fn seq(&self) -> SeqConv {
         debug_assert!(self.on_sequences());
         SeqConv {

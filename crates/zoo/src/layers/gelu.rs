@@ -139,7 +139,7 @@ pub fn slope_f32_with<const FMA: bool>(x: f32, cdf: f32) -> f32 {
 /// Φ(x) = erfc(−x/√2)/2 in single precision: erfc by the Chebyshev fit of
 /// Numerical Recipes (erfcc: fractional error below 1.2e-7 for every
 /// argument, so the left tail of Φ keeps its relative accuracy, unlike
-/// 1 + erf) with [`exp_f32`]; branch-free, a fraction of the cost of
+/// 1 + erf) with [`exp_f32`](crate::fastmath::exp_f32); branch-free, a fraction of the cost of
 /// libm's erff. Relative error below 1e-6 (a few ulp) for |x| ≤ 4; further out in the
 /// left tail the f32 rounding of x²/2 itself bounds it by ≈ x²·6e-8
 /// (2e-5 at |x| = 12, where Φ(x) ≈ 2e-33).

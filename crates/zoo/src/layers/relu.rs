@@ -1,4 +1,4 @@
-//! ReLU, y = max(x, 0). Its tangent is ẏ = 1[x > 0]·ẋ, exact away from the
+//! ReLU, y = max(x, 0). Its tangent is ẏ = `1[x > 0]`·ẋ, exact away from the
 //! kink at 0 (tests keep pre-activations away from it).
 
 use super::{tangent_or_zeros, zip_map};
@@ -59,7 +59,7 @@ where
 }
 
 /// Fast path: elementwise, any layout (kept). The record is the byte mask
-/// 1[x > 0] (a quarter of x's bytes), an empty `rows × 0` matrix with x's
+/// `1[x > 0]` (a quarter of x's bytes), an empty `rows × 0` matrix with x's
 /// layout and the input x itself (moved, not copied: the output is a new
 /// buffer), which the tangent reports as the Kink probe (h = x, ḣ = ẋ, in
 /// rows) when probes are wanted, as the dfdx tangent does. A logits-only
@@ -108,7 +108,7 @@ impl crate::fast::FastLayer for Relu {
         y
     }
 
-    /// ∂x = ∂y·1[x > 0], in place.
+    /// ∂x = ∂y·`1[x > 0]`, in place.
     fn backward(
         &self,
         _p: &[&[f32]],
@@ -121,7 +121,7 @@ impl crate::fast::FastLayer for Relu {
         dy
     }
 
-    /// ẏ = ẋ·1[x > 0]; with probes wanted, the Kink probe h = x, ḣ = ẋ.
+    /// ẏ = ẋ·`1[x > 0]`; with probes wanted, the Kink probe h = x, ḣ = ẋ.
     fn tangent(
         &self,
         _p: &[&[f32]],
