@@ -256,42 +256,24 @@ fn column(name: &str, cells: Vec<Cell>) -> Result<Column> {
             .collect()
     }
     let name = PlSmallStr::from(name);
+    // One arm per cell type: the column holds that type's values.
+    macro_rules! typed {
+        ($variant:ident) => {
+            Column::new(
+                name.clone(),
+                all(&name, cells, |c| match c {
+                    Cell::$variant(x) => Some(x),
+                    _ => None,
+                })?,
+            )
+        };
+    }
     Ok(match cells.first() {
-        None | Some(Cell::F64(_)) => Column::new(
-            name.clone(),
-            all(&name, cells, |c| match c {
-                Cell::F64(x) => Some(x),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::U64(_)) => Column::new(
-            name.clone(),
-            all(&name, cells, |c| match c {
-                Cell::U64(x) => Some(x),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::I64(_)) => Column::new(
-            name.clone(),
-            all(&name, cells, |c| match c {
-                Cell::I64(x) => Some(x),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::Bool(_)) => Column::new(
-            name.clone(),
-            all(&name, cells, |c| match c {
-                Cell::Bool(x) => Some(x),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::Str(_)) => Column::new(
-            name.clone(),
-            all(&name, cells, |c| match c {
-                Cell::Str(x) => Some(x),
-                _ => None,
-            })?,
-        ),
+        None | Some(Cell::F64(_)) => typed!(F64),
+        Some(Cell::U64(_)) => typed!(U64),
+        Some(Cell::I64(_)) => typed!(I64),
+        Some(Cell::Bool(_)) => typed!(Bool),
+        Some(Cell::Str(_)) => typed!(Str),
     })
 }
 
