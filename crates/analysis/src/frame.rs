@@ -368,8 +368,8 @@ impl ser::Serializer for TreeSer {
     type Ok = Tree;
     type Error = Error;
     type SerializeSeq = Collect;
-    type SerializeTuple = Collect;
-    type SerializeTupleStruct = Collect;
+    type SerializeTuple = ser::Impossible<Tree, Error>;
+    type SerializeTupleStruct = ser::Impossible<Tree, Error>;
     type SerializeTupleVariant = ser::Impossible<Tree, Error>;
     type SerializeMap = ser::Impossible<Tree, Error>;
     type SerializeStruct = Collect;
@@ -438,12 +438,16 @@ impl ser::Serializer for TreeSer {
             fields: Vec::new(),
         })
     }
-    fn serialize_tuple(self, _: usize) -> Result<Collect, Error> {
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
         Err(Error(
             "a frame cannot hold a tuple or array (use a Vec)".into(),
         ))
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Collect, Error> {
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
         Err(Error("a frame cannot hold a tuple struct".into()))
     }
     fn serialize_tuple_variant(
@@ -488,28 +492,6 @@ impl ser::SerializeSeq for Collect {
     }
     fn end(self) -> Result<Tree, Error> {
         Ok(Tree::Seq(self.items))
-    }
-}
-
-impl ser::SerializeTuple for Collect {
-    type Ok = Tree;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), Error> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<Tree, Error> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Collect {
-    type Ok = Tree;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), Error> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<Tree, Error> {
-        ser::SerializeSeq::end(self)
     }
 }
 
