@@ -35,6 +35,7 @@ mod text;
 
 use crate::style;
 use anyhow::{anyhow, bail, Result};
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -48,8 +49,9 @@ pub struct Series {
     pub x: Vec<f64>,
     /// Ordinates (same length as `x`; extra values of either are ignored).
     pub y: Vec<f64>,
-    /// Palette index ([`style::palette`]); `None` picks one by position.
-    pub color: Option<usize>,
+    /// Colour (a palette index or an explicit colour); `None` picks a
+    /// palette colour by position.
+    pub color: Option<style::Ink>,
     /// Dashed instead of solid.
     pub dashed: bool,
     /// Line width in pixels.
@@ -82,9 +84,9 @@ impl Series {
             ..Series::default()
         }
     }
-    /// With palette colour `i`.
-    pub fn color(mut self, i: usize) -> Self {
-        self.color = Some(i);
+    /// With colour `ink`: a palette index or an explicit colour.
+    pub fn color(mut self, ink: impl Into<style::Ink>) -> Self {
+        self.color = Some(ink.into());
         self
     }
     /// Dashed.
@@ -116,8 +118,8 @@ pub struct Band {
     pub lo: Vec<f64>,
     /// Upper curve.
     pub hi: Vec<f64>,
-    /// Palette index; `None` uses the colour of the series with the same index.
-    pub color: Option<usize>,
+    /// Colour; `None` uses the palette colour of the series with the same index.
+    pub color: Option<style::Ink>,
 }
 
 impl Band {
@@ -131,9 +133,9 @@ impl Band {
             color: None,
         }
     }
-    /// With palette colour `i`.
-    pub fn color(mut self, i: usize) -> Self {
-        self.color = Some(i);
+    /// With colour `ink`: a palette index or an explicit colour.
+    pub fn color(mut self, ink: impl Into<style::Ink>) -> Self {
+        self.color = Some(ink.into());
         self
     }
 }
@@ -269,8 +271,8 @@ pub struct Scatter {
     pub x: Vec<f64>,
     /// Ordinates.
     pub y: Vec<f64>,
-    /// Palette index; `None` continues the palette after the series.
-    pub color: Option<usize>,
+    /// Colour; `None` continues the palette after the series.
+    pub color: Option<style::Ink>,
 }
 
 impl Scatter {
@@ -283,11 +285,38 @@ impl Scatter {
             color: None,
         }
     }
-    /// With palette colour `i`.
-    pub fn color(mut self, i: usize) -> Self {
-        self.color = Some(i);
+    /// With colour `ink`: a palette index or an explicit colour.
+    pub fn color(mut self, ink: impl Into<style::Ink>) -> Self {
+        self.color = Some(ink.into());
         self
     }
+}
+
+impl Scatter {
+    /// The same points with those that coincide set side by side: the
+    /// `j`-th of `m` points at one `(x, y)` moves to `x * factor^(j - (m-1)/2)`
+    /// (for a logarithmic x axis; the group stays centred on its x). Points
+    /// keep their order; non-finite points are left alone.
+    pub fn dodged(mut self, factor: f64) -> Self {
+        self.x = dodge(&self.x, &self.y, factor);
+        self
+    }
+}
+
+/// See [`Scatter::dodged`]: the shifted abscissae of the points `(x, y)`.
+pub fn dodge(x: &[f64], y: &[f64], factor: f64) -> Vec<f64> {
+    let n = x.len().min(y.len());
+    let same = |i: usize, j: usize| x[i].to_bits() == x[j].to_bits() && y[i].to_bits() == y[j].to_bits();
+    (0..n)
+        .map(|i| {
+            if !(x[i].is_finite() && y[i].is_finite()) {
+                return x[i];
+            }
+            let before = (0..i).filter(|&j| same(i, j)).count();
+            let m = (0..n).filter(|&j| same(i, j)).count();
+            x[i] * factor.powf(before as f64 - (m as f64 - 1.0) / 2.0)
+        })
+        .collect()
 }
 
 /// Where a panel's legend goes.
@@ -306,6 +335,11 @@ pub enum LegendPos {
     LowerLeft,
     /// Inside, lower-right corner, on a white box.
     LowerRight,
+    /// Inside, on a white box, in the first corner (upper left, lower right,
+    /// upper right, lower left) where the box covers no line, band edge or
+    /// point, else where it covers fewest; chosen when drawn, from the
+    /// box's real size.
+    FreeCorner,
     /// No legend.
     None,
 }
@@ -354,59 +388,6 @@ pub struct Panel {
 }
 
 impl Panel {
-    /// A legend corner inside the plot whose box (its size estimated from the
-    /// number of entries) no curve or band passes through: upper left, lower
-    /// right, upper right, lower left, in that order; upper left if none is
-    /// free. Needs explicit x (log) and y (linear) ranges (else upper left).
-    /// Use it for inside legends that must never cover the data.
-    pub fn free_corner(&self, entries: usize) -> LegendPos {
-        let p = self;
-        let (Some((x0, x1)), Some((y0, y1))) = (p.x_range, p.y_range) else {
-            return LegendPos::UpperLeft;
-        };
-        // Position in the plot as fractions; y is clamped like the plot does.
-        let fx = |x: f64| (x.ln() - x0.ln()) / (x1.ln() - x0.ln());
-        let fy = |y: f64| ((y - y0) / (y1 - y0)).clamp(0.0, 1.0);
-        let mut points = Vec::new();
-        let mut add_curve = |x: &[f64], y: &[f64]| {
-            for i in 1..x.len().min(y.len()) {
-                // Each segment sampled at 8 points (a coarse grid's lines
-                // cross corners between grid points).
-                for j in 0..=8 {
-                    let t = j as f64 / 8.0;
-                    let (xa, xb) = (fx(x[i - 1]), fx(x[i]));
-                    let (ya, yb) = (fy(y[i - 1]), fy(y[i]));
-                    let (px, py) = (xa + t * (xb - xa), ya + t * (yb - ya));
-                    if (0.0..=1.0).contains(&px) && py.is_finite() {
-                        points.push((px, py));
-                    }
-                }
-            }
-        };
-        for s in &p.series {
-            add_curve(&s.x, &s.y);
-        }
-        for b in &p.bands {
-            add_curve(&b.x, &b.lo);
-            add_curve(&b.x, &b.hi);
-        }
-        let (w, h) = (0.42, 0.08 + 0.06 * entries as f64);
-        let corners = [
-            (LegendPos::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
-            (LegendPos::LowerRight, (1.0 - w, 1.0), (0.0, h)),
-            (LegendPos::UpperRight, (1.0 - w, 1.0), (1.0 - h, 1.0)),
-            (LegendPos::LowerLeft, (0.0, w), (0.0, h)),
-        ];
-        corners
-            .iter()
-            .find(|(_, (xa, xb), (ya, yb))| {
-                !points
-                    .iter()
-                    .any(|&(x, y)| x >= *xa && x <= *xb && y >= *ya && y <= *yb)
-            })
-            .map_or(LegendPos::UpperLeft, |c| c.0)
-    }
-
     /// An empty panel with a title and axis descriptions.
     pub fn new(
         title: impl Into<String>,
@@ -480,7 +461,7 @@ impl Figure {
     /// The shared legend's entries (each label once, first panel first)
     /// and their rows when flowed over `width` pixels; none without a
     /// shared legend.
-    fn shared_entries(&self, width: u32) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
+    fn shared_entries(&self, width: u32, look: style::Look) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
         if !self.shared_legend {
             return (Vec::new(), Vec::new());
         }
@@ -490,16 +471,16 @@ impl Figure {
                 entries.push(e);
             }
         }
-        let rows = legend::flow(&entries, width as i32);
+        let rows = legend::flow(&entries, width as i32, look);
         (entries, rows)
     }
     /// Height of the shared legend strip in pixels (0 without one).
-    fn legend_height(&self, width: u32) -> u32 {
-        let (entries, rows) = self.shared_entries(width);
+    fn legend_height(&self, width: u32, look: style::Look) -> u32 {
+        let (entries, rows) = self.shared_entries(width, look);
         if entries.is_empty() {
             0
         } else {
-            legend::flow_height(&rows)
+            legend::flow_height(&rows, look)
         }
     }
     /// Effective (columns, rows) of the grid.
@@ -507,10 +488,16 @@ impl Figure {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
         (cols, self.panels.len().div_ceil(cols))
     }
+    /// The scale of text, lines and markers: from the width of the grid
+    /// ([`style::Look::for_width`]), so wide grids keep readable text.
+    pub fn look(&self) -> style::Look {
+        let (cols, _) = self.grid_shape();
+        style::Look::for_width(self.panel_size.0 * cols as u32)
+    }
     /// Height of the overall title strip in pixels.
-    fn title_height(&self) -> u32 {
+    fn title_height(&self, look: style::Look) -> u32 {
         if self.title.as_deref().is_some_and(|t| !t.is_empty()) {
-            (style::FIGURE_TITLE_SIZE * 1.8) as u32
+            (look.size(style::FIGURE_TITLE_SIZE) * 1.8) as u32
         } else {
             0
         }
@@ -520,9 +507,10 @@ impl Figure {
         let (cols, rows) = self.grid_shape();
         let (w, h) = self.panel_size;
         let width = w * cols as u32;
+        let look = self.look();
         (
             width,
-            h * rows as u32 + self.title_height() + self.legend_height(width),
+            h * rows as u32 + self.title_height(look) + self.legend_height(width, look),
         )
     }
 }
@@ -571,22 +559,30 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
     let size = fig.size();
     let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
 
-    // The bitmap backend writes the PNG to the temporary file's path (it
-    // truncates that same file); dropping `tmp` on an error removes it.
-    let tmp = crate::store::temp_file(&png)?;
-    let drawn = {
-        let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
-        draw_figure(&root, fig).and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
-    };
-    match drawn {
-        Ok(()) => crate::store::commit(tmp, &png)?,
-        Err(e) => return Err(e.context(format!("drawing {}", png.display()))),
+    // The bitmap: drawn at SUPERSAMPLE times the size with every length
+    // scaled alike, then each SUPERSAMPLE x SUPERSAMPLE block averaged into
+    // one pixel, so lines and text come out anti-aliased (plotters draws
+    // bitmap lines without). Dropping `tmp` on an error removes it.
+    let k = SUPERSAMPLE;
+    let mut big = vec![0u8; (size.0 * k * size.1 * k * 3) as usize];
+    {
+        let root =
+            BitMapBackend::with_buffer(&mut big, (size.0 * k, size.1 * k)).into_drawing_area();
+        draw_figure(&root, fig, fig.look().times(k as f64))
+            .and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
+            .map_err(|e| e.context(format!("drawing {}", png.display())))?;
     }
+    let small = downsample(&big, size, k);
+    let mut tmp = crate::store::temp_file(&png)?;
+    image::codecs::png::PngEncoder::new(std::io::BufWriter::new(tmp.as_file_mut()))
+        .write_image(&small, size.0, size.1, image::ColorType::Rgb8)
+        .map_err(|e| anyhow!("encoding {}: {e}", png.display()))?;
+    crate::store::commit(tmp, &png)?;
 
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        draw_figure(&root, fig)
+        draw_figure(&root, fig, fig.look())
             .and_then(|_| root.present().map_err(|e| anyhow!("{e:?}")))
             .map_err(|e| e.context(format!("drawing {}", svg.display())))?;
     }
@@ -594,16 +590,47 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-/// Draws the whole figure on `root`.
-fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
+/// How many bitmap pixels per PNG pixel and direction [`render`] draws.
+const SUPERSAMPLE: u32 = 2;
+
+/// The RGB image `big` (`size` times `k` in each direction) with each
+/// `k` x `k` block averaged (rounded) into one pixel of an image of `size`.
+fn downsample(big: &[u8], size: (u32, u32), k: u32) -> Vec<u8> {
+    let (w, h, k) = (size.0 as usize, size.1 as usize, k as usize);
+    let big_w = w * k;
+    let n = (k * k) as u32;
+    let mut out = vec![0u8; w * h * 3];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    for dx in 0..k {
+                        sum += big[((y * k + dy) * big_w + x * k + dx) * 3 + c] as u32;
+                    }
+                }
+                out[(y * w + x) * 3 + c] = ((sum + n / 2) / n) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Draws the whole figure on `root` with the sizes of `look`.
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    look: style::Look,
+) -> Result<()> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
     let body = match fig.title.as_deref().filter(|t| !t.is_empty()) {
         Some(title) => {
-            let (top, body) = root.split_vertically(fig.title_height());
+            let (top, body) = root.split_vertically(fig.title_height(look));
             let (w, h) = top.dim_in_pixel();
-            let title = text::fit(title, style::FIGURE_TITLE_SIZE, w.saturating_sub(20));
-            let font = text::style(style::FIGURE_TITLE_SIZE, &style::AXIS_COLOR).pos(
+            let size = look.size(style::FIGURE_TITLE_SIZE);
+            let title = text::fit(title, size, w.saturating_sub(20));
+            let font = text::style(size, &style::AXIS_COLOR).pos(
                 plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Center,
@@ -616,13 +643,14 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
         None => root.clone(),
     };
     let (width, _) = body.dim_in_pixel();
-    let body = match fig.legend_height(width) {
+    let body = match fig.legend_height(width, look) {
         0 => body,
         h => {
             let (_, body_h) = body.dim_in_pixel();
             let (panels, strip) = body.split_vertically(body_h.saturating_sub(h));
-            let (entries, rows) = fig.shared_entries(width);
-            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32).map_err(err)?;
+            let (entries, rows) = fig.shared_entries(width, look);
+            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32, look)
+                .map_err(err)?;
             panels
         }
     };
@@ -632,9 +660,9 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
         if fig.shared_legend {
             let mut p = panel.clone();
             p.legend = LegendPos::None;
-            panel::draw(cell, &p).map_err(err)?;
+            panel::draw(cell, &p, look).map_err(err)?;
         } else {
-            panel::draw(cell, panel).map_err(err)?;
+            panel::draw(cell, panel, look).map_err(err)?;
         }
     }
     Ok(())

@@ -56,6 +56,72 @@ pub fn palette(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// Viridis (matplotlib's default sequential map) at eleven evenly spaced
+/// points from 0 to 1, for [`sequential`].
+const VIRIDIS: [(u8, u8, u8); 11] = [
+    (68, 1, 84),
+    (72, 36, 117),
+    (65, 68, 135),
+    (53, 95, 141),
+    (42, 120, 142),
+    (33, 145, 140),
+    (34, 168, 132),
+    (68, 191, 112),
+    (122, 209, 81),
+    (189, 223, 38),
+    (253, 231, 37),
+];
+
+/// Colour `i` of `n` ordered series (temperatures, stages, levels): evenly
+/// spaced along viridis, dark purple first, stopping at yellow-green (0.85)
+/// because viridis' yellow end is too faint on white. Lightness grows with
+/// `i`, so the order reads without the legend and in greyscale.
+pub fn sequential(i: usize, n: usize) -> RGBColor {
+    let t = if n <= 1 {
+        0.0
+    } else {
+        0.85 * i.min(n - 1) as f64 / (n - 1) as f64
+    };
+    let f = t * (VIRIDIS.len() - 1) as f64;
+    let k = (f.floor() as usize).min(VIRIDIS.len() - 2);
+    let w = f - k as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * w).round() as u8;
+    let (a, b) = (VIRIDIS[k], VIRIDIS[k + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The colour of a plotted item: a palette index ([`palette`]) or an
+/// explicit colour (e.g. from [`sequential`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ink {
+    /// Palette colour `i`.
+    Palette(usize),
+    /// This colour.
+    Rgb(RGBColor),
+}
+
+impl Ink {
+    /// The colour to draw with.
+    pub fn rgb(self) -> RGBColor {
+        match self {
+            Ink::Palette(i) => palette(i),
+            Ink::Rgb(c) => c,
+        }
+    }
+}
+
+impl From<usize> for Ink {
+    fn from(i: usize) -> Self {
+        Ink::Palette(i)
+    }
+}
+
+impl From<RGBColor> for Ink {
+    fn from(c: RGBColor) -> Self {
+        Ink::Rgb(c)
+    }
+}
+
 /// Default width (px) of a data line.
 pub const LINE_WIDTH: u32 = 2;
 /// Width (px) of reference lines (vertical/horizontal markers such as r = 1).
@@ -101,6 +167,57 @@ pub const R_ONE_LINE: LineStyle = LineStyle {
     width: REF_LINE_WIDTH,
     dashed: true,
 };
+
+/// Width (px) of a figure at which the sizes in this file hold as written.
+/// A wider figure (three or more panels across) has its text, lines,
+/// markers and spacings scaled by its width over this, at most
+/// [`MAX_SCALE`]: shown at the same printed width as a two-panel figure, its
+/// text is then about as large, not half or a third of the size.
+pub const REFERENCE_WIDTH: f64 = 1800.0;
+/// Largest scale [`Look::for_width`] applies.
+pub const MAX_SCALE: f64 = 2.0;
+
+/// The scale of one figure's text, lines, markers and spacings (the
+/// constants of this module are the sizes at scale 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Look {
+    /// Factor on every size: 1 up to [`REFERENCE_WIDTH`] px, then the width
+    /// over it, at most [`MAX_SCALE`].
+    pub scale: f64,
+}
+
+impl Default for Look {
+    fn default() -> Self {
+        Look { scale: 1.0 }
+    }
+}
+
+impl Look {
+    /// The look of a figure `width` pixels wide.
+    pub fn for_width(width: u32) -> Self {
+        Look {
+            scale: (width as f64 / REFERENCE_WIDTH).clamp(1.0, MAX_SCALE),
+        }
+    }
+    /// This look `k` times larger (for drawing a supersampled bitmap).
+    pub fn times(self, k: f64) -> Self {
+        Look {
+            scale: self.scale * k,
+        }
+    }
+    /// A font size (px) at this scale.
+    pub fn size(self, base: f64) -> f64 {
+        base * self.scale
+    }
+    /// A length in whole pixels (line width, marker radius) at this scale.
+    pub fn px(self, base: u32) -> u32 {
+        (base as f64 * self.scale).round() as u32
+    }
+    /// A signed length in whole pixels (offsets, paddings) at this scale.
+    pub fn ipx(self, base: i32) -> i32 {
+        (base as f64 * self.scale).round() as i32
+    }
+}
 
 /// Width (px) of the legend strip at the right of a panel is at least this.
 pub const LEGEND_MIN_WIDTH: u32 = 110;

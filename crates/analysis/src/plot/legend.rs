@@ -3,7 +3,7 @@
 
 use super::panel::{band_color, region_fill, scatter_color, series_color};
 use super::{text, Panel};
-use crate::style::{self, LEGEND_SIZE};
+use crate::style::{self, Look, LEGEND_SIZE};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -11,18 +11,23 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 type DResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// Width of the symbol drawn before each label.
+/// Width of the symbol drawn before each label (px at scale 1).
 const SWATCH_W: i32 = 32;
-/// Gap between symbol and label.
+/// Gap between symbol and label (px at scale 1).
 const GAP: i32 = 8;
-/// Padding around the entries.
-pub(crate) const PAD: i32 = 10;
+/// Padding around the entries (px at scale 1; see [`pad`]).
+const PAD: i32 = 10;
 /// Horizontal space between entries of a row (legend below the plot).
 const SPACING: i32 = 24;
 
+/// Padding around the entries at `look`'s scale.
+pub(crate) fn pad(look: Look) -> i32 {
+    look.ipx(PAD)
+}
+
 /// Height of one legend row.
-pub(crate) fn row_h() -> i32 {
-    (LEGEND_SIZE * 1.6) as i32
+pub(crate) fn row_h(look: Look) -> i32 {
+    (look.size(LEGEND_SIZE) * 1.6) as i32
 }
 
 /// The symbol of a legend entry.
@@ -104,58 +109,60 @@ pub(crate) fn entries(p: &Panel) -> Vec<Entry> {
 }
 
 /// Widest label in pixels.
-fn max_text_w(entries: &[Entry]) -> i32 {
+fn max_text_w(entries: &[Entry], look: Look) -> i32 {
     entries
         .iter()
-        .map(|e| text::width(&e.label, LEGEND_SIZE) as i32)
+        .map(|e| text::width(&e.label, look.size(LEGEND_SIZE)) as i32)
         .max()
         .unwrap_or(0)
 }
 
 /// Room for label text in a legend column `total_w` pixels wide.
-pub(crate) fn text_room(total_w: i32) -> i32 {
-    total_w - 2 * PAD - SWATCH_W - GAP
+pub(crate) fn text_room(total_w: i32, look: Look) -> i32 {
+    total_w - 2 * look.ipx(PAD) - look.ipx(SWATCH_W) - look.ipx(GAP)
 }
 
 /// Width of a legend column holding `entries` with labels at most `text_max` wide.
-fn column_w(entries: &[Entry], text_max: i32) -> i32 {
-    2 * PAD + SWATCH_W + GAP + max_text_w(entries).min(text_max)
+fn column_w(entries: &[Entry], text_max: i32, look: Look) -> i32 {
+    2 * look.ipx(PAD) + look.ipx(SWATCH_W) + look.ipx(GAP) + max_text_w(entries, look).min(text_max)
 }
 
 /// Width of the strip right of a plot in a panel `panel_w` pixels wide.
-pub(crate) fn strip_width(entries: &[Entry], panel_w: u32) -> u32 {
+pub(crate) fn strip_width(entries: &[Entry], panel_w: u32, look: Look) -> u32 {
     let max = (panel_w as f64 * style::LEGEND_MAX_FRACTION) as i32;
     // The minimum gives way to the maximum on narrow panels.
-    let w = (column_w(entries, i32::MAX) + PAD).max(style::LEGEND_MIN_WIDTH as i32);
+    let w = (column_w(entries, i32::MAX, look) + look.ipx(PAD))
+        .max(look.ipx(style::LEGEND_MIN_WIDTH as i32));
     w.min(max).max(0) as u32
 }
 
 /// Entries flowed into rows that fit `width` pixels (legend below the plot).
-pub(crate) fn flow(entries: &[Entry], width: i32) -> Vec<Vec<usize>> {
+pub(crate) fn flow(entries: &[Entry], width: i32, look: Look) -> Vec<Vec<usize>> {
     let mut rows: Vec<Vec<usize>> = vec![];
     let mut used = width; // forces a new row for the first entry
     for (i, e) in entries.iter().enumerate() {
-        let w = entry_w(e, width);
-        if used + SPACING + w > width - 2 * PAD {
+        let w = entry_w(e, width, look);
+        if used + look.ipx(SPACING) + w > width - 2 * look.ipx(PAD) {
             rows.push(vec![i]);
             used = w;
         } else {
             rows.last_mut().expect("a row exists").push(i);
-            used += SPACING + w;
+            used += look.ipx(SPACING) + w;
         }
     }
     rows
 }
 
 /// Width of one entry in a row layout of `width` pixels.
-fn entry_w(e: &Entry, width: i32) -> i32 {
-    let text_max = text_room(width);
-    SWATCH_W + GAP + (text::width(&e.label, LEGEND_SIZE) as i32).min(text_max)
+fn entry_w(e: &Entry, width: i32, look: Look) -> i32 {
+    let text_max = text_room(width, look);
+    let label = text::width(&e.label, look.size(LEGEND_SIZE)) as i32;
+    look.ipx(SWATCH_W) + look.ipx(GAP) + label.min(text_max)
 }
 
 /// Height of the strip below a plot holding `rows`.
-pub(crate) fn flow_height(rows: &[Vec<usize>]) -> u32 {
-    (rows.len() as i32 * row_h() + 2 * PAD) as u32
+pub(crate) fn flow_height(rows: &[Vec<usize>], look: Look) -> u32 {
+    (rows.len() as i32 * row_h(look) + 2 * look.ipx(PAD)) as u32
 }
 
 /// Draws `entries` in one column with its top-left corner at `origin` of
@@ -166,10 +173,11 @@ pub(crate) fn draw_column<DB: DrawingBackend>(
     origin: (i32, i32),
     text_max: i32,
     boxed: bool,
+    look: Look,
 ) -> DResult<DB> {
     let (x, y) = origin;
     if boxed {
-        let (w, h) = column_size(entries, text_max);
+        let (w, h) = column_size(entries, text_max, look);
         let corners = [(x, y), (x + w, y + h)];
         area.draw(&Rectangle::new(corners, WHITE.mix(0.92).filled()))?;
         area.draw(&Rectangle::new(
@@ -178,17 +186,17 @@ pub(crate) fn draw_column<DB: DrawingBackend>(
         ))?;
     }
     for (k, e) in entries.iter().enumerate() {
-        let cy = y + PAD + k as i32 * row_h() + row_h() / 2;
-        draw_entry(area, e, (x + PAD, cy), text_max)?;
+        let cy = y + look.ipx(PAD) + k as i32 * row_h(look) + row_h(look) / 2;
+        draw_entry(area, e, (x + look.ipx(PAD), cy), text_max, look)?;
     }
     Ok(())
 }
 
 /// Size of a boxed column legend (for placing it in a corner).
-pub(crate) fn column_size(entries: &[Entry], text_max: i32) -> (i32, i32) {
+pub(crate) fn column_size(entries: &[Entry], text_max: i32, look: Look) -> (i32, i32) {
     (
-        column_w(entries, text_max),
-        entries.len() as i32 * row_h() + 2 * PAD,
+        column_w(entries, text_max, look),
+        entries.len() as i32 * row_h(look) + 2 * look.ipx(PAD),
     )
 }
 
@@ -199,14 +207,15 @@ pub(crate) fn draw_rows<DB: DrawingBackend>(
     rows: &[Vec<usize>],
     origin: (i32, i32),
     width: i32,
+    look: Look,
 ) -> DResult<DB> {
-    let text_max = text_room(width);
+    let text_max = text_room(width, look);
     for (r, row) in rows.iter().enumerate() {
-        let cy = origin.1 + PAD + r as i32 * row_h() + row_h() / 2;
-        let mut x = origin.0 + PAD;
+        let cy = origin.1 + look.ipx(PAD) + r as i32 * row_h(look) + row_h(look) / 2;
+        let mut x = origin.0 + look.ipx(PAD);
         for &i in row {
-            draw_entry(area, &entries[i], (x, cy), text_max)?;
-            x += entry_w(&entries[i], width) + SPACING;
+            draw_entry(area, &entries[i], (x, cy), text_max, look)?;
+            x += entry_w(&entries[i], width, look) + look.ipx(SPACING);
         }
     }
     Ok(())
@@ -218,7 +227,9 @@ fn draw_entry<DB: DrawingBackend>(
     e: &Entry,
     (x, cy): (i32, i32),
     text_max: i32,
+    look: Look,
 ) -> DResult<DB> {
+    let swatch_w = look.ipx(SWATCH_W);
     match &e.swatch {
         Swatch::Line {
             color,
@@ -226,32 +237,33 @@ fn draw_entry<DB: DrawingBackend>(
             dashed,
             marker,
         } => {
-            let ends = vec![(x, cy), (x + SWATCH_W, cy)];
-            let st = color.stroke_width(*width);
+            let ends = vec![(x, cy), (x + swatch_w, cy)];
+            let st = color.stroke_width(look.px(*width));
             if *dashed {
-                let (d, g) = style::DASH;
+                let (d, g) = (look.px(style::DASH.0), look.px(style::DASH.1));
                 area.draw(&DashedPathElement::new(ends, d, g, st))?;
             } else {
                 area.draw(&PathElement::new(ends, st))?;
             }
             if *marker {
-                let r = style::MARKER_SIZE as i32 + 1;
-                area.draw(&Circle::new((x + SWATCH_W / 2, cy), r, color.filled()))?;
+                let r = look.px(style::MARKER_SIZE + 1) as i32;
+                area.draw(&Circle::new((x + swatch_w / 2, cy), r, color.filled()))?;
             }
         }
         Swatch::Fill(c) => {
-            let h = row_h() / 3;
+            let h = row_h(look) / 3;
             area.draw(&Rectangle::new(
-                [(x, cy - h), (x + SWATCH_W, cy + h)],
+                [(x, cy - h), (x + swatch_w, cy + h)],
                 c.filled(),
             ))?;
         }
         Swatch::Dot(c) => {
-            let r = style::MARKER_SIZE as i32 + 1;
-            area.draw(&Circle::new((x + SWATCH_W / 2, cy), r, c.filled()))?;
+            let r = look.px(style::MARKER_SIZE + 1) as i32;
+            area.draw(&Circle::new((x + swatch_w / 2, cy), r, c.filled()))?;
         }
     }
-    let label = text::fit(&e.label, LEGEND_SIZE, text_max.max(0) as u32);
-    let font = text::style(LEGEND_SIZE, &style::AXIS_COLOR).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw_text(&label, &font, (x + SWATCH_W + GAP, cy))
+    let size = look.size(LEGEND_SIZE);
+    let label = text::fit(&e.label, size, text_max.max(0) as u32);
+    let font = text::style(size, &style::AXIS_COLOR).pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw_text(&label, &font, (x + swatch_w + look.ipx(GAP), cy))
 }

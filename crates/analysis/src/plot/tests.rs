@@ -159,22 +159,51 @@ fn every_legend_position_and_degenerate_data() {
 
 #[test]
 fn free_corner_avoids_the_data() {
-    let mut p = Panel::new("t", "x", "y");
-    p.x_range = Some((0.1, 10.0));
-    p.y_range = Some((0.0, 10.0));
-    // A curve rising from the lower left to the upper right: the upper-left
-    // corner is free.
-    p.series.push(Series::new(
-        "rising",
-        vec![0.1, 1.0, 10.0],
-        vec![0.0, 5.0, 10.0],
-    ));
-    assert_eq!(p.free_corner(3), LegendPos::UpperLeft);
-    // A flat high curve covers both upper corners: a lower one is chosen.
-    p.series
-        .push(Series::new("high", vec![0.1, 10.0], vec![9.5, 9.5]));
-    assert_eq!(p.free_corner(3), LegendPos::LowerRight);
-    // Without explicit ranges it falls back to the upper left.
-    p.x_range = None;
-    assert_eq!(p.free_corner(3), LegendPos::UpperLeft);
+    // A 100 x 100 plot, a 30 x 20 legend box, inset 5.
+    let plot = (0, 0, 100, 100);
+    let pick = |ink: &[(i32, i32)]| panel::free_corner(ink, plot, (30, 20), 5);
+    // A line rising from the lower left to the upper right (pixel y grows
+    // downwards): the upper-left corner is free.
+    let rising: Vec<(i32, i32)> = (0..=100).map(|x| (x, 100 - x)).collect();
+    assert_eq!(pick(&rising), LegendPos::UpperLeft);
+    // A flat high line as well covers both upper corners: lower right.
+    let mut high = rising.clone();
+    high.extend((0..=100).map(|x| (x, 15)));
+    assert_eq!(pick(&high), LegendPos::LowerRight);
+    // Every corner covered: the one covering fewest points.
+    let mut all = high.clone();
+    all.extend((0..=100).map(|x| (x, 90)));
+    all.extend((0..=100).map(|x| (x, 91)));
+    assert_eq!(pick(&all), LegendPos::UpperLeft);
+}
+
+#[test]
+fn dodge_sets_equal_points_side_by_side_and_centred() {
+    let x = [1.0, 1.0, 1.0, 2.0, 1.0, f64::NAN];
+    let y = [5.0, 5.0, 5.0, 5.0, 6.0, 5.0];
+    let d = dodge(&x, &y, 2.0);
+    // Three equal points: factors 2^-1, 2^0, 2^1; single points unmoved.
+    assert_eq!(&d[..5], &[0.5, 1.0, 2.0, 2.0, 1.0]);
+    assert!(d[5].is_nan());
+}
+
+#[test]
+fn wide_grids_scale_their_text_and_narrow_ones_do_not() {
+    let panel = || Panel::new("t", "x", "y");
+    let one = Figure::single(panel());
+    let two = Figure::grid(vec![panel(), panel()], 2);
+    let four = Figure::grid((0..8).map(|_| panel()).collect(), 4);
+    assert_eq!(one.look().scale, 1.0);
+    assert_eq!(two.look().scale, 1.0);
+    assert_eq!(four.look().scale, 2.0);
+    assert_eq!(four.look().px(style::LINE_WIDTH), 2 * style::LINE_WIDTH);
+}
+
+#[test]
+fn sequential_colours_are_ordered_by_lightness() {
+    let luma = |c: RGBColor| 0.299 * c.0 as f64 + 0.587 * c.1 as f64 + 0.114 * c.2 as f64;
+    let n = 8;
+    let l: Vec<f64> = (0..n).map(|i| luma(style::sequential(i, n))).collect();
+    assert!(l.windows(2).all(|w| w[1] > w[0]), "{l:?}");
+    assert_eq!(style::sequential(0, 1), style::sequential(0, 5));
 }

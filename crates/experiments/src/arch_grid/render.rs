@@ -358,6 +358,11 @@ pub(super) fn render(
     })
 }
 
+/// Agreement of the C5 controller's largest logged tau/rho_a with the
+/// author's stored run: within this factor (a maximum over 200 steps of a
+/// ratio of noisy quantities).
+const MAX_TAU_OVER_RHO_FACTOR: f64 = 1.5;
+
 /// Largest gap, in accuracy points, between our median final accuracy and
 /// the paper's Table 1 that still counts as agreement.
 const TABLE1_TOLERANCE: f64 = 0.05;
@@ -453,6 +458,18 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
                 pct,
                 tol,
             );
+            // The author's summary also keeps the C5 controller's largest
+            // logged tau/rho_a (median over seeds of per-seed maxima).
+            if c.method == Method::GradNormCap {
+                cells.add(
+                    paper,
+                    ("arch-grid", &format!("{stored_key}_max_tau_over_rho")),
+                    &format!("{what} largest logged tau/rho_a (median over seeds)"),
+                    c.max_grad_r_median,
+                    |v| fmt_sig(v, 3),
+                    Tolerance::Factor(MAX_TAU_OVER_RHO_FACTOR),
+                );
+            }
         }
         // The dips the figure shows (they tell the paper's C3 controller
         // from the code's C5: only C5 dips at MLP+LN 10000x).

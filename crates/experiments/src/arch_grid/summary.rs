@@ -48,6 +48,16 @@ pub struct CellSummary {
     /// author's code logs as τ/ρa).
     #[serde(with = "nullable_f64")]
     pub max_grad_r: f64,
+    /// Median over seeds of each seed's largest lr_eff·‖g‖/ρa(−g): the
+    /// statistic of the author's summary (`max_tau_over_rho`, per-seed
+    /// maxima, then their median).
+    #[serde(with = "nullable_f64", default = "nan")]
+    pub max_grad_r_median: f64,
+}
+
+/// Missing numbers of summaries written before a field existed.
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// Table 1's entry.
@@ -95,6 +105,14 @@ pub(super) fn summarize(cfg: &ArchGridConfig, runs: &[GridRun]) -> ArchGridSumma
                         .reduce(f64::max)
                         .unwrap_or(f64::NAN)
                 };
+                // The grad-norm controller's lr_eff |g| / rho_a(-g), largest
+                // over the run's steps (NaN for other methods).
+                let grad_r = |r: &GridRun| {
+                    let v: Vec<f64> = (0..r.lr.len())
+                        .map(|t| r.lr[t] * r.scale[t] * r.grad_norm[t] / r.rho_a_grad[t])
+                        .collect();
+                    max_finite(&v)
+                };
                 let cell = CellSummary {
                     arch: arch.clone(),
                     spike,
@@ -119,12 +137,8 @@ pub(super) fn summarize(cfg: &ArchGridConfig, runs: &[GridRun]) -> ArchGridSumma
                             .unwrap_or(f64::NAN)
                     }),
                     max_r: max_over(&|r| max_finite(&r.r)),
-                    max_grad_r: max_over(&|r| {
-                        let v: Vec<f64> = (0..r.lr.len())
-                            .map(|t| r.lr[t] * r.scale[t] * r.grad_norm[t] / r.rho_a_grad[t])
-                            .collect();
-                        max_finite(&v)
-                    }),
+                    max_grad_r: max_over(&grad_r),
+                    max_grad_r_median: med(&grad_r),
                 };
                 if spike == cfg.table_spike() {
                     table1.entry(arch.clone()).or_default().insert(

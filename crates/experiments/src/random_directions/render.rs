@@ -135,8 +135,7 @@ fn fig8_panel(
     p.vlines.push(one);
     p.annotations.push(Annotation::new(1.0, yg, ""));
     p.annotations.push(Annotation::new(1.0, yr, ""));
-    let entries = if full_legend { 5 } else { 2 };
-    p.legend = p.free_corner(entries);
+    p.legend = LegendPos::FreeCorner;
     p
 }
 

@@ -20,6 +20,10 @@ const PER_T_FACTOR: f64 = 1.25;
 /// ... of the onsets (grid values, about 1.2 apart): within this factor.
 const ONSET_FACTOR: f64 = 1.5;
 
+/// Seeds with equal onsets at one temperature are set this factor apart on
+/// the log temperature axis (temperatures are a factor of 2 apart).
+const DODGE: f64 = 1.06;
+
 /// Figures, table and report section.
 pub(super) fn render(
     ctx: &Context,
@@ -47,6 +51,8 @@ pub(super) fn render(
     one.label = "r_T = 1".into();
     scaled.vlines.push(one);
     let r_grid = geomspace(1e-3, 10.0, 200);
+    // Temperatures are ordered: a sequential scale, coolest darkest.
+    let shade = |i: usize| analysis::style::sequential(i, cfg.temperatures.len());
     for (i, &t) in cfg.temperatures.iter().enumerate() {
         let mine: Vec<&TemperatureRun> = runs.iter().filter(|r| r.temperature == t).collect();
         let by_tau: Vec<(Vec<f64>, Vec<f64>)> = mine
@@ -57,11 +63,11 @@ pub(super) fn render(
             let b = band(&by_tau, &geomspace(lo, hi, 100), true, 0.25, 0.75);
             raw.series.push(
                 Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
-                    .color(analysis::style::distinct(i))
+                    .color(shade(i))
                     .width(2),
             );
             raw.bands
-                .push(Band::new("", b.x, b.lo, b.hi).color(analysis::style::distinct(i)));
+                .push(Band::new("", b.x, b.lo, b.hi).color(shade(i)));
         }
         let by_r: Vec<(Vec<f64>, Vec<f64>)> = mine
             .iter()
@@ -70,12 +76,12 @@ pub(super) fn render(
         let b = band(&by_r, &r_grid, true, 0.25, 0.75);
         scaled.series.push(
             Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
-                .color(analysis::style::distinct(i))
+                .color(shade(i))
                 .width(2),
         );
         scaled
             .bands
-            .push(Band::new("", b.x, b.lo, b.hi).color(analysis::style::distinct(i)));
+            .push(Band::new("", b.x, b.lo, b.hi).color(shade(i)));
     }
     let figs = ctx.figures_dir(id);
     let mut figures = Vec::new();
@@ -117,10 +123,13 @@ pub(super) fn render(
             .map(|r| (r.temperature, f(r)))
             .unzip()
     };
+    // Onsets lie on the step grid, so seeds often share one: those are set
+    // side by side (the legend says so) rather than drawn on top of each other.
+    let seeds_label = "seeds (equal onsets side by side)";
     let (x, y) = pts(&|r| r.onset_tau(thr));
-    on_tau.scatters.push(Scatter::new("seeds", x, y).color(0));
+    on_tau.scatters.push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
     let (x, y) = pts(&|r| r.onset_r(thr));
-    on_r.scatters.push(Scatter::new("seeds", x, y).color(0));
+    on_r.scatters.push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
     let med = |f: fn(&TemperatureSummary) -> f64| -> Vec<f64> {
         summary.per_temperature.iter().map(f).collect()
     };

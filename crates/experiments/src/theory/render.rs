@@ -198,6 +198,26 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
         );
     }
     p2.vlines.push(VLine::new(pole, format!("R = {pole}")));
+    // At x = R the partial sums are (1/R) sum_k (-1)^k: zero for odd n, so
+    // those curves drop off the log axis there together (their triangles
+    // coincide); say so where it happens.
+    let zero_at_pole: Vec<String> = d
+        .config
+        .taylor_orders
+        .iter()
+        .filter(|&&n| {
+            let t: f64 = (0..=n).map(|k| (-1f64).powi(k as i32) / pole).sum();
+            t.abs() < 1e-12
+        })
+        .map(|n| n.to_string())
+        .collect();
+    if !zero_at_pole.is_empty() {
+        p2.annotations.push(Annotation::new(
+            pole,
+            0.013,
+            format!("|T_n(R)| = 0 for n = {}", zero_at_pole.join(", ")),
+        ));
+    }
 
     // Fig 3.
     let mut p3 = Panel::new("sigma(x) = d/dx log(1+e^x): radius pi", "x", "sigma(x)");
