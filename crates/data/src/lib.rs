@@ -7,6 +7,10 @@
 //! parses it and scales the pixels to `pixel / 16` in [0, 1] (no
 //! standardisation). See `datasets/README.md` for provenance and licence.
 //!
+//! CIFAR-10 (module [`cifar`]) is read from the official binary release when
+//! the user supplies it; [`augment`] holds the seeded training augmentations
+//! of CIFAR-10 (crop and flip) and of the digits (one-pixel shifts).
+//!
 //! All splits use [`rand_chacha::ChaCha8Rng`] seeded with `seed_from_u64` and
 //! [`rand::seq::SliceRandom::shuffle`], so they are identical on every
 //! platform.
@@ -20,6 +24,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
+
+pub mod augment;
+pub mod cifar;
+
+pub use augment::{augment_rng, shift_digits_batch, CropFlip, Shift};
+pub use cifar::{load_cifar10, normalize_cifar, Cifar, CifarSplits};
 
 /// sha256 (lowercase hex) of `datasets/digits.csv.gz`.
 pub const DIGITS_SHA256: &str = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22";
@@ -35,8 +45,9 @@ const MAX_PIXEL: i64 = 16;
 /// File name looked for in the data set directory.
 const DIGITS_FILE: &str = "digits.csv.gz";
 
-/// Errors from loading or parsing the digits file. Every variant names the
-/// file; parse errors also give the 1-based row (line) and field (column).
+/// Errors from loading or parsing the data files. Every variant names the
+/// file; digits parse errors also give the 1-based row (line) and field
+/// (column), CIFAR-10 errors the 0-based record index within the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be read (missing, unreadable, ...).
@@ -125,6 +136,51 @@ pub enum DataError {
         expected: usize,
         /// Number of rows found.
         found: usize,
+    },
+    /// A CIFAR-10 file does not exist.
+    #[error(
+        "{}: CIFAR-10 file not found (expected the binary release: data_batch_1.bin .. data_batch_5.bin and test_batch.bin in the data root or in its cifar-10-batches-bin folder)",
+        path.display()
+    )]
+    CifarMissing {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A CIFAR-10 file's length is not a whole number of 3073-byte records.
+    #[error(
+        "{}: {len} bytes is not a multiple of the 3073-byte record: record {record} (0-based) is truncated, {bytes} of 3073 bytes present",
+        path.display()
+    )]
+    CifarTruncated {
+        /// The file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// 0-based index of the incomplete (last) record.
+        record: usize,
+        /// Bytes of that record present (1..=3072).
+        bytes: usize,
+    },
+    /// A CIFAR-10 file holds the wrong number of records.
+    #[error("{}: expected {expected} records of 3073 bytes, found {found}", path.display())]
+    CifarRecordCount {
+        /// The file.
+        path: PathBuf,
+        /// Records required (10,000 in the release; 1, meaning at least
+        /// one, when no count is required).
+        expected: usize,
+        /// Whole records in the file.
+        found: usize,
+    },
+    /// A CIFAR-10 record's label byte is not in 0..=9.
+    #[error("{}: record {record} (0-based): expected a label in 0..=9, found {label}", path.display())]
+    CifarLabel {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index of the record in the file.
+        record: usize,
+        /// The offending label byte.
+        label: u8,
     },
 }
 
