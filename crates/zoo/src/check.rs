@@ -59,8 +59,9 @@ pub fn normwise_rel_error(a: &[f64], b: &[f64]) -> f64 {
         / scale
 }
 
-/// Check one architecture at seeded random parameters, on `batch`, along a
-/// seeded random unit direction. Inputs are real digits, so ReLU and
+/// Check one architecture at seeded random parameters (moved by a small
+/// random step where a unit sits exactly on a kink, see the code), on
+/// `batch`, along a seeded random unit direction. Inputs are real digits, so ReLU and
 /// max-pool inputs are generic; the returned clearance proves the FD step
 /// crossed no kink.
 ///
@@ -76,20 +77,39 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     round(&mut v.0);
     let batch32 = batch.cast::<f32>();
     let batch = &batch32.cast::<f64>();
-    let jvp = model.jvp_probed(&state, &batch.x, &v);
-    let kink_clearance = jvp
-        .probes
-        .iter()
-        .filter(|p| p.kind == ProbeKind::Kink)
-        .flat_map(|p| {
-            p.value
-                .data
-                .iter()
-                .zip(&p.tangent.data)
-                .map(|(h, d)| h.abs() / d.abs().max(1e-300))
-                .collect::<Vec<_>>()
-        })
-        .fold(f64::INFINITY, f64::min);
+    let clearance = |state: &crate::State<f64>| {
+        let jvp = model.jvp_probed(state, &batch.x, &v);
+        let c = jvp
+            .probes
+            .iter()
+            .filter(|p| p.kind == ProbeKind::Kink)
+            .flat_map(|p| {
+                p.value
+                    .data
+                    .iter()
+                    .zip(&p.tangent.data)
+                    .map(|(h, d)| h.abs() / d.abs().max(1e-300))
+                    .collect::<Vec<_>>()
+            })
+            .fold(f64::INFINITY, f64::min);
+        (jvp, c)
+    };
+    let (mut jvp, mut kink_clearance) = clearance(&state);
+    // A unit exactly on a kink with a non-zero tangent has no derivative
+    // along v (its one-sided slopes differ), e.g. a ReLU after BatchNorm at
+    // its initial shift 0 fed by an all-zero patch of the digits through
+    // bias-free convolutions (ResNets). Move θ off it by a small random
+    // step (at most three times) and check there.
+    for k in 0..3 {
+        if kink_clearance > 0.0 {
+            break;
+        }
+        let mut nudge = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(100 + k));
+        round(&mut nudge.0);
+        state.params.axpy(1e-2, &nudge);
+        round(&mut state.params.0);
+        (jvp, kink_clearance) = clearance(&state);
+    }
     // Many kinks (thousands of ReLU units or max-pool windows) put the closest
     // one near 1e-5: shrink the step rather than risk crossing it.
     let fd_eps = CHECK_EPS.min(kink_clearance / 100.0).max(MIN_CHECK_EPS);

@@ -6,6 +6,7 @@ pub mod cnn_bn;
 pub mod linear;
 pub mod mlp;
 pub mod mlp_ln;
+pub mod resnet;
 pub mod transformer;
 
 use crate::{Model, Real};
@@ -78,6 +79,7 @@ pub fn registry() -> Vec<ArchEntry> {
         entry!("transformer-single", "single-token Transformer: Linear 64-32, one attention + FFN pre-norm block, 32-10 (arch-grid)", transformer::build_single),
         entry!("cnn", "CNN-2D 1x8x8: conv3x3 16, GELU, pool; conv3x3 32, GELU, pool; 128-64-10 (ghost-envelope)", cnn::build),
         entry!("cnn-bn", "CNN+BN-1D 1x64: two conv1d k3 32 + BN + ReLU, global average, 32-10 (arch-grid)", cnn_bn::build),
+        entry!("resnet8", "ResNet-8 1x8x8: stem conv3x3 16 + BN + ReLU, BasicBlocks 16/32/64 (strides 1/2/2), global average, 64-10 (natural-instability, digits)", resnet::build_resnet8),
     ]
 }
 

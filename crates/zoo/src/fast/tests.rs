@@ -150,6 +150,7 @@ const FAST: &[&str] = &[
     "transformer-single",
     "cnn",
     "cnn-bn",
+    "resnet8",
 ];
 
 #[test]

@@ -57,6 +57,10 @@ pub struct Conv {
     pub pad_w: usize,
     /// Whether there is a bias (parameter `bias`, after the weight).
     pub bias: bool,
+    /// Weight drawn from He-normal N(0, 2/fan_out), fan_out = C_out·kh·kw
+    /// (torchvision's ResNet: `kaiming_normal_(mode="fan_out",
+    /// nonlinearity="relu")`), instead of PyTorch's default uniform.
+    pub he_normal: bool,
     /// im2col index into a row of C·H·W inputs plus the zero column: entry
     /// `pos·patch + j` is the input feature that output position `pos` reads
     /// with kernel tap `j` (C·H·W, the zero column, where the tap falls in
@@ -119,6 +123,7 @@ impl Conv {
             pad_h,
             pad_w,
             bias: true,
+            he_normal: false,
             index: Dev::default().tensor_from_vec(Vec::new(), (0,)),
         };
         let index = im2col_index_strided(&conv.shape());
@@ -129,6 +134,13 @@ impl Conv {
     /// The same convolution without bias (ResNet convolutions).
     pub fn without_bias(mut self) -> Self {
         self.bias = false;
+        self
+    }
+
+    /// The same convolution with its weight drawn He-normal, N(0, 2/fan_out)
+    /// with fan_out = C_out·kh·kw (ResNet convolutions, spec §5).
+    pub fn he_normal(mut self) -> Self {
+        self.he_normal = true;
         self
     }
 
@@ -309,11 +321,12 @@ where
 
     fn params(&self) -> Vec<ParamSpec> {
         let bound = 1.0 / (self.patch() as f64).sqrt();
-        let mut p = vec![ParamSpec::new(
-            "weight",
-            (self.patch(), self.c_out),
-            Init::Uniform(bound),
-        )];
+        let weight = if self.he_normal {
+            Init::Normal((2.0 / (self.c_out * self.kh * self.kw) as f64).sqrt())
+        } else {
+            Init::Uniform(bound)
+        };
+        let mut p = vec![ParamSpec::new("weight", (self.patch(), self.c_out), weight)];
         if self.bias {
             p.push(ParamSpec::new(
                 "bias",
