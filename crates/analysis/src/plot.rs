@@ -323,9 +323,10 @@ pub fn dodge(x: &[f64], y: &[f64], factor: f64) -> Vec<f64> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LegendPos {
     /// In a strip right of the plotting area (never over the data).
-    #[default]
     Right,
-    /// In a strip below the plotting area (never over the data).
+    /// In a strip below the plotting area (never over the data): the
+    /// default, so the plot keeps the panel's full width.
+    #[default]
     Below,
     /// Inside the plotting area, upper-left corner, on a white box.
     UpperLeft,
@@ -453,6 +454,11 @@ impl Figure {
         self.title = Some(title.into());
         self
     }
+    /// With panel cells of `size` pixels (width, height).
+    pub fn sized(mut self, size: (u32, u32)) -> Self {
+        self.panel_size = size;
+        self
+    }
     /// With one legend below all panels instead of one per panel.
     pub fn with_shared_legend(mut self) -> Self {
         self.shared_legend = true;
@@ -494,12 +500,19 @@ impl Figure {
         let (cols, _) = self.grid_shape();
         style::Look::for_width(self.panel_size.0 * cols as u32)
     }
-    /// Height of the overall title strip in pixels.
-    fn title_height(&self, look: style::Look) -> u32 {
-        if self.title.as_deref().is_some_and(|t| !t.is_empty()) {
-            (look.size(style::FIGURE_TITLE_SIZE) * 1.8) as u32
-        } else {
-            0
+    /// The overall title broken into lines that fit `width` pixels.
+    fn title_lines(&self, width: u32, look: style::Look) -> Vec<String> {
+        match self.title.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => text::wrap(t, look.size(style::FIGURE_TITLE_SIZE), width.saturating_sub(20)),
+            None => Vec::new(),
+        }
+    }
+    /// Height of the overall title strip in pixels (one line: 1.8 font
+    /// sizes; each further line 1.25 more).
+    fn title_height(&self, width: u32, look: style::Look) -> u32 {
+        match self.title_lines(width, look).len() {
+            0 => 0,
+            n => (look.size(style::FIGURE_TITLE_SIZE) * (1.8 + 1.25 * (n - 1) as f64)) as u32,
         }
     }
     /// Total size in pixels.
@@ -510,15 +523,15 @@ impl Figure {
         let look = self.look();
         (
             width,
-            h * rows as u32 + self.title_height(look) + self.legend_height(width, look),
+            h * rows as u32 + self.title_height(width, look) + self.legend_height(width, look),
         )
     }
 }
 
-/// `fig` with every text it draws written with the field's symbols
-/// ([`crate::symbols::greek`]: `rho_a` as ρa, `tau` as τ, ...).
+/// `fig` with every text it draws typeset ([`crate::symbols::math`]:
+/// `rho_a` as ρa, `tau` as τ, `>=` as ≥, `T_15` as T₁₅, ...).
 fn with_symbols(fig: &Figure) -> Figure {
-    let g = |s: &mut String| *s = crate::symbols::greek(s);
+    let g = |s: &mut String| *s = crate::symbols::math(s);
     let mut fig = fig.clone();
     if let Some(t) = fig.title.as_mut() {
         g(t);
@@ -624,23 +637,28 @@ fn draw_figure<DB: DrawingBackend>(
 ) -> Result<()> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let body = match fig.title.as_deref().filter(|t| !t.is_empty()) {
-        Some(title) => {
-            let (top, body) = root.split_vertically(fig.title_height(look));
-            let (w, h) = top.dim_in_pixel();
-            let size = look.size(style::FIGURE_TITLE_SIZE);
-            let title = text::fit(title, size, w.saturating_sub(20));
-            let font = text::style(size, &style::AXIS_COLOR).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Center,
-                ),
-            );
-            top.draw_text(&title, &font, (w as i32 / 2, h as i32 / 2))
-                .map_err(err)?;
-            body
+    let (root_w, _) = root.dim_in_pixel();
+    let lines = fig.title_lines(root_w, look);
+    let body = if lines.is_empty() {
+        root.clone()
+    } else {
+        let (top, body) = root.split_vertically(fig.title_height(root_w, look));
+        let (w, h) = top.dim_in_pixel();
+        let size = look.size(style::FIGURE_TITLE_SIZE);
+        let font = text::style(size, &style::AXIS_COLOR).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ),
+        );
+        // Lines 1.25 sizes apart, the block centred in the strip.
+        let step = size * 1.25;
+        let first = h as f64 / 2.0 - step * (lines.len() - 1) as f64 / 2.0;
+        for (i, line) in lines.iter().enumerate() {
+            let y = (first + step * i as f64).round() as i32;
+            top.draw_text(line, &font, (w as i32 / 2, y)).map_err(err)?;
         }
-        None => root.clone(),
+        body
     };
     let (width, _) = body.dim_in_pixel();
     let body = match fig.legend_height(width, look) {

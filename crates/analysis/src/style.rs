@@ -56,6 +56,13 @@ pub fn palette(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// `c` mixed with white: `f` = 0 keeps it, 1 gives white (a lighter shade
+/// of the same hue, e.g. for a line drawn on top of a line of that colour).
+pub fn tint(c: RGBColor, f: f64) -> RGBColor {
+    let m = |v: u8| (v as f64 + (255.0 - v as f64) * f.clamp(0.0, 1.0)).round() as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
 /// Viridis (matplotlib's default sequential map) at eleven evenly spaced
 /// points from 0 to 1, for [`sequential`].
 const VIRIDIS: [(u8, u8, u8); 11] = [
@@ -171,11 +178,13 @@ pub const R_ONE_LINE: LineStyle = LineStyle {
 /// Width (px) of a figure at which the sizes in this file hold as written.
 /// A wider figure (three or more panels across) has its text, lines,
 /// markers and spacings scaled by its width over this, at most
-/// [`MAX_SCALE`]: shown at the same printed width as a two-panel figure, its
-/// text is then about as large, not half or a third of the size.
-pub const REFERENCE_WIDTH: f64 = 1800.0;
+/// [`MAX_SCALE`]: every figure of two to four panels across, printed 6.5
+/// inches wide, then shows its tick labels at about 5.3 pt and its panel
+/// titles at about 7.5 pt (a single 900 px panel at 3.25 inches: 4.4 pt and
+/// 6.2 pt).
+pub const REFERENCE_WIDTH: f64 = 1500.0;
 /// Largest scale [`Look::for_width`] applies.
-pub const MAX_SCALE: f64 = 2.0;
+pub const MAX_SCALE: f64 = 2.4;
 
 /// The scale of one figure's text, lines, markers and spacings (the
 /// constants of this module are the sizes at scale 1).

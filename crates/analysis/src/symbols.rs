@@ -53,9 +53,68 @@ pub fn greek(text: &str) -> String {
     out
 }
 
+/// Plain-text notation and its typeset form, applied after [`greek`] by
+/// [`math`].
+const NOTATION: &[(&str, &str)] = &[
+    (">=", "≥"),
+    ("<=", "≤"),
+    ("^2", "²"),
+    ("^3", "³"),
+    ("^x", "ˣ"),
+    ("sqrt", "√"),
+    ("vHv", "vᵀHv"),
+];
+
+/// `text` typeset for a figure: Greek names as symbols ([`greek`]),
+/// `>=`/`<=` as ≥/≤, squares and cubes as superscripts, `sqrt` as √, and an
+/// index written `_` plus digits or `_n` as a subscript (`T_15` → T₁₅,
+/// `T_n` → Tₙ; `tau_H`, `r_T` stay: Unicode has no subscript H or T).
+///
+/// ```
+/// assert_eq!(analysis::symbols::math("|T_15(x)|, sqrt(delta^2 + pi^2), r >= 1"), "|T₁₅(x)|, √(δ² + π²), r ≥ 1");
+/// ```
+pub fn math(text: &str) -> String {
+    const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
+    let mut t = greek(text);
+    for (plain, typeset) in NOTATION {
+        t = t.replace(plain, typeset);
+    }
+    let chars: Vec<char> = t.chars().collect();
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let after_letter = i > 0 && chars[i - 1].is_alphabetic();
+        if chars[i] == '_' && after_letter {
+            let digits: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let next = chars.get(i + 1 + digits.len());
+            if !digits.is_empty() && !next.is_some_and(|c| c.is_alphabetic()) {
+                out.extend(digits.bytes().map(|b| SUB[(b - b'0') as usize]));
+                i += 1 + digits.len();
+                continue;
+            }
+            if chars.get(i + 1) == Some(&'n') && !chars.get(i + 2).is_some_and(|c| c.is_alphanumeric()) {
+                out.push('ₙ');
+                i += 2;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::greek;
+    use super::{greek, math};
+
+    #[test]
+    fn notation_is_typeset() {
+        assert_eq!(math("|T_n(x)|"), "|Tₙ(x)|");
+        assert_eq!(math("T_1 and tau_H, r_T, x_2a"), "T₁ and τ_H, r_T, x_2a");
+        assert_eq!(math("|g| <= 1, (tau^2/2)"), "|g| ≤ 1, (τ²/2)");
+        assert_eq!(math("e^x, 2 / vHv"), "eˣ, 2 / vᵀHv");
+    }
 
     #[test]
     fn names_become_symbols_only_as_words() {

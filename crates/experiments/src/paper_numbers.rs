@@ -175,6 +175,15 @@ pub enum Tolerance {
     /// Relative, for positive quantities (ratios, radii, losses):
     /// max(ours/ref, ref/ours) ≤ this.
     Factor(f64),
+    /// For the first grid point past a threshold when the reference comes
+    /// from a coarser grid: the true crossing lies in (ref − width, ref],
+    /// ours in (ours/slack, ours]; they agree if the two intervals meet.
+    Bin {
+        /// The reference grid's step below its point.
+        width: f64,
+        /// Ratio of consecutive points of our grid there.
+        slack: f64,
+    },
 }
 
 impl Tolerance {
@@ -184,6 +193,7 @@ impl Tolerance {
             Tolerance::Factor(f) => {
                 ours > 0.0 && reference > 0.0 && ours / reference <= f && reference / ours <= f
             }
+            Tolerance::Bin { width, slack } => ours > reference - width && ours / slack <= reference,
         }
     }
 
@@ -191,6 +201,9 @@ impl Tolerance {
         match self {
             Tolerance::Points(p) => format!("tolerance {} points", 100.0 * p),
             Tolerance::Factor(f) => format!("tolerance a factor of {f}"),
+            Tolerance::Bin { width, .. } => {
+                format!("tolerance: the reference grid's step, {width:.3} below it")
+            }
         }
     }
 }
@@ -201,6 +214,9 @@ impl Tolerance {
 pub struct Comparisons {
     /// (agrees, "what ours vs reference (kind), tolerance").
     rows: Vec<(bool, String)>,
+    /// Partial disagreements that do not decide a row (e.g. ours matches
+    /// the paper's figure but not its text, which disagree with each other).
+    notes: Vec<String>,
 }
 
 impl Comparisons {
@@ -237,6 +253,12 @@ impl Comparisons {
         self.rows.push((holds, what));
     }
 
+    /// A partial disagreement named in [`Comparisons::summary`] without
+    /// deciding agreement.
+    pub fn add_note(&mut self, what: String) {
+        self.notes.push(what);
+    }
+
     /// True if every comparison agrees (also when there are none).
     pub fn all_agree(&self) -> bool {
         self.rows.iter().all(|(a, _)| *a)
@@ -265,6 +287,9 @@ impl Comparisons {
         let mut out = format!("{agree} of {} reference numbers agree", self.rows.len());
         if !differ.is_empty() {
             out.push_str(&format!("; differ: {}", differ.join("; ")));
+        }
+        if !self.notes.is_empty() {
+            out.push_str(&format!("; partly: {}", self.notes.join("; ")));
         }
         out
     }

@@ -110,6 +110,14 @@ impl AxisSpec {
     /// The label printed at tick `v`.
     pub fn label(&self, v: f64) -> String {
         if self.log {
+            // Powers of ten as 10ⁿ on every tick once one of them would
+            // need an exponent, so an axis never mixes 1e4 with 1000.
+            let exponent = |t: f64| power_of_ten(t).filter(|d| !(-2..=3).contains(d));
+            if self.major.iter().any(|&t| exponent(t).is_some()) {
+                if let Some(d) = power_of_ten(v) {
+                    return format!("10{}", superscript(d));
+                }
+            }
             log_label(v)
         } else {
             linear_label(v, self.step, self.lo.abs().max(self.hi.abs()))
@@ -243,6 +251,27 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>, f64) {
 
 /// Label for a log-axis tick: powers of ten as 0.01, 0.1, 1, 10, 100, 1000
 /// or 1e-3, 1e4; other values with at most 3 significant digits.
+/// `Some(d)` if `v` is 10^d (to 1e-9 relative).
+fn power_of_ten(v: f64) -> Option<i32> {
+    if !(v > 0.0 && v.is_finite()) {
+        return None;
+    }
+    let d = v.log10().round();
+    ((v / 10f64.powf(d) - 1.0).abs() < 1e-9).then_some(d as i32)
+}
+
+/// `d` in superscript digits (with a superscript minus).
+fn superscript(d: i32) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits = d.unsigned_abs().to_string();
+    let mut out = String::new();
+    if d < 0 {
+        out.push('⁻');
+    }
+    out.extend(digits.bytes().map(|b| DIGITS[(b - b'0') as usize]));
+    out
+}
+
 fn log_label(v: f64) -> String {
     let d = v.log10().round();
     if (v / 10f64.powf(d) - 1.0).abs() < 1e-9 {
@@ -372,7 +401,9 @@ mod tests {
     #[test]
     fn log_ticks_are_readable() {
         let a = AxisSpec::new([], true, Some((1e-3, 100.0)));
-        assert_eq!(labels(&a), ["1e-3", "0.01", "0.1", "1", "10", "100"]);
+        assert_eq!(labels(&a), ["10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹", "10²"]);
+        let a = AxisSpec::new([], true, Some((1e-2, 1000.0)));
+        assert_eq!(labels(&a), ["0.01", "0.1", "1", "10", "100", "1000"]);
         assert!(a.minor.contains(&0.2));
         let a = AxisSpec::new([], true, Some((2.0, 8.0)));
         assert!(a.major.len() >= 3, "{:?}", a.major);

@@ -175,7 +175,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
     };
     let mut builder = ChartBuilder::on(&chart_area);
     builder
-        .margin_top(look.px(12))
+        // Room for the top tick label, which stands half above the plot.
+        .margin_top(look.px(12) + (tick * 0.5) as u32)
         .margin_bottom(look.px(8))
         .margin_left(margin_l)
         .margin_right(margin_r)
@@ -212,14 +213,19 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     let xf = |v: &f64| xa.label(*v);
     let yf = |v: &f64| ya.label(*v);
+    // Axis descriptions cut (with "…") to the plot's extent, so a long one
+    // never runs into a neighbouring panel or the figure title.
+    let (px, py) = chart.plotting_area().get_pixel_range();
+    let x_desc = text::fit(p.x_label.trim(), axis, (px.end - px.start).max(0) as u32);
+    let y_desc = text::fit(p.y_label.trim(), axis, (py.end - py.start).max(0) as u32);
     chart
         .configure_mesh()
         .x_labels(10)
         .y_labels(10)
         .x_label_formatter(&xf)
         .y_label_formatter(&yf)
-        .x_desc(p.x_label.trim())
-        .y_desc(p.y_label.trim())
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .label_style((FONT_FAMILY, tick))
         .axis_desc_style((FONT_FAMILY, axis))
         .bold_line_style(style::GRID_COLOR)

@@ -194,9 +194,9 @@ fn wide_grids_scale_their_text_and_narrow_ones_do_not() {
     let two = Figure::grid(vec![panel(), panel()], 2);
     let four = Figure::grid((0..8).map(|_| panel()).collect(), 4);
     assert_eq!(one.look().scale, 1.0);
-    assert_eq!(two.look().scale, 1.0);
-    assert_eq!(four.look().scale, 2.0);
-    assert_eq!(four.look().px(style::LINE_WIDTH), 2 * style::LINE_WIDTH);
+    assert_eq!(two.look().scale, 1800.0 / style::REFERENCE_WIDTH);
+    assert_eq!(four.look().scale, style::MAX_SCALE);
+    assert!(four.look().px(style::LINE_WIDTH) > style::LINE_WIDTH);
 }
 
 #[test]
@@ -206,4 +206,18 @@ fn sequential_colours_are_ordered_by_lightness() {
     let l: Vec<f64> = (0..n).map(|i| luma(style::sequential(i, n))).collect();
     assert!(l.windows(2).all(|w| w[1] > w[0]), "{l:?}");
     assert_eq!(style::sequential(0, 1), style::sequential(0, 5));
+}
+
+#[test]
+fn long_figure_titles_wrap_instead_of_being_cut() {
+    crate::font::ensure_fonts();
+    let title = "one two three four five six seven eight nine ten eleven twelve";
+    let lines = text::wrap(title, 30.0, 300);
+    assert!(lines.len() > 1, "{lines:?}");
+    assert_eq!(lines.join(" "), title);
+    assert!(lines.iter().all(|l| text::width(l, 30.0) <= 300));
+    // A title of several lines gets a taller strip than one of one line.
+    let long = Figure::single(Panel::new("p", "x", "y")).titled(title.repeat(3));
+    let short = Figure::single(Panel::new("p", "x", "y")).titled("short");
+    assert!(long.title_height(900, long.look()) > short.title_height(900, short.look()));
 }

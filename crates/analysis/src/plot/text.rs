@@ -33,3 +33,27 @@ pub(crate) fn fit(text: &str, size: f64, max: u32) -> String {
     }
     String::new()
 }
+
+/// `text` broken at spaces into lines of at most `max` pixels at `size` px
+/// (a single word wider than that is cut with [`fit`]).
+pub(crate) fn wrap(text: &str, size: f64, max: u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if width(&candidate, size) <= max || line.is_empty() {
+            line = candidate;
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = word.to_string();
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().map(|l| fit(&l, size, max)).collect()
+}

@@ -45,6 +45,16 @@ impl Method {
             Method::RhoCap | Method::GradNormCap => "ctrl",
         }
     }
+
+    /// Fig 10's curve this method is compared with: its gold controller
+    /// curve is the code's C5 (spec §6.7: only C5 dips at MLP+LN 10000x),
+    /// so our C3 rho-cap has none.
+    fn figure_column(self) -> Option<&'static str> {
+        match self {
+            Method::RhoCap => None,
+            m => Some(m.paper_column()),
+        }
+    }
 }
 
 /// Per step: quartiles over runs of `value(run, step)`.
@@ -99,13 +109,13 @@ fn figures(
     for arch in &cfg.archs {
         for &spike in &cfg.spikes {
             let title = format!("{}, spike {}", paper_arch(arch), spike_label(spike));
-            let mut acc = Panel::new(title.clone(), "step", "test accuracy (%)");
+            let mut acc = Panel::new(title.clone(), "step", "test acc. (%)");
             acc.y_range = Some((0.0, 100.0));
             // Solid, so that it cannot be taken for the dashed spike line.
             let mut half = HLine::new(50.0, "50% test accuracy");
             half.dashed = false;
             acc.hlines.push(half);
-            let mut loss = Panel::new(title, "step", "training CE (full batch, before the step)");
+            let mut loss = Panel::new(title, "step", "training CE");
             loss.y_log = true;
             if any_stop {
                 loss.y_range = Some((if lo.is_finite() { lo / 2.0 } else { 1e-3 }, ceiling));
@@ -181,15 +191,15 @@ fn figures(
     let n = cfg.seeds.len();
     let dir = ctx.figures_dir(ArchGrid::ID);
     let mut files = analysis::plot::render(
-            &Figure::grid(acc_panels, cfg.spikes.len()).with_shared_legend().titled(format!(
+            &Figure::grid(acc_panels, cfg.spikes.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
                 "Fig 10: test accuracy under a learning-rate spike ({shape}); Adam lr {}, median and IQR over {n} seeds",
                 fmt_sig(cfg.base_lr, 3)
             )),
             &dir.join("fig10_arch_grid"),
         )?;
     files.extend(analysis::plot::render(
-            &Figure::grid(loss_panels, cfg.spikes.len()).with_shared_legend().titled(format!(
-                "Fig 10 companion: full-batch training loss ({shape}); median and IQR over {n} seeds"
+            &Figure::grid(loss_panels, cfg.spikes.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
+                "Fig 10 companion: full-batch training cross-entropy before each step ({shape}); median and IQR over {n} seeds"
             )),
             &dir.join("fig10_arch_grid_loss"),
         )?);
@@ -243,17 +253,16 @@ pub(super) fn render(
         "spike",
         "method",
         "final test acc (median [IQR])",
-        "lowest acc after the spike (median)",
-        "paper figure: lowest (read off)",
-        "paper figure (final, read off)",
+        "lowest point of the median curve after the spike",
+        "paper figure: lowest (read off; C5 for ctrl)",
+        "paper figure (final, read off; C5 for ctrl)",
         "author's stored run (10x)",
         "divergent seeds",
-        "max r (rho-cap) / max lr|g|/rho_a (C5)",
+        "max r (rho-cap) / max lr|g|/rho_a (C5): largest over seeds (median of per-seed maxima)",
     ]);
     t2.title = Some(format!("Every cell, {n} seeds"));
     for c in &summary.cells {
         let sl = spike_label(c.spike);
-        let col = c.method.paper_column();
         t2.push_row([
             paper_arch(&c.arch).to_string(),
             sl.clone(),
@@ -264,9 +273,13 @@ pub(super) fn render(
                 fmt_pct(c.acc_q25, 1),
                 fmt_pct(c.acc_q75, 1)
             ),
-            fmt_pct(c.min_acc_after_spike_median, 1),
-            pget(&format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col)),
-            pget(&format!("figure_{}_{}_{}", key(&c.arch), sl, col)),
+            fmt_pct(c.median_curve_min_after_spike, 1),
+            c.method
+                .figure_column()
+                .map_or("-".into(), |col| pget(&format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col))),
+            c.method
+                .figure_column()
+                .map_or("-".into(), |col| pget(&format!("figure_{}_{}_{}", key(&c.arch), sl, col))),
             if c.spike == 10.0 {
                 pget(&format!("stored_10x_{}_{}", key(&c.arch), c.method.name()))
             } else {
@@ -284,7 +297,11 @@ pub(super) fn render(
             ),
             match c.method {
                 Method::RhoCap => fmt_sig(c.max_r, 4),
-                Method::GradNormCap => fmt_sig(c.max_grad_r, 4),
+                Method::GradNormCap => format!(
+                    "{} ({})",
+                    fmt_sig(c.max_grad_r, 4),
+                    fmt_sig(c.max_grad_r_median, 3)
+                ),
                 _ => "-".into(),
             },
         ]);
@@ -357,6 +374,10 @@ pub(super) fn render(
         notes,
     })
 }
+
+/// Panel size of the Fig 10 grids (taller than the default: four panels
+/// across scale the text up, see `analysis::style::Look`).
+const GRID_PANEL: (u32, u32) = (900, 760);
 
 /// Agreement of the C5 controller's largest logged tau/rho_a with the
 /// author's stored run: within this factor (a maximum over 200 steps of a
@@ -439,15 +460,21 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
         let what = format!("{} {} {}", paper_arch(&c.arch), sl, c.method.label());
         let pct = |v: f64| fmt_pct(v, 1);
         let tol = Tolerance::Points(TABLE1_TOLERANCE);
-        let figure_key = format!("figure_{}_{}_{}", key(&c.arch), sl, c.method.paper_column());
-        cells.add(
-            paper,
-            ("arch-grid", &figure_key),
-            &what,
-            c.acc_median,
-            pct,
-            tol,
-        );
+        // Fig 10's curves: final accuracy and the lowest point of the median
+        // curve after the spike (C5 only for the controller column).
+        if let Some(col) = c.method.figure_column() {
+            let figure_key = format!("figure_{}_{}_{}", key(&c.arch), sl, col);
+            cells.add(paper, ("arch-grid", &figure_key), &what, c.acc_median, pct, tol);
+            let dip_key = format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col);
+            cells.add(
+                paper,
+                ("arch-grid", &dip_key),
+                &format!("{what} lowest point of the median curve after the spike"),
+                c.median_curve_min_after_spike,
+                pct,
+                tol,
+            );
+        }
         if c.spike == 10.0 {
             let stored_key = format!("stored_10x_{}_{}", key(&c.arch), c.method.name());
             cells.add(
@@ -471,23 +498,6 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
                 );
             }
         }
-        // The dips the figure shows (they tell the paper's C3 controller
-        // from the code's C5: only C5 dips at MLP+LN 10000x).
-        let dip_key = format!(
-            "figure_dip_{}_{}_{}",
-            key(&c.arch),
-            sl,
-            c.method.paper_column()
-        );
-        let lowest = format!("{what} lowest after the spike");
-        cells.add(
-            paper,
-            ("arch-grid", &dip_key),
-            &lowest,
-            c.min_acc_after_spike_median,
-            pct,
-            tol,
-        );
     }
     let tol = format!("{:.0} points", 100.0 * TABLE1_TOLERANCE);
     let head = match (has_ctrl, ctrl_wins && cells.all_agree(), differ.is_empty()) {

@@ -2,7 +2,7 @@
 //! spike, method) statistics over seeds, and Table 1.
 
 use super::{ArchGridConfig, GridRun, Method};
-use analysis::stats::{max_finite, nan_quantiles};
+use analysis::stats::{max_finite, nan_quantiles, per_index_quantiles};
 use analysis::store::nullable_f64;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,6 +35,10 @@ pub struct CellSummary {
     /// Median over seeds of the lowest test accuracy from the spike on.
     #[serde(with = "nullable_f64")]
     pub min_acc_after_spike_median: f64,
+    /// The lowest point from the spike on of the median-over-seeds accuracy
+    /// curve (the curve Fig 10 draws, and what its dips are read off).
+    #[serde(with = "nullable_f64", default = "nan")]
+    pub median_curve_min_after_spike: f64,
     /// Median final training loss.
     #[serde(with = "nullable_f64")]
     pub final_loss_median: f64,
@@ -127,6 +131,12 @@ pub(super) fn summarize(cfg: &ArchGridConfig, runs: &[GridRun]) -> ArchGridSumma
                     acc_q25: acc[0],
                     acc_q75: acc[2],
                     min_acc_after_spike_median: med(&|r| r.min_acc_from(cfg.spike_start)),
+                    median_curve_min_after_spike: {
+                        let at = |r: &&GridRun, t: usize| r.test_acc.get(t).copied().unwrap_or(f64::NAN);
+                        let median = &per_index_quantiles(&mine, cfg.steps, at, &[0.5])[0];
+                        let tail: Vec<f64> = median.iter().skip(cfg.spike_start).map(|a| -a).collect();
+                        -max_finite(&tail)
+                    },
                     final_loss_median: med(&|r| r.final_loss()),
                     peak_loss_median: med(&|r| {
                         r.loss

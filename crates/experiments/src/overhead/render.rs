@@ -115,7 +115,7 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         _ => "none timed".to_string(),
     };
     let beside_paper = format!(
-            "exact JVP {} and FD {} here vs the paper's ResNet-18 on a GPU {paper_jvp_pct:+.0}% and {paper_fd_pct:+.0}% (computed from its times, Sec. 8.6)",
+            "exact JVP {} and FD {} here vs the paper's ResNet-18 on a GPU {paper_jvp_pct:+.0}% and {paper_fd_pct:+.0}% (computed from its times, Sec. 8.6; not like for like: other models and hardware, and our FD reuses the step's logits, one extra forward, where the author's FD code runs two)",
             range(&judged_jvp),
             range(&judged_fd)
         );

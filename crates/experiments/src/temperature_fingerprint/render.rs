@@ -314,21 +314,33 @@ pub(super) fn render(
         // Inside up to the rounding of the printed reference (0.033 is
         // 0.0325..0.0335).
         let half = n.half_unit();
+        let strictly = v >= ours.ci_lo && v <= ours.ci_hi;
         let inside = v + half >= ours.ci_lo && v - half <= ours.ci_hi;
         Some((
             inside,
             format!(
                 "{} {} our {ci} [{}, {}]",
                 n.cell(),
-                if inside { "inside" } else { "outside" },
+                match (strictly, inside) {
+                    (true, _) => "inside".to_string(),
+                    (false, true) => format!("inside only up to its printed rounding (+-{half}) of"),
+                    (false, false) => "outside".to_string(),
+                },
                 fmt_sig(ours.ci_lo, 3),
                 fmt_sig(ours.ci_hi, 3)
             ),
         ))
     };
+    // The paper's "collapse std" values name no definition: shown beside
+    // ours, not counted (the stored run's, in our definition, are).
+    let undefined: Vec<String> = [("onset_std_raw", raw_s), ("onset_std_scaled", sc_s)]
+        .iter()
+        .filter_map(|(k, ours)| {
+            let n = paper.get(id, k).ok()?;
+            Some(format!("{k}: {} vs our {}", n.cell(), fmt_sig(ours.value, 3)))
+        })
+        .collect();
     let compared: Vec<(bool, String)> = [
-        ("onset_std_raw", raw_s),
-        ("onset_std_scaled", sc_s),
         ("spread_reduction", red),
         ("stored_onset_std_raw", raw_s),
         ("stored_onset_std_scaled", sc_s),
@@ -379,8 +391,16 @@ pub(super) fn render(
             onset,
         );
     }
+    let not_counted = if undefined.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Not counted, as the paper does not define its \"collapse std\": {}.",
+            undefined.join("; ")
+        )
+    };
     let comparison = format!(
-            "{inside} of {} reference spreads inside our {ci}: {}. The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
+            "{inside} of {} reference spreads inside our {ci}: {}.{not_counted} The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
             compared.len(),
             compared.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("; "),
             fmt_sig((cfg.tau_max_floor / cfg.tau_min).powf(1.0 / (cfg.tau_points as f64 - 1.0)), 3),
