@@ -63,6 +63,9 @@ const NOTATION: &[(&str, &str)] = &[
     ("^x", "ˣ"),
     ("sqrt", "√"),
     ("vHv", "vᵀHv"),
+    ("+-", "±"),
+    (" x ", " × "),
+    ("η0", "η₀"),
 ];
 
 /// `text` typeset for a figure: Greek names as symbols ([`greek`]),
@@ -114,6 +117,7 @@ mod tests {
         assert_eq!(math("T_1 and tau_H, r_T, x_2a"), "T₁ and τ_H, r_T, x_2a");
         assert_eq!(math("|g| <= 1, (tau^2/2)"), "|g| ≤ 1, (τ²/2)");
         assert_eq!(math("e^x, 2 / vHv"), "eˣ, 2 / vᵀHv");
+        assert_eq!(math("mean +- std, lr x 1000, eta0 = 1e-3, f(x)"), "mean ± std, lr × 1000, η₀ = 1e-3, f(x)");
     }
 
     #[test]

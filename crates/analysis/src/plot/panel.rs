@@ -159,19 +159,20 @@ pub(crate) fn draw<DB: DrawingBackend>(
         _ => area.clone(),
     };
 
-    // Equal aspect: the title goes in a strip of its own, so the builder
-    // draws nothing and can be built twice (once to measure the plot).
-    let (chart_area, caption) = if p.equal_aspect && !p.title.trim().is_empty() {
-        let strip = (title * 1.8) as u32;
-        let (top, rest) = chart_area.split_vertically(strip);
+    // The title goes in a strip of its own (so the builder draws nothing and
+    // can be built twice for equal aspect, and the top tick label, which
+    // stands half above the plot, never meets the title).
+    let strip_h = if p.title.trim().is_empty() { 0 } else { (title * 1.8) as u32 };
+    let chart_area = if strip_h > 0 {
+        let (top, rest) = chart_area.split_vertically(strip_h);
         let fitted = text::fit(p.title.trim(), title, w.saturating_sub(20));
         let (tw, th) = top.dim_in_pixel();
         let font = text::style(title, &style::AXIS_COLOR)
             .pos(Pos::new(HPos::Center, VPos::Center));
         top.draw_text(&fitted, &font, (tw as i32 / 2, th as i32 / 2))?;
-        (rest, false)
+        rest
     } else {
-        (chart_area, !p.title.trim().is_empty())
+        chart_area
     };
     let mut builder = ChartBuilder::on(&chart_area);
     builder
@@ -182,10 +183,6 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .margin_right(margin_r)
         .x_label_area_size(x_area)
         .y_label_area_size(y_area);
-    if caption {
-        let fitted = text::fit(p.title.trim(), title, w.saturating_sub(20));
-        builder.caption(fitted, (FONT_FAMILY, title));
-    }
     let mut chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     if p.equal_aspect && !p.x_log && !p.y_log {
         // One data unit the same length on both axes: widen the axis whose
@@ -260,7 +257,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
             legend::draw_column(area, &entries, origin, room, false, look)
         }
         LegendPos::Below => {
-            let y0 = chart_area.dim_in_pixel().1 as i32;
+            // Below the chart, which starts under the title strip.
+            let y0 = (chart_area.dim_in_pixel().1 + strip_h) as i32;
             let origin = (plot.0 - legend::pad(look), y0);
             legend::draw_rows(area, &entries, &rows, origin, flow_w, look)
         }

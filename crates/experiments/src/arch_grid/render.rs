@@ -530,7 +530,7 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
         format!(". Differing: {}", differ.join("; "))
     };
     format!(
-        "{head}. Median final test accuracy at the {} spike: {}{differ}. Fig 10 read-offs (final and lowest accuracy) and the author's stored run (10x), cell by cell within {tol}: {}",
+        "{head}. Median final test accuracy at the {} spike: {}{differ}. Fig 10 read-offs (final accuracy and the lowest point of the median curve; the figure's controller is the code's C5) and the author's stored run (10x), cell by cell, accuracies within {tol}, the C5 controller's largest logged tau/rho_a within a factor of {MAX_TAU_OVER_RHO_FACTOR}: {}",
         spike_label(top),
         parts.join("; "),
         cells.summary()

@@ -624,7 +624,7 @@ fn verdict(cfg: &LrSpikeConfig, summary: &LrSpikeSummary, paper: &PaperNumbers) 
         );
     }
     let numbers = format!(
-        "Reference numbers (accuracies within {:.0} points of the author's run and {:.0} of the paper's approximate text and figure; r, tau, rho_a and losses within a factor of {FACTOR} of the author's run and {APPROX_FACTOR} of the paper's approximate values): {}",
+        "Reference numbers (accuracies within {:.0} points of the author's run and {:.0} of the paper's approximate text and figure, where the two state different values, of either; r, tau, rho_a and losses within a factor of {FACTOR} of the author's run and {APPROX_FACTOR} of the paper's approximate values): {}",
         100.0 * ACC_POINTS,
         100.0 * APPROX_ACC_POINTS,
         cmp.summary()

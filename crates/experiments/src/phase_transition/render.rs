@@ -62,7 +62,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     acc.x_log = true;
     acc.y_range = Some((0.0, 105.0));
     let mut infl = Panel::new(
-        "B: loss inflation",
+        "B: loss inflation (band left out where mean - std <= 0)",
         "r = tau / rho_a",
         "post-step / pre-step test loss",
     );
@@ -102,12 +102,14 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         };
         for (i, (arch, (m, sd))) in cfg.archs.iter().zip(curves).enumerate() {
             let c = analysis::style::distinct(i);
-            let lo: Vec<f64> = m
+            // Where mean - std is below the log axis (at or below 0, or
+            // below its floor) the band is left out there, not drawn at
+            // the frame: the figure says so.
+            let (lo, hi): (Vec<f64>, Vec<f64>) = m
                 .iter()
                 .zip(&sd)
-                .map(|(m, s)| if (m - s) > floor { m - s } else { floor })
-                .collect();
-            let hi: Vec<f64> = m.iter().zip(&sd).map(|(m, s)| m + s).collect();
+                .map(|(m, s)| if m - s > floor { (m - s, m + s) } else { (f64::NAN, f64::NAN) })
+                .unzip();
             p.series
                 .push(Series::new(arch.clone(), r.clone(), m).color(c).width(3));
             p.bands.push(Band::new("", r.clone(), lo, hi).color(c));
@@ -265,7 +267,10 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
             if figures_disagree.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", figures_disagree.join(", "))
+                format!(
+                    " ({}): the two figures order the architectures differently, so they were normalised differently; Fig 1's data name suggests rho from the max logit spread rather than the JVP (spec §6.2). Ours uses the JVP rho_a for both, like Fig 7A: the Fig 7A read-offs are the like-for-like comparison, Fig 1's are shown for completeness",
+                    figures_disagree.join(", ")
+                )
             }
         );
     let compared = groups

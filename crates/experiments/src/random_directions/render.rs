@@ -112,7 +112,7 @@ fn fig8_panel(
     let (yg, yr) = (grad[i1], median[i1]);
     p.series.push(
         Series::new(
-            format!("random median: {} at r = 1", (row.fmt)(yr)),
+            format!("random median: {}", (row.fmt)(yr)),
             r.to_vec(),
             median,
         )
@@ -121,7 +121,7 @@ fn fig8_panel(
     );
     p.series.push(
         Series::new(
-            format!("{grad_label}: {} at r = 1", (row.fmt)(yg)),
+            format!("{grad_label}: {}", (row.fmt)(yg)),
             r.to_vec(),
             grad.clone(),
         )
@@ -196,7 +196,7 @@ pub(super) fn render(
     let cols = top.len();
     top.extend(bottom);
     let fig8 = Figure::grid(top, cols).titled(format!(
-        "Fig 8: {} along the gradient and {} random directions ({}, seed {}, training split)",
+        "Fig 8: {} along the gradient and {} random directions ({}, seed {}, training split); legend values at r = 1 (dots)",
         "loss ratio and flip fraction", cfg.random_directions, cfg.arch, first.seed
     ));
     figures.extend(analysis::plot::render(
@@ -210,7 +210,7 @@ pub(super) fn render(
         let ss = &summary.stages[&st.name];
         let mut p = Panel::new(
             format!(
-                "{}: median tau_H/rho_a = {} (gradient {})",
+                "{}: tau_H/rho_a {} (grad {})",
                 column_title(&st.name, ss.stage_accuracy.median_over_seeds),
                 fmt_sig(ss.hessian_ratio_median.median_over_seeds, 3),
                 fmt_sig(ss.hessian_ratio_grad.median_over_seeds, 3)
@@ -254,7 +254,8 @@ pub(super) fn render(
     }
     let cols = panels.len();
     let hess = Figure::grid(panels, cols).with_shared_legend().titled(format!(
-            "Hessian scale 2/vHv vs rho_a: {} random directions and the gradient per stage, {} seed(s); titles: medians over seeds (accuracy too)",
+            "Hessian scale 2/vHv vs rho_a, {} model: {} random directions and the gradient per stage, {} seed(s); titles: medians over seeds",
+            cfg.arch,
             cfg.random_directions,
             runs.len()
         ));
@@ -535,7 +536,7 @@ pub(super) fn render(
         }
     }
     let numbers = format!(
-            "Reference numbers (medians over our seeds; accuracies within {:.0} points, flip fractions within {:.0}, tau_H/rho_a within a factor of {HESSIAN_FACTOR}, other ratios and radii within a factor of {FACTOR}): {}",
+            "Reference numbers (medians over our seeds; accuracies within {:.0} points, flip fractions within {:.0}, tau_H/rho_a within a factor of {HESSIAN_FACTOR}, other ratios and radii within a factor of {FACTOR}; the first r with loss ratio > 2 agrees if our grid step before it meets the author's linear-grid step before the author's value, as each is only known to lie in its step): {}",
             100.0 * ACCURACY_POINTS,
             100.0 * FLIP_POINTS,
             cmp.summary()

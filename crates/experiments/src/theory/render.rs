@@ -193,7 +193,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     for (i, (n, y)) in d.config.taylor_orders.iter().zip(&d.taylor_abs).enumerate() {
         p2.series.push(
             Series::new(format!("|T_{n}(x)|"), d.taylor_x.clone(), y.clone())
-                .color(i + 1)
+                .color(analysis::style::sequential(i, d.config.taylor_orders.len()))
                 .dashed(),
         );
     }
@@ -212,9 +212,11 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
         .map(|n| n.to_string())
         .collect();
     if !zero_at_pole.is_empty() {
+        // At the bottom of the frame, where the curves leave it (a zero
+        // has no place on the log axis).
         p2.annotations.push(Annotation::new(
             pole,
-            0.013,
+            1e-2,
             format!("|T_n(R)| = 0 for n = {}", zero_at_pole.join(", ")),
         ));
     }
@@ -482,11 +484,13 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             )
         };
         let (x, y) = ecdf(ratios);
+        // K is ordered: a sequential scale.
+        let shade = analysis::style::sequential(i, d.calibration.len());
         pc.series
-            .push(Series::new(format!("K = {k}"), x, y).color(i));
+            .push(Series::new(format!("K = {k}"), x, y).color(shade));
         let (x, y) = ecdf(top2);
         pt.series
-            .push(Series::new(format!("K = {k}"), x, y).color(i));
+            .push(Series::new(format!("K = {k}"), x, y).color(shade));
     }
     // Ratio 1 on both panels (rho* = rho_a left, rho_top2 = rho* right):
     // one legend entry.
