@@ -294,7 +294,7 @@ impl ComponentRadii {
             if rho.is_nan() {
                 return (f64::NAN, None);
             }
-            if best.map_or(true, |(b, _)| rho < b) {
+            if best.is_none_or(|(b, _)| rho < b) {
                 best = Some((rho, term));
             }
         }
