@@ -261,7 +261,7 @@ fn planned_experiments_are_named_as_such() {
     let o = ghosts(&[
         "reproduce",
         "--only",
-        "transformer-radii",
+        "natural-instability",
         "--root",
         root.path().to_str().unwrap(),
     ]);

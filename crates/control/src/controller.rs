@@ -2,7 +2,7 @@
 
 use crate::optim::{Optimizer, Proposal};
 use crate::policy::{clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale};
-use crate::{RadiusProbe, Schedule, StepPolicy};
+use crate::{ComponentRadii, RadiusProbe, RadiusTerm, Schedule, StepPolicy};
 use serde::{Deserialize, Serialize};
 use zoo::{Batch, Cache, Mode, Model, ParamVec, Real, State, StepOutput};
 
@@ -21,7 +21,14 @@ pub struct StepLog {
     pub tau: f64,
     /// ρa along the applied step's direction v = p/‖p‖: computed when the
     /// policy needs it (ρ-cap, ρ-set) or logging asks for it, else NaN.
+    /// Under [`StepPolicy::RhoNet`], the network radius ρ_net it sets.
     pub rho_a: f64,
+    /// ρ_out, ρ_attn and ρ_ffn along v when the policy is
+    /// [`StepPolicy::RhoNet`] (spec C8), else NaN.
+    pub radii: ComponentRadii,
+    /// The term attaining ρ_net under [`StepPolicy::RhoNet`] (`None`
+    /// otherwise, or when a radius is NaN).
+    pub binding: Option<RadiusTerm>,
     /// r = τ/ρa, the normalised step (NaN when ρa was not computed).
     pub r: f64,
     /// The scale s applied to the proposed step (0 if no step was taken).
@@ -167,6 +174,8 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
             lr_eff: 0.0,
             tau: 0.0,
             rho_a: f64::NAN,
+            radii: ComponentRadii::NOT_MEASURED,
+            binding: None,
             r: f64::NAN,
             scale: 0.0,
             loss: out.loss,
@@ -190,16 +199,34 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
         if !step_norm.is_finite() {
             return log;
         }
+        // The zero step has no direction: its radius stays NaN.
+        let measured =
+            step_norm > 0.0 && (self.policy.needs_step_radius() || self.logs_rho_at(step));
+        if let (
+            true,
+            StepPolicy::RhoNet {
+                terms,
+                ffn_quantile,
+                ..
+            },
+        ) = (measured, self.policy)
+        {
+            let direction = proposal.step.cast();
+            log.radii =
+                self.measure_components(model, state, batch, &mut cache, &direction, ffn_quantile);
+            (log.rho_a, log.binding) = log.radii.net(terms);
+        }
         let mut measure =
             |direction: &ParamVec<E>| self.measure(model, state, batch, &mut cache, direction);
-        // The zero step has no direction: its radius stays NaN.
-        if step_norm > 0.0 && (self.policy.needs_step_radius() || self.logs_rho_at(step)) {
+        if measured && !matches!(self.policy, StepPolicy::RhoNet { .. }) {
             log.rho_a = measure(&proposal.step.cast())
         }
         let scale = match self.policy {
             StepPolicy::Plain | StepPolicy::ClipGrad { .. } => 1.0,
             StepPolicy::RhoCap { r_target } => rho_cap_scale(step_norm, log.rho_a, r_target),
-            StepPolicy::RhoSet { r_target } => rho_set_scale(step_norm, log.rho_a, r_target),
+            StepPolicy::RhoSet { r_target } | StepPolicy::RhoNet { r_target, .. } => {
+                rho_set_scale(step_norm, log.rho_a, r_target)
+            }
             StepPolicy::GradNormCap => {
                 if grad_norm > 0.0 {
                     let mut descent = grad.clone();
@@ -227,6 +254,32 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
                 .rho_a
         } else {
             self.probe.measure(model, state, batch, direction).rho_a
+        }
+    }
+
+    /// ρ_out, ρ_attn and ρ_ffn along `direction`, reusing the step's
+    /// forward when that is exact.
+    fn measure_components(
+        &self,
+        model: &Model<E>,
+        state: &State<E>,
+        batch: &Batch<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        ffn_quantile: f64,
+    ) -> ComponentRadii {
+        if self.probe.can_reuse_step_forward(state, self.mode) {
+            self.probe.measure_components_reusing(
+                model,
+                state,
+                cache,
+                self.mode,
+                direction,
+                ffn_quantile,
+            )
+        } else {
+            self.probe
+                .measure_components(model, state, batch, direction, ffn_quantile)
         }
     }
 

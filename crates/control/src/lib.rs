@@ -15,8 +15,10 @@
 //!   gradient clipping ([`ClipGrad`](StepPolicy::ClipGrad), C6),
 //!   the paper's ρ-cap ([`RhoCap`](StepPolicy::RhoCap), Prop. 5.2, C1:
 //!   s = min(1, r_target·ρa(v)/‖p‖)), ρ-set ([`RhoSet`](StepPolicy::RhoSet),
-//!   C2: τ = r_target·ρa) and the arch-grid code's gradient-norm variant
-//!   ([`GradNormCap`](StepPolicy::GradNormCap), C5).
+//!   C2: τ = r_target·ρa), the arch-grid code's gradient-norm variant
+//!   ([`GradNormCap`](StepPolicy::GradNormCap), C5) and ρ-set on the
+//!   transformer's network radius ρ_net = min(ρ_out, ρ_attn, ρ_ffn)
+//!   ([`RhoNet`](StepPolicy::RhoNet), C8).
 //! - A [`RadiusProbe`] measures ρa(v) by one exact eval-mode JVP
 //!   ([`zoo::Model::jvp`]) on a sample set, aggregated by
 //!   [`radius::set_rho_a`] (worst sample, or a quantile).
@@ -61,11 +63,13 @@ pub mod schedule;
 
 pub use controller::{Controller, StepLog};
 pub use optim::{
-    apply_scaled, Adam, AdamConfig, AdamMoments, AnyMoments, AnyOptimizer, Optimizer,
-    OptimizerConfig, Proposal, Sgd, SgdMoments, WeightDecay,
+    apply_decayed, apply_scaled, Adam, AdamConfig, AdamMoments, AnyMoments, AnyOptimizer,
+    Optimizer, OptimizerConfig, Proposal, Sgd, SgdMoments, WeightDecay,
 };
-pub use policy::{clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale, StepPolicy};
-pub use probe::{set_radius, ProbeSamples, RadiusProbe, SPREAD_FLOOR};
+pub use policy::{
+    clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale, NetTerms, StepPolicy,
+};
+pub use probe::{set_radius, ComponentRadii, ProbeSamples, RadiusProbe, RadiusTerm, SPREAD_FLOOR};
 pub use radius::Aggregation;
 pub use schedule::{Schedule, Spike};
 

@@ -32,6 +32,10 @@ pub struct Proposal<M> {
     pub step: ParamVec<f64>,
     /// The learning rate p was proposed at.
     pub lr: f64,
+    /// Decoupled weight decay kept out of p ([`WeightDecay::AdamW`]):
+    /// applying s·p sets θ ← θ(1 − s·lr·decay) + s·p. 0 for every other
+    /// optimiser and decay.
+    pub decay: f64,
     /// The optimiser state this step commits when applied (moments updated
     /// from the gradient the proposal was made with).
     pub moments: M,
@@ -86,7 +90,16 @@ pub trait Optimizer {
         proposal: Proposal<Self::Moments>,
         scale: f64,
     ) {
-        apply_scaled(params, &proposal.step, scale);
+        if proposal.decay == 0.0 {
+            apply_scaled(params, &proposal.step, scale);
+        } else {
+            apply_decayed(
+                params,
+                &proposal.step,
+                scale,
+                scale * proposal.lr * proposal.decay,
+            );
+        }
         self.commit(proposal.moments);
     }
 
@@ -110,6 +123,32 @@ pub fn apply_scaled<E: Real>(params: &mut ParamVec<E>, step: &ParamVec<f64>, sca
     );
     for (theta, p) in params.0.iter_mut().zip(&step.0) {
         *theta = zoo::cast(f64_of(*theta) + scale * p);
+    }
+}
+
+/// θ ← θ(1 − `shrink`) + scale·p (AdamW's decoupled decay, then the step),
+/// each coordinate in f64 and rounded to E once.
+///
+/// # Panics
+/// As [`apply_scaled`].
+pub fn apply_decayed<E: Real>(
+    params: &mut ParamVec<E>,
+    step: &ParamVec<f64>,
+    scale: f64,
+    shrink: f64,
+) {
+    assert!(
+        scale.is_finite() && scale >= 0.0,
+        "step scale must be finite and non-negative, got {scale}"
+    );
+    assert_eq!(
+        params.len(),
+        step.len(),
+        "step proposed for a parameter vector of another length"
+    );
+    let keep = 1.0 - shrink;
+    for (theta, p) in params.0.iter_mut().zip(&step.0) {
+        *theta = zoo::cast(f64_of(*theta) * keep + scale * p);
     }
 }
 
@@ -204,6 +243,7 @@ impl Optimizer for Sgd {
         Proposal {
             step: ParamVec(update.iter().map(|u| -lr * u).collect()),
             lr,
+            decay: 0.0,
             moments: SgdMoments {
                 buffer,
                 steps: self.moments.steps + 1,
@@ -231,8 +271,16 @@ pub enum WeightDecay {
     Coupled(f64),
     /// AdamW: p = −lr·(u + wd·θ), i.e. θ(1 − lr·wd) − lr·u. The decay is part
     /// of the proposed step, so ρa is measured along the step actually taken
-    /// (the transformer-radii code measured along u alone, spec C3).
+    /// (the transformer-radii code measured along u alone, spec C3: see
+    /// [`WeightDecay::AdamW`]).
     Decoupled(f64),
+    /// PyTorch `AdamW(weight_decay=wd)` as the transformer-radii code uses
+    /// it (spec C3, §6.8): the proposed step is p = −lr·u without the decay
+    /// (so the direction v = p/‖p‖ = −u/‖u‖ and ‖p‖ = lr·‖u‖ leave it out),
+    /// and applying s·p first decays θ ← θ(1 − s·lr·wd): the decay is scaled
+    /// by the same effective rate lr_eff = s·lr as the step.
+    #[serde(rename = "adamw")]
+    AdamW(f64),
 }
 
 /// Adam's constants.
@@ -347,7 +395,12 @@ impl Optimizer for Adam {
         let (coupled, decoupled) = match weight_decay {
             WeightDecay::Coupled(wd) => (Some(wd), None),
             WeightDecay::Decoupled(wd) => (None, Some(wd)),
-            WeightDecay::None => (None, None),
+            WeightDecay::None | WeightDecay::AdamW(_) => (None, None),
+        };
+        // AdamW's decay stays out of p; `apply` scales it with the step.
+        let decay = match weight_decay {
+            WeightDecay::AdamW(wd) => wd,
+            _ => 0.0,
         };
         let (mut m, mut v, mut step) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         let f32_inputs = (
@@ -370,6 +423,7 @@ impl Optimizer for Adam {
             return Proposal {
                 step: ParamVec(step),
                 lr,
+                decay,
                 moments: AdamMoments { m, v, t },
             };
         }
@@ -395,6 +449,7 @@ impl Optimizer for Adam {
         Proposal {
             step: ParamVec(step),
             lr,
+            decay,
             moments: AdamMoments { m, v, t },
         }
     }
@@ -547,6 +602,7 @@ impl Optimizer for AnyOptimizer {
             Proposal {
                 step: p.step,
                 lr: p.lr,
+                decay: p.decay,
                 moments: f(p.moments),
             }
         }
@@ -712,6 +768,48 @@ mod tests {
         let coupled =
             Adam::with_config(3, cfg(WeightDecay::Coupled(0.01))).propose(&theta, &g, 0.1);
         assert!((coupled.moments.m[0] - 0.1 * (0.1 + 0.01)).abs() < 1e-15);
+    }
+
+    /// AdamW as PyTorch steps it: the proposal is Adam's plain −lr·u, and
+    /// applying it at scale s decays θ by s·lr·wd first (spec C3, §6.8).
+    #[test]
+    fn adamw_keeps_the_decay_out_of_the_direction_and_scales_it_with_the_step() {
+        let theta = ParamVec(THETA.to_vec());
+        let g = ParamVec(G1.to_vec());
+        let plain = Adam::new(3).propose(&theta, &g, 0.1);
+        let cfg = AdamConfig {
+            weight_decay: WeightDecay::AdamW(0.01),
+            ..AdamConfig::default()
+        };
+        let mut adamw = Adam::with_config(3, cfg);
+        let p = adamw.propose(&theta, &g, 0.1);
+        assert_eq!(p.step, plain.step);
+        assert_eq!(p.moments, plain.moments);
+        assert_eq!(p.decay, 0.01);
+        let mut t = theta.clone();
+        adamw.apply(&mut t, p.clone(), 0.5);
+        for i in 0..3 {
+            let want = THETA[i] * (1.0 - 0.5 * 0.1 * 0.01) + 0.5 * plain.step.0[i];
+            assert_eq!(t.0[i], want);
+        }
+        // Scale 1 is torch.optim.AdamW's step: θ(1 − lr·wd) − lr·u.
+        let mut t = theta.clone();
+        Adam::with_config(3, cfg).apply(&mut t, p, 1.0);
+        let u = |i: usize| -plain.step.0[i] / 0.1;
+        for i in 0..3 {
+            assert!((t.0[i] - (THETA[i] * (1.0 - 0.1 * 0.01) - 0.1 * u(i))).abs() < 1e-15);
+        }
+        let yaml: OptimizerConfig =
+            serde_yaml::from_str("kind: adam\nweight_decay: {adamw: 0.0001}\n").unwrap();
+        assert_eq!(
+            yaml,
+            OptimizerConfig::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: WeightDecay::AdamW(1e-4)
+            }
+        );
     }
 
     #[test]

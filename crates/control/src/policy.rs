@@ -13,10 +13,7 @@ use zoo::{ParamVec, Real};
 /// Every optimiser in this crate has p linear in the learning rate, so a
 /// scale s is the same as stepping at lr_eff = s·lr.
 ///
-/// Non-exhaustive: the all-radii policy of the transformer experiment (spec
-/// C8: ρ_net = min(ρ_out, ρ_attn, ρ_ffn) from one JVP along the AdamW step,
-/// then ρ-set with it) is planned as one more variant whose radius comes from
-/// the same [`crate::RadiusProbe`] JVP and its attention/FFN probes.
+/// Non-exhaustive: more policies may come.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -53,10 +50,56 @@ pub enum StepPolicy {
     /// s = min(τ_raw, ρa)/τ_raw applied to the optimiser's step. Adam's real
     /// step is not lr·‖g‖, so this does not bound the applied step's r.
     GradNormCap,
+    /// ρ-set on a network radius (spec C8 with C2, the transformer
+    /// experiment's adaptive modes): one JVP along v = p/‖p‖ with the
+    /// layers' probes gives ρ_out (logit slopes), ρ_attn (attention-score
+    /// tangents) and ρ_ffn (FFN kink distances, [`crate::ComponentRadii`]);
+    /// ρ_net is the smallest of the `terms`, and s = r_target·ρ_net/‖p‖, so
+    /// τ = r_target·ρ_net exactly.
+    RhoNet {
+        /// The normalised step τ/ρ_net every step takes (paper: 1).
+        #[serde(default = "one")]
+        r_target: f64,
+        /// Which radii ρ_net is the minimum of.
+        terms: NetTerms,
+        /// The quantile of the FFN kink distances taken as ρ_ffn (spec C8:
+        /// 0.01).
+        #[serde(default = "ffn_quantile")]
+        ffn_quantile: f64,
+    },
 }
 
 fn one() -> f64 {
     1.0
+}
+
+fn ffn_quantile() -> f64 {
+    0.01
+}
+
+/// The radii a network radius ρ_net takes the minimum of (spec C8 and the
+/// author's code's variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetTerms {
+    /// ρ_net = min(ρ_out, ρ_attn, ρ_ffn): the paper's all-radii controller.
+    AllRadii,
+    /// ρ_net = min(ρ_out, ρ_attn) (the author's code only).
+    AttnOut,
+    /// ρ_net = ρ_out: the plain ρa of the logits.
+    OutputOnly,
+}
+
+impl NetTerms {
+    /// The terms, in the author's order of ties (out, attn, ffn).
+    pub fn terms(self) -> &'static [crate::RadiusTerm] {
+        use crate::RadiusTerm::{Attn, Ffn, Out};
+        match self {
+            NetTerms::AllRadii => &[Out, Attn, Ffn],
+            NetTerms::AttnOut => &[Out, Attn],
+            NetTerms::OutputOnly => &[Out],
+        }
+    }
 }
 
 impl StepPolicy {
@@ -67,7 +110,10 @@ impl StepPolicy {
 
     /// True if the policy needs ρa along the proposed step itself.
     pub fn needs_step_radius(&self) -> bool {
-        matches!(self, StepPolicy::RhoCap { .. } | StepPolicy::RhoSet { .. })
+        matches!(
+            self,
+            StepPolicy::RhoCap { .. } | StepPolicy::RhoSet { .. } | StepPolicy::RhoNet { .. }
+        )
     }
 
     /// Check values serde cannot (positive finite `max_norm`, `r_target`).
@@ -75,6 +121,19 @@ impl StepPolicy {
         let (key, value) = match *self {
             StepPolicy::ClipGrad { max_norm } => ("policy.max_norm", max_norm),
             StepPolicy::RhoCap { r_target } | StepPolicy::RhoSet { r_target } => {
+                ("policy.r_target", r_target)
+            }
+            StepPolicy::RhoNet {
+                r_target,
+                ffn_quantile,
+                ..
+            } => {
+                if !(0.0..=1.0).contains(&ffn_quantile) {
+                    return Err(InvalidSetting::new(
+                        "policy.ffn_quantile",
+                        format!("must be a quantile in [0, 1], got {ffn_quantile}"),
+                    ));
+                }
                 ("policy.r_target", r_target)
             }
             StepPolicy::Plain | StepPolicy::GradNormCap => return Ok(()),
@@ -180,6 +239,22 @@ mod tests {
         assert_eq!(p, StepPolicy::ClipGrad { max_norm: 1.0 });
         let p: StepPolicy = serde_yaml::from_str("kind: grad-norm-cap\n").unwrap();
         assert_eq!(p, StepPolicy::GradNormCap);
+        let p: StepPolicy = serde_yaml::from_str("kind: rho-net\nterms: all-radii\n").unwrap();
+        assert_eq!(
+            p,
+            StepPolicy::RhoNet {
+                r_target: 1.0,
+                terms: NetTerms::AllRadii,
+                ffn_quantile: 0.01
+            }
+        );
+        assert!(StepPolicy::RhoNet {
+            r_target: 1.0,
+            terms: NetTerms::OutputOnly,
+            ffn_quantile: 1.5
+        }
+        .validate()
+        .is_err());
         assert!(serde_yaml::from_str::<StepPolicy>("kind: rho-cap\nr: 1\n").is_err());
         assert!(serde_yaml::from_str::<StepPolicy>("kind: rho-clamp\n").is_err());
         assert!(StepPolicy::RhoCap { r_target: 0.0 }.validate().is_err());

@@ -1,7 +1,9 @@
 //! ρa along a step: one exact JVP on a sample set, aggregated by `radius`.
 
+use crate::NetTerms;
 use radius::{Aggregation, SetRadius};
-use zoo::{Batch, Cache, Matrix, Mode, Model, ParamVec, Real, State};
+use serde::{Deserialize, Serialize};
+use zoo::{Batch, Cache, Matrix, Mode, Model, ParamVec, Probe, ProbeKind, Real, State};
 
 /// The floor on the aggregated spread: ρa = π / max(Δa, 1e-12) (spec §2),
 /// so a direction that moves every logit alike gets a huge but finite radius.
@@ -27,10 +29,10 @@ pub enum ProbeSamples<E: Real> {
 /// The JVP runs in eval mode ([`Model::jvp`]): BatchNorm uses its running
 /// statistics, as the spec computes every radius.
 ///
-/// Extension point: the all-radii policy of the transformer experiment (spec
-/// C8, ρ_net = min(ρ_out, ρ_attn, ρ_ffn)) needs the same single JVP plus the
-/// attention-score and FFN probes that [`zoo::Jvp::probes`] already carries;
-/// it will be a new way to reduce one JVP here, not a second JVP.
+/// The transformer experiment's network radius (spec C8, ρ_net =
+/// min(ρ_out, ρ_attn, ρ_ffn)) reduces the same single JVP another way: with
+/// the layers' attention-score and FFN probes ([`zoo::Jvp::probes`]), see
+/// [`RadiusProbe::measure_components`] and [`ComponentRadii`].
 #[derive(Debug, Clone)]
 pub struct RadiusProbe<E: Real> {
     /// The inputs ρa is measured on.
@@ -127,6 +129,188 @@ impl<E: Real> RadiusProbe<E> {
             self.aggregation,
             model.temperature,
         )
+    }
+}
+
+impl<E: Real> RadiusProbe<E> {
+    /// ρ_out, ρ_attn and ρ_ffn ([`ComponentRadii`]) along the unit direction
+    /// of `direction`, by one eval-mode exact JVP with the layers' probes
+    /// on the probe's sample set (`batch` as in [`RadiusProbe::measure`]).
+    pub fn measure_components(
+        &self,
+        model: &Model<E>,
+        state: &State<E>,
+        batch: &Batch<E>,
+        direction: &ParamVec<E>,
+        ffn_quantile: f64,
+    ) -> ComponentRadii {
+        let x = match &self.samples {
+            ProbeSamples::CurrentBatch => &batch.x,
+            ProbeSamples::Inputs(x) => x,
+        };
+        let jvp = model.jvp_probed(state, x, &direction.normalized());
+        ComponentRadii::from_tangent(
+            &jvp.slopes,
+            &jvp.probes,
+            model.classes,
+            self.aggregation,
+            model.temperature,
+            ffn_quantile,
+        )
+    }
+
+    /// As [`RadiusProbe::measure_components`], reusing the training step's
+    /// forward record (one probed tangent pass, no forward); call only when
+    /// [`RadiusProbe::can_reuse_step_forward`] holds.
+    pub fn measure_components_reusing(
+        &self,
+        model: &Model<E>,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        mode: Mode,
+        direction: &ParamVec<E>,
+        ffn_quantile: f64,
+    ) -> ComponentRadii {
+        debug_assert!(self.can_reuse_step_forward(state, mode));
+        let (slopes, probes) = model.tangent_probed(state, cache, &direction.normalized(), mode);
+        ComponentRadii::from_tangent(
+            &slopes,
+            &probes,
+            model.classes,
+            self.aggregation,
+            model.temperature,
+            ffn_quantile,
+        )
+    }
+}
+
+/// A term of the network radius ρ_net (spec C8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RadiusTerm {
+    /// ρ_out: the logits' ρa = π / max_x Δa(x).
+    Out,
+    /// ρ_attn: the attention scores' radius.
+    Attn,
+    /// ρ_ffn: the FFN kink-distance quantile.
+    Ffn,
+}
+
+impl RadiusTerm {
+    /// The field's name: "rho_out", "rho_attn", "rho_ffn".
+    pub fn name(self) -> &'static str {
+        match self {
+            RadiusTerm::Out => "rho_out",
+            RadiusTerm::Attn => "rho_attn",
+            RadiusTerm::Ffn => "rho_ffn",
+        }
+    }
+}
+
+/// The three radii of one probed JVP along a unit direction v (spec C8,
+/// paper Table 2). NaN where not measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRadii {
+    /// ρ_out = π·T / max(Δa(S), 1e-12): the logit slopes a = J_z v
+    /// aggregated over the sample set S as the probe says (worst sample).
+    pub rho_out: f64,
+    /// ρ_attn = π / max(max over (layer, sample, head, query) of the spread
+    /// over keys of the score tangents ṡ (s = q·k/√d_h, before the
+    /// softmax), 1e-12); +inf for a model without attention probes.
+    pub rho_attn: f64,
+    /// ρ_ffn = the `ffn_quantile` quantile (linear interpolation) of
+    /// |h|/max(|ḣ|, 1e-12) over every FFN pre-activation h (every layer,
+    /// sample, token and unit; [`radius::rho_ffn`]); +inf for a model
+    /// without FFN probes.
+    pub rho_ffn: f64,
+}
+
+impl ComponentRadii {
+    /// Nothing measured: every radius NaN.
+    pub const NOT_MEASURED: ComponentRadii = ComponentRadii {
+        rho_out: f64::NAN,
+        rho_attn: f64::NAN,
+        rho_ffn: f64::NAN,
+    };
+
+    /// The radius of one term.
+    pub fn get(&self, term: RadiusTerm) -> f64 {
+        match term {
+            RadiusTerm::Out => self.rho_out,
+            RadiusTerm::Attn => self.rho_attn,
+            RadiusTerm::Ffn => self.rho_ffn,
+        }
+    }
+
+    /// The radii from one tangent pass: its logit slopes (rows × `classes`)
+    /// and the probes it reported ([`ProbeKind::AttentionScores`] rows are
+    /// (sample, head, query) with one column per key;
+    /// [`ProbeKind::FfnPreActivation`] entries are units). Other probes
+    /// are ignored.
+    pub fn from_tangent<E: Real>(
+        slopes: &Matrix<E>,
+        probes: &[Probe<E>],
+        classes: usize,
+        aggregation: Aggregation,
+        temperature: f64,
+        ffn_quantile: f64,
+    ) -> Self {
+        let rho_out = set_radius(&slopes.data, classes, aggregation, temperature).rho_a;
+        let of = |kind: ProbeKind| probes.iter().filter(move |p| p.kind == kind);
+        // ρ_attn: the smallest per-layer radius is π over the largest
+        // spread of all layers.
+        let rho_attn = of(ProbeKind::AttentionScores)
+            .map(|p| set_radius(&p.tangent.data, p.tangent.cols, Aggregation::Max, 1.0).rho_a)
+            .fold(f64::INFINITY, nan_min);
+        let units: usize = of(ProbeKind::FfnPreActivation)
+            .map(|p| p.value.data.len())
+            .sum();
+        let mut distances = Vec::with_capacity(units);
+        for p in of(ProbeKind::FfnPreActivation) {
+            distances.extend(
+                p.value
+                    .data
+                    .iter()
+                    .zip(&p.tangent.data)
+                    .map(|(&h, &h_dot)| radius::kink_distance(zoo::to_f64(h), zoo::to_f64(h_dot))),
+            );
+        }
+        let rho_ffn = radius::rho_ffn(&mut distances, ffn_quantile);
+        ComponentRadii {
+            rho_out,
+            rho_attn,
+            rho_ffn,
+        }
+    }
+
+    /// ρ_net over `terms` and the term attaining it (ties go to the first
+    /// in the order out, attn, ffn, as the author's binding counts do). A
+    /// NaN term gives a NaN ρ_net and no binding term: a broken JVP never
+    /// looks safe.
+    pub fn net(&self, terms: NetTerms) -> (f64, Option<RadiusTerm>) {
+        let mut best: Option<(f64, RadiusTerm)> = None;
+        for &term in terms.terms() {
+            let rho = self.get(term);
+            if rho.is_nan() {
+                return (f64::NAN, None);
+            }
+            if best.is_none_or(|(b, _)| rho < b) {
+                best = Some((rho, term));
+            }
+        }
+        match best {
+            Some((rho, term)) => (rho, Some(term)),
+            None => (f64::NAN, None),
+        }
+    }
+}
+
+/// min that keeps NaN.
+fn nan_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
     }
 }
 

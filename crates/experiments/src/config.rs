@@ -104,6 +104,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/temperature-fingerprint.yaml"),
     ),
     (
+        "transformer-radii.yaml",
+        include_str!("../../../configs/transformer-radii.yaml"),
+    ),
+    (
+        "quick/transformer-radii.yaml",
+        include_str!("../../../configs/quick/transformer-radii.yaml"),
+    ),
+    (
         "arch-grid.yaml",
         include_str!("../../../configs/arch-grid.yaml"),
     ),

@@ -28,6 +28,7 @@ pub mod runner;
 pub mod study;
 pub mod temperature_fingerprint;
 pub mod theory;
+pub mod transformer_radii;
 
 pub use config::ConfigError;
 pub use context::Context;
@@ -98,6 +99,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &temperature_fingerprint::TemperatureFingerprint,
         &lr_spike::LrSpike,
         &arch_grid::ArchGrid,
+        &transformer_radii::TransformerRadii,
         &overhead::Overhead,
     ]
 }

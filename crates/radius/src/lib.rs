@@ -20,6 +20,7 @@
 //! | π T / Δa (temperature) | [`rho_a_tempered`] |
 //! | KL(p(τ)‖p(0)) ≈ (τ²/2) Var(a), remainder ≤ \|τ\|³Δa³/(18√3) | [`kl`] |
 //! | σ(δ)(1 − σ(δ)) vs √(δ² + π²) (Appendix 5) | [`logistic`] |
+//! | kink distance \|h\|/\|ḣ\| (Appendix 2); ρ_ffn = its 1% quantile (Table 2) | [`kink_distance`], [`rho_ffn`] |
 //!
 //! Architecture invariant: this crate knows nothing of tensors, models or
 //! files. It is the one place the paper's formulas live.
@@ -28,13 +29,15 @@
 
 pub mod binary;
 pub mod exact;
+pub mod kink;
 pub mod kl;
 pub mod logistic;
 pub mod spread;
 
 pub use binary::{binary_ghost, binary_radius, top2, Top2};
 pub use exact::{exact_radius, ExactError, ExactRadius};
+pub use kink::{kink_distance, rho_ffn, KINK_TANGENT_FLOOR};
 pub use spread::{
-    delta_a, normalized_step, normalized_step_tempered, quantile, rho_a, rho_a_from_delta,
-    rho_a_tempered, set_rho_a, spreads_of_rows, Aggregation, SetRadius,
+    delta_a, normalized_step, normalized_step_tempered, quantile, quantile_in_place, rho_a,
+    rho_a_from_delta, rho_a_tempered, set_rho_a, spreads_of_rows, Aggregation, SetRadius,
 };
