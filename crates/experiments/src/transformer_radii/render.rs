@@ -27,8 +27,8 @@ impl RunMode {
             RunMode::AllRadii => 0,
             RunMode::AttnOut => 6,
             RunMode::OutputOnly => 3,
-            RunMode::Fixed(m) if m == 1.0 => 2,
-            RunMode::Fixed(m) if m == 16.0 => 4,
+            RunMode::Fixed(1.0) => 2,
+            RunMode::Fixed(16.0) => 4,
             RunMode::Fixed(_) => 5,
         }
     }
@@ -138,7 +138,8 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
         );
         p.y_log = true;
         p.x_range = Some((0.0, cfg.last_step as f64));
-        let radii: [(&str, usize, fn(&RadiiRun) -> &Vec<f64>); 3] = [
+        type Column = fn(&RadiiRun) -> &Vec<f64>;
+        let radii: [(&str, usize, Column); 3] = [
             ("rho_ffn (1% kink-distance quantile)", 2, |r| &r.rho_ffn),
             ("rho_out (logits)", 0, |r| &r.rho_out),
             ("rho_attn (attention scores)", 1, |r| &r.rho_attn),
