@@ -132,9 +132,9 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
         .collect();
     if !all.is_empty() {
         let mut p = Panel::new(
-            "all-radii: the three radii along the step",
+            "rho_net = min(rho_ffn, rho_out, rho_attn)",
             "step",
-            "radius (median and IQR over seeds)",
+            "radius along the step",
         );
         p.y_log = true;
         p.x_range = Some((0.0, cfg.last_step as f64));
@@ -149,9 +149,10 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
             p.bands.push(Band::new("", x.clone(), lo, hi).color(c));
             p.series.push(Series::new(label, x.clone(), mid).color(c));
         }
-        let fig = Figure::single(p).with_shared_legend().titled(
-            "Fig 11 companion (Table 2): rho_net = min(rho_ffn, rho_out, rho_attn) of the all-radii runs",
-        );
+        let fig = Figure::single(p).with_shared_legend().titled(format!(
+            "Table 2's radii: all-radii, median and IQR over {} seeds",
+            all.len()
+        ));
         files.extend(analysis::plot::render(
             &fig,
             &dir.join("fig11b_transformer_radii_terms"),
@@ -383,6 +384,9 @@ pub(super) fn render(
         "Table 2's phases are the paper's (the author's code only totals the binding counts over all logged points: argmin over the finite radii, ties to rho_out, then rho_attn, then rho_ffn, as here). The paper's figure draws the training loss floored at 1e-6 (`np.maximum(med, 1e-6)` in the author's plot code), so its output-only curve at about 1e-6 is the floor: it says the loss is at most about 1e-6, not that it is 1e-6; we compare it as such and draw the loss unfloored.".into(),
         checks.text_vs_figure(cfg),
     ]);
+    if let Some(note) = attn_out_note(cfg, runs) {
+        notes.push(note);
+    }
     if !summary.stopped_runs.is_empty() {
         notes.push(format!(
             "Runs that stopped (a refused step: non-finite loss, gradient or radius; the remaining points are NaN, drawn at the loss panel's top edge): {}.",
@@ -397,6 +401,32 @@ pub(super) fn render(
         verdict,
         notes,
     })
+}
+
+/// How often ρ_attn bound the attn-out runs, and whether they therefore
+/// equal output-only's (None when either mode is not run).
+fn attn_out_note(cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Option<String> {
+    if !(cfg.modes.contains(&RunMode::AttnOut) && cfg.modes.contains(&RunMode::OutputOnly)) {
+        return None;
+    }
+    let of = |m: RunMode| runs.iter().filter(move |r| r.mode == m);
+    let points: usize = of(RunMode::AttnOut).map(|r| r.binding.len()).sum();
+    let attn: usize = of(RunMode::AttnOut)
+        .map(|r| r.binding.iter().filter(|&&b| b == Binding::Attn).count())
+        .sum();
+    let same = of(RunMode::AttnOut)
+        .zip(of(RunMode::OutputOnly))
+        .all(|(a, o)| {
+            a.seed == o.seed
+                && a.loss
+                    .iter()
+                    .zip(&o.loss)
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+        });
+    Some(format!(
+        "attn-out (the author's code only; not in the paper's figure): rho_attn attains min(rho_out, rho_attn) at {attn} of its {points} logged points; its logged losses {} output-only's bit for bit (one step bound by rho_attn, logged or not, makes the two runs part).",
+        if same { "equal" } else { "differ from" }
+    ))
 }
 
 /// Facts the verdict and the notes state, computed from the summary and
