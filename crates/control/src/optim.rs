@@ -788,16 +788,15 @@ mod tests {
         assert_eq!(p.decay, 0.01);
         let mut t = theta.clone();
         adamw.apply(&mut t, p.clone(), 0.5);
-        for i in 0..3 {
-            let want = THETA[i] * (1.0 - 0.5 * 0.1 * 0.01) + 0.5 * plain.step.0[i];
-            assert_eq!(t.0[i], want);
+        for ((got, theta), p) in t.0.iter().zip(THETA).zip(&plain.step.0) {
+            assert_eq!(*got, theta * (1.0 - 0.5 * 0.1 * 0.01) + 0.5 * p);
         }
         // Scale 1 is torch.optim.AdamW's step: θ(1 − lr·wd) − lr·u.
         let mut t = theta.clone();
         Adam::with_config(3, cfg).apply(&mut t, p, 1.0);
-        let u = |i: usize| -plain.step.0[i] / 0.1;
-        for i in 0..3 {
-            assert!((t.0[i] - (THETA[i] * (1.0 - 0.1 * 0.01) - 0.1 * u(i))).abs() < 1e-15);
+        for ((got, theta), p) in t.0.iter().zip(THETA).zip(&plain.step.0) {
+            let u = -p / 0.1;
+            assert!((got - (theta * (1.0 - 0.1 * 0.01) - 0.1 * u)).abs() < 1e-15);
         }
         let yaml: OptimizerConfig =
             serde_yaml::from_str("kind: adam\nweight_decay: {adamw: 0.0001}\n").unwrap();

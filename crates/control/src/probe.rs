@@ -149,14 +149,16 @@ impl<E: Real> RadiusProbe<E> {
             ProbeSamples::Inputs(x) => x,
         };
         let jvp = model.jvp_probed(state, x, &direction.normalized());
-        ComponentRadii::from_tangent(
+        let radii = ComponentRadii::from_tangent(
             &jvp.slopes,
             &jvp.probes,
             model.classes,
             self.aggregation,
             model.temperature,
             ffn_quantile,
-        )
+        );
+        model.recycle_probes(jvp.probes);
+        radii
     }
 
     /// As [`RadiusProbe::measure_components`], reusing the training step's
@@ -173,14 +175,16 @@ impl<E: Real> RadiusProbe<E> {
     ) -> ComponentRadii {
         debug_assert!(self.can_reuse_step_forward(state, mode));
         let (slopes, probes) = model.tangent_probed(state, cache, &direction.normalized(), mode);
-        ComponentRadii::from_tangent(
+        let radii = ComponentRadii::from_tangent(
             &slopes,
             &probes,
             model.classes,
             self.aggregation,
             model.temperature,
             ffn_quantile,
-        )
+        );
+        model.recycle_probes(probes);
+        radii
     }
 }
 
@@ -260,22 +264,10 @@ impl ComponentRadii {
         // ρ_attn: the smallest per-layer radius is π over the largest
         // spread of all layers.
         let rho_attn = of(ProbeKind::AttentionScores)
-            .map(|p| set_radius(&p.tangent.data, p.tangent.cols, Aggregation::Max, 1.0).rho_a)
+            .map(|p| rho_of_rows(&p.tangent))
             .fold(f64::INFINITY, nan_min);
-        let units: usize = of(ProbeKind::FfnPreActivation)
-            .map(|p| p.value.data.len())
-            .sum();
-        let mut distances = Vec::with_capacity(units);
-        for p in of(ProbeKind::FfnPreActivation) {
-            distances.extend(
-                p.value
-                    .data
-                    .iter()
-                    .zip(&p.tangent.data)
-                    .map(|(&h, &h_dot)| radius::kink_distance(zoo::to_f64(h), zoo::to_f64(h_dot))),
-            );
-        }
-        let rho_ffn = radius::rho_ffn(&mut distances, ffn_quantile);
+        let ffn: Vec<&Probe<E>> = of(ProbeKind::FfnPreActivation).collect();
+        let rho_ffn = ffn_radius(&ffn, ffn_quantile);
         ComponentRadii {
             rho_out,
             rho_attn,
@@ -303,6 +295,57 @@ impl ComponentRadii {
             None => (f64::NAN, None),
         }
     }
+}
+
+/// [`radius::rho_ffn`] of the FFN probes, on their own f32 or f64 values
+/// (no copy).
+fn ffn_radius<E: Real>(probes: &[&Probe<E>], q: f64) -> f64 {
+    use std::any::Any;
+    fn pairs<'a, T: 'static>(probes: &[&'a Probe<impl Real>]) -> Option<Vec<(&'a [T], &'a [T])>> {
+        probes
+            .iter()
+            .map(|p| {
+                let h = (&p.value.data as &dyn Any).downcast_ref::<Vec<T>>()?;
+                let d = (&p.tangent.data as &dyn Any).downcast_ref::<Vec<T>>()?;
+                Some((&h[..], &d[..]))
+            })
+            .collect()
+    }
+    if let Some(s) = pairs::<f32>(probes) {
+        radius::rho_ffn(&s, q)
+    } else if let Some(s) = pairs::<f64>(probes) {
+        radius::rho_ffn(&s, q)
+    } else {
+        let wide: Vec<(Vec<f64>, Vec<f64>)> = probes
+            .iter()
+            .map(|p| {
+                let f = |v: &[E]| v.iter().map(|&x| zoo::to_f64(x)).collect::<Vec<f64>>();
+                (f(&p.value.data), f(&p.tangent.data))
+            })
+            .collect();
+        let s: Vec<(&[f64], &[f64])> = wide.iter().map(|(h, d)| (&h[..], &d[..])).collect();
+        radius::rho_ffn(&s, q)
+    }
+}
+
+/// π / max(largest spread of a row of `m`, 1e-12),
+/// as [`set_radius`] with `Aggregation::Max` at T = 1, on the probe's own
+/// f32 or f64 values ([`radius::max_row_spread`], no copy). NaN anywhere
+/// gives NaN.
+fn rho_of_rows<E: Real>(m: &Matrix<E>) -> f64 {
+    use std::any::Any;
+    let (values, cols) = (&m.data as &dyn Any, m.cols);
+    let spread = if let Some(v) = values.downcast_ref::<Vec<f32>>() {
+        radius::max_row_spread(v, cols)
+    } else if let Some(v) = values.downcast_ref::<Vec<f64>>() {
+        radius::max_row_spread(v, cols)
+    } else {
+        unreachable!("zoo::Real is f32 or f64")
+    };
+    if spread.is_nan() {
+        return f64::NAN;
+    }
+    radius::rho_a_from_delta(spread.max(SPREAD_FLOOR))
 }
 
 /// min that keeps NaN.

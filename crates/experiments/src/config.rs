@@ -112,6 +112,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/transformer-radii.yaml"),
     ),
     (
+        "bench/transformer-radii.yaml",
+        include_str!("../../../configs/bench/transformer-radii.yaml"),
+    ),
+    (
+        "bench/one-seed/transformer-radii.yaml",
+        include_str!("../../../configs/bench/one-seed/transformer-radii.yaml"),
+    ),
+    (
         "arch-grid.yaml",
         include_str!("../../../configs/arch-grid.yaml"),
     ),

@@ -38,6 +38,7 @@ pub use binary::{binary_ghost, binary_radius, top2, Top2};
 pub use exact::{exact_radius, ExactError, ExactRadius};
 pub use kink::{kink_distance, rho_ffn, KINK_TANGENT_FLOOR};
 pub use spread::{
-    delta_a, normalized_step, normalized_step_tempered, quantile, quantile_in_place, rho_a,
-    rho_a_from_delta, rho_a_tempered, set_rho_a, spreads_of_rows, Aggregation, SetRadius,
+    delta_a, max_row_spread, normalized_step, normalized_step_tempered, quantile,
+    quantile_in_place, rho_a, rho_a_from_delta, rho_a_tempered, set_rho_a, spreads_of_rows,
+    Aggregation, SetRadius,
 };

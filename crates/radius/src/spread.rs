@@ -68,6 +68,39 @@ pub fn spreads_of_rows(slopes: &[f64], k: usize) -> Vec<f64> {
     slopes.chunks_exact(k).map(delta_a).collect()
 }
 
+/// The largest spread Δ = max − min of a row over the rows of a row-major
+/// matrix of `width` columns, for f32 or f64 values (widened exactly): the
+/// same number as the largest [`delta_a`] of the rows, without a copy. The
+/// attention radius ρ_attn = π / this over the score tangents (spec C8).
+/// No rows (or rows of fewer than two values) give 0; a NaN gives NaN.
+///
+/// # Panics
+/// If `width == 0` or `values.len()` is not a multiple of `width`.
+pub fn max_row_spread<T: Copy + Into<f64>>(values: &[T], width: usize) -> f64 {
+    assert!(
+        width > 0 && values.len().is_multiple_of(width),
+        "matrix of {} values is not n x {width}",
+        values.len()
+    );
+    let mut worst = 0.0f64;
+    let mut nan = false;
+    for row in values.chunks_exact(width) {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &v in row {
+            let v: f64 = v.into();
+            nan |= v.is_nan();
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        worst = worst.max(hi - lo);
+    }
+    if nan {
+        f64::NAN
+    } else {
+        worst
+    }
+}
+
 /// How per-sample spreads are combined into one radius for a sample set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Aggregation {
@@ -167,19 +200,21 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
 /// too low, the whole slice is. Empty input or any NaN gives NaN.
 pub fn quantile_in_place(values: &mut [f64], q: f64) -> f64 {
     let n = values.len();
-    if n == 0 || values.iter().any(|v| v.is_nan()) {
+    if n == 0 {
         return f64::NAN;
     }
     let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
-    let (a, b) = low_order_statistics(values, lo, hi);
-    a + (b - a) * (pos - lo as f64)
+    match low_order_statistics(values, lo, hi) {
+        Some((a, b)) => a + (b - a) * (pos - lo as f64),
+        None => f64::NAN,
+    }
 }
 
 /// The order statistics of ranks `lo` and `hi` (`hi` is `lo` or `lo + 1`,
-/// below `values.len()`), NaN-free input.
-fn low_order_statistics(values: &mut [f64], lo: usize, hi: usize) -> (f64, f64) {
+/// below `values.len()`); `None` if a value is NaN.
+fn low_order_statistics(values: &mut [f64], lo: usize, hi: usize) -> Option<(f64, f64)> {
     const STRIDE: usize = 64;
     let n = values.len();
     if n >= 1 << 14 && hi < n / 8 {
@@ -190,18 +225,33 @@ fn low_order_statistics(values: &mut [f64], lo: usize, hi: usize) -> (f64, f64) 
         if want < sample.len() {
             let threshold = *sample.select_nth_unstable_by(want, f64::total_cmp).1;
             // Every value ordered below one kept is kept (v ≤ t), so the
-            // kept values' lowest order statistics are the slice's.
-            let mut kept: Vec<f64> = values.iter().copied().filter(|&v| v <= threshold).collect();
+            // kept values' lowest order statistics are the slice's. The
+            // same pass looks for NaN (never ≤ t).
+            let mut kept = Vec::with_capacity(2 * (want + 1) * STRIDE);
+            let mut nan = false;
+            for &v in values.iter() {
+                if v <= threshold {
+                    kept.push(v);
+                } else {
+                    nan |= v.is_nan();
+                }
+            }
+            if nan {
+                return None;
+            }
             if kept.len() > hi {
-                return select_pair(&mut kept, lo, hi);
+                return Some(select_pair(&mut kept, lo, hi));
             }
         }
     }
-    select_pair(values, lo, hi)
+    if values.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    Some(select_pair(values, lo, hi))
 }
 
 /// Ranks `lo` and `hi` ∈ {lo, lo + 1} by selection.
-fn select_pair(values: &mut [f64], lo: usize, hi: usize) -> (f64, f64) {
+pub(crate) fn select_pair(values: &mut [f64], lo: usize, hi: usize) -> (f64, f64) {
     let (_, a, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
     let a = *a;
     let b = if hi == lo {
@@ -284,6 +334,20 @@ mod tests {
         assert_eq!(quantile_in_place(&mut v, 0.05), want);
         assert!(quantile_in_place(&mut [], 0.5).is_nan());
         assert!(quantile_in_place(&mut [1.0, f64::NAN], 0.5).is_nan());
+    }
+
+    #[test]
+    fn max_row_spread_is_the_largest_delta_a() {
+        let m = [0.0f32, 1.0, -2.0, 5.0, 5.0, 5.0, 0.5, 0.25, 3.0];
+        let rows = spreads_of_rows(&m.iter().map(|&v| v as f64).collect::<Vec<_>>(), 3);
+        assert_eq!(
+            max_row_spread(&m, 3),
+            rows.iter().copied().fold(0.0, f64::max)
+        );
+        assert_eq!(max_row_spread(&m, 3), 3.0);
+        assert_eq!(max_row_spread::<f64>(&[], 4), 0.0);
+        assert_eq!(max_row_spread(&[7.0f64], 1), 0.0);
+        assert!(max_row_spread(&[1.0f32, f32::NAN, 0.0, 0.0], 2).is_nan());
     }
 
     #[test]

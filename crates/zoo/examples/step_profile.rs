@@ -4,7 +4,9 @@
 //! (dfdx backend) or `... -- cnn-bn 20 --fast` (the fast f32 backend);
 //! `--tangent` adds to each step the train-mode tangent along a random
 //! direction over the step's own forward (what a controller does), and
-//! reports the tangent pass's own time and its ratio to the rest of the step.
+//! reports the tangent pass's own time and its ratio to the rest of the step;
+//! `--probes` makes that tangent report the layers' probes (every row, as
+//! transformer-radii's all-radii step does).
 //! `--rows N` sets the batch (default 1258: the 70/30 permutation split's
 //! training rows that the 5x target names; arch-grid uses 1438).
 //! One untimed warm-up step runs first (first-touch page faults, caches).
@@ -13,7 +15,8 @@ use zoo::{arch, ArchConfig, Backend, Batch, Mode, ParamVec};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let fast = args.iter().any(|a| a == "--fast");
-    let tangent = args.iter().any(|a| a == "--tangent");
+    let probed = args.iter().any(|a| a == "--probes");
+    let tangent = probed || args.iter().any(|a| a == "--tangent");
     let rows: usize = match args.iter().position(|a| a == "--rows") {
         Some(i) => args
             .get(i + 1)
@@ -50,7 +53,11 @@ fn main() -> anyhow::Result<()> {
         let mut tangent_ms = 0.0;
         if let Some(frozen) = frozen {
             let t = std::time::Instant::now();
-            model.tangent(&frozen, &mut out.cache, &direction, Mode::Train);
+            if probed {
+                model.tangent_probed(&frozen, &mut out.cache, &direction, Mode::Train);
+            } else {
+                model.tangent(&frozen, &mut out.cache, &direction, Mode::Train);
+            }
             tangent_ms = 1e3 * t.elapsed().as_secs_f64();
         }
         state.params.axpy(-1e-3, &out.grad);
@@ -83,7 +90,11 @@ fn main() -> anyhow::Result<()> {
         "{name} ({:?} backend, {} rows per step{}): {mean:.1} ms per full-batch step (median {:.1}, min {:.1}{cpu})",
         model.backend(),
         idx.len(),
-        if tangent { ", with a tangent" } else { "" },
+        match (tangent, probed) {
+            (_, true) => ", with a probed tangent",
+            (true, false) => ", with a tangent",
+            _ => "",
+        },
         median.unwrap_or(f64::NAN),
         min.unwrap_or(f64::NAN),
     );

@@ -624,6 +624,27 @@ impl<E: Real> Model<E> {
         (a, probes)
     }
 
+    /// Hand the buffers of probes from [`Model::tangent_probed`] or
+    /// [`Model::jvp_probed`] back to the fast backend's per-thread pool, so
+    /// that the next probed pass reuses them instead of page-faulting fresh
+    /// memory (values are never affected: pooled buffers are written in
+    /// full before they are read). Other probes are simply dropped.
+    pub fn recycle_probes(&self, probes: Vec<Probe<E>>) {
+        if !matches!(self.engine, Engine::Fast(_)) {
+            return;
+        }
+        for p in probes {
+            for data in [p.value.data, p.tangent.data] {
+                if let Some(v) = (Box::new(data) as Box<dyn std::any::Any>)
+                    .downcast::<Vec<f32>>()
+                    .ok()
+                {
+                    crate::fast::recycle(*v);
+                }
+            }
+        }
+    }
+
     /// Exact JVP of the logits along `direction` (an eval-mode forward plus
     /// its tangent pass; BatchNorm uses running statistics).
     ///

@@ -245,7 +245,7 @@ impl crate::config::Validate for TransformerRadiiConfig {
 impl TransformerRadiiConfig {
     /// True if step `t` is logged.
     pub fn logs_at(&self, t: usize) -> bool {
-        t % self.log_every == 0 || t == self.last_step
+        t.is_multiple_of(self.log_every) || t == self.last_step
     }
 
     /// The logged steps, in order.

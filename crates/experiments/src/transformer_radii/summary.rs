@@ -50,6 +50,11 @@ pub struct FinalSummary {
     /// Median lr_eff of the last step.
     #[serde(with = "nullable_f64")]
     pub lr_eff_median: f64,
+    /// Median lr_eff over the logged points of the last phase of Table 2
+    /// (steps 800-1200 at paper scale), pooled over seeds: the level a
+    /// reader takes off the figure's jagged curve.
+    #[serde(with = "nullable_f64")]
+    pub lr_eff_late_median: f64,
     /// Median lr_eff of the first step.
     #[serde(with = "nullable_f64")]
     pub lr_eff_first_median: f64,
@@ -158,6 +163,7 @@ pub(super) fn summarize(
             last: r.binding.last().copied().unwrap_or(Binding::None),
         })
         .collect();
+    let late_start = cfg.phases.last().map_or(0, |p| p.start);
     let mut final_ = BTreeMap::new();
     for &mode in &cfg.modes {
         let mine: Vec<&RadiiRun> = runs.iter().filter(|r| r.mode == mode).collect();
@@ -190,6 +196,14 @@ pub(super) fn summarize(
                 acc_q25: acc[0],
                 acc_q75: acc[2],
                 lr_eff_median: nan_median(&lasts(|r| &r.lr_eff)),
+                lr_eff_late_median: nan_median(
+                    &mine
+                        .iter()
+                        .flat_map(|r| r.step.iter().zip(&r.lr_eff))
+                        .filter(|(&t, _)| t as usize >= late_start)
+                        .map(|(_, &lr)| lr)
+                        .collect::<Vec<_>>(),
+                ),
                 lr_eff_first_median: nan_median(
                     &mine
                         .iter()

@@ -383,15 +383,16 @@ impl Attention {
     fn score_probe(&self, qkv: &Mat, dqkv: &Mat) -> crate::fast::FastProbe {
         let hs = self.head_shape();
         let rows = qkv.rows / hs.t * hs.heads * hs.t;
-        let mut value = Mat::zeros(rows, hs.t, Layout::Rows);
-        let mut tangent = Mat::zeros(rows, hs.t, Layout::Rows);
-        score_probe_values(
+        // Written in full below.
+        let mut value = Mat::scratch(rows, hs.t, Layout::Rows);
+        let mut tangent = Mat::scratch(rows, hs.t, Layout::Rows);
+        with_const_heads!(score_probe_values(
             hs,
             &qkv.data,
             &dqkv.data,
             &mut value.data,
-            &mut tangent.data,
-        );
+            &mut tangent.data
+        ));
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
             layer: self.name.clone(),
@@ -646,6 +647,30 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
         c
     }
 
+    /// [`HeadShape::scores`] and [`HeadShape::score_tangents`] of every
+    /// (head, query) of one sample (the score probe's rows).
+    #[inline(always)]
+    fn score_probe(&self, qkv: &[f32], dqkv: &[f32], s: &mut [f32], ds: &mut [f32]) {
+        let scale = self.0.scale;
+        for h in 0..self.0.heads {
+            let (qo, ko, _) = self.0.offsets(h);
+            let (q, kt) = (self.rows(qkv, qo), self.cols(qkv, ko));
+            let (dq, dkt) = (self.rows(dqkv, qo), self.cols(dqkv, ko));
+            for i in 0..T {
+                let at = (h * T + i) * T;
+                let (a, b, c) = (
+                    Self::dots(&q[i], &kt),
+                    Self::dots(&dq[i], &kt),
+                    Self::dots(&q[i], &dkt),
+                );
+                for j in 0..T {
+                    s[at + j] = a[j] * scale;
+                    ds[at + j] = (b[j] + c[j]) * scale;
+                }
+            }
+        }
+    }
+
     /// [`HeadShape::forward`].
     #[inline(always)]
     fn forward(&self, qkv: &[f32], probs: &mut [f32], o: &mut [f32]) {
@@ -827,8 +852,19 @@ fn heads_tangent<const DH: usize, const T: usize>(
 }
 
 /// The score probe's values s and tangents ṡ (rows (sample, head, query),
-/// columns keys) of every sample of a batch.
-fn score_probe_values(shape: HeadShape, qkv: &[f32], dqkv: &[f32], s: &mut [f32], ds: &mut [f32]) {
+/// columns keys) of every sample of a batch: [`Fixed`] when `DH` and `T`
+/// are nonzero (compiled as [`heads_forward`]), [`HeadShape`] otherwise.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn score_probe_values<const DH: usize, const T: usize>(
+    shape: HeadShape,
+    qkv: &[f32],
+    dqkv: &[f32],
+    s: &mut [f32],
+    ds: &mut [f32],
+) {
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
     let blocks = qkv
         .chunks_exact(t * 3 * d)
@@ -837,6 +873,10 @@ fn score_probe_values(shape: HeadShape, qkv: &[f32], dqkv: &[f32], s: &mut [f32]
         .chunks_exact_mut(heads * t * t)
         .zip(ds.chunks_exact_mut(heads * t * t));
     for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
+        if DH > 0 && T > 0 {
+            Fixed::<DH, T>(shape).score_probe(qkv, dqkv, s, ds);
+            continue;
+        }
         for h in 0..heads {
             for i in 0..t {
                 let at = (h * t + i) * t;

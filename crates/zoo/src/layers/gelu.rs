@@ -308,13 +308,22 @@ impl crate::fast::FastLayer for Gelu {
         probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         let slope = &rec.mats[0];
-        if let (Some(name), Some(x)) = (&self.probe, rec.mats.get(1)) {
+        if let (Some(name), Some(x), true) = (&self.probe, rec.mats.get(1), probes.wanted) {
+            // ẋ itself becomes the probe's tangent; ẏ goes to a new buffer.
+            let dx = dx.unwrap_or_else(|| x.zeros_like());
+            let mut dy = Mat::scratch(dx.rows, dx.cols, slope.layout);
+            product_with_slope(&dx, slope, &mut dy);
+            // A copy of x in a pooled buffer (the caller may give it back:
+            // `Model::recycle_probes`).
+            let mut value = Mat::scratch(x.rows, x.cols, x.layout);
+            value.data.copy_from_slice(&x.data);
             probes.push_with(|| crate::fast::FastProbe {
                 kind: ProbeKind::FfnPreActivation,
                 layer: name.clone(),
-                value: x.clone(),
-                tangent: dx.clone().unwrap_or_else(|| x.zeros_like()),
+                value,
+                tangent: dx,
             });
+            return dy;
         }
         match dx {
             Some(mut dx) => {
@@ -399,6 +408,20 @@ fn gelu_and_slope_to(x: &[f32], y: &mut [f32], slope: &mut [f32]) {
         let c = cdf_f32_with::<FMA>(v);
         *s = slope_f32_with::<FMA>(v, c);
         *o = v * c;
+    }
+}
+
+/// out = s ⊙ d (the same products as [`scale_by_slope`]), in the slope's
+/// layout.
+fn product_with_slope(d: &Mat, slope: &Mat, out: &mut Mat) {
+    assert_eq!(
+        (d.rows, d.cols),
+        (slope.rows, slope.cols),
+        "gelu: tangent shape"
+    );
+    out.layout = slope.layout;
+    for ((o, &d), &s) in out.data.iter_mut().zip(&d.data).zip(&slope.data) {
+        *o = d * s;
     }
 }
 
