@@ -108,36 +108,59 @@ enum Kept {
 /// Blocks of 8 units are first tested without division (|h| ≤
 /// t·max(|ḣ|, 1e-12), widened by 8 ulps so that no distance ≤ t is
 /// missed, and any NaN noted); only blocks with a candidate compute
-/// exact distances.
+/// exact distances. Compiled for AVX-512 and AVX2 too (chosen at run
+/// time): one block is one vector of f64, and the test has no rounding
+/// of its own to differ between versions.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 fn kept_below<T: Copy + Into<f64>>(segments: &[(&[T], &[T])], t: f64) -> Kept {
     const BLOCK: usize = 8;
     let bound = t * (1.0 + 8.0 * f64::EPSILON);
+    // Flags, not branches, so that the block's test is one vector compare.
+    let test = |hb: &[T], db: &[T]| -> (bool, bool) {
+        let (mut candidates, mut nan) = (0u32, 0u32);
+        for (&x, &dx) in hb.iter().zip(db) {
+            let (a, m): (f64, f64) = (x.into(), dx.into());
+            let (a, m) = (a.abs(), m.abs());
+            nan |= u32::from(a.is_nan() | m.is_nan());
+            // !(a > ...): also a candidate when the bound is NaN (0·inf).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let candidate = !(a > bound * m.max(KINK_TANGENT_FLOOR));
+            candidates |= u32::from(candidate);
+        }
+        (candidates != 0, nan != 0)
+    };
     let mut kept = Vec::new();
-    for (h, h_dot) in segments {
-        let blocks = h.chunks(BLOCK).zip(h_dot.chunks(BLOCK));
-        for (hb, db) in blocks {
-            // Counts, not booleans, so that the loop vectorises.
-            let (mut candidates, mut nan) = (0u32, 0u32);
-            for (&x, &dx) in hb.iter().zip(db) {
-                let (a, m): (f64, f64) = (x.into(), dx.into());
-                let (a, m) = (a.abs(), m.abs());
-                nan += u32::from(a.is_nan() | m.is_nan());
-                // !(a > ...): also a candidate when the bound is NaN (0·inf).
-                #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let candidate = !(a > bound * m.max(KINK_TANGENT_FLOOR));
-                candidates += u32::from(candidate);
+    let mut keep = |hb: &[T], db: &[T]| {
+        for (&x, &dx) in hb.iter().zip(db) {
+            let d = kink_distance(x.into(), dx.into());
+            if d <= t {
+                kept.push(d);
             }
-            if nan > 0 {
+        }
+    };
+    for (h, h_dot) in segments {
+        let (hc, dc) = (h.chunks_exact(BLOCK), h_dot.chunks_exact(BLOCK));
+        let (hr, dr) = (hc.remainder(), dc.remainder());
+        for (hb, db) in hc.zip(dc) {
+            let (hb, db): (&[T; BLOCK], &[T; BLOCK]) =
+                (hb.try_into().unwrap(), db.try_into().unwrap());
+            let (candidate, nan) = test(hb, db);
+            if nan {
                 return Kept::Nan;
             }
-            if candidates > 0 {
-                for (&x, &dx) in hb.iter().zip(db) {
-                    let d = kink_distance(x.into(), dx.into());
-                    if d <= t {
-                        kept.push(d);
-                    }
-                }
+            if candidate {
+                keep(hb, db);
             }
+        }
+        let (candidate, nan) = test(hr, dr);
+        if nan {
+            return Kept::Nan;
+        }
+        if candidate {
+            keep(hr, dr);
         }
     }
     Kept::Values(kept)
