@@ -61,7 +61,7 @@ pub fn normalized_step_tempered(tau: f64, delta_a: f64, temperature: f64) -> f64
 /// If `k == 0` or `slopes.len()` is not a multiple of `k`.
 pub fn spreads_of_rows(slopes: &[f64], k: usize) -> Vec<f64> {
     assert!(
-        k > 0 && slopes.len() % k == 0,
+        k > 0 && slopes.len().is_multiple_of(k),
         "slope matrix of {} values is not n x {k}",
         slopes.len()
     );
