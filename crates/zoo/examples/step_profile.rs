@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
     };
     step();
     let cpu_start = thread_cpu_ns();
+    let flops_start = zoo::fast::gemm_flops();
     // Per-step times: the median and minimum resist other processes
     // sharing the cores better than the mean.
     let mut tangent_times = Vec::with_capacity(steps);
@@ -98,6 +99,15 @@ fn main() -> anyhow::Result<()> {
         median.unwrap_or(f64::NAN),
         min.unwrap_or(f64::NAN),
     );
+    // The fast backend's GEMM work per step and the rate the whole step
+    // reaches on it (time in the products and everything else).
+    let gemm_gflop = (zoo::fast::gemm_flops() - flops_start) as f64 / 1e9 / steps.max(1) as f64;
+    if gemm_gflop > 0.0 {
+        println!(
+            "  GEMM work {gemm_gflop:.3} GFLOP per step: {:.1} GFLOP/s over the median step",
+            gemm_gflop / (median.unwrap_or(f64::NAN) / 1e3)
+        );
+    }
     if tangent {
         // The tangent's share: per step, tangent / (step − tangent).
         let mut shares: Vec<f64> = times_unsorted

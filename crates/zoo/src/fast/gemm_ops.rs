@@ -62,6 +62,20 @@ impl<'a> MatRef<'a> {
     }
 }
 
+thread_local! {
+    /// Floating-point operations (2·m·k·n per product) of this thread's
+    /// [`matmul`] calls so far.
+    static GEMM_FLOPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The floating-point operations (2·m·k·n per product: a multiply and an
+/// add per term) of every [`matmul`] this thread has run so far: with a
+/// step's wall time, the arithmetic rate its products reach (benchmarks
+/// and profiles; a counter, never a result).
+pub fn gemm_flops() -> u64 {
+    GEMM_FLOPS.with(|c| c.get())
+}
+
 /// `dst = a·b` (or `dst += a·b` with `accumulate`), single-threaded.
 /// `dst` is row-major with row stride `dst_stride` (≥ `b.cols`), so a
 /// product can land in a shifted or interleaved window of a larger buffer.
@@ -78,6 +92,7 @@ pub fn matmul(dst: &mut [f32], dst_stride: usize, a: MatRef<'_>, b: MatRef<'_>, 
     if m == 0 || n == 0 {
         return;
     }
+    GEMM_FLOPS.with(|c| c.set(c.get() + 2 * (m * k * n) as u64));
     assert!(
         dst_stride >= n,
         "matmul: row stride {dst_stride} < {n} columns"

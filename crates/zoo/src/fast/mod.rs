@@ -40,7 +40,7 @@ mod sparse;
 
 pub use bn_kernels::{backward_constants, channel_sums, BnKernel};
 pub use conv_kernels::{ConvBackward, SeqConv, CHUNK_ROWS};
-pub use gemm_ops::{matmul, MatRef};
+pub use gemm_ops::{gemm_flops, matmul, MatRef};
 pub use image::{
     col2im, im2col, image_dims, image_to_padded, image_to_rows, padded_to_image, rows_to_image,
     ConvShape,
