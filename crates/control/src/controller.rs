@@ -2,7 +2,7 @@
 
 use crate::optim::{Optimizer, Proposal};
 use crate::policy::{clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale};
-use crate::{ComponentRadii, RadiusProbe, RadiusTerm, Schedule, StepPolicy};
+use crate::{ComponentRadii, NetTerms, RadiusProbe, RadiusTerm, Schedule, StepPolicy};
 use serde::{Deserialize, Serialize};
 use zoo::{Batch, Cache, Mode, Model, ParamVec, Real, State, StepOutput};
 
@@ -90,6 +90,13 @@ pub struct Controller<E: Real, O: Optimizer> {
     /// statistics and updates the running ones). ρa is always measured in
     /// eval mode.
     pub mode: Mode,
+    /// Under [`StepPolicy::RhoNet`], measure every term of ρ_net (ρ_out,
+    /// ρ_attn, ρ_ffn) at the next step, not only the terms the policy
+    /// uses (default `true`). A caller that logs the radii at some steps
+    /// only sets it per step: the other steps skip the unused terms' work
+    /// (their [`StepLog::radii`] entries are NaN) with the same ρ_net, so
+    /// the same trajectory, bit for bit.
+    pub all_radii: bool,
     next_step: usize,
 }
 
@@ -104,6 +111,7 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
             probe: RadiusProbe::on_current_batch(),
             log_rho_every: 0,
             mode: Mode::Train,
+            all_radii: true,
             next_step: 0,
         }
     }
@@ -212,8 +220,20 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
         ) = (measured, self.policy)
         {
             let direction = proposal.step.cast();
-            log.radii =
-                self.measure_components(model, state, batch, &mut cache, &direction, ffn_quantile);
+            let measured_terms = if self.all_radii {
+                NetTerms::AllRadii.terms()
+            } else {
+                terms.terms()
+            };
+            log.radii = self.measure_components(
+                model,
+                state,
+                batch,
+                &mut cache,
+                &direction,
+                ffn_quantile,
+                measured_terms,
+            );
             (log.rho_a, log.binding) = log.radii.net(terms);
         }
         let mut measure =
@@ -257,8 +277,10 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
         }
     }
 
-    /// ρ_out, ρ_attn and ρ_ffn along `direction`, reusing the step's
-    /// forward when that is exact.
+    /// The radii of `terms` (at least; ρ_out, ρ_attn and ρ_ffn when the
+    /// step's forward cannot be reused) along `direction`, reusing the
+    /// step's forward when that is exact.
+    #[allow(clippy::too_many_arguments)]
     fn measure_components(
         &self,
         model: &Model<E>,
@@ -267,15 +289,17 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
         cache: &mut Cache<E>,
         direction: &ParamVec<E>,
         ffn_quantile: f64,
+        terms: &[RadiusTerm],
     ) -> ComponentRadii {
         if self.probe.can_reuse_step_forward(state, self.mode) {
-            self.probe.measure_components_reusing(
+            self.probe.measure_terms_reusing(
                 model,
                 state,
                 cache,
                 self.mode,
                 direction,
                 ffn_quantile,
+                terms,
             )
         } else {
             self.probe

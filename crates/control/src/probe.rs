@@ -173,9 +173,39 @@ impl<E: Real> RadiusProbe<E> {
         direction: &ParamVec<E>,
         ffn_quantile: f64,
     ) -> ComponentRadii {
+        let all = [RadiusTerm::Out, RadiusTerm::Attn, RadiusTerm::Ffn];
+        self.measure_terms_reusing(model, state, cache, mode, direction, ffn_quantile, &all)
+    }
+
+    /// As [`RadiusProbe::measure_components_reusing`], measuring only the
+    /// radii of `terms` (ρ_out always comes with the logit slopes; an
+    /// unmeasured term is NaN): the tangent pass records only the probes
+    /// those terms read, and without ρ_attn and ρ_ffn it computes only the
+    /// rows that reach the logits. A measured radius is the same, bit for
+    /// bit, as with every term.
+    #[allow(clippy::too_many_arguments)]
+    pub fn measure_terms_reusing(
+        &self,
+        model: &Model<E>,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        mode: Mode,
+        direction: &ParamVec<E>,
+        ffn_quantile: f64,
+        terms: &[RadiusTerm],
+    ) -> ComponentRadii {
         debug_assert!(self.can_reuse_step_forward(state, mode));
-        let (slopes, probes) = model.tangent_probed(state, cache, &direction.normalized(), mode);
-        let radii = ComponentRadii::from_tangent(
+        let kinds: Vec<ProbeKind> = terms
+            .iter()
+            .filter_map(|term| match term {
+                RadiusTerm::Out => None,
+                RadiusTerm::Attn => Some(ProbeKind::AttentionScores),
+                RadiusTerm::Ffn => Some(ProbeKind::FfnPreActivation),
+            })
+            .collect();
+        let (slopes, probes) =
+            model.tangent_probed_only(state, cache, &direction.normalized(), mode, &kinds);
+        let mut radii = ComponentRadii::from_tangent(
             &slopes,
             &probes,
             model.classes,
@@ -184,6 +214,12 @@ impl<E: Real> RadiusProbe<E> {
             ffn_quantile,
         );
         model.recycle_probes(probes);
+        if !terms.contains(&RadiusTerm::Attn) {
+            radii.rho_attn = f64::NAN;
+        }
+        if !terms.contains(&RadiusTerm::Ffn) {
+            radii.rho_ffn = f64::NAN;
+        }
         radii
     }
 }

@@ -2,8 +2,9 @@
 //! experiments need (logits, loss and gradient, exact JVP, FD JVP).
 
 use crate::param::init_values;
+use crate::fast::FastProbes;
 use crate::{
-    cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, Real, Traced,
+    cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, ProbeKind, Real, Traced,
 };
 use dfdx::prelude::*;
 use rand::SeedableRng;
@@ -569,7 +570,8 @@ impl<E: Real> Model<E> {
         direction: &ParamVec<E>,
         mode: Mode,
     ) -> Matrix<E> {
-        self.tangent_with(state, cache, direction, mode, false).0
+        self.tangent_with(state, cache, direction, mode, FastProbes::new(false))
+            .0
     }
 
     /// [`Model::tangent`] plus the internal tangents the layers report
@@ -581,7 +583,21 @@ impl<E: Real> Model<E> {
         direction: &ParamVec<E>,
         mode: Mode,
     ) -> (Matrix<E>, Vec<Probe<E>>) {
-        self.tangent_with(state, cache, direction, mode, true)
+        self.tangent_with(state, cache, direction, mode, FastProbes::new(true))
+    }
+
+    /// [`Model::tangent_probed`] reporting the probes of `kinds` only: the
+    /// fast backend skips the others' work (an empty `kinds` is
+    /// [`Model::tangent`]). The logit tangent is the same, bit for bit.
+    pub fn tangent_probed_only(
+        &self,
+        state: &State<E>,
+        cache: &mut Cache<E>,
+        direction: &ParamVec<E>,
+        mode: Mode,
+        kinds: &[ProbeKind],
+    ) -> (Matrix<E>, Vec<Probe<E>>) {
+        self.tangent_with(state, cache, direction, mode, FastProbes::only(kinds))
     }
 
     fn tangent_with(
@@ -590,7 +606,7 @@ impl<E: Real> Model<E> {
         cache: &mut Cache<E>,
         direction: &ParamVec<E>,
         mode: Mode,
-        want_probes: bool,
+        mut probes: FastProbes,
     ) -> (Matrix<E>, Vec<Probe<E>>) {
         assert_eq!(
             direction.len(),
@@ -598,7 +614,6 @@ impl<E: Real> Model<E> {
             "direction of another model"
         );
         if let (Engine::Fast(fast), Some((fc, theta))) = (&self.engine, &cache.fast) {
-            let mut probes = crate::fast::FastProbes::new(want_probes);
             let a = fast.tangent(theta, fc, &E::to_f32_slice(&direction.0), &mut probes);
             let probes = probes
                 .list
@@ -617,11 +632,9 @@ impl<E: Real> Model<E> {
             "{}: a fast-backend record read by a dfdx model",
             self.name
         );
-        let (a, mut probes) = E::dfdx().tangent(self, state, cache, direction, mode);
-        if !want_probes {
-            probes.clear();
-        }
-        (a, probes)
+        let (a, mut list) = E::dfdx().tangent(self, state, cache, direction, mode);
+        list.retain(|p| probes.wants(p.kind));
+        (a, list)
     }
 
     /// Hand the buffers of probes from [`Model::tangent_probed`] or
@@ -675,7 +688,7 @@ impl<E: Real> Model<E> {
         let mut s = state.clone();
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
         let (slopes, probes) =
-            self.tangent_with(state, &mut cache, direction, Mode::Eval, want_probes);
+            self.tangent_with(state, &mut cache, direction, Mode::Eval, FastProbes::new(want_probes));
         Jvp {
             logits,
             slopes,

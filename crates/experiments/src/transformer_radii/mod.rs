@@ -472,6 +472,9 @@ fn one_run(cfg: &TransformerRadiiConfig, splits: &Splits, spec: &RunSpec) -> Res
             }
             continue;
         }
+        // Every radius at the logged steps; elsewhere only the mode's terms
+        // (the same ρ_net, so the same run).
+        ctrl.all_radii = cfg.logs_at(t);
         let log = ctrl.step(&model, &mut state, &splits.train);
         if !log.applied {
             run.stop_step = Some(t);

@@ -375,3 +375,75 @@ fn bad_values_are_refused() {
     let err = crate::config::parse_config::<TransformerRadiiConfig>(&text, "t.yaml").unwrap_err();
     assert!(err.to_string().contains("all-radius"), "{err}");
 }
+
+#[test]
+fn measuring_only_the_modes_terms_gives_the_same_radii_and_run() {
+    let cfg = tiny();
+    let splits = Splits::new(&cfg).unwrap();
+    let fast: Model<f32> = zoo::arch::find(&cfg.arch)
+        .unwrap()
+        .build_on(&ArchConfig::default(), Backend::Fast)
+        .unwrap();
+    let mut state: State<f32> = fast.init(5);
+    let mut adam = Adam::with_config(fast.num_params(), cfg.adam);
+    for _ in 0..2 {
+        let out = fast.loss_and_grad(&mut state, &splits.train, Mode::Train);
+        let p = adam.propose(&state.params, &out.grad, 2e-3);
+        adam.apply(&mut state.params, p, 1.0);
+    }
+    let v: ParamVec<f32> = {
+        let out = fast.loss_and_grad(&mut state, &splits.train, Mode::Train);
+        adam.propose(&state.params, &out.grad, 1.0).direction()
+    };
+    let probe = RadiusProbe::<f32>::on_current_batch();
+    let measure = |terms: &[RadiusTerm]| {
+        let mut out = fast.loss_and_grad(&mut state.clone(), &splits.train, Mode::Train);
+        probe.measure_terms_reusing(
+            &fast,
+            &state,
+            &mut out.cache,
+            Mode::Train,
+            &v,
+            cfg.ffn_quantile,
+            terms,
+        )
+    };
+    use RadiusTerm::{Attn, Ffn, Out};
+    let all = measure(&[Out, Attn, Ffn]);
+    // The logits' slopes of the row-pruned pass (no probes) equal those of
+    // the full pass bit for bit, and so do the probes of a subset.
+    let out_only = measure(&[Out]);
+    assert_eq!(out_only.rho_out.to_bits(), all.rho_out.to_bits());
+    assert!(out_only.rho_attn.is_nan() && out_only.rho_ffn.is_nan());
+    let attn_out = measure(&[Out, Attn]);
+    assert_eq!(attn_out.rho_out.to_bits(), all.rho_out.to_bits());
+    assert_eq!(attn_out.rho_attn.to_bits(), all.rho_attn.to_bits());
+    assert!(attn_out.rho_ffn.is_nan());
+    let ffn = measure(&[Ffn]);
+    assert_eq!(ffn.rho_ffn.to_bits(), all.rho_ffn.to_bits());
+    assert!(ffn.rho_attn.is_nan());
+    // End to end: logging every step (every radius measured at every step)
+    // and every third step (the others measure the mode's terms only) give
+    // the same run at the common logged steps.
+    for mode in [RunMode::AttnOut, RunMode::OutputOnly] {
+        let (mut every, mut third) = (cfg.clone(), cfg.clone());
+        every.log_every = 1;
+        third.log_every = 3;
+        let spec = RunSpec { mode, seed: 3 };
+        let (a, b) = (
+            one_run(&every, &splits, &spec).unwrap(),
+            one_run(&third, &splits, &spec).unwrap(),
+        );
+        for (j, t) in third.logged_steps().iter().enumerate() {
+            let i = *t as usize;
+            for (x, y, what) in [
+                (a.loss[i], b.loss[j], "loss"),
+                (a.tau[i], b.tau[j], "tau"),
+                (a.lr_eff[i], b.lr_eff[j], "lr_eff"),
+                (a.rho_ffn[i], b.rho_ffn[j], "rho_ffn"),
+            ] {
+                assert_eq!(x.to_bits(), y.to_bits(), "{} step {t}: {what}", mode.name());
+            }
+        }
+    }
+}

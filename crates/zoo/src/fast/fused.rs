@@ -165,7 +165,7 @@ impl FastLayer for ConvBnRelu {
         rec: &Record,
         probes: &mut crate::fast::FastProbes,
     ) -> Mat {
-        if probes.wanted {
+        if probes.wants(crate::ProbeKind::Kink) {
             let dx = dx.as_ref().map(Mat::pooled_copy);
             self.push_relu_probe(p, dp, dx, mode, rec, probes);
         }

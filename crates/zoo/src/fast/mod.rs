@@ -52,7 +52,7 @@ pub use seq::{
 };
 pub use sparse::{affine_backward, gather_rows, sparse_rows};
 
-use crate::Mode;
+use crate::{Mode, ProbeKind};
 
 /// How the rows of a [`Mat`] are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,28 +143,51 @@ pub struct FastProbe {
 }
 
 /// Where a fast tangent pass puts its probes. Probes cost copies of
-/// activations, so layers record them only when `wanted`.
+/// activations, so layers record a kind only when [`FastProbes::wants`] it.
 #[derive(Debug, Default)]
 pub struct FastProbes {
-    /// True when the caller reads probes.
+    /// True when the caller reads some probes (then every layer computes
+    /// every row of its tangent, not only the rows that reach the logits).
     pub wanted: bool,
+    /// The kinds the caller reads when `wanted` (`None`: every kind).
+    pub kinds: Option<Vec<ProbeKind>>,
     /// The probes, in the order the layers reported them.
     pub list: Vec<FastProbe>,
 }
 
 impl FastProbes {
-    /// Collect probes (`wanted`) or not.
+    /// Collect every kind of probe (`wanted`) or none.
     pub fn new(wanted: bool) -> Self {
         FastProbes {
             wanted,
+            kinds: None,
             list: Vec::new(),
         }
     }
 
-    /// Record a probe if probes are wanted (`make` runs only then).
+    /// Collect the probes of `kinds` only (none when `kinds` is empty).
+    pub fn only(kinds: &[ProbeKind]) -> Self {
+        FastProbes {
+            wanted: !kinds.is_empty(),
+            kinds: Some(kinds.to_vec()),
+            list: Vec::new(),
+        }
+    }
+
+    /// Whether the caller reads probes of `kind`: layers test this before
+    /// computing one.
+    pub fn wants(&self, kind: ProbeKind) -> bool {
+        self.wanted && self.kinds.as_ref().is_none_or(|k| k.contains(&kind))
+    }
+
+    /// Record a probe if its kind is wanted (`make` runs only when some
+    /// probe is).
     pub fn push_with(&mut self, make: impl FnOnce() -> FastProbe) {
         if self.wanted {
-            self.list.push(make());
+            let probe = make();
+            if self.wants(probe.kind) {
+                self.list.push(probe);
+            }
         }
     }
 }

@@ -1057,7 +1057,7 @@ impl Attention {
             matmul(&mut dqkv.data, 3 * d, dx.view(), self.in_weight(p), true);
             dx.recycle();
         }
-        if probes.wanted {
+        if probes.wants(ProbeKind::AttentionScores) {
             probes.push_with(|| self.score_probe(qkv, &dqkv));
         }
         let mut dout = Mat::scratch(n, d, Layout::Rows);
@@ -1165,7 +1165,7 @@ impl Attention {
     ) -> Mat {
         let d = self.dim;
         let (x, v) = (&rec.mats[0], &rec.mats[1]);
-        if probes.wanted {
+        if probes.wants(ProbeKind::AttentionScores) {
             let mut qkv = Mat::scratch(x.rows, 3 * d, Layout::Rows);
             affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
             let mut dqkv = Mat::scratch(x.rows, 3 * d, Layout::Rows);

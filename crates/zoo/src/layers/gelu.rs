@@ -308,7 +308,11 @@ impl crate::fast::FastLayer for Gelu {
         probes: &mut crate::fast::FastProbes,
     ) -> Mat {
         let slope = &rec.mats[0];
-        if let (Some(name), Some(x), true) = (&self.probe, rec.mats.get(1), probes.wanted) {
+        if let (Some(name), Some(x), true) = (
+            &self.probe,
+            rec.mats.get(1),
+            probes.wants(ProbeKind::FfnPreActivation),
+        ) {
             // ẋ itself becomes the probe's tangent; ẏ goes to a new buffer.
             let dx = dx.unwrap_or_else(|| x.zeros_like());
             let mut dy = Mat::scratch(dx.rows, dx.cols, slope.layout);

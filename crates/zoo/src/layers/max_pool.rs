@@ -398,7 +398,7 @@ impl crate::fast::FastLayer for MaxPool2 {
         // channel and m = C·P values per sample.
         let pixels = out_rows / samples.max(1);
         let m = c * pixels;
-        let mut kink = probes.wanted.then(|| {
+        let mut kink = probes.wants(ProbeKind::Kink).then(|| {
             (
                 Mat::scratch(samples, m, Layout::Rows),
                 Mat::scratch(samples, m, Layout::Rows),
