@@ -23,6 +23,8 @@ use crate::{
 };
 use dfdx::prelude::*;
 
+mod lanes;
+
 /// How the projections are initialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttentionInit {
@@ -391,7 +393,8 @@ impl Attention {
             &qkv.data,
             &dqkv.data,
             &mut value.data,
-            &mut tangent.data
+            &mut tangent.data,
+            true
         ));
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
@@ -766,10 +769,13 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
     }
 }
 
-/// The per-sample loops over a whole batch: [`Fixed`] when `DH` and `T`
-/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX-512 and AVX2+FMA
-/// too (chosen at run time, as GELU's loops; no fused multiply-adds are
-/// written, so every version gives the same values).
+/// The per-sample loops over a whole batch: with `lanes` and nonzero `DH`
+/// and `T`, [`lanes`]' kernels over blocks of [`lanes::L`] samples (SIMD
+/// lanes across samples, bitwise the per-sample values), then [`Fixed`] per
+/// sample for the tail; [`HeadShape`] when `DH` or `T` is 0. `lanes` false
+/// is the per-sample reference the tests compare with. Compiled for AVX-512
+/// and AVX2+FMA too (chosen at run time, as GELU's loops; no fused
+/// multiply-adds are written, so every version gives the same values).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -779,12 +785,24 @@ fn heads_forward<const DH: usize, const T: usize>(
     qkv: &[f32],
     probs: &mut [f32],
     o: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
-    let per_sample = qkv
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: this version runs only on CPUs with the features it was
+        // compiled for, which ISA names.
+        unsafe { lanes::forward::<DH, T, ISA>(shape, qkv, probs, o) }
+    } else {
+        0
+    };
+    let per_sample = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(probs.chunks_exact_mut(heads * t * t))
-        .zip(o.chunks_exact_mut(t * d));
+        .zip(probs[done * heads * t * t..].chunks_exact_mut(heads * t * t))
+        .zip(o[done * t * d..].chunks_exact_mut(t * d));
     for ((qkv, probs), o) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).forward(qkv, probs, o);
@@ -806,14 +824,25 @@ fn heads_backward<const DH: usize, const T: usize>(
     probs: &[f32],
     dout: &[f32],
     dqkv: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: as in heads_forward.
+        unsafe { lanes::backward::<DH, T, ISA>(shape, qkv, probs, dout, dqkv) }
+    } else {
+        0
+    };
     let mut tmp = vec![0.0; t];
-    let per_sample = qkv
+    let per_sample = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(probs.chunks_exact(heads * t * t))
-        .zip(dout.chunks_exact(t * d))
-        .zip(dqkv.chunks_exact_mut(t * 3 * d));
+        .zip(probs[done * heads * t * t..].chunks_exact(heads * t * t))
+        .zip(dout[done * t * d..].chunks_exact(t * d))
+        .zip(dqkv[done * t * 3 * d..].chunks_exact_mut(t * 3 * d));
     for (((qkv, probs), dout), dqkv) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).backward(qkv, probs, dout, dqkv);
@@ -834,14 +863,25 @@ fn heads_tangent<const DH: usize, const T: usize>(
     dqkv: &[f32],
     probs: &[f32],
     dout: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: as in heads_forward.
+        unsafe { lanes::tangent::<DH, T, ISA>(shape, qkv, dqkv, probs, dout) }
+    } else {
+        0
+    };
     let mut tmp = vec![0.0; t];
-    let per_sample = qkv
+    let per_sample = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(dqkv.chunks_exact(t * 3 * d))
-        .zip(probs.chunks_exact(heads * t * t))
-        .zip(dout.chunks_exact_mut(t * d));
+        .zip(dqkv[done * t * 3 * d..].chunks_exact(t * 3 * d))
+        .zip(probs[done * heads * t * t..].chunks_exact(heads * t * t))
+        .zip(dout[done * t * d..].chunks_exact_mut(t * d));
     for (((qkv, dqkv), probs), dout) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).tangent(qkv, dqkv, probs, dout);
@@ -852,8 +892,8 @@ fn heads_tangent<const DH: usize, const T: usize>(
 }
 
 /// The score probe's values s and tangents ṡ (rows (sample, head, query),
-/// columns keys) of every sample of a batch: [`Fixed`] when `DH` and `T`
-/// are nonzero (compiled as [`heads_forward`]), [`HeadShape`] otherwise.
+/// columns keys) of every sample of a batch (dispatched and split between
+/// [`lanes`] and per-sample loops as [`heads_forward`]).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -864,14 +904,25 @@ fn score_probe_values<const DH: usize, const T: usize>(
     dqkv: &[f32],
     s: &mut [f32],
     ds: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
-    let blocks = qkv
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: as in heads_forward.
+        unsafe { lanes::score_probe::<DH, T, ISA>(shape, qkv, dqkv, s, ds) }
+    } else {
+        0
+    };
+    let blocks = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(dqkv.chunks_exact(t * 3 * d));
-    let outs = s
+        .zip(dqkv[done * t * 3 * d..].chunks_exact(t * 3 * d));
+    let outs = s[done * heads * t * t..]
         .chunks_exact_mut(heads * t * t)
-        .zip(ds.chunks_exact_mut(heads * t * t));
+        .zip(ds[done * heads * t * t..].chunks_exact_mut(heads * t * t));
     for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).score_probe(qkv, dqkv, s, ds);
@@ -930,7 +981,13 @@ impl crate::fast::FastLayer for Attention {
         affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
         let mut probs = Mat::scratch(b * hs.heads * hs.t, hs.t, Layout::Rows);
         let mut o = Mat::scratch(n, d, Layout::Rows);
-        with_const_heads!(heads_forward(hs, &qkv.data, &mut probs.data, &mut o.data));
+        with_const_heads!(heads_forward(
+            hs,
+            &qkv.data,
+            &mut probs.data,
+            &mut o.data,
+            true
+        ));
         let mut y = Mat::scratch(n, d, Layout::Rows);
         affine_into(&mut y, o.view(), self.out_weight(p), self.out_bias(p));
         if rec.logits_only {
@@ -972,7 +1029,8 @@ impl crate::fast::FastLayer for Attention {
             &qkv.data,
             &probs.data,
             &dout.data,
-            &mut dqkv.data
+            &mut dqkv.data,
+            true
         ));
         dout.recycle();
         matmul(grads[0], 3 * d, x.view().t(), dqkv.view(), false);
@@ -1066,7 +1124,8 @@ impl Attention {
             &qkv.data,
             &dqkv.data,
             &probs.data,
-            &mut dout.data
+            &mut dout.data,
+            true
         ));
         dqkv.recycle();
         // The output projection on the kept rows of o and ȯ.
@@ -1601,6 +1660,148 @@ mod tests {
                 "{}: {g} vs {jv}",
                 layer.name
             );
+        }
+    }
+
+    /// Values in [−2, 2) from a seed (xorshift).
+    fn random(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// Every output of the four head kernels for `n` samples of the
+    /// transformers' shape: (probs, o) forward, ȯ tangent, ∂[q k v]
+    /// backward, (s, ṡ) score probe. `how`: None the per-sample reference,
+    /// Some(None) the dispatched lane path, Some(Some(isa)) the lane
+    /// kernels of that instruction set alone (full blocks only; the tail's
+    /// outputs stay NaN). ∂o is zero on some rows (`pattern` 0: none, 1:
+    /// every token but the first, as after a CLS pool, 2: per sample, with
+    /// −0 too) to cover the backward's skip of queries without gradient.
+    fn head_kernels(n: usize, pattern: usize, how: Option<Option<u8>>) -> [Vec<f32>; 6] {
+        let hs = Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear).head_shape();
+        assert!(hs.fixed());
+        let (t, d, heads) = (hs.t, hs.d, hs.heads);
+        let qkv = random(n * t * 3 * d, 1 + n as u64);
+        let dqkv = random(n * t * 3 * d, 2 + n as u64);
+        let mut dout = random(n * t * d, 3 + n as u64);
+        for (r, row) in dout.chunks_exact_mut(d).enumerate() {
+            let (s, i) = (r / t, r % t);
+            for (h, seg) in row.chunks_exact_mut(hs.dh).enumerate() {
+                let zero = match pattern {
+                    0 => false,
+                    1 => i != 0,
+                    _ => (s + i + h) % 3 == 0 || (s % 5 == 1 && i > 0),
+                };
+                if zero {
+                    seg.fill(if (s + h) % 2 == 0 { 0.0 } else { -0.0 });
+                }
+            }
+        }
+        // Backward and tangent read the reference forward's softmax weights.
+        let mut probs_ref = vec![f32::NAN; n * heads * t * t];
+        let mut o_ref = vec![f32::NAN; n * t * d];
+        heads_forward::<8, 9>(hs, &qkv, &mut probs_ref, &mut o_ref, false);
+        let mut out: [Vec<f32>; 6] = [
+            vec![f32::NAN; n * heads * t * t],
+            vec![f32::NAN; n * t * d],
+            vec![f32::NAN; n * t * d],
+            vec![f32::NAN; n * t * 3 * d],
+            vec![f32::NAN; n * heads * t * t],
+            vec![f32::NAN; n * heads * t * t],
+        ];
+        let [probs, o, dot, dqkv_b, s, ds] = &mut out;
+        match how {
+            None | Some(None) => {
+                let lanes = how.is_some();
+                heads_forward::<8, 9>(hs, &qkv, probs, o, lanes);
+                heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, dot, lanes);
+                heads_backward::<8, 9>(hs, &qkv, &probs_ref, &dout, dqkv_b, lanes);
+                score_probe_values::<8, 9>(hs, &qkv, &dqkv, s, ds, lanes);
+            }
+            Some(Some(isa)) => {
+                // SAFETY: the caller checked that the CPU has `isa`.
+                unsafe {
+                    macro_rules! all {
+                        ($isa:literal) => {{
+                            let done = lanes::forward::<8, 9, $isa>(hs, &qkv, probs, o);
+                            lanes::tangent::<8, 9, $isa>(hs, &qkv, &dqkv, &probs_ref, dot);
+                            lanes::backward::<8, 9, $isa>(hs, &qkv, &probs_ref, &dout, dqkv_b);
+                            lanes::score_probe::<8, 9, $isa>(hs, &qkv, &dqkv, s, ds);
+                            done
+                        }};
+                    }
+                    let done = match isa {
+                        0 => all!(0),
+                        1 => all!(1),
+                        _ => all!(2),
+                    };
+                    assert_eq!(done, n / lanes::L * lanes::L);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lane_kernels_are_bitwise_the_per_sample_loops() {
+        let mut isas = vec![0];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") {
+                isas.push(1);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                isas.push(2);
+            }
+        }
+        let names = [
+            "probs",
+            "o",
+            "tangent",
+            "backward",
+            "scores",
+            "score tangents",
+        ];
+        for n in [1, 15, 16, 17, 37, 50] {
+            for pattern in 0..3 {
+                let want = head_kernels(n, pattern, None);
+                for w in &want {
+                    assert!(
+                        w.iter().all(|v| v.is_finite()),
+                        "reference writes everything"
+                    );
+                }
+                let mut runs = vec![(None, head_kernels(n, pattern, Some(None)))];
+                for &isa in &isas {
+                    runs.push((Some(isa), head_kernels(n, pattern, Some(Some(isa)))));
+                }
+                for (isa, got) in runs {
+                    // The lane kernels alone cover the full blocks only.
+                    let blocks = if isa.is_some() { n / lanes::L } else { n };
+                    for ((g, w), name) in got.iter().zip(&want).zip(names) {
+                        let len = w.len() / n * blocks.min(n);
+                        let len = if isa.is_some() { len } else { w.len() };
+                        let first = g[..len]
+                            .iter()
+                            .zip(&w[..len])
+                            .position(|(a, b)| a.to_bits() != b.to_bits());
+                        if let Some(at) = first {
+                            panic!(
+                                "n {n} pattern {pattern} isa {isa:?}: {name} differs at {at}: \
+                                 {:e} vs {:e}",
+                                g[at], w[at]
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }
