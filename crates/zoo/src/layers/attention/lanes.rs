@@ -1,32 +1,32 @@
 //! The constant-size head loops ([`Fixed`](super::Fixed)) with SIMD lanes
 //! across samples: each block of [`L`] samples is transposed into a
-//! lane-minor layout (value `[f32; L]` per entry, lane = sample), every
-//! scalar operation of the per-sample loops becomes the same operation on
-//! all `L` lanes, and the results are transposed back. Per lane the
-//! operations, their order and the order of every sum are exactly those of
-//! [`Fixed`](super::Fixed) (no fused multiply-adds, no reassociation), so
-//! every output is bitwise the per-sample one. Only full blocks are done
-//! here; the callers finish a tail of fewer than `L` samples per sample.
+//! lane-minor layout (one vector of `L` values per entry, lane = sample),
+//! every scalar operation of the per-sample loops becomes the same
+//! operation on all lanes, and the results are transposed back. Per lane
+//! the operations, their order and the order of every sum are exactly those
+//! of [`Fixed`](super::Fixed) (no fused multiply-adds, no reassociation; the
+//! exponential is [`exp_f32`](crate::fastmath::exp_f32) operation by
+//! operation), so every output is bitwise the per-sample one. Only full
+//! blocks are done here; the callers finish a tail of fewer than `L`
+//! samples per sample.
 //!
-//! The transposes move data only (no arithmetic): an 8-column tile of 16
-//! samples is an in-register 8×8 transpose on each 256-bit half of eight
-//! AVX-512 registers (two 8×8 transposes with AVX2), plain loops otherwise.
+//! Written with explicit AVX-512F and AVX2 vectors ([`Simd`]): the same
+//! loops over `[f32; 16]` arrays, left to the auto-vectoriser, came out
+//! slower than the per-sample loops (gathers, half-width and scalar code),
+//! and with `f32::max` for AVX-512F even wrong (see [`softmax`]). Without
+//! AVX2 there is no lane path ([`isa`] 0): the per-sample loops do it all.
 //!
-//! `ISA` names the instruction set the caller was compiled for: 2 AVX-512F,
-//! 1 AVX2, 0 neither (see [`isa`]). The kernels are `unsafe` because an
-//! `ISA` above 0 runs instructions the CPU must have.
+//! The transposes move data only: an 8-column tile of 16 samples is an
+//! in-register 8×8 transpose on each 256-bit half of eight AVX-512
+//! registers (two 8×8 transposes with AVX2).
 
 use super::HeadShape;
-use crate::fastmath::exp_f32;
 
 /// Samples per block (lanes): 16 f32 fill an AVX-512 register.
 pub(super) const L: usize = 16;
 
-/// One value per sample of a block.
-type V = [f32; L];
-
-/// The `ISA` constant for a function compiled with (or without) AVX-512F
-/// and AVX2.
+/// The `ISA` constant of [`forward`] and the other kernels for a function
+/// compiled with (or without) AVX-512F and AVX2: 2, 1, or 0 (no lane path).
 pub(super) const fn isa(avx512f: bool, avx2: bool) -> u8 {
     if avx512f {
         2
@@ -37,239 +37,32 @@ pub(super) const fn isa(avx512f: bool, avx2: bool) -> u8 {
     }
 }
 
-/// tile[c][l] = src[l·stride + c] for the W columns c and the L samples l.
-#[inline(always)]
-unsafe fn gather<const W: usize, const ISA: u8>(src: &[f32], stride: usize, tile: &mut [V; W]) {
-    assert!(src.len() >= (L - 1) * stride + W, "lanes: gather");
-    #[cfg(target_arch = "x86_64")]
-    if W == 8 && ISA > 0 {
-        let t: &mut [V; 8] = (&mut tile[..]).try_into().unwrap();
-        if ISA == 2 {
-            x86::gather8_avx512(src.as_ptr(), stride, t);
-        } else {
-            x86::gather8_avx2(src.as_ptr(), stride, t);
-        }
-        return;
-    }
-    for l in 0..L {
-        let row = &src[l * stride..][..W];
-        for c in 0..W {
-            tile[c][l] = row[c];
-        }
-    }
-}
-
-/// dst[l·stride + c] = tile[c][l] (the inverse of [`gather`]).
-#[inline(always)]
-unsafe fn scatter<const W: usize, const ISA: u8>(tile: &[V; W], dst: &mut [f32], stride: usize) {
-    assert!(dst.len() >= (L - 1) * stride + W, "lanes: scatter");
-    #[cfg(target_arch = "x86_64")]
-    if W == 8 && ISA > 0 {
-        let t: &[V; 8] = (&tile[..]).try_into().unwrap();
-        if ISA == 2 {
-            x86::scatter8_avx512(t, dst.as_mut_ptr(), stride);
-        } else {
-            x86::scatter8_avx2(t, dst.as_mut_ptr(), stride);
-        }
-        return;
-    }
-    for l in 0..L {
-        let row = &mut dst[l * stride..][..W];
-        for c in 0..W {
-            row[c] = tile[c][l];
-        }
-    }
-}
-
-/// [`gather`] of the first `dst.len()` columns.
-#[inline(always)]
-unsafe fn gather_cols<const ISA: u8>(src: &[f32], stride: usize, dst: &mut [V]) {
-    let n = dst.len();
-    let full = n / 8 * 8;
-    for (c0, tile) in (0..full).step_by(8).zip(dst.chunks_exact_mut(8)) {
-        gather::<8, ISA>(&src[c0..], stride, tile.try_into().unwrap());
-    }
-    for (c, lanes) in dst.iter_mut().enumerate().skip(full) {
-        for (l, v) in lanes.iter_mut().enumerate() {
-            *v = src[l * stride + c];
-        }
-    }
-}
-
-/// [`scatter`] of the first `src.len()` columns.
-#[inline(always)]
-unsafe fn scatter_cols<const ISA: u8>(src: &[V], dst: &mut [f32], stride: usize) {
-    let n = src.len();
-    let full = n / 8 * 8;
-    for (c0, tile) in (0..full).step_by(8).zip(src.chunks_exact(8)) {
-        scatter::<8, ISA>(tile.try_into().unwrap(), &mut dst[c0..], stride);
-    }
-    for (c, lanes) in src.iter().enumerate().skip(full) {
-        for (l, &v) in lanes.iter().enumerate() {
-            dst[l * stride + c] = v;
-        }
-    }
-}
-
-/// Columns `c..c + DH` of the T rows of each sample's q|k|v block, lane-minor.
-#[inline(always)]
-unsafe fn part<const DH: usize, const T: usize, const ISA: u8>(
-    qkv: &[f32],
-    w: usize,
-    c: usize,
-) -> [[V; DH]; T] {
-    let mut m = [[[0.0; L]; DH]; T];
-    for (j, r) in m.iter_mut().enumerate() {
-        gather::<DH, ISA>(&qkv[j * w + c..], T * w, r);
-    }
-    m
-}
-
-/// s_j = Σ_c a_c m[j][c] per lane, c in order from 0 ([`Fixed`]'s `dots`).
-///
-/// [`Fixed`]: super::Fixed
-#[inline(always)]
-fn dots<const DH: usize, const T: usize>(a: &[V; DH], m: &[[V; DH]; T]) -> [V; T] {
-    let mut s = [[0.0; L]; T];
-    for c in 0..DH {
-        for j in 0..T {
-            for l in 0..L {
-                s[j][l] += a[c][l] * m[j][c][l];
-            }
-        }
-    }
-    s
-}
-
-/// out_c = Σ_j p_j m[j][c] per lane, j in order from 0 ([`Fixed`]'s
-/// `weighted` into zeros).
-///
-/// [`Fixed`]: super::Fixed
-#[inline(always)]
-fn weighted<const DH: usize, const T: usize>(p: &[V; T], m: &[[V; DH]; T]) -> [V; DH] {
-    let mut out = [[0.0; L]; DH];
-    for j in 0..T {
-        for c in 0..DH {
-            for l in 0..L {
-                out[c][l] += p[j][l] * m[j][c][l];
-            }
-        }
-    }
-    out
-}
-
-/// Σ_j a_j b_j per lane in order from 0 ([`Fixed`]'s `inner`).
-///
-/// [`Fixed`]: super::Fixed
-#[inline(always)]
-fn inner<const T: usize>(a: &[V; T], b: &[V; T]) -> V {
-    let mut c = [0.0; L];
-    for j in 0..T {
-        for l in 0..L {
-            c[l] += a[j][l] * b[j][l];
-        }
-    }
-    c
-}
-
-/// [`super::softmax`] of every lane's row.
-///
-/// The maximum is taken by comparison, not `f32::max`: rustc 1.95 (LLVM)
-/// compiled this loop with `f32::max` for AVX-512F so that it skipped the
-/// ninth row (T = 9: the maximum of rows 0..8 only; AVX2 and baseline
-/// builds were right), which changed the softmax's last bits. The
-/// comparison gives the same value as `f32::max` (a NaN score is passed
-/// over; only the sign of a zero maximum may differ, which no exponential
-/// below sees: s − (±0) is s for s ≠ 0, and exp_f32(±0) = 1).
-#[inline(always)]
-fn softmax<const T: usize>(s: &mut [V; T]) {
-    let mut max = [f32::NEG_INFINITY; L];
-    for row in s.iter() {
-        for l in 0..L {
-            max[l] = if row[l] > max[l] { row[l] } else { max[l] };
-        }
-    }
-    for row in s.iter_mut() {
-        for l in 0..L {
-            row[l] = exp_f32(row[l] - max[l]);
-        }
-    }
-    let mut sum = [0.0; L];
-    for row in s.iter() {
-        for l in 0..L {
-            sum[l] += row[l];
-        }
-    }
-    let mut inv = [0.0; L];
-    for l in 0..L {
-        inv[l] = 1.0 / sum[l];
-    }
-    for row in s.iter_mut() {
-        for l in 0..L {
-            row[l] *= inv[l];
-        }
-    }
-}
-
-/// A block's rows `at..at + T` of a lane-minor (heads·T·T) matrix as T × T.
-#[inline(always)]
-fn block<const T: usize>(m: &[V], at: usize) -> &[V; T] {
-    m[at..at + T].try_into().unwrap()
-}
-
-/// Full blocks of `n` samples.
-fn full_blocks(n: usize) -> usize {
-    n / L
-}
-
-/// [`Fixed::forward`](super::Fixed) of every full block of samples;
-/// returns the samples done.
+/// [`Fixed::forward`](super::Fixed) of every full block of samples with
+/// the instruction set `ISA` names; returns the samples done (0 when `ISA`
+/// is 0 or `DH` is not a multiple of 8).
 ///
 /// # Safety
 /// The CPU has the instructions `ISA` names.
-#[inline(always)]
 pub(super) unsafe fn forward<const DH: usize, const T: usize, const ISA: u8>(
     shape: HeadShape,
     qkv: &[f32],
     probs: &mut [f32],
     o: &mut [f32],
 ) -> usize {
-    let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, shape.scale);
-    let (sq, so, sp) = (T * w, T * d, heads * T * T);
-    let blocks = full_blocks(qkv.len() / sq);
-    let mut pl = vec![[0.0; L]; sp];
-    for b in 0..blocks {
-        let qkv = &qkv[b * L * sq..][..L * sq];
-        let o = &mut o[b * L * so..][..L * so];
-        for h in 0..heads {
-            let (qo, ko, vo) = shape.offsets(h);
-            let q = part::<DH, T, ISA>(qkv, w, qo);
-            let k = part::<DH, T, ISA>(qkv, w, ko);
-            let v = part::<DH, T, ISA>(qkv, w, vo);
-            for (i, qi) in q.iter().enumerate() {
-                let mut s = dots(qi, &k);
-                for row in s.iter_mut() {
-                    for x in row.iter_mut() {
-                        *x *= scale;
-                    }
-                }
-                softmax(&mut s);
-                pl[(h * T + i) * T..][..T].copy_from_slice(&s);
-                let out = weighted(&s, &v);
-                scatter::<DH, ISA>(&out, &mut o[i * d + h * DH..], so);
-            }
-        }
-        scatter_cols::<ISA>(&pl, &mut probs[b * L * sp..][..L * sp], sp);
+    match ISA {
+        #[cfg(target_arch = "x86_64")]
+        2 if DH % 8 == 0 => x86::avx512::forward::<DH, T>(shape, qkv, probs, o),
+        #[cfg(target_arch = "x86_64")]
+        1 if DH % 8 == 0 => x86::avx2::forward::<DH, T>(shape, qkv, probs, o),
+        _ => 0,
     }
-    blocks * L
 }
 
-/// [`Fixed::backward`](super::Fixed) of every full block of samples
-/// (writes every entry of their `dqkv`); returns the samples done.
+/// [`Fixed::backward`](super::Fixed) of every full block of samples (as
+/// [`forward`]; writes every entry of their `dqkv`).
 ///
 /// # Safety
 /// The CPU has the instructions `ISA` names.
-#[inline(always)]
 pub(super) unsafe fn backward<const DH: usize, const T: usize, const ISA: u8>(
     shape: HeadShape,
     qkv: &[f32],
@@ -277,111 +70,20 @@ pub(super) unsafe fn backward<const DH: usize, const T: usize, const ISA: u8>(
     dout: &[f32],
     dqkv: &mut [f32],
 ) -> usize {
-    let (d, w, heads) = (shape.d, 3 * shape.d, shape.heads);
-    let (sq, so, sp) = (T * w, T * d, heads * T * T);
-    let blocks = full_blocks(qkv.len() / sq);
-    let mut pl = vec![[0.0; L]; sp];
-    for b in 0..blocks {
-        let qkv = &qkv[b * L * sq..][..L * sq];
-        let dout = &dout[b * L * so..][..L * so];
-        let dqkv = &mut dqkv[b * L * sq..][..L * sq];
-        gather_cols::<ISA>(&probs[b * L * sp..][..L * sp], sp, &mut pl);
-        for h in 0..heads {
-            let (qo, ko, vo) = shape.offsets(h);
-            let q = part::<DH, T, ISA>(qkv, w, qo);
-            let k = part::<DH, T, ISA>(qkv, w, ko);
-            let v = part::<DH, T, ISA>(qkv, w, vo);
-            let (mut dk, mut dv) = ([[[0.0; L]; DH]; T], [[[0.0; L]; DH]; T]);
-            for (i, qi) in q.iter().enumerate() {
-                let p = block::<T>(&pl, (h * T + i) * T);
-                let mut g = [[0.0; L]; DH];
-                gather::<DH, ISA>(&dout[i * d + h * DH..], so, &mut g);
-                // Lanes (samples) whose ∂o_i is not all zero; the others
-                // skip this query (Fixed::backward): ∂q_i = +0, no ∂k, ∂v.
-                let mut live = [false; L];
-                for gc in &g {
-                    for l in 0..L {
-                        live[l] |= gc[l] != 0.0;
-                    }
-                }
-                let dq = if live == [true; L] {
-                    query_backward::<DH, T, false>(
-                        shape, qi, &k, &v, p, &g, &live, &mut dk, &mut dv,
-                    )
-                } else if live != [false; L] {
-                    query_backward::<DH, T, true>(shape, qi, &k, &v, p, &g, &live, &mut dk, &mut dv)
-                } else {
-                    [[0.0; L]; DH]
-                };
-                scatter::<DH, ISA>(&dq, &mut dqkv[i * w + qo..], sq);
-            }
-            for j in 0..T {
-                scatter::<DH, ISA>(&dk[j], &mut dqkv[j * w + ko..], sq);
-                scatter::<DH, ISA>(&dv[j], &mut dqkv[j * w + vo..], sq);
-            }
-        }
+    match ISA {
+        #[cfg(target_arch = "x86_64")]
+        2 if DH % 8 == 0 => x86::avx512::backward::<DH, T>(shape, qkv, probs, dout, dqkv),
+        #[cfg(target_arch = "x86_64")]
+        1 if DH % 8 == 0 => x86::avx2::backward::<DH, T>(shape, qkv, probs, dout, dqkv),
+        _ => 0,
     }
-    blocks * L
 }
 
-/// One query of [`backward`]: returns ∂q_i and adds the ∂k, ∂v terms;
-/// with `MASKED`, lanes not `live` get ∂q_i = +0 and add nothing.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn query_backward<const DH: usize, const T: usize, const MASKED: bool>(
-    shape: HeadShape,
-    qi: &[V; DH],
-    k: &[[V; DH]; T],
-    v: &[[V; DH]; T],
-    p: &[V; T],
-    g: &[V; DH],
-    live: &[bool; L],
-    dk: &mut [[V; DH]; T],
-    dv: &mut [[V; DH]; T],
-) -> [V; DH] {
-    let scale = shape.scale;
-    let dp = dots(g, v);
-    let c = inner(p, &dp);
-    let mut ds = [[0.0; L]; T];
-    for j in 0..T {
-        for l in 0..L {
-            ds[j][l] = p[j][l] * (dp[j][l] - c[l]) * scale;
-        }
-    }
-    let mut dq = weighted(&ds, k);
-    for j in 0..T {
-        for cc in 0..DH {
-            for l in 0..L {
-                let (a, b) = (
-                    dk[j][cc][l] + ds[j][l] * qi[cc][l],
-                    dv[j][cc][l] + p[j][l] * g[cc][l],
-                );
-                if MASKED {
-                    dk[j][cc][l] = if live[l] { a } else { dk[j][cc][l] };
-                    dv[j][cc][l] = if live[l] { b } else { dv[j][cc][l] };
-                } else {
-                    dk[j][cc][l] = a;
-                    dv[j][cc][l] = b;
-                }
-            }
-        }
-    }
-    if MASKED {
-        for row in dq.iter_mut() {
-            for l in 0..L {
-                row[l] = if live[l] { row[l] } else { 0.0 };
-            }
-        }
-    }
-    dq
-}
-
-/// [`Fixed::tangent`](super::Fixed) of every full block of samples;
-/// returns the samples done.
+/// [`Fixed::tangent`](super::Fixed) of every full block of samples (as
+/// [`forward`]).
 ///
 /// # Safety
 /// The CPU has the instructions `ISA` names.
-#[inline(always)]
 pub(super) unsafe fn tangent<const DH: usize, const T: usize, const ISA: u8>(
     shape: HeadShape,
     qkv: &[f32],
@@ -389,59 +91,20 @@ pub(super) unsafe fn tangent<const DH: usize, const T: usize, const ISA: u8>(
     probs: &[f32],
     dout: &mut [f32],
 ) -> usize {
-    let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, shape.scale);
-    let (sq, so, sp) = (T * w, T * d, heads * T * T);
-    let blocks = full_blocks(qkv.len() / sq);
-    let mut pl = vec![[0.0; L]; sp];
-    for b in 0..blocks {
-        let qkv = &qkv[b * L * sq..][..L * sq];
-        let dqkv = &dqkv[b * L * sq..][..L * sq];
-        let dout = &mut dout[b * L * so..][..L * so];
-        gather_cols::<ISA>(&probs[b * L * sp..][..L * sp], sp, &mut pl);
-        for h in 0..heads {
-            let (qo, ko, vo) = shape.offsets(h);
-            let q = part::<DH, T, ISA>(qkv, w, qo);
-            let k = part::<DH, T, ISA>(qkv, w, ko);
-            let v = part::<DH, T, ISA>(qkv, w, vo);
-            let dq = part::<DH, T, ISA>(dqkv, w, qo);
-            let dk = part::<DH, T, ISA>(dqkv, w, ko);
-            let dv = part::<DH, T, ISA>(dqkv, w, vo);
-            for i in 0..T {
-                let p = block::<T>(&pl, (h * T + i) * T);
-                let (a, b) = (dots(&dq[i], &k), dots(&q[i], &dk));
-                let mut ds = [[0.0; L]; T];
-                for j in 0..T {
-                    for l in 0..L {
-                        ds[j][l] = (a[j][l] + b[j][l]) * scale;
-                    }
-                }
-                let c = inner(p, &ds);
-                let mut out = [[0.0; L]; DH];
-                for j in 0..T {
-                    let mut dp = [0.0; L];
-                    for l in 0..L {
-                        dp[l] = p[j][l] * (ds[j][l] - c[l]);
-                    }
-                    for cc in 0..DH {
-                        for l in 0..L {
-                            out[cc][l] += dp[l] * v[j][cc][l];
-                            out[cc][l] += p[j][l] * dv[j][cc][l];
-                        }
-                    }
-                }
-                scatter::<DH, ISA>(&out, &mut dout[i * d + h * DH..], so);
-            }
-        }
+    match ISA {
+        #[cfg(target_arch = "x86_64")]
+        2 if DH % 8 == 0 => x86::avx512::tangent::<DH, T>(shape, qkv, dqkv, probs, dout),
+        #[cfg(target_arch = "x86_64")]
+        1 if DH % 8 == 0 => x86::avx2::tangent::<DH, T>(shape, qkv, dqkv, probs, dout),
+        _ => 0,
     }
-    blocks * L
 }
 
-/// [`Fixed::score_probe`](super::Fixed) of every full block of samples;
-/// returns the samples done.
+/// [`Fixed::score_probe`](super::Fixed) of every full block of samples (as
+/// [`forward`]).
 ///
 /// # Safety
 /// The CPU has the instructions `ISA` names.
-#[inline(always)]
 pub(super) unsafe fn score_probe<const DH: usize, const T: usize, const ISA: u8>(
     shape: HeadShape,
     qkv: &[f32],
@@ -449,47 +112,522 @@ pub(super) unsafe fn score_probe<const DH: usize, const T: usize, const ISA: u8>
     s: &mut [f32],
     ds: &mut [f32],
 ) -> usize {
-    let (w, heads, scale) = (3 * shape.d, shape.heads, shape.scale);
-    let (sq, sp) = (T * w, heads * T * T);
-    let blocks = full_blocks(qkv.len() / sq);
-    let (mut sl, mut dsl) = (vec![[0.0; L]; sp], vec![[0.0; L]; sp]);
-    for b in 0..blocks {
-        let qkv = &qkv[b * L * sq..][..L * sq];
-        let dqkv = &dqkv[b * L * sq..][..L * sq];
-        for h in 0..heads {
-            let (qo, ko, _) = shape.offsets(h);
-            let q = part::<DH, T, ISA>(qkv, w, qo);
-            let k = part::<DH, T, ISA>(qkv, w, ko);
-            let dq = part::<DH, T, ISA>(dqkv, w, qo);
-            let dk = part::<DH, T, ISA>(dqkv, w, ko);
-            for i in 0..T {
-                let at = (h * T + i) * T;
-                let (a, bb, c) = (dots(&q[i], &k), dots(&dq[i], &k), dots(&q[i], &dk));
-                for j in 0..T {
-                    for l in 0..L {
-                        sl[at + j][l] = a[j][l] * scale;
-                        dsl[at + j][l] = (bb[j][l] + c[j][l]) * scale;
+    match ISA {
+        #[cfg(target_arch = "x86_64")]
+        2 if DH % 8 == 0 => x86::avx512::score_probe::<DH, T>(shape, qkv, dqkv, s, ds),
+        #[cfg(target_arch = "x86_64")]
+        1 if DH % 8 == 0 => x86::avx2::score_probe::<DH, T>(shape, qkv, dqkv, s, ds),
+        _ => 0,
+    }
+}
+
+/// `L` f32 lanes and the operations the kernels use, each lane exactly the
+/// scalar IEEE operation. All methods are unsafe: the CPU must have the
+/// implementation's instructions (the callers are `#[target_feature]`
+/// functions, into which these inline).
+trait Simd: Copy {
+    /// A lane mask.
+    type Mask: Copy;
+    unsafe fn zero() -> Self;
+    unsafe fn splat(x: f32) -> Self;
+    unsafe fn from_array(a: &[f32; L]) -> Self;
+    unsafe fn to_array(self) -> [f32; L];
+    unsafe fn add(self, b: Self) -> Self;
+    unsafe fn sub(self, b: Self) -> Self;
+    unsafe fn mul(self, b: Self) -> Self;
+    unsafe fn div(self, b: Self) -> Self;
+    /// `if self > b { self } else { b }` per lane (MAXPS's rule).
+    unsafe fn max_ps(self, b: Self) -> Self;
+    /// `if self < b { self } else { b }` per lane (MINPS's rule).
+    unsafe fn min_ps(self, b: Self) -> Self;
+    /// `f32::from_bits((self.to_bits() & 0xff) << 23)` per lane.
+    unsafe fn low_byte_exponent(self) -> Self;
+    /// Lanes `!= 0.0` (true for NaN, as the scalar `!=`).
+    unsafe fn nonzero(self) -> Self::Mask;
+    unsafe fn or(a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    unsafe fn all(m: Self::Mask) -> bool;
+    unsafe fn any(m: Self::Mask) -> bool;
+    /// `if m { a } else { b }` per lane.
+    unsafe fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// tile[c] lane l = src[l·stride + c], c < 8.
+    unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8];
+    /// dst[l·stride + c] = tile[c] lane l, c < 8.
+    unsafe fn scatter8(tile: &[Self; 8], dst: *mut f32, stride: usize);
+}
+
+/// [`exp_f32`](crate::fastmath::exp_f32) of every lane: the same
+/// operations in the same order (the tests check every bit).
+#[inline(always)]
+unsafe fn exp<S: Simd>(x: S) -> S {
+    // f32::clamp(x, −87, 88): x < −87 → −87, then x > 88 → 88 (NaN stays).
+    let x = S::splat(-87.0).max_ps(x);
+    let x = S::splat(88.0).min_ps(x);
+    let big = S::splat(12_582_912.0);
+    let n = x.mul(S::splat(std::f32::consts::LOG2_E)).add(big).sub(big);
+    let r = x
+        .sub(n.mul(S::splat(0.693_359_4)))
+        .sub(n.mul(S::splat(-2.121_944_4e-4)));
+    let m = |a: S, c: f32| a.mul(r).add(S::splat(c));
+    let p = m(
+        m(
+            m(
+                m(
+                    S::splat(1.987_569_1e-4)
+                        .mul(r)
+                        .add(S::splat(1.398_199_9e-3)),
+                    8.333_452e-3,
+                ),
+                4.166_579_6e-2,
+            ),
+            1.666_666_5e-1,
+        ),
+        5.000_000_1e-1,
+    );
+    let y = p.mul(r).mul(r).add(r).add(S::splat(1.0));
+    y.mul(n.add(S::splat(12_583_039.0)).low_byte_exponent())
+}
+
+/// [`super::softmax`] of every lane's row.
+///
+/// The maximum is taken by MAXPS's comparison, not `f32::max`: rustc 1.95
+/// (LLVM) compiled a loop over `[f32; 16]` rows with `f32::max` for
+/// AVX-512F so that it skipped the ninth row (T = 9: the maximum of rows
+/// 0..8 only; AVX2 and baseline builds were right), which changed the
+/// softmax's last bits. The comparison gives the same value as `f32::max`
+/// (a NaN score is passed over; only the sign of a zero maximum may
+/// differ, which no exponential below sees: s − (±0) is s for s ≠ 0, and
+/// exp_f32(±0) = 1).
+#[inline(always)]
+unsafe fn softmax<S: Simd, const T: usize>(s: &mut [S; T]) {
+    let mut max = S::splat(f32::NEG_INFINITY);
+    for &v in s.iter() {
+        max = v.max_ps(max);
+    }
+    for v in s.iter_mut() {
+        *v = exp(v.sub(max));
+    }
+    let mut sum = S::zero();
+    for &v in s.iter() {
+        sum = sum.add(v);
+    }
+    let inv = S::splat(1.0).div(sum);
+    for v in s.iter_mut() {
+        *v = v.mul(inv);
+    }
+}
+
+/// Columns `c..c + DH` (DH a multiple of 8) of row `r` of each sample's
+/// block (sample stride `stride`), lane-minor.
+#[inline(always)]
+unsafe fn gather<S: Simd, const DH: usize>(src: &[f32], stride: usize) -> [S; DH] {
+    assert!(src.len() >= (L - 1) * stride + DH, "lanes: gather");
+    let mut m = [S::zero(); DH];
+    for (c, tile) in m.chunks_exact_mut(8).enumerate() {
+        tile.copy_from_slice(&S::gather8(src.as_ptr().add(8 * c), stride));
+    }
+    m
+}
+
+/// The inverse of [`gather`].
+#[inline(always)]
+unsafe fn scatter<S: Simd, const DH: usize>(m: &[S; DH], dst: &mut [f32], stride: usize) {
+    assert!(dst.len() >= (L - 1) * stride + DH, "lanes: scatter");
+    for (c, tile) in m.chunks_exact(8).enumerate() {
+        S::scatter8(
+            tile.try_into().unwrap(),
+            dst.as_mut_ptr().add(8 * c),
+            stride,
+        );
+    }
+}
+
+/// [`gather`] of the first `dst.len()` columns (any number).
+#[inline(always)]
+unsafe fn gather_cols<S: Simd>(src: &[f32], stride: usize, dst: &mut [S]) {
+    let n = dst.len();
+    assert!(src.len() >= (L - 1) * stride + n, "lanes: gather");
+    let full = n / 8 * 8;
+    for (c0, tile) in (0..full).step_by(8).zip(dst.chunks_exact_mut(8)) {
+        tile.copy_from_slice(&S::gather8(src.as_ptr().add(c0), stride));
+    }
+    for (c, v) in dst.iter_mut().enumerate().skip(full) {
+        *v = S::from_array(&std::array::from_fn(|l| src[l * stride + c]));
+    }
+}
+
+/// [`scatter`] of the first `src.len()` columns (any number).
+#[inline(always)]
+unsafe fn scatter_cols<S: Simd>(src: &[S], dst: &mut [f32], stride: usize) {
+    let n = src.len();
+    assert!(dst.len() >= (L - 1) * stride + n, "lanes: scatter");
+    let full = n / 8 * 8;
+    for (c0, tile) in (0..full).step_by(8).zip(src.chunks_exact(8)) {
+        S::scatter8(tile.try_into().unwrap(), dst.as_mut_ptr().add(c0), stride);
+    }
+    for (c, v) in src.iter().enumerate().skip(full) {
+        for (l, x) in v.to_array().into_iter().enumerate() {
+            dst[l * stride + c] = x;
+        }
+    }
+}
+
+/// Columns `c..c + DH` of the T rows of each sample's q|k|v block.
+#[inline(always)]
+unsafe fn part<S: Simd, const DH: usize, const T: usize>(
+    qkv: &[f32],
+    w: usize,
+    c: usize,
+) -> [[S; DH]; T] {
+    let mut m = [[S::zero(); DH]; T];
+    for (j, r) in m.iter_mut().enumerate() {
+        *r = gather::<S, DH>(&qkv[j * w + c..], T * w);
+    }
+    m
+}
+
+/// s_j = Σ_c a_c m[j][c], c in order from 0 ([`Fixed`]'s `dots`).
+///
+/// [`Fixed`]: super::Fixed
+#[inline(always)]
+unsafe fn dots<S: Simd, const DH: usize, const T: usize>(a: &[S; DH], m: &[[S; DH]; T]) -> [S; T] {
+    let mut s = [S::zero(); T];
+    for c in 0..DH {
+        for j in 0..T {
+            s[j] = s[j].add(a[c].mul(m[j][c]));
+        }
+    }
+    s
+}
+
+/// out_c = Σ_j p_j m[j][c], j in order from 0 ([`Fixed`]'s `weighted`
+/// into zeros).
+///
+/// [`Fixed`]: super::Fixed
+#[inline(always)]
+unsafe fn weighted<S: Simd, const DH: usize, const T: usize>(
+    p: &[S; T],
+    m: &[[S; DH]; T],
+) -> [S; DH] {
+    let mut out = [S::zero(); DH];
+    for j in 0..T {
+        for c in 0..DH {
+            out[c] = out[c].add(p[j].mul(m[j][c]));
+        }
+    }
+    out
+}
+
+/// Σ_j a_j b_j in order from 0 ([`Fixed`]'s `inner`).
+///
+/// [`Fixed`]: super::Fixed
+#[inline(always)]
+unsafe fn inner<S: Simd, const T: usize>(a: &[S; T], b: &[S; T]) -> S {
+    let mut c = S::zero();
+    for j in 0..T {
+        c = c.add(a[j].mul(b[j]));
+    }
+    c
+}
+
+/// Rows `at..at + T` of a lane-minor matrix as T × T's row.
+#[inline(always)]
+fn row<S: Simd, const T: usize>(m: &[S], at: usize) -> &[S; T] {
+    m[at..at + T].try_into().unwrap()
+}
+
+/// The lane kernels for one [`Simd`] type (see the wrappers above).
+mod kernels {
+    use super::*;
+
+    #[inline(always)]
+    pub(super) unsafe fn forward<S: Simd, const DH: usize, const T: usize>(
+        shape: HeadShape,
+        qkv: &[f32],
+        probs: &mut [f32],
+        o: &mut [f32],
+    ) -> usize {
+        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let (sq, so, sp) = (T * w, T * d, heads * T * T);
+        let blocks = qkv.len() / sq / L;
+        let mut pl = vec![S::zero(); sp];
+        for b in 0..blocks {
+            let qkv = &qkv[b * L * sq..][..L * sq];
+            let o = &mut o[b * L * so..][..L * so];
+            for h in 0..heads {
+                let (qo, ko, vo) = shape.offsets(h);
+                let q = part::<S, DH, T>(qkv, w, qo);
+                let k = part::<S, DH, T>(qkv, w, ko);
+                let v = part::<S, DH, T>(qkv, w, vo);
+                for (i, qi) in q.iter().enumerate() {
+                    let mut s = dots(qi, &k);
+                    for x in s.iter_mut() {
+                        *x = x.mul(scale);
                     }
+                    softmax(&mut s);
+                    pl[(h * T + i) * T..][..T].copy_from_slice(&s);
+                    let out = weighted(&s, &v);
+                    scatter::<S, DH>(&out, &mut o[i * d + h * DH..], so);
+                }
+            }
+            scatter_cols(&pl, &mut probs[b * L * sp..][..L * sp], sp);
+        }
+        blocks * L
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn backward<S: Simd, const DH: usize, const T: usize>(
+        shape: HeadShape,
+        qkv: &[f32],
+        probs: &[f32],
+        dout: &[f32],
+        dqkv: &mut [f32],
+    ) -> usize {
+        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let (sq, so, sp) = (T * w, T * d, heads * T * T);
+        let blocks = qkv.len() / sq / L;
+        let mut pl = vec![S::zero(); sp];
+        for b in 0..blocks {
+            let qkv = &qkv[b * L * sq..][..L * sq];
+            let dout = &dout[b * L * so..][..L * so];
+            let dqkv = &mut dqkv[b * L * sq..][..L * sq];
+            gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
+            for h in 0..heads {
+                let (qo, ko, vo) = shape.offsets(h);
+                let q = part::<S, DH, T>(qkv, w, qo);
+                let k = part::<S, DH, T>(qkv, w, ko);
+                let v = part::<S, DH, T>(qkv, w, vo);
+                let (mut dk, mut dv) = ([[S::zero(); DH]; T], [[S::zero(); DH]; T]);
+                for (i, qi) in q.iter().enumerate() {
+                    let p = row::<S, T>(&pl, (h * T + i) * T);
+                    let g = gather::<S, DH>(&dout[i * d + h * DH..], so);
+                    // Lanes (samples) whose ∂o_i is not all zero; the
+                    // others skip this query as Fixed::backward does:
+                    // ∂q_i = +0, no ∂k, ∂v terms.
+                    let mut live = g[0].nonzero();
+                    for gc in &g[1..] {
+                        live = S::or(live, gc.nonzero());
+                    }
+                    let dq = if S::all(live) {
+                        query::<S, DH, T, false>(scale, qi, &k, &v, p, &g, live, &mut dk, &mut dv)
+                    } else if S::any(live) {
+                        query::<S, DH, T, true>(scale, qi, &k, &v, p, &g, live, &mut dk, &mut dv)
+                    } else {
+                        [S::zero(); DH]
+                    };
+                    scatter::<S, DH>(&dq, &mut dqkv[i * w + qo..], sq);
+                }
+                for j in 0..T {
+                    scatter::<S, DH>(&dk[j], &mut dqkv[j * w + ko..], sq);
+                    scatter::<S, DH>(&dv[j], &mut dqkv[j * w + vo..], sq);
                 }
             }
         }
-        scatter_cols::<ISA>(&sl, &mut s[b * L * sp..][..L * sp], sp);
-        scatter_cols::<ISA>(&dsl, &mut ds[b * L * sp..][..L * sp], sp);
+        blocks * L
     }
-    blocks * L
+
+    /// One query of [`backward`]: returns ∂q_i and adds the ∂k, ∂v terms;
+    /// with `MASKED`, lanes not `live` get ∂q_i = +0 and add nothing.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn query<S: Simd, const DH: usize, const T: usize, const MASKED: bool>(
+        scale: S,
+        qi: &[S; DH],
+        k: &[[S; DH]; T],
+        v: &[[S; DH]; T],
+        p: &[S; T],
+        g: &[S; DH],
+        live: S::Mask,
+        dk: &mut [[S; DH]; T],
+        dv: &mut [[S; DH]; T],
+    ) -> [S; DH] {
+        let dp = dots(g, v);
+        let c = inner(p, &dp);
+        let mut ds = [S::zero(); T];
+        for j in 0..T {
+            ds[j] = p[j].mul(dp[j].sub(c)).mul(scale);
+        }
+        let mut dq = weighted(&ds, k);
+        for j in 0..T {
+            for cc in 0..DH {
+                let a = dk[j][cc].add(ds[j].mul(qi[cc]));
+                let b = dv[j][cc].add(p[j].mul(g[cc]));
+                if MASKED {
+                    dk[j][cc] = S::select(live, a, dk[j][cc]);
+                    dv[j][cc] = S::select(live, b, dv[j][cc]);
+                } else {
+                    dk[j][cc] = a;
+                    dv[j][cc] = b;
+                }
+            }
+        }
+        if MASKED {
+            for x in dq.iter_mut() {
+                *x = S::select(live, *x, S::zero());
+            }
+        }
+        dq
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn tangent<S: Simd, const DH: usize, const T: usize>(
+        shape: HeadShape,
+        qkv: &[f32],
+        dqkv: &[f32],
+        probs: &[f32],
+        dout: &mut [f32],
+    ) -> usize {
+        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let (sq, so, sp) = (T * w, T * d, heads * T * T);
+        let blocks = qkv.len() / sq / L;
+        let mut pl = vec![S::zero(); sp];
+        for b in 0..blocks {
+            let qkv = &qkv[b * L * sq..][..L * sq];
+            let dqkv = &dqkv[b * L * sq..][..L * sq];
+            let dout = &mut dout[b * L * so..][..L * so];
+            gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
+            for h in 0..heads {
+                let (qo, ko, vo) = shape.offsets(h);
+                let q = part::<S, DH, T>(qkv, w, qo);
+                let k = part::<S, DH, T>(qkv, w, ko);
+                let v = part::<S, DH, T>(qkv, w, vo);
+                let dq = part::<S, DH, T>(dqkv, w, qo);
+                let dk = part::<S, DH, T>(dqkv, w, ko);
+                let dv = part::<S, DH, T>(dqkv, w, vo);
+                for i in 0..T {
+                    let p = row::<S, T>(&pl, (h * T + i) * T);
+                    let (a, bb) = (dots(&dq[i], &k), dots(&q[i], &dk));
+                    let mut ds = [S::zero(); T];
+                    for j in 0..T {
+                        ds[j] = a[j].add(bb[j]).mul(scale);
+                    }
+                    let c = inner(p, &ds);
+                    let mut out = [S::zero(); DH];
+                    for j in 0..T {
+                        let dp = p[j].mul(ds[j].sub(c));
+                        for cc in 0..DH {
+                            out[cc] = out[cc].add(dp.mul(v[j][cc]));
+                            out[cc] = out[cc].add(p[j].mul(dv[j][cc]));
+                        }
+                    }
+                    scatter::<S, DH>(&out, &mut dout[i * d + h * DH..], so);
+                }
+            }
+        }
+        blocks * L
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn score_probe<S: Simd, const DH: usize, const T: usize>(
+        shape: HeadShape,
+        qkv: &[f32],
+        dqkv: &[f32],
+        s: &mut [f32],
+        ds: &mut [f32],
+    ) -> usize {
+        let (w, heads, scale) = (3 * shape.d, shape.heads, S::splat(shape.scale));
+        let (sq, sp) = (T * w, heads * T * T);
+        let blocks = qkv.len() / sq / L;
+        let (mut sl, mut dsl) = (vec![S::zero(); sp], vec![S::zero(); sp]);
+        for b in 0..blocks {
+            let qkv = &qkv[b * L * sq..][..L * sq];
+            let dqkv = &dqkv[b * L * sq..][..L * sq];
+            for h in 0..heads {
+                let (qo, ko, _) = shape.offsets(h);
+                let q = part::<S, DH, T>(qkv, w, qo);
+                let k = part::<S, DH, T>(qkv, w, ko);
+                let dq = part::<S, DH, T>(dqkv, w, qo);
+                let dk = part::<S, DH, T>(dqkv, w, ko);
+                for i in 0..T {
+                    let at = (h * T + i) * T;
+                    let (a, bb, c) = (dots(&q[i], &k), dots(&dq[i], &k), dots(&q[i], &dk));
+                    for j in 0..T {
+                        sl[at + j] = a[j].mul(scale);
+                        dsl[at + j] = bb[j].add(c[j]).mul(scale);
+                    }
+                }
+            }
+            scatter_cols(&sl, &mut s[b * L * sp..][..L * sp], sp);
+            scatter_cols(&dsl, &mut ds[b * L * sp..][..L * sp], sp);
+        }
+        blocks * L
+    }
 }
 
-/// The 8-column tile transposes (16 samples: two halves of 8).
+/// The kernels compiled for one [`Simd`] type under its target features.
+macro_rules! entry_points {
+    ($simd:ty, $features:literal) => {
+        use super::super::{kernels, HeadShape};
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) unsafe fn forward<const DH: usize, const T: usize>(
+            shape: HeadShape,
+            qkv: &[f32],
+            probs: &mut [f32],
+            o: &mut [f32],
+        ) -> usize {
+            kernels::forward::<$simd, DH, T>(shape, qkv, probs, o)
+        }
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) unsafe fn backward<const DH: usize, const T: usize>(
+            shape: HeadShape,
+            qkv: &[f32],
+            probs: &[f32],
+            dout: &[f32],
+            dqkv: &mut [f32],
+        ) -> usize {
+            kernels::backward::<$simd, DH, T>(shape, qkv, probs, dout, dqkv)
+        }
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) unsafe fn tangent<const DH: usize, const T: usize>(
+            shape: HeadShape,
+            qkv: &[f32],
+            dqkv: &[f32],
+            probs: &[f32],
+            dout: &mut [f32],
+        ) -> usize {
+            kernels::tangent::<$simd, DH, T>(shape, qkv, dqkv, probs, dout)
+        }
+
+        #[target_feature(enable = $features)]
+        pub(in super::super) unsafe fn score_probe<const DH: usize, const T: usize>(
+            shape: HeadShape,
+            qkv: &[f32],
+            dqkv: &[f32],
+            s: &mut [f32],
+            ds: &mut [f32],
+        ) -> usize {
+            kernels::score_probe::<$simd, DH, T>(shape, qkv, dqkv, s, ds)
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{L, V};
+    use super::{Simd, L};
     use core::arch::x86_64::*;
 
     const _: () = assert!(L == 16);
 
+    /// 16 lanes in one AVX-512 register.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(__m512);
+
+    /// 16 lanes in two AVX registers.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2([__m256; 2]);
+
+    pub(super) mod avx512 {
+        entry_points!(super::Avx512, "avx512f,avx2");
+    }
+
+    pub(super) mod avx2 {
+        entry_points!(super::Avx2, "avx2");
+    }
+
     /// The 8×8 transpose of each 256-bit half of eight registers.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[inline(always)]
     unsafe fn t8x8_halves(r: [__m512; 8]) -> [__m512; 8] {
         let t0 = _mm512_unpacklo_ps(r[0], r[1]);
         let t1 = _mm512_unpackhi_ps(r[0], r[1]);
@@ -522,40 +660,98 @@ mod x86 {
         ]
     }
 
-    /// tile[c][l] = src[l·stride + c], c < 8, l < 16.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gather8_avx512(src: *const f32, stride: usize, tile: &mut [V; 8]) {
-        let mut r = [_mm512_setzero_ps(); 8];
-        for (l, x) in r.iter_mut().enumerate() {
-            let lo = _mm256_loadu_ps(src.add(l * stride));
-            let hi = _mm256_loadu_ps(src.add((l + 8) * stride));
-            let lo = _mm512_castps_pd(_mm512_castps256_ps512(lo));
-            *x = _mm512_castpd_ps(_mm512_insertf64x4::<1>(lo, _mm256_castps_pd(hi)));
+    impl Simd for Avx512 {
+        type Mask = __mmask16;
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            Avx512(_mm512_setzero_ps())
         }
-        for (t, x) in tile.iter_mut().zip(t8x8_halves(r)) {
-            _mm512_storeu_ps(t.as_mut_ptr(), x);
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> Self {
+            Avx512(_mm512_set1_ps(x))
         }
-    }
-
-    /// dst[l·stride + c] = tile[c][l], c < 8, l < 16.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn scatter8_avx512(tile: &[V; 8], dst: *mut f32, stride: usize) {
-        let mut r = [_mm512_setzero_ps(); 8];
-        for (x, t) in r.iter_mut().zip(tile) {
-            *x = _mm512_loadu_ps(t.as_ptr());
+        #[inline(always)]
+        unsafe fn from_array(a: &[f32; L]) -> Self {
+            Avx512(_mm512_loadu_ps(a.as_ptr()))
         }
-        for (l, x) in t8x8_halves(r).into_iter().enumerate() {
-            _mm256_storeu_ps(dst.add(l * stride), _mm512_castps512_ps256(x));
-            let hi = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x));
-            _mm256_storeu_ps(dst.add((l + 8) * stride), _mm256_castpd_ps(hi));
+        #[inline(always)]
+        unsafe fn to_array(self) -> [f32; L] {
+            let mut a = [0.0; L];
+            _mm512_storeu_ps(a.as_mut_ptr(), self.0);
+            a
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            Avx512(_mm512_add_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn sub(self, b: Self) -> Self {
+            Avx512(_mm512_sub_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn mul(self, b: Self) -> Self {
+            Avx512(_mm512_mul_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn div(self, b: Self) -> Self {
+            Avx512(_mm512_div_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn max_ps(self, b: Self) -> Self {
+            Avx512(_mm512_max_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn min_ps(self, b: Self) -> Self {
+            Avx512(_mm512_min_ps(self.0, b.0))
+        }
+        #[inline(always)]
+        unsafe fn low_byte_exponent(self) -> Self {
+            let bits = _mm512_and_si512(_mm512_castps_si512(self.0), _mm512_set1_epi32(0xff));
+            Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(bits)))
+        }
+        #[inline(always)]
+        unsafe fn nonzero(self) -> __mmask16 {
+            _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(self.0, _mm512_setzero_ps())
+        }
+        #[inline(always)]
+        unsafe fn or(a: __mmask16, b: __mmask16) -> __mmask16 {
+            a | b
+        }
+        #[inline(always)]
+        unsafe fn all(m: __mmask16) -> bool {
+            m == 0xffff
+        }
+        #[inline(always)]
+        unsafe fn any(m: __mmask16) -> bool {
+            m != 0
+        }
+        #[inline(always)]
+        unsafe fn select(m: __mmask16, a: Self, b: Self) -> Self {
+            Avx512(_mm512_mask_blend_ps(m, b.0, a.0))
+        }
+        #[inline(always)]
+        unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8] {
+            let mut r = [_mm512_setzero_ps(); 8];
+            for (l, x) in r.iter_mut().enumerate() {
+                let lo = _mm256_loadu_ps(src.add(l * stride));
+                let hi = _mm256_loadu_ps(src.add((l + 8) * stride));
+                let lo = _mm512_castps_pd(_mm512_castps256_ps512(lo));
+                *x = _mm512_castpd_ps(_mm512_insertf64x4::<1>(lo, _mm256_castps_pd(hi)));
+            }
+            t8x8_halves(r).map(Avx512)
+        }
+        #[inline(always)]
+        unsafe fn scatter8(tile: &[Self; 8], dst: *mut f32, stride: usize) {
+            for (l, x) in t8x8_halves(tile.map(|v| v.0)).into_iter().enumerate() {
+                _mm256_storeu_ps(dst.add(l * stride), _mm512_castps512_ps256(x));
+                let hi = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x));
+                _mm256_storeu_ps(dst.add((l + 8) * stride), _mm256_castpd_ps(hi));
+            }
         }
     }
 
     /// The 8×8 transpose of eight registers.
-    #[inline]
-    #[target_feature(enable = "avx2")]
+    #[inline(always)]
     unsafe fn t8x8(r: [__m256; 8]) -> [__m256; 8] {
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
         let t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -585,32 +781,174 @@ mod x86 {
         ]
     }
 
-    /// [`gather8_avx512`] with AVX2.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gather8_avx2(src: *const f32, stride: usize, tile: &mut [V; 8]) {
-        for half in [0, 8] {
-            let mut r = [_mm256_setzero_ps(); 8];
-            for (l, x) in r.iter_mut().enumerate() {
-                *x = _mm256_loadu_ps(src.add((half + l) * stride));
+    /// Both halves of an [`Avx2`] through `f`.
+    macro_rules! both {
+        ($a:expr, $b:expr, $f:ident) => {
+            Avx2([$f($a.0[0], $b.0[0]), $f($a.0[1], $b.0[1])])
+        };
+    }
+
+    impl Simd for Avx2 {
+        type Mask = [__m256; 2];
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            Avx2([_mm256_setzero_ps(); 2])
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> Self {
+            Avx2([_mm256_set1_ps(x); 2])
+        }
+        #[inline(always)]
+        unsafe fn from_array(a: &[f32; L]) -> Self {
+            Avx2([
+                _mm256_loadu_ps(a.as_ptr()),
+                _mm256_loadu_ps(a.as_ptr().add(8)),
+            ])
+        }
+        #[inline(always)]
+        unsafe fn to_array(self) -> [f32; L] {
+            let mut a = [0.0; L];
+            _mm256_storeu_ps(a.as_mut_ptr(), self.0[0]);
+            _mm256_storeu_ps(a.as_mut_ptr().add(8), self.0[1]);
+            a
+        }
+        #[inline(always)]
+        unsafe fn add(self, b: Self) -> Self {
+            both!(self, b, _mm256_add_ps)
+        }
+        #[inline(always)]
+        unsafe fn sub(self, b: Self) -> Self {
+            both!(self, b, _mm256_sub_ps)
+        }
+        #[inline(always)]
+        unsafe fn mul(self, b: Self) -> Self {
+            both!(self, b, _mm256_mul_ps)
+        }
+        #[inline(always)]
+        unsafe fn div(self, b: Self) -> Self {
+            both!(self, b, _mm256_div_ps)
+        }
+        #[inline(always)]
+        unsafe fn max_ps(self, b: Self) -> Self {
+            both!(self, b, _mm256_max_ps)
+        }
+        #[inline(always)]
+        unsafe fn min_ps(self, b: Self) -> Self {
+            both!(self, b, _mm256_min_ps)
+        }
+        #[inline(always)]
+        unsafe fn low_byte_exponent(self) -> Self {
+            let f = |x: __m256| {
+                let bits = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0xff));
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(bits))
+            };
+            Avx2([f(self.0[0]), f(self.0[1])])
+        }
+        #[inline(always)]
+        unsafe fn nonzero(self) -> [__m256; 2] {
+            let z = _mm256_setzero_ps();
+            [
+                _mm256_cmp_ps::<_CMP_NEQ_UQ>(self.0[0], z),
+                _mm256_cmp_ps::<_CMP_NEQ_UQ>(self.0[1], z),
+            ]
+        }
+        #[inline(always)]
+        unsafe fn or(a: [__m256; 2], b: [__m256; 2]) -> [__m256; 2] {
+            [_mm256_or_ps(a[0], b[0]), _mm256_or_ps(a[1], b[1])]
+        }
+        #[inline(always)]
+        unsafe fn all(m: [__m256; 2]) -> bool {
+            _mm256_movemask_ps(m[0]) == 0xff && _mm256_movemask_ps(m[1]) == 0xff
+        }
+        #[inline(always)]
+        unsafe fn any(m: [__m256; 2]) -> bool {
+            _mm256_movemask_ps(_mm256_or_ps(m[0], m[1])) != 0
+        }
+        #[inline(always)]
+        unsafe fn select(m: [__m256; 2], a: Self, b: Self) -> Self {
+            Avx2([
+                _mm256_blendv_ps(b.0[0], a.0[0], m[0]),
+                _mm256_blendv_ps(b.0[1], a.0[1], m[1]),
+            ])
+        }
+        #[inline(always)]
+        unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8] {
+            let mut halves = [[_mm256_setzero_ps(); 8]; 2];
+            for (half, out) in halves.iter_mut().enumerate() {
+                let mut r = [_mm256_setzero_ps(); 8];
+                for (l, x) in r.iter_mut().enumerate() {
+                    *x = _mm256_loadu_ps(src.add((8 * half + l) * stride));
+                }
+                *out = t8x8(r);
             }
-            for (t, x) in tile.iter_mut().zip(t8x8(r)) {
-                _mm256_storeu_ps(t.as_mut_ptr().add(half), x);
+            std::array::from_fn(|c| Avx2([halves[0][c], halves[1][c]]))
+        }
+        #[inline(always)]
+        unsafe fn scatter8(tile: &[Self; 8], dst: *mut f32, stride: usize) {
+            for half in 0..2 {
+                let rows = t8x8(tile.map(|v| v.0[half]));
+                for (l, x) in rows.into_iter().enumerate() {
+                    _mm256_storeu_ps(dst.add((8 * half + l) * stride), x);
+                }
             }
         }
     }
+}
 
-    /// [`scatter8_avx512`] with AVX2.
-    #[inline]
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::x86::{Avx2, Avx512};
+    use super::*;
+
+    #[target_feature(enable = "avx512f,avx2")]
+    unsafe fn exp_avx512(x: &[f32; L]) -> [f32; L] {
+        exp(Avx512::from_array(x)).to_array()
+    }
+
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scatter8_avx2(tile: &[V; 8], dst: *mut f32, stride: usize) {
-        for half in [0, 8] {
-            let mut r = [_mm256_setzero_ps(); 8];
-            for (x, t) in r.iter_mut().zip(tile) {
-                *x = _mm256_loadu_ps(t.as_ptr().add(half));
+    unsafe fn exp_avx2(x: &[f32; L]) -> [f32; L] {
+        exp(Avx2::from_array(x)).to_array()
+    }
+
+    #[test]
+    fn lane_exp_is_bitwise_exp_f32() {
+        let specials = [
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -87.0,
+            88.0,
+            -87.5,
+            88.5,
+            f32::MIN_POSITIVE,
+            1e-30,
+        ];
+        let sweep = (0..200_000).map(|i| -100.0 + 200.0 * i as f32 / 200_000.0);
+        let xs: Vec<f32> = specials.into_iter().chain(sweep).collect();
+        for chunk in xs.chunks(L) {
+            let mut x = [0.5; L];
+            x[..chunk.len()].copy_from_slice(chunk);
+            let want = x.map(crate::fastmath::exp_f32);
+            let mut got = Vec::new();
+            if is_x86_feature_detected!("avx2") {
+                got.push(("avx2", unsafe { exp_avx2(&x) }));
             }
-            for (l, x) in t8x8(r).into_iter().enumerate() {
-                _mm256_storeu_ps(dst.add((half + l) * stride), x);
+            if is_x86_feature_detected!("avx512f") {
+                got.push(("avx512", unsafe { exp_avx512(&x) }));
+            }
+            for (name, g) in got {
+                for l in 0..L {
+                    assert_eq!(
+                        g[l].to_bits(),
+                        want[l].to_bits(),
+                        "{name}: exp({:e}) = {:e}, exp_f32 {:e}",
+                        x[l],
+                        g[l],
+                        want[l]
+                    );
+                }
             }
         }
     }
