@@ -381,21 +381,33 @@ impl Attention {
 
     /// The score probe (s and ṡ, rows (sample, head, query), columns keys)
     /// from q|k|v and its tangent, both (B·T, 3d); recomputed from them, so
-    /// a tangent pass without probes pays nothing for it.
+    /// a tangent pass without probes pays nothing for it. (The T > 1
+    /// tangent computes it with ȯ instead: [`heads_tangent`].)
     fn score_probe(&self, qkv: &Mat, dqkv: &Mat) -> crate::fast::FastProbe {
         let hs = self.head_shape();
-        let rows = qkv.rows / hs.t * hs.heads * hs.t;
-        // Written in full below.
-        let mut value = Mat::scratch(rows, hs.t, Layout::Rows);
-        let mut tangent = Mat::scratch(rows, hs.t, Layout::Rows);
+        let (mut value, mut tangent) = self.probe_mats(qkv.rows / hs.t);
         with_const_heads!(score_probe_values(
             hs,
             &qkv.data,
             &dqkv.data,
             &mut value.data,
-            &mut tangent.data,
-            true
+            &mut tangent.data
         ));
+        self.probe(value, tangent)
+    }
+
+    /// Uninitialised s and ṡ matrices of the score probe of `b` samples.
+    fn probe_mats(&self, b: usize) -> (Mat, Mat) {
+        let hs = self.head_shape();
+        let rows = b * hs.heads * hs.t;
+        (
+            Mat::scratch(rows, hs.t, Layout::Rows),
+            Mat::scratch(rows, hs.t, Layout::Rows),
+        )
+    }
+
+    /// The score probe of s and ṡ.
+    fn probe(&self, value: Mat, tangent: Mat) -> crate::fast::FastProbe {
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
             layer: self.name.clone(),
@@ -852,7 +864,9 @@ fn heads_backward<const DH: usize, const T: usize>(
     }
 }
 
-/// [`heads_forward`] for the tangent pass.
+/// [`heads_forward`] for the tangent pass; with `probe`, also the score
+/// probe's s and ṡ ([`score_probe_values`]' values: the lane kernels reuse
+/// the tangent's ṡ, the same operations).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -863,6 +877,7 @@ fn heads_tangent<const DH: usize, const T: usize>(
     dqkv: &[f32],
     probs: &[f32],
     dout: &mut [f32],
+    mut probe: Option<(&mut [f32], &mut [f32])>,
     lanes: bool,
 ) {
     const ISA: u8 = lanes::isa(
@@ -871,15 +886,21 @@ fn heads_tangent<const DH: usize, const T: usize>(
     );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
     let done = if lanes && DH > 0 && T > 0 {
+        let probe = probe.as_mut().map(|(s, ds)| (&mut **s, &mut **ds));
         // SAFETY: as in heads_forward.
-        unsafe { lanes::tangent::<DH, T, ISA>(shape, qkv, dqkv, probs, dout) }
+        unsafe { lanes::tangent::<DH, T, ISA>(shape, qkv, dqkv, probs, dout, probe) }
     } else {
         0
     };
+    let (qkv, dqkv) = (&qkv[done * t * 3 * d..], &dqkv[done * t * 3 * d..]);
+    if let Some((s, ds)) = probe {
+        let at = done * heads * t * t;
+        score_probe_values::<DH, T>(shape, qkv, dqkv, &mut s[at..], &mut ds[at..]);
+    }
     let mut tmp = vec![0.0; t];
-    let per_sample = qkv[done * t * 3 * d..]
+    let per_sample = qkv
         .chunks_exact(t * 3 * d)
-        .zip(dqkv[done * t * 3 * d..].chunks_exact(t * 3 * d))
+        .zip(dqkv.chunks_exact(t * 3 * d))
         .zip(probs[done * heads * t * t..].chunks_exact(heads * t * t))
         .zip(dout[done * t * d..].chunks_exact_mut(t * d));
     for (((qkv, dqkv), probs), dout) in per_sample {
@@ -892,8 +913,9 @@ fn heads_tangent<const DH: usize, const T: usize>(
 }
 
 /// The score probe's values s and tangents ṡ (rows (sample, head, query),
-/// columns keys) of every sample of a batch (dispatched and split between
-/// [`lanes`] and per-sample loops as [`heads_forward`]).
+/// columns keys) of every sample of a batch, per sample: [`Fixed`] when
+/// `DH` and `T` are nonzero (compiled as [`heads_forward`]), [`HeadShape`]
+/// otherwise.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -904,25 +926,14 @@ fn score_probe_values<const DH: usize, const T: usize>(
     dqkv: &[f32],
     s: &mut [f32],
     ds: &mut [f32],
-    lanes: bool,
 ) {
-    const ISA: u8 = lanes::isa(
-        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
-        multiversion::target::target_cfg_f!(target_feature = "avx2"),
-    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
-    let done = if lanes && DH > 0 && T > 0 {
-        // SAFETY: as in heads_forward.
-        unsafe { lanes::score_probe::<DH, T, ISA>(shape, qkv, dqkv, s, ds) }
-    } else {
-        0
-    };
-    let blocks = qkv[done * t * 3 * d..]
+    let blocks = qkv
         .chunks_exact(t * 3 * d)
-        .zip(dqkv[done * t * 3 * d..].chunks_exact(t * 3 * d));
-    let outs = s[done * heads * t * t..]
+        .zip(dqkv.chunks_exact(t * 3 * d));
+    let outs = s
         .chunks_exact_mut(heads * t * t)
-        .zip(ds[done * heads * t * t..].chunks_exact_mut(heads * t * t));
+        .zip(ds.chunks_exact_mut(heads * t * t));
     for ((qkv, dqkv), (s, ds)) in blocks.zip(outs) {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).score_probe(qkv, dqkv, s, ds);
@@ -1115,9 +1126,7 @@ impl Attention {
             matmul(&mut dqkv.data, 3 * d, dx.view(), self.in_weight(p), true);
             dx.recycle();
         }
-        if probes.wanted {
-            probes.push_with(|| self.score_probe(qkv, &dqkv));
-        }
+        let mut probe = probes.wanted.then(|| self.probe_mats(n / hs.t));
         let mut dout = Mat::scratch(n, d, Layout::Rows);
         with_const_heads!(heads_tangent(
             hs,
@@ -1125,8 +1134,14 @@ impl Attention {
             &dqkv.data,
             &probs.data,
             &mut dout.data,
+            probe
+                .as_mut()
+                .map(|(s, ds)| (&mut s.data[..], &mut ds.data[..])),
             true
         ));
+        if let Some((value, tangent)) = probe {
+            probes.push_with(|| self.probe(value, tangent));
+        }
         dqkv.recycle();
         // The output projection on the kept rows of o and ȯ.
         let o_kept = matches!(out, Live::Rows(_)).then(|| Live::All.select(o, out));
@@ -1721,9 +1736,28 @@ mod tests {
             None | Some(None) => {
                 let lanes = how.is_some();
                 heads_forward::<8, 9>(hs, &qkv, probs, o, lanes);
-                heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, dot, lanes);
+                if lanes {
+                    // The lane path's ȯ is the same with and without the probe.
+                    let mut alone = vec![f32::NAN; n * t * d];
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, &mut alone, None, true);
+                    heads_tangent::<8, 9>(
+                        hs,
+                        &qkv,
+                        &dqkv,
+                        &probs_ref,
+                        dot,
+                        Some((&mut s[..], &mut ds[..])),
+                        true,
+                    );
+                    assert!(alone
+                        .iter()
+                        .zip(dot.iter())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()));
+                } else {
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, dot, None, false);
+                    score_probe_values::<8, 9>(hs, &qkv, &dqkv, s, ds);
+                }
                 heads_backward::<8, 9>(hs, &qkv, &probs_ref, &dout, dqkv_b, lanes);
-                score_probe_values::<8, 9>(hs, &qkv, &dqkv, s, ds, lanes);
             }
             Some(Some(isa)) => {
                 // SAFETY: the caller checked that the CPU has `isa`.
@@ -1731,9 +1765,9 @@ mod tests {
                     macro_rules! all {
                         ($isa:literal) => {{
                             let done = lanes::forward::<8, 9, $isa>(hs, &qkv, probs, o);
-                            lanes::tangent::<8, 9, $isa>(hs, &qkv, &dqkv, &probs_ref, dot);
+                            let probe = Some((&mut s[..], &mut ds[..]));
+                            lanes::tangent::<8, 9, $isa>(hs, &qkv, &dqkv, &probs_ref, dot, probe);
                             lanes::backward::<8, 9, $isa>(hs, &qkv, &probs_ref, &dout, dqkv_b);
-                            lanes::score_probe::<8, 9, $isa>(hs, &qkv, &dqkv, s, ds);
                             done
                         }};
                     }
@@ -1805,6 +1839,76 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// This thread's time on the CPU so far (Linux `schedstat`), in ns.
+    fn cpu_ns() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        stat.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    /// Time per sample of the four head kernels, per-sample loops against
+    /// lanes, on a batch of `n` samples (hot in cache for small `n`).
+    #[test]
+    #[ignore]
+    fn head_kernel_times() {
+        let hs = Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear).head_shape();
+        let (t, d, heads) = (hs.t, hs.d, hs.heads);
+        for n in [64usize, 256, 1258] {
+            let qkv: Vec<f32> = (0..n * t * 3 * d)
+                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let dqkv: Vec<f32> = (0..n * t * 3 * d)
+                .map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let dout: Vec<f32> = (0..n * t * d)
+                .map(|i| ((i * 7) % 100) as f32 / 50.0 - 1.0)
+                .collect();
+            let mut probs = vec![0.0; n * heads * t * t];
+            let mut o = vec![0.0; n * t * d];
+            let mut dq = vec![0.0; n * t * 3 * d];
+            let mut s = vec![0.0; n * heads * t * t];
+            let mut ds = vec![0.0; n * heads * t * t];
+            let reps = (100_000 / n).max(2);
+            for lanes in [false, true] {
+                // The fastest of several trials (the machine is shared).
+                let time = |f: &mut dyn FnMut()| {
+                    f();
+                    (0..5)
+                        .map(|_| {
+                            let start = cpu_ns();
+                            for _ in 0..reps {
+                                f();
+                            }
+                            (cpu_ns() - start) as f64 / (reps * n) as f64
+                        })
+                        .fold(f64::INFINITY, f64::min)
+                };
+                let fwd = time(&mut || heads_forward::<8, 9>(hs, &qkv, &mut probs, &mut o, lanes));
+                let tan = time(&mut || {
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs, &mut o, None, lanes)
+                });
+                let tpr = time(&mut || {
+                    heads_tangent::<8, 9>(
+                        hs,
+                        &qkv,
+                        &dqkv,
+                        &probs,
+                        &mut o,
+                        Some((&mut s[..], &mut ds[..])),
+                        lanes,
+                    );
+                });
+                let bwd =
+                    time(&mut || heads_backward::<8, 9>(hs, &qkv, &probs, &dout, &mut dq, lanes));
+                eprintln!("n {n:5} lanes {lanes:5}: ns/sample forward {fwd:6.1} tangent {tan:6.1} backward {bwd:6.1} tangent+probe {tpr:6.1}");
             }
         }
     }

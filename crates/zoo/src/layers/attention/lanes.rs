@@ -80,7 +80,8 @@ pub(super) unsafe fn backward<const DH: usize, const T: usize, const ISA: u8>(
 }
 
 /// [`Fixed::tangent`](super::Fixed) of every full block of samples (as
-/// [`forward`]).
+/// [`forward`]); with `probe`, also [`Fixed::score_probe`](super::Fixed)'s
+/// s and ṡ (ṡ is the tangent's own, the same operations).
 ///
 /// # Safety
 /// The CPU has the instructions `ISA` names.
@@ -90,33 +91,13 @@ pub(super) unsafe fn tangent<const DH: usize, const T: usize, const ISA: u8>(
     dqkv: &[f32],
     probs: &[f32],
     dout: &mut [f32],
+    probe: Option<(&mut [f32], &mut [f32])>,
 ) -> usize {
     match ISA {
         #[cfg(target_arch = "x86_64")]
-        2 if DH % 8 == 0 => x86::avx512::tangent::<DH, T>(shape, qkv, dqkv, probs, dout),
+        2 if DH % 8 == 0 => x86::avx512::tangent::<DH, T>(shape, qkv, dqkv, probs, dout, probe),
         #[cfg(target_arch = "x86_64")]
-        1 if DH % 8 == 0 => x86::avx2::tangent::<DH, T>(shape, qkv, dqkv, probs, dout),
-        _ => 0,
-    }
-}
-
-/// [`Fixed::score_probe`](super::Fixed) of every full block of samples (as
-/// [`forward`]).
-///
-/// # Safety
-/// The CPU has the instructions `ISA` names.
-pub(super) unsafe fn score_probe<const DH: usize, const T: usize, const ISA: u8>(
-    shape: HeadShape,
-    qkv: &[f32],
-    dqkv: &[f32],
-    s: &mut [f32],
-    ds: &mut [f32],
-) -> usize {
-    match ISA {
-        #[cfg(target_arch = "x86_64")]
-        2 if DH % 8 == 0 => x86::avx512::score_probe::<DH, T>(shape, qkv, dqkv, s, ds),
-        #[cfg(target_arch = "x86_64")]
-        1 if DH % 8 == 0 => x86::avx2::score_probe::<DH, T>(shape, qkv, dqkv, s, ds),
+        1 if DH % 8 == 0 => x86::avx2::tangent::<DH, T>(shape, qkv, dqkv, probs, dout, probe),
         _ => 0,
     }
 }
@@ -216,15 +197,21 @@ unsafe fn softmax<S: Simd, const T: usize>(s: &mut [S; T]) {
     }
 }
 
-/// Columns `c..c + DH` (DH a multiple of 8) of row `r` of each sample's
-/// block (sample stride `stride`), lane-minor.
+/// m = the first DH (a multiple of 8) columns of each sample's block
+/// (sample stride `stride`), lane-minor.
 #[inline(always)]
-unsafe fn gather<S: Simd, const DH: usize>(src: &[f32], stride: usize) -> [S; DH] {
+unsafe fn gather_into<S: Simd, const DH: usize>(m: &mut [S; DH], src: &[f32], stride: usize) {
     assert!(src.len() >= (L - 1) * stride + DH, "lanes: gather");
-    let mut m = [S::zero(); DH];
     for (c, tile) in m.chunks_exact_mut(8).enumerate() {
         tile.copy_from_slice(&S::gather8(src.as_ptr().add(8 * c), stride));
     }
+}
+
+/// [`gather_into`] a new array.
+#[inline(always)]
+unsafe fn gather<S: Simd, const DH: usize>(src: &[f32], stride: usize) -> [S; DH] {
+    let mut m = [S::zero(); DH];
+    gather_into(&mut m, src, stride);
     m
 }
 
@@ -271,18 +258,17 @@ unsafe fn scatter_cols<S: Simd>(src: &[S], dst: &mut [f32], stride: usize) {
     }
 }
 
-/// Columns `c..c + DH` of the T rows of each sample's q|k|v block.
+/// m = columns `c..c + DH` of the T rows of each sample's q|k|v block.
 #[inline(always)]
 unsafe fn part<S: Simd, const DH: usize, const T: usize>(
+    m: &mut [[S; DH]; T],
     qkv: &[f32],
     w: usize,
     c: usize,
-) -> [[S; DH]; T] {
-    let mut m = [[S::zero(); DH]; T];
+) {
     for (j, r) in m.iter_mut().enumerate() {
-        *r = gather::<S, DH>(&qkv[j * w + c..], T * w);
+        gather_into::<S, DH>(r, &qkv[j * w + c..], T * w);
     }
-    m
 }
 
 /// s_j = Σ_c a_c m[j][c], c in order from 0 ([`Fixed`]'s `dots`).
@@ -350,14 +336,15 @@ mod kernels {
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
+        let [mut q, mut k, mut v] = [[[S::zero(); DH]; T]; 3];
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let o = &mut o[b * L * so..][..L * so];
             for h in 0..heads {
                 let (qo, ko, vo) = shape.offsets(h);
-                let q = part::<S, DH, T>(qkv, w, qo);
-                let k = part::<S, DH, T>(qkv, w, ko);
-                let v = part::<S, DH, T>(qkv, w, vo);
+                part(&mut q, qkv, w, qo);
+                part(&mut k, qkv, w, ko);
+                part(&mut v, qkv, w, vo);
                 for (i, qi) in q.iter().enumerate() {
                     let mut s = dots(qi, &k);
                     for x in s.iter_mut() {
@@ -386,6 +373,7 @@ mod kernels {
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
+        let [mut q, mut k, mut v] = [[[S::zero(); DH]; T]; 3];
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let dout = &dout[b * L * so..][..L * so];
@@ -393,9 +381,9 @@ mod kernels {
             gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
             for h in 0..heads {
                 let (qo, ko, vo) = shape.offsets(h);
-                let q = part::<S, DH, T>(qkv, w, qo);
-                let k = part::<S, DH, T>(qkv, w, ko);
-                let v = part::<S, DH, T>(qkv, w, vo);
+                part(&mut q, qkv, w, qo);
+                part(&mut k, qkv, w, ko);
+                part(&mut v, qkv, w, vo);
                 let (mut dk, mut dv) = ([[S::zero(); DH]; T], [[S::zero(); DH]; T]);
                 for (i, qi) in q.iter().enumerate() {
                     let p = row::<S, T>(&pl, (h * T + i) * T);
@@ -475,11 +463,16 @@ mod kernels {
         dqkv: &[f32],
         probs: &[f32],
         dout: &mut [f32],
+        mut probe: Option<(&mut [f32], &mut [f32])>,
     ) -> usize {
         let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
+        // The probe's s and ṡ of a block (empty without the probe).
+        let probed = if probe.is_some() { sp } else { 0 };
+        let (mut sl, mut dsl) = (vec![S::zero(); probed], vec![S::zero(); probed]);
+        let [mut q, mut k, mut v, mut dq, mut dk, mut dv] = [[[S::zero(); DH]; T]; 6];
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let dqkv = &dqkv[b * L * sq..][..L * sq];
@@ -487,18 +480,26 @@ mod kernels {
             gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
             for h in 0..heads {
                 let (qo, ko, vo) = shape.offsets(h);
-                let q = part::<S, DH, T>(qkv, w, qo);
-                let k = part::<S, DH, T>(qkv, w, ko);
-                let v = part::<S, DH, T>(qkv, w, vo);
-                let dq = part::<S, DH, T>(dqkv, w, qo);
-                let dk = part::<S, DH, T>(dqkv, w, ko);
-                let dv = part::<S, DH, T>(dqkv, w, vo);
+                part(&mut q, qkv, w, qo);
+                part(&mut k, qkv, w, ko);
+                part(&mut v, qkv, w, vo);
+                part(&mut dq, dqkv, w, qo);
+                part(&mut dk, dqkv, w, ko);
+                part(&mut dv, dqkv, w, vo);
                 for i in 0..T {
-                    let p = row::<S, T>(&pl, (h * T + i) * T);
+                    let at = (h * T + i) * T;
+                    let p = row::<S, T>(&pl, at);
                     let (a, bb) = (dots(&dq[i], &k), dots(&q[i], &dk));
                     let mut ds = [S::zero(); T];
                     for j in 0..T {
                         ds[j] = a[j].add(bb[j]).mul(scale);
+                    }
+                    if probed > 0 {
+                        let s = dots(&q[i], &k);
+                        for j in 0..T {
+                            sl[at + j] = s[j].mul(scale);
+                        }
+                        dsl[at..at + T].copy_from_slice(&ds);
                     }
                     let c = inner(p, &ds);
                     let mut out = [S::zero(); DH];
@@ -512,42 +513,10 @@ mod kernels {
                     scatter::<S, DH>(&out, &mut dout[i * d + h * DH..], so);
                 }
             }
-        }
-        blocks * L
-    }
-
-    #[inline(always)]
-    pub(super) unsafe fn score_probe<S: Simd, const DH: usize, const T: usize>(
-        shape: HeadShape,
-        qkv: &[f32],
-        dqkv: &[f32],
-        s: &mut [f32],
-        ds: &mut [f32],
-    ) -> usize {
-        let (w, heads, scale) = (3 * shape.d, shape.heads, S::splat(shape.scale));
-        let (sq, sp) = (T * w, heads * T * T);
-        let blocks = qkv.len() / sq / L;
-        let (mut sl, mut dsl) = (vec![S::zero(); sp], vec![S::zero(); sp]);
-        for b in 0..blocks {
-            let qkv = &qkv[b * L * sq..][..L * sq];
-            let dqkv = &dqkv[b * L * sq..][..L * sq];
-            for h in 0..heads {
-                let (qo, ko, _) = shape.offsets(h);
-                let q = part::<S, DH, T>(qkv, w, qo);
-                let k = part::<S, DH, T>(qkv, w, ko);
-                let dq = part::<S, DH, T>(dqkv, w, qo);
-                let dk = part::<S, DH, T>(dqkv, w, ko);
-                for i in 0..T {
-                    let at = (h * T + i) * T;
-                    let (a, bb, c) = (dots(&q[i], &k), dots(&dq[i], &k), dots(&q[i], &dk));
-                    for j in 0..T {
-                        sl[at + j] = a[j].mul(scale);
-                        dsl[at + j] = bb[j].add(c[j]).mul(scale);
-                    }
-                }
+            if let Some((s, ds)) = probe.as_mut() {
+                scatter_cols(&sl, &mut s[b * L * sp..][..L * sp], sp);
+                scatter_cols(&dsl, &mut ds[b * L * sp..][..L * sp], sp);
             }
-            scatter_cols(&sl, &mut s[b * L * sp..][..L * sp], sp);
-            scatter_cols(&dsl, &mut ds[b * L * sp..][..L * sp], sp);
         }
         blocks * L
     }
@@ -586,19 +555,9 @@ macro_rules! entry_points {
             dqkv: &[f32],
             probs: &[f32],
             dout: &mut [f32],
+            probe: Option<(&mut [f32], &mut [f32])>,
         ) -> usize {
-            kernels::tangent::<$simd, DH, T>(shape, qkv, dqkv, probs, dout)
-        }
-
-        #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn score_probe<const DH: usize, const T: usize>(
-            shape: HeadShape,
-            qkv: &[f32],
-            dqkv: &[f32],
-            s: &mut [f32],
-            ds: &mut [f32],
-        ) -> usize {
-            kernels::score_probe::<$simd, DH, T>(shape, qkv, dqkv, s, ds)
+            kernels::tangent::<$simd, DH, T>(shape, qkv, dqkv, probs, dout, probe)
         }
     };
 }
