@@ -1692,15 +1692,21 @@ mod tests {
     }
 
     /// Every output of the four head kernels for `n` samples of the
-    /// transformers' shape: (probs, o) forward, ȯ tangent, ∂[q k v]
+    /// transformers' shape (d_h = 8, T = 9) with `heads` heads: (probs, o) forward, ȯ tangent, ∂[q k v]
     /// backward, (s, ṡ) score probe. `how`: None the per-sample reference,
     /// Some(None) the dispatched lane path, Some(Some(isa)) the lane
     /// kernels of that instruction set alone (full blocks only; the tail's
     /// outputs stay NaN). ∂o is zero on some rows (`pattern` 0: none, 1:
     /// every token but the first, as after a CLS pool, 2: per sample, with
     /// −0 too) to cover the backward's skip of queries without gradient.
-    fn head_kernels(n: usize, pattern: usize, how: Option<Option<u8>>) -> [Vec<f32>; 6] {
-        let hs = Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear).head_shape();
+    fn head_kernels(
+        heads: usize,
+        n: usize,
+        pattern: usize,
+        how: Option<Option<u8>>,
+    ) -> [Vec<f32>; 6] {
+        let hs =
+            Attention::new("tiny", 8 * heads, heads, 9, false, AttentionInit::Linear).head_shape();
         assert!(hs.fixed());
         let (t, d, heads) = (hs.t, hs.d, hs.heads);
         let qkv = random(n * t * 3 * d, 1 + n as u64);
@@ -1804,18 +1810,22 @@ mod tests {
             "scores",
             "score tangents",
         ];
-        for n in [1, 15, 16, 17, 37, 50] {
+        // 4 heads: the lane kernels' constant head count; 2: read at run time.
+        for (heads, n) in [4, 2]
+            .into_iter()
+            .flat_map(|h| [1, 15, 16, 17, 37, 50].map(|n| (h, n)))
+        {
             for pattern in 0..3 {
-                let want = head_kernels(n, pattern, None);
+                let want = head_kernels(heads, n, pattern, None);
                 for w in &want {
                     assert!(
                         w.iter().all(|v| v.is_finite()),
                         "reference writes everything"
                     );
                 }
-                let mut runs = vec![(None, head_kernels(n, pattern, Some(None)))];
+                let mut runs = vec![(None, head_kernels(heads, n, pattern, Some(None)))];
                 for &isa in &isas {
-                    runs.push((Some(isa), head_kernels(n, pattern, Some(Some(isa)))));
+                    runs.push((Some(isa), head_kernels(heads, n, pattern, Some(Some(isa)))));
                 }
                 for (isa, got) in runs {
                     // The lane kernels alone cover the full blocks only.
@@ -1832,7 +1842,7 @@ mod tests {
                             .position(|(a, b)| a.to_bits() != b.to_bits());
                         if let Some(at) = first {
                             panic!(
-                                "n {n} pattern {pattern} isa {isa:?}: {name} differs at {at}: \
+                                "heads {heads} n {n} pattern {pattern} isa {isa:?}: {name} differs at {at}: \
                                  {:e} vs {:e}",
                                 g[at], w[at]
                             );

@@ -37,6 +37,30 @@ pub(super) const fn isa(avx512f: bool, avx2: bool) -> u8 {
     }
 }
 
+/// The kernel `$f` of the instruction set `ISA` names, with the head
+/// count a constant for the transformers' 4 heads (every stride and offset
+/// then is one), read at run time otherwise; 0 samples done without AVX2
+/// or when `DH` is not a multiple of 8.
+macro_rules! dispatch {
+    ($f:ident($shape:expr $(, $arg:expr)*)) => {
+        match ISA {
+            #[cfg(target_arch = "x86_64")]
+            2 if DH % 8 == 0 && $shape.heads == 4 => {
+                x86::avx512::$f::<DH, T, 4>($shape $(, $arg)*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            2 if DH % 8 == 0 => x86::avx512::$f::<DH, T, 0>($shape $(, $arg)*),
+            #[cfg(target_arch = "x86_64")]
+            1 if DH % 8 == 0 && $shape.heads == 4 => {
+                x86::avx2::$f::<DH, T, 4>($shape $(, $arg)*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            1 if DH % 8 == 0 => x86::avx2::$f::<DH, T, 0>($shape $(, $arg)*),
+            _ => 0,
+        }
+    };
+}
+
 /// [`Fixed::forward`](super::Fixed) of every full block of samples with
 /// the instruction set `ISA` names; returns the samples done (0 when `ISA`
 /// is 0 or `DH` is not a multiple of 8).
@@ -49,13 +73,7 @@ pub(super) unsafe fn forward<const DH: usize, const T: usize, const ISA: u8>(
     probs: &mut [f32],
     o: &mut [f32],
 ) -> usize {
-    match ISA {
-        #[cfg(target_arch = "x86_64")]
-        2 if DH % 8 == 0 => x86::avx512::forward::<DH, T>(shape, qkv, probs, o),
-        #[cfg(target_arch = "x86_64")]
-        1 if DH % 8 == 0 => x86::avx2::forward::<DH, T>(shape, qkv, probs, o),
-        _ => 0,
-    }
+    dispatch!(forward(shape, qkv, probs, o))
 }
 
 /// [`Fixed::backward`](super::Fixed) of every full block of samples (as
@@ -70,13 +88,7 @@ pub(super) unsafe fn backward<const DH: usize, const T: usize, const ISA: u8>(
     dout: &[f32],
     dqkv: &mut [f32],
 ) -> usize {
-    match ISA {
-        #[cfg(target_arch = "x86_64")]
-        2 if DH % 8 == 0 => x86::avx512::backward::<DH, T>(shape, qkv, probs, dout, dqkv),
-        #[cfg(target_arch = "x86_64")]
-        1 if DH % 8 == 0 => x86::avx2::backward::<DH, T>(shape, qkv, probs, dout, dqkv),
-        _ => 0,
-    }
+    dispatch!(backward(shape, qkv, probs, dout, dqkv))
 }
 
 /// [`Fixed::tangent`](super::Fixed) of every full block of samples (as
@@ -93,13 +105,7 @@ pub(super) unsafe fn tangent<const DH: usize, const T: usize, const ISA: u8>(
     dout: &mut [f32],
     probe: Option<(&mut [f32], &mut [f32])>,
 ) -> usize {
-    match ISA {
-        #[cfg(target_arch = "x86_64")]
-        2 if DH % 8 == 0 => x86::avx512::tangent::<DH, T>(shape, qkv, dqkv, probs, dout, probe),
-        #[cfg(target_arch = "x86_64")]
-        1 if DH % 8 == 0 => x86::avx2::tangent::<DH, T>(shape, qkv, dqkv, probs, dout, probe),
-        _ => 0,
-    }
+    dispatch!(tangent(shape, qkv, dqkv, probs, dout, probe))
 }
 
 /// `L` f32 lanes and the operations the kernels use, each lane exactly the
@@ -130,6 +136,8 @@ trait Simd: Copy {
     unsafe fn any(m: Self::Mask) -> bool;
     /// `if m { a } else { b }` per lane.
     unsafe fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// Hint that the cache line of `p` is read soon.
+    unsafe fn prefetch(p: *const f32);
     /// tile[c] lane l = src[l·stride + c], c < 8.
     unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8];
     /// dst[l·stride + c] = tile[c] lane l, c < 8.
@@ -258,6 +266,21 @@ unsafe fn scatter_cols<S: Simd>(src: &[S], dst: &mut [f32], stride: usize) {
     }
 }
 
+/// Prefetch part `h` of `heads` of block `b + 1` of `x` (blocks of `len`
+/// values; the tail after the last full block counts as a block): the
+/// lane kernels read 16 samples' rows at once, more streams than the
+/// hardware prefetcher follows.
+#[inline(always)]
+unsafe fn prefetch_next<S: Simd>(x: &[f32], b: usize, len: usize, h: usize, heads: usize) {
+    let start = ((b + 1) * len).min(x.len());
+    let next = &x[start..x.len().min(start + len)];
+    let part = next.len().div_ceil(heads);
+    let (lo, hi) = ((h * part).min(next.len()), ((h + 1) * part).min(next.len()));
+    for i in (lo..hi).step_by(16) {
+        S::prefetch(next.as_ptr().add(i));
+    }
+}
+
 /// m = columns `c..c + DH` of the T rows of each sample's q|k|v block.
 #[inline(always)]
 unsafe fn part<S: Simd, const DH: usize, const T: usize>(
@@ -326,22 +349,26 @@ mod kernels {
     use super::*;
 
     #[inline(always)]
-    pub(super) unsafe fn forward<S: Simd, const DH: usize, const T: usize>(
+    pub(super) unsafe fn forward<S: Simd, const DH: usize, const T: usize, const HEADS: usize>(
         shape: HeadShape,
         qkv: &[f32],
         probs: &mut [f32],
         o: &mut [f32],
     ) -> usize {
-        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let heads = if HEADS > 0 { HEADS } else { shape.heads };
+        let (d, scale) = (heads * DH, S::splat(shape.scale));
+        let w = 3 * d;
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
         let [mut q, mut k, mut v] = [[[S::zero(); DH]; T]; 3];
+        let all_qkv = qkv;
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let o = &mut o[b * L * so..][..L * so];
             for h in 0..heads {
-                let (qo, ko, vo) = shape.offsets(h);
+                prefetch_next::<S>(all_qkv, b, L * sq, h, heads);
+                let (qo, ko, vo) = (h * DH, d + h * DH, 2 * d + h * DH);
                 part(&mut q, qkv, w, qo);
                 part(&mut k, qkv, w, ko);
                 part(&mut v, qkv, w, vo);
@@ -362,25 +389,31 @@ mod kernels {
     }
 
     #[inline(always)]
-    pub(super) unsafe fn backward<S: Simd, const DH: usize, const T: usize>(
+    pub(super) unsafe fn backward<S: Simd, const DH: usize, const T: usize, const HEADS: usize>(
         shape: HeadShape,
         qkv: &[f32],
         probs: &[f32],
         dout: &[f32],
         dqkv: &mut [f32],
     ) -> usize {
-        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let heads = if HEADS > 0 { HEADS } else { shape.heads };
+        let (d, scale) = (heads * DH, S::splat(shape.scale));
+        let w = 3 * d;
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
         let [mut q, mut k, mut v] = [[[S::zero(); DH]; T]; 3];
+        let (all_qkv, all_dout) = (qkv, dout);
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let dout = &dout[b * L * so..][..L * so];
             let dqkv = &mut dqkv[b * L * sq..][..L * sq];
             gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
             for h in 0..heads {
-                let (qo, ko, vo) = shape.offsets(h);
+                prefetch_next::<S>(all_qkv, b, L * sq, h, heads);
+                prefetch_next::<S>(all_dout, b, L * so, h, heads);
+                prefetch_next::<S>(probs, b, L * sp, h, heads);
+                let (qo, ko, vo) = (h * DH, d + h * DH, 2 * d + h * DH);
                 part(&mut q, qkv, w, qo);
                 part(&mut k, qkv, w, ko);
                 part(&mut v, qkv, w, vo);
@@ -457,7 +490,7 @@ mod kernels {
     }
 
     #[inline(always)]
-    pub(super) unsafe fn tangent<S: Simd, const DH: usize, const T: usize>(
+    pub(super) unsafe fn tangent<S: Simd, const DH: usize, const T: usize, const HEADS: usize>(
         shape: HeadShape,
         qkv: &[f32],
         dqkv: &[f32],
@@ -465,7 +498,9 @@ mod kernels {
         dout: &mut [f32],
         mut probe: Option<(&mut [f32], &mut [f32])>,
     ) -> usize {
-        let (d, w, heads, scale) = (shape.d, 3 * shape.d, shape.heads, S::splat(shape.scale));
+        let heads = if HEADS > 0 { HEADS } else { shape.heads };
+        let (d, scale) = (heads * DH, S::splat(shape.scale));
+        let w = 3 * d;
         let (sq, so, sp) = (T * w, T * d, heads * T * T);
         let blocks = qkv.len() / sq / L;
         let mut pl = vec![S::zero(); sp];
@@ -473,13 +508,17 @@ mod kernels {
         let probed = if probe.is_some() { sp } else { 0 };
         let (mut sl, mut dsl) = (vec![S::zero(); probed], vec![S::zero(); probed]);
         let [mut q, mut k, mut v, mut dq, mut dk, mut dv] = [[[S::zero(); DH]; T]; 6];
+        let (all_qkv, all_dqkv) = (qkv, dqkv);
         for b in 0..blocks {
             let qkv = &qkv[b * L * sq..][..L * sq];
             let dqkv = &dqkv[b * L * sq..][..L * sq];
             let dout = &mut dout[b * L * so..][..L * so];
             gather_cols(&probs[b * L * sp..][..L * sp], sp, &mut pl);
             for h in 0..heads {
-                let (qo, ko, vo) = shape.offsets(h);
+                prefetch_next::<S>(all_qkv, b, L * sq, h, heads);
+                prefetch_next::<S>(all_dqkv, b, L * sq, h, heads);
+                prefetch_next::<S>(probs, b, L * sp, h, heads);
+                let (qo, ko, vo) = (h * DH, d + h * DH, 2 * d + h * DH);
                 part(&mut q, qkv, w, qo);
                 part(&mut k, qkv, w, ko);
                 part(&mut v, qkv, w, vo);
@@ -528,28 +567,40 @@ macro_rules! entry_points {
         use super::super::{kernels, HeadShape};
 
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn forward<const DH: usize, const T: usize>(
+        pub(in super::super) unsafe fn forward<
+            const DH: usize,
+            const T: usize,
+            const HEADS: usize,
+        >(
             shape: HeadShape,
             qkv: &[f32],
             probs: &mut [f32],
             o: &mut [f32],
         ) -> usize {
-            kernels::forward::<$simd, DH, T>(shape, qkv, probs, o)
+            kernels::forward::<$simd, DH, T, HEADS>(shape, qkv, probs, o)
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn backward<const DH: usize, const T: usize>(
+        pub(in super::super) unsafe fn backward<
+            const DH: usize,
+            const T: usize,
+            const HEADS: usize,
+        >(
             shape: HeadShape,
             qkv: &[f32],
             probs: &[f32],
             dout: &[f32],
             dqkv: &mut [f32],
         ) -> usize {
-            kernels::backward::<$simd, DH, T>(shape, qkv, probs, dout, dqkv)
+            kernels::backward::<$simd, DH, T, HEADS>(shape, qkv, probs, dout, dqkv)
         }
 
         #[target_feature(enable = $features)]
-        pub(in super::super) unsafe fn tangent<const DH: usize, const T: usize>(
+        pub(in super::super) unsafe fn tangent<
+            const DH: usize,
+            const T: usize,
+            const HEADS: usize,
+        >(
             shape: HeadShape,
             qkv: &[f32],
             dqkv: &[f32],
@@ -557,7 +608,7 @@ macro_rules! entry_points {
             dout: &mut [f32],
             probe: Option<(&mut [f32], &mut [f32])>,
         ) -> usize {
-            kernels::tangent::<$simd, DH, T>(shape, qkv, dqkv, probs, dout, probe)
+            kernels::tangent::<$simd, DH, T, HEADS>(shape, qkv, dqkv, probs, dout, probe)
         }
     };
 }
@@ -687,6 +738,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn select(m: __mmask16, a: Self, b: Self) -> Self {
             Avx512(_mm512_mask_blend_ps(m, b.0, a.0))
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast());
         }
         #[inline(always)]
         unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8] {
@@ -829,6 +884,10 @@ mod x86 {
                 _mm256_blendv_ps(b.0[0], a.0[0], m[0]),
                 _mm256_blendv_ps(b.0[1], a.0[1], m[1]),
             ])
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f32) {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast());
         }
         #[inline(always)]
         unsafe fn gather8(src: *const f32, stride: usize) -> [Self; 8] {
