@@ -417,76 +417,78 @@ mod kernels {
                 part(&mut q, qkv, w, qo);
                 part(&mut k, qkv, w, ko);
                 part(&mut v, qkv, w, vo);
-                let (mut dk, mut dv) = ([[S::zero(); DH]; T], [[S::zero(); DH]; T]);
-                for (i, qi) in q.iter().enumerate() {
+                // Per query i: ∂o_i, ∂s_i and which lanes (samples) have a
+                // nonzero ∂o_i. The others skip the query as Fixed::backward
+                // does: ∂q_i = +0, no ∂k, ∂v terms.
+                let none = S::zero().nonzero();
+                let (mut g, mut ds) = ([[S::zero(); DH]; T], [[S::zero(); T]; T]);
+                let (mut live, mut mode) = ([none; T], [Query::Skip; T]);
+                for i in 0..T {
                     let p = row::<S, T>(&pl, (h * T + i) * T);
-                    let g = gather::<S, DH>(&dout[i * d + h * DH..], so);
-                    // Lanes (samples) whose ∂o_i is not all zero; the
-                    // others skip this query as Fixed::backward does:
-                    // ∂q_i = +0, no ∂k, ∂v terms.
-                    let mut live = g[0].nonzero();
-                    for gc in &g[1..] {
-                        live = S::or(live, gc.nonzero());
+                    g[i] = gather::<S, DH>(&dout[i * d + h * DH..], so);
+                    live[i] = g[i][0].nonzero();
+                    for gc in &g[i][1..] {
+                        live[i] = S::or(live[i], gc.nonzero());
                     }
-                    let dq = if S::all(live) {
-                        query::<S, DH, T, false>(scale, qi, &k, &v, p, &g, live, &mut dk, &mut dv)
-                    } else if S::any(live) {
-                        query::<S, DH, T, true>(scale, qi, &k, &v, p, &g, live, &mut dk, &mut dv)
+                    mode[i] = if S::all(live[i]) {
+                        Query::All
+                    } else if S::any(live[i]) {
+                        Query::Some
                     } else {
-                        [S::zero(); DH]
+                        Query::Skip
                     };
+                    let mut dq = [S::zero(); DH];
+                    if mode[i] != Query::Skip {
+                        let dp = dots(&g[i], &v);
+                        let c = inner(p, &dp);
+                        for j in 0..T {
+                            ds[i][j] = p[j].mul(dp[j].sub(c)).mul(scale);
+                        }
+                        dq = weighted(&ds[i], &k);
+                        if mode[i] == Query::Some {
+                            for x in dq.iter_mut() {
+                                *x = S::select(live[i], *x, S::zero());
+                            }
+                        }
+                    }
                     scatter::<S, DH>(&dq, &mut dqkv[i * w + qo..], sq);
                 }
+                // ∂k_j = Σ_i ∂s_ij q_i, ∂v_j = Σ_i p_ij ∂o_i, i in order
+                // (Fixed::backward's order of the sums).
                 for j in 0..T {
-                    scatter::<S, DH>(&dk[j], &mut dqkv[j * w + ko..], sq);
-                    scatter::<S, DH>(&dv[j], &mut dqkv[j * w + vo..], sq);
+                    let (mut dk, mut dv) = ([S::zero(); DH], [S::zero(); DH]);
+                    for i in 0..T {
+                        let pij = pl[(h * T + i) * T + j];
+                        for c in 0..DH {
+                            let a = dk[c].add(ds[i][j].mul(q[i][c]));
+                            let b = dv[c].add(pij.mul(g[i][c]));
+                            match mode[i] {
+                                Query::Skip => {}
+                                Query::All => (dk[c], dv[c]) = (a, b),
+                                Query::Some => {
+                                    dk[c] = S::select(live[i], a, dk[c]);
+                                    dv[c] = S::select(live[i], b, dv[c]);
+                                }
+                            }
+                        }
+                    }
+                    scatter::<S, DH>(&dk, &mut dqkv[j * w + ko..], sq);
+                    scatter::<S, DH>(&dv, &mut dqkv[j * w + vo..], sq);
                 }
             }
         }
         blocks * L
     }
 
-    /// One query of [`backward`]: returns ∂q_i and adds the ∂k, ∂v terms;
-    /// with `MASKED`, lanes not `live` get ∂q_i = +0 and add nothing.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn query<S: Simd, const DH: usize, const T: usize, const MASKED: bool>(
-        scale: S,
-        qi: &[S; DH],
-        k: &[[S; DH]; T],
-        v: &[[S; DH]; T],
-        p: &[S; T],
-        g: &[S; DH],
-        live: S::Mask,
-        dk: &mut [[S; DH]; T],
-        dv: &mut [[S; DH]; T],
-    ) -> [S; DH] {
-        let dp = dots(g, v);
-        let c = inner(p, &dp);
-        let mut ds = [S::zero(); T];
-        for j in 0..T {
-            ds[j] = p[j].mul(dp[j].sub(c)).mul(scale);
-        }
-        let mut dq = weighted(&ds, k);
-        for j in 0..T {
-            for cc in 0..DH {
-                let a = dk[j][cc].add(ds[j].mul(qi[cc]));
-                let b = dv[j][cc].add(p[j].mul(g[cc]));
-                if MASKED {
-                    dk[j][cc] = S::select(live, a, dk[j][cc]);
-                    dv[j][cc] = S::select(live, b, dv[j][cc]);
-                } else {
-                    dk[j][cc] = a;
-                    dv[j][cc] = b;
-                }
-            }
-        }
-        if MASKED {
-            for x in dq.iter_mut() {
-                *x = S::select(live, *x, S::zero());
-            }
-        }
-        dq
+    /// Which lanes of a query of [`backward`] have a gradient.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Query {
+        /// None: the query is skipped.
+        Skip,
+        /// All.
+        All,
+        /// Some: the others are masked.
+        Some,
     }
 
     #[inline(always)]
