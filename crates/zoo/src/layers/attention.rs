@@ -23,6 +23,8 @@ use crate::{
 };
 use dfdx::prelude::*;
 
+mod lanes;
+
 /// How the projections are initialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttentionInit {
@@ -379,13 +381,11 @@ impl Attention {
 
     /// The score probe (s and ṡ, rows (sample, head, query), columns keys)
     /// from q|k|v and its tangent, both (B·T, 3d); recomputed from them, so
-    /// a tangent pass without probes pays nothing for it.
+    /// a tangent pass without probes pays nothing for it. (The T > 1
+    /// tangent computes it with ȯ instead: [`heads_tangent`].)
     fn score_probe(&self, qkv: &Mat, dqkv: &Mat) -> crate::fast::FastProbe {
         let hs = self.head_shape();
-        let rows = qkv.rows / hs.t * hs.heads * hs.t;
-        // Written in full below.
-        let mut value = Mat::scratch(rows, hs.t, Layout::Rows);
-        let mut tangent = Mat::scratch(rows, hs.t, Layout::Rows);
+        let (mut value, mut tangent) = self.probe_mats(qkv.rows / hs.t);
         with_const_heads!(score_probe_values(
             hs,
             &qkv.data,
@@ -393,6 +393,21 @@ impl Attention {
             &mut value.data,
             &mut tangent.data
         ));
+        self.probe(value, tangent)
+    }
+
+    /// Uninitialised s and ṡ matrices of the score probe of `b` samples.
+    fn probe_mats(&self, b: usize) -> (Mat, Mat) {
+        let hs = self.head_shape();
+        let rows = b * hs.heads * hs.t;
+        (
+            Mat::scratch(rows, hs.t, Layout::Rows),
+            Mat::scratch(rows, hs.t, Layout::Rows),
+        )
+    }
+
+    /// The score probe of s and ṡ.
+    fn probe(&self, value: Mat, tangent: Mat) -> crate::fast::FastProbe {
         crate::fast::FastProbe {
             kind: ProbeKind::AttentionScores,
             layer: self.name.clone(),
@@ -766,10 +781,13 @@ impl<const DH: usize, const T: usize> Fixed<DH, T> {
     }
 }
 
-/// The per-sample loops over a whole batch: [`Fixed`] when `DH` and `T`
-/// are nonzero, [`HeadShape`] otherwise. Compiled for AVX-512 and AVX2+FMA
-/// too (chosen at run time, as GELU's loops; no fused multiply-adds are
-/// written, so every version gives the same values).
+/// The per-sample loops over a whole batch: with `lanes` and nonzero `DH`
+/// and `T`, [`lanes`]' kernels over blocks of [`lanes::L`] samples (SIMD
+/// lanes across samples, bitwise the per-sample values), then [`Fixed`] per
+/// sample for the tail; [`HeadShape`] when `DH` or `T` is 0. `lanes` false
+/// is the per-sample reference the tests compare with. Compiled for AVX-512
+/// and AVX2+FMA too (chosen at run time, as GELU's loops; no fused
+/// multiply-adds are written, so every version gives the same values).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -779,12 +797,24 @@ fn heads_forward<const DH: usize, const T: usize>(
     qkv: &[f32],
     probs: &mut [f32],
     o: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
-    let per_sample = qkv
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: this version runs only on CPUs with the features it was
+        // compiled for, which ISA names.
+        unsafe { lanes::forward::<DH, T, ISA>(shape, qkv, probs, o) }
+    } else {
+        0
+    };
+    let per_sample = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(probs.chunks_exact_mut(heads * t * t))
-        .zip(o.chunks_exact_mut(t * d));
+        .zip(probs[done * heads * t * t..].chunks_exact_mut(heads * t * t))
+        .zip(o[done * t * d..].chunks_exact_mut(t * d));
     for ((qkv, probs), o) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).forward(qkv, probs, o);
@@ -806,14 +836,25 @@ fn heads_backward<const DH: usize, const T: usize>(
     probs: &[f32],
     dout: &[f32],
     dqkv: &mut [f32],
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let done = if lanes && DH > 0 && T > 0 {
+        // SAFETY: as in heads_forward.
+        unsafe { lanes::backward::<DH, T, ISA>(shape, qkv, probs, dout, dqkv) }
+    } else {
+        0
+    };
     let mut tmp = vec![0.0; t];
-    let per_sample = qkv
+    let per_sample = qkv[done * t * 3 * d..]
         .chunks_exact(t * 3 * d)
-        .zip(probs.chunks_exact(heads * t * t))
-        .zip(dout.chunks_exact(t * d))
-        .zip(dqkv.chunks_exact_mut(t * 3 * d));
+        .zip(probs[done * heads * t * t..].chunks_exact(heads * t * t))
+        .zip(dout[done * t * d..].chunks_exact(t * d))
+        .zip(dqkv[done * t * 3 * d..].chunks_exact_mut(t * 3 * d));
     for (((qkv, probs), dout), dqkv) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).backward(qkv, probs, dout, dqkv);
@@ -823,7 +864,9 @@ fn heads_backward<const DH: usize, const T: usize>(
     }
 }
 
-/// [`heads_forward`] for the tangent pass.
+/// [`heads_forward`] for the tangent pass; with `probe`, also the score
+/// probe's s and ṡ ([`score_probe_values`]' values: the lane kernels reuse
+/// the tangent's ṡ, the same operations).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -834,14 +877,32 @@ fn heads_tangent<const DH: usize, const T: usize>(
     dqkv: &[f32],
     probs: &[f32],
     dout: &mut [f32],
+    mut probe: Option<(&mut [f32], &mut [f32])>,
+    lanes: bool,
 ) {
+    const ISA: u8 = lanes::isa(
+        multiversion::target::target_cfg_f!(target_feature = "avx512f"),
+        multiversion::target::target_cfg_f!(target_feature = "avx2"),
+    );
     let (t, d, heads) = (shape.t, shape.d, shape.heads);
+    let done = if lanes && DH > 0 && T > 0 {
+        let probe = probe.as_mut().map(|(s, ds)| (&mut **s, &mut **ds));
+        // SAFETY: as in heads_forward.
+        unsafe { lanes::tangent::<DH, T, ISA>(shape, qkv, dqkv, probs, dout, probe) }
+    } else {
+        0
+    };
+    let (qkv, dqkv) = (&qkv[done * t * 3 * d..], &dqkv[done * t * 3 * d..]);
+    if let Some((s, ds)) = probe {
+        let at = done * heads * t * t;
+        score_probe_values::<DH, T>(shape, qkv, dqkv, &mut s[at..], &mut ds[at..]);
+    }
     let mut tmp = vec![0.0; t];
     let per_sample = qkv
         .chunks_exact(t * 3 * d)
         .zip(dqkv.chunks_exact(t * 3 * d))
-        .zip(probs.chunks_exact(heads * t * t))
-        .zip(dout.chunks_exact_mut(t * d));
+        .zip(probs[done * heads * t * t..].chunks_exact(heads * t * t))
+        .zip(dout[done * t * d..].chunks_exact_mut(t * d));
     for (((qkv, dqkv), probs), dout) in per_sample {
         if DH > 0 && T > 0 {
             Fixed::<DH, T>(shape).tangent(qkv, dqkv, probs, dout);
@@ -852,8 +913,9 @@ fn heads_tangent<const DH: usize, const T: usize>(
 }
 
 /// The score probe's values s and tangents ṡ (rows (sample, head, query),
-/// columns keys) of every sample of a batch: [`Fixed`] when `DH` and `T`
-/// are nonzero (compiled as [`heads_forward`]), [`HeadShape`] otherwise.
+/// columns keys) of every sample of a batch, per sample: [`Fixed`] when
+/// `DH` and `T` are nonzero (compiled as [`heads_forward`]), [`HeadShape`]
+/// otherwise.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -930,7 +992,13 @@ impl crate::fast::FastLayer for Attention {
         affine_into(&mut qkv, x.view(), self.in_weight(p), self.in_bias(p));
         let mut probs = Mat::scratch(b * hs.heads * hs.t, hs.t, Layout::Rows);
         let mut o = Mat::scratch(n, d, Layout::Rows);
-        with_const_heads!(heads_forward(hs, &qkv.data, &mut probs.data, &mut o.data));
+        with_const_heads!(heads_forward(
+            hs,
+            &qkv.data,
+            &mut probs.data,
+            &mut o.data,
+            true
+        ));
         let mut y = Mat::scratch(n, d, Layout::Rows);
         affine_into(&mut y, o.view(), self.out_weight(p), self.out_bias(p));
         if rec.logits_only {
@@ -972,7 +1040,8 @@ impl crate::fast::FastLayer for Attention {
             &qkv.data,
             &probs.data,
             &dout.data,
-            &mut dqkv.data
+            &mut dqkv.data,
+            true
         ));
         dout.recycle();
         matmul(grads[0], 3 * d, x.view().t(), dqkv.view(), false);
@@ -1057,17 +1126,24 @@ impl Attention {
             matmul(&mut dqkv.data, 3 * d, dx.view(), self.in_weight(p), true);
             dx.recycle();
         }
-        if probes.wants(ProbeKind::AttentionScores) {
-            probes.push_with(|| self.score_probe(qkv, &dqkv));
-        }
+        let mut probe = probes
+            .wants(ProbeKind::AttentionScores)
+            .then(|| self.probe_mats(n / hs.t));
         let mut dout = Mat::scratch(n, d, Layout::Rows);
         with_const_heads!(heads_tangent(
             hs,
             &qkv.data,
             &dqkv.data,
             &probs.data,
-            &mut dout.data
+            &mut dout.data,
+            probe
+                .as_mut()
+                .map(|(s, ds)| (&mut s.data[..], &mut ds.data[..])),
+            true
         ));
+        if let Some((value, tangent)) = probe {
+            probes.push_with(|| self.probe(value, tangent));
+        }
         dqkv.recycle();
         // The output projection on the kept rows of o and ȯ.
         let o_kept = matches!(out, Live::Rows(_)).then(|| Live::All.select(o, out));
@@ -1601,6 +1677,251 @@ mod tests {
                 "{}: {g} vs {jv}",
                 layer.name
             );
+        }
+    }
+
+    /// Values in [−2, 2) from a seed (xorshift).
+    fn random(n: usize, seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// Every output of the four head kernels for `n` samples of the
+    /// transformers' shape (d_h = 8, T = 9) with `heads` heads: (probs, o) forward, ȯ tangent, ∂[q k v]
+    /// backward, (s, ṡ) score probe. `how`: None the per-sample reference,
+    /// Some(None) the dispatched lane path, Some(Some(isa)) the lane
+    /// kernels of that instruction set alone (full blocks only; the tail's
+    /// outputs stay NaN). ∂o is zero on some rows (`pattern` 0: none, 1:
+    /// every token but the first, as after a CLS pool, 2: per sample, with
+    /// −0 too) to cover the backward's skip of queries without gradient.
+    fn head_kernels(
+        heads: usize,
+        n: usize,
+        pattern: usize,
+        how: Option<Option<u8>>,
+    ) -> [Vec<f32>; 6] {
+        let hs =
+            Attention::new("tiny", 8 * heads, heads, 9, false, AttentionInit::Linear).head_shape();
+        assert!(hs.fixed());
+        let (t, d, heads) = (hs.t, hs.d, hs.heads);
+        let qkv = random(n * t * 3 * d, 1 + n as u64);
+        let dqkv = random(n * t * 3 * d, 2 + n as u64);
+        let mut dout = random(n * t * d, 3 + n as u64);
+        for (r, row) in dout.chunks_exact_mut(d).enumerate() {
+            let (s, i) = (r / t, r % t);
+            for (h, seg) in row.chunks_exact_mut(hs.dh).enumerate() {
+                let zero = match pattern {
+                    0 => false,
+                    1 => i != 0,
+                    _ => (s + i + h) % 3 == 0 || (s % 5 == 1 && i > 0),
+                };
+                if zero {
+                    seg.fill(if (s + h) % 2 == 0 { 0.0 } else { -0.0 });
+                }
+            }
+        }
+        // Backward and tangent read the reference forward's softmax weights.
+        let mut probs_ref = vec![f32::NAN; n * heads * t * t];
+        let mut o_ref = vec![f32::NAN; n * t * d];
+        heads_forward::<8, 9>(hs, &qkv, &mut probs_ref, &mut o_ref, false);
+        let mut out: [Vec<f32>; 6] = [
+            vec![f32::NAN; n * heads * t * t],
+            vec![f32::NAN; n * t * d],
+            vec![f32::NAN; n * t * d],
+            vec![f32::NAN; n * t * 3 * d],
+            vec![f32::NAN; n * heads * t * t],
+            vec![f32::NAN; n * heads * t * t],
+        ];
+        let [probs, o, dot, dqkv_b, s, ds] = &mut out;
+        match how {
+            None | Some(None) => {
+                let lanes = how.is_some();
+                heads_forward::<8, 9>(hs, &qkv, probs, o, lanes);
+                if lanes {
+                    // The lane path's ȯ is the same with and without the probe.
+                    let mut alone = vec![f32::NAN; n * t * d];
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, &mut alone, None, true);
+                    heads_tangent::<8, 9>(
+                        hs,
+                        &qkv,
+                        &dqkv,
+                        &probs_ref,
+                        dot,
+                        Some((&mut s[..], &mut ds[..])),
+                        true,
+                    );
+                    assert!(alone
+                        .iter()
+                        .zip(dot.iter())
+                        .all(|(a, b)| a.to_bits() == b.to_bits()));
+                } else {
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs_ref, dot, None, false);
+                    score_probe_values::<8, 9>(hs, &qkv, &dqkv, s, ds);
+                }
+                heads_backward::<8, 9>(hs, &qkv, &probs_ref, &dout, dqkv_b, lanes);
+            }
+            Some(Some(isa)) => {
+                // SAFETY: the caller checked that the CPU has `isa`.
+                unsafe {
+                    macro_rules! all {
+                        ($isa:literal) => {{
+                            let done = lanes::forward::<8, 9, $isa>(hs, &qkv, probs, o);
+                            let probe = Some((&mut s[..], &mut ds[..]));
+                            lanes::tangent::<8, 9, $isa>(hs, &qkv, &dqkv, &probs_ref, dot, probe);
+                            lanes::backward::<8, 9, $isa>(hs, &qkv, &probs_ref, &dout, dqkv_b);
+                            done
+                        }};
+                    }
+                    let done = match isa {
+                        1 => all!(1),
+                        _ => all!(2),
+                    };
+                    assert_eq!(done, n / lanes::L * lanes::L);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lane_kernels_are_bitwise_the_per_sample_loops() {
+        // The lane kernels of each instruction set the CPU has (none
+        // without AVX2: the per-sample loops then do everything).
+        let mut isas = vec![];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") {
+                isas.push(1);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                isas.push(2);
+            }
+        }
+        let names = [
+            "probs",
+            "o",
+            "tangent",
+            "backward",
+            "scores",
+            "score tangents",
+        ];
+        // 4 heads: the lane kernels' constant head count; 2: read at run time.
+        for (heads, n) in [4, 2]
+            .into_iter()
+            .flat_map(|h| [1, 15, 16, 17, 37, 50].map(|n| (h, n)))
+        {
+            for pattern in 0..3 {
+                let want = head_kernels(heads, n, pattern, None);
+                for w in &want {
+                    assert!(
+                        w.iter().all(|v| v.is_finite()),
+                        "reference writes everything"
+                    );
+                }
+                let mut runs = vec![(None, head_kernels(heads, n, pattern, Some(None)))];
+                for &isa in &isas {
+                    runs.push((Some(isa), head_kernels(heads, n, pattern, Some(Some(isa)))));
+                }
+                for (isa, got) in runs {
+                    // The lane kernels alone cover the full blocks only.
+                    let samples = if isa.is_some() {
+                        n / lanes::L * lanes::L
+                    } else {
+                        n
+                    };
+                    for ((g, w), name) in got.iter().zip(&want).zip(names) {
+                        let len = w.len() / n * samples;
+                        let first = g[..len]
+                            .iter()
+                            .zip(&w[..len])
+                            .position(|(a, b)| a.to_bits() != b.to_bits());
+                        if let Some(at) = first {
+                            panic!(
+                                "heads {heads} n {n} pattern {pattern} isa {isa:?}: {name} differs at {at}: \
+                                 {:e} vs {:e}",
+                                g[at], w[at]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// This thread's time on the CPU so far (Linux `schedstat`), in ns.
+    fn cpu_ns() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        stat.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    /// Time per sample of the four head kernels, per-sample loops against
+    /// lanes, on a batch of `n` samples (hot in cache for small `n`).
+    #[test]
+    #[ignore]
+    fn head_kernel_times() {
+        let hs = Attention::new("tiny", 32, 4, 9, false, AttentionInit::Linear).head_shape();
+        let (t, d, heads) = (hs.t, hs.d, hs.heads);
+        for n in [64usize, 256, 1258] {
+            let qkv: Vec<f32> = (0..n * t * 3 * d)
+                .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let dqkv: Vec<f32> = (0..n * t * 3 * d)
+                .map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0)
+                .collect();
+            let dout: Vec<f32> = (0..n * t * d)
+                .map(|i| ((i * 7) % 100) as f32 / 50.0 - 1.0)
+                .collect();
+            let mut probs = vec![0.0; n * heads * t * t];
+            let mut o = vec![0.0; n * t * d];
+            let mut dq = vec![0.0; n * t * 3 * d];
+            let mut s = vec![0.0; n * heads * t * t];
+            let mut ds = vec![0.0; n * heads * t * t];
+            let reps = (100_000 / n).max(2);
+            for lanes in [false, true] {
+                // The fastest of several trials (the machine is shared).
+                let time = |f: &mut dyn FnMut()| {
+                    f();
+                    (0..5)
+                        .map(|_| {
+                            let start = cpu_ns();
+                            for _ in 0..reps {
+                                f();
+                            }
+                            (cpu_ns() - start) as f64 / (reps * n) as f64
+                        })
+                        .fold(f64::INFINITY, f64::min)
+                };
+                let fwd = time(&mut || heads_forward::<8, 9>(hs, &qkv, &mut probs, &mut o, lanes));
+                let tan = time(&mut || {
+                    heads_tangent::<8, 9>(hs, &qkv, &dqkv, &probs, &mut o, None, lanes)
+                });
+                let tpr = time(&mut || {
+                    heads_tangent::<8, 9>(
+                        hs,
+                        &qkv,
+                        &dqkv,
+                        &probs,
+                        &mut o,
+                        Some((&mut s[..], &mut ds[..])),
+                        lanes,
+                    );
+                });
+                let bwd =
+                    time(&mut || heads_backward::<8, 9>(hs, &qkv, &probs, &dout, &mut dq, lanes));
+                eprintln!("n {n:5} lanes {lanes:5}: ns/sample forward {fwd:6.1} tangent {tan:6.1} backward {bwd:6.1} tangent+probe {tpr:6.1}");
+            }
         }
     }
 }
