@@ -210,7 +210,10 @@ impl Experiment for Overhead {
             .map(|_| rand::seq::index::sample(&mut rng, train.len(), cfg.batch).into_vec())
             .collect();
         let mut archs = BTreeMap::new();
-        for entry in zoo::registry() {
+        let digits_archs = zoo::registry()
+            .into_iter()
+            .filter(|e| e.input == zoo::InputKind::Digits);
+        for entry in digits_archs {
             let time = |model: &zoo::Model<f32>| {
                 let t = time_arch(model, &entry, &cfg, &train, &batches);
                 eprintln!(
