@@ -52,7 +52,7 @@ impl SourceKind {
 
 impl SourceKind {
     /// The kind of source a key's prefix promises: `stored_` the author's
-    /// stored run, `code_` the author's code, `text_`, `table1_` and `table2_` the
+    /// stored run, `code_` the author's code, `text_`, `table1_`, `table2_` and `table3_` the
     /// paper's text or table, `figure_` and `fig1_` a figure of the paper.
     /// Tables head such columns with that kind, so a test holds every entry
     /// of paper-numbers.yaml to its prefix.
@@ -61,7 +61,7 @@ impl SourceKind {
         match prefix {
             "stored" => Some(SourceKind::AuthorRun),
             "code" => Some(SourceKind::AuthorCode),
-            "text" | "table1" | "table2" => Some(SourceKind::PaperText),
+            "text" | "table1" | "table2" | "table3" => Some(SourceKind::PaperText),
             "figure" | "fig1" => Some(SourceKind::PaperFigure),
             _ => None,
         }
@@ -193,7 +193,9 @@ impl Tolerance {
             Tolerance::Factor(f) => {
                 ours > 0.0 && reference > 0.0 && ours / reference <= f && reference / ours <= f
             }
-            Tolerance::Bin { width, slack } => ours > reference - width && ours / slack <= reference,
+            Tolerance::Bin { width, slack } => {
+                ours > reference - width && ours / slack <= reference
+            }
         }
     }
 
