@@ -116,17 +116,14 @@ pub(super) fn render(
     let source = ctx
         .config_note(id)
         .unwrap_or_else(|| "Settings: not stored.".into());
-    let ours = if cfg.scale_label.is_empty() {
-        "ours".to_string()
-    } else {
-        format!("ours ({})", cfg.scale_label)
-    };
+    // The scale label is in the table's title.
+    let ours = "ours";
 
     let logged = summary.methods.first().map_or(0, |m| m.logged_points);
     let mut t = Table::new([
         "method".to_string(),
         format!("{ours}: max r"),
-        format!("{ours}: r > 1 (of {logged} logged)"),
+        format!("{ours}: r > 1 (of {logged} logged; beyond 1 + 1e-9)"),
         format!("{ours}: final acc"),
         format!("{ours}: acc IQR"),
         "seeds stopped".to_string(),
@@ -216,11 +213,12 @@ pub(super) fn render(
             ),
         ),
         format!(
-            "rho_a along -v_eff/|v_eff| on the current batch (at most {} samples) by {estimator}; the controller measures every step, fixed rates at the logged points only (batches 0, {}, {}, ... of each epoch; the paper: every 50 of 391, 80 per run). Steps at which measuring moved the running statistics: {} (over {n_runs} runs).",
+            "rho_a along -v_eff/|v_eff| on the current batch (at most {} samples) by {estimator}; the controller measures every step, fixed rates at the logged points only (batches 0, {}, {}, ... of each epoch; the paper: every 50 of 391, 80 per run). Steps at which measuring moved the running statistics: {} (over {n_runs} runs). r > 1 counts exceedances beyond 1 + 1e-9; logged points with 1 < r <= 1 + 1e-9 (rounding of tau/rho_a, the paper's \"exceedances < 1e-15\"): {}.",
             cfg.probe_samples,
             cfg.log_every,
             2 * cfg.log_every,
-            summary.probe_moved_buffers_steps
+            summary.probe_moved_buffers_steps,
+            summary.rounding_exceedances
         ),
         format!(
             "rho_a at the first and last logged point (medians; the paper: rho_a shrinks as predictions sharpen): {rho_trend}."

@@ -135,6 +135,9 @@ pub struct NaturalInstabilitySummary {
     /// Steps (over every run) at which measuring ρa moved the BatchNorm
     /// running statistics.
     pub probe_moved_buffers_steps: u64,
+    /// Logged points (over every run) with 1 < r ≤ 1 + 1e-9: rounding,
+    /// not counted in `r_gt_1`.
+    pub rounding_exceedances: usize,
     /// Runs that stopped early: "label: stopped at step t".
     pub stopped_runs: Vec<String>,
 }
@@ -229,6 +232,7 @@ pub(super) fn summarize(
         methods,
         table3,
         probe_moved_buffers_steps: runs.iter().map(|r| r.probe_moved_buffers).sum(),
+        rounding_exceedances: runs.iter().map(|r| r.logged_r_rounding_above_one()).sum(),
         stopped_runs,
     }
 }
