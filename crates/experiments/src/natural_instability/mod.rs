@@ -364,7 +364,7 @@ impl NaturalRun {
         let mut out = vec![f64::NAN; epochs];
         for ((&e, &r), &l) in self.epoch.iter().zip(&self.r).zip(&self.logged) {
             let e = e as usize;
-            if l == 1 && r.is_finite() && e < epochs && !(out[e] >= r) {
+            if l == 1 && r.is_finite() && e < epochs && (out[e].is_nan() || out[e] < r) {
                 out[e] = r;
             }
         }
@@ -570,7 +570,7 @@ pub(crate) fn one_run(
         step: (0..steps as u64).collect(),
         epoch: (0..steps).map(|t| (t / per_epoch) as u64).collect(),
         logged: (0..steps)
-            .map(|t| u64::from((t % per_epoch) % cfg.log_every == 0))
+            .map(|t| u64::from((t % per_epoch).is_multiple_of(cfg.log_every)))
             .collect(),
         lr_eff: nan_col(),
         tau: nan_col(),
