@@ -5,6 +5,7 @@ use super::{rate_label, LrSpike, LrSpikeConfig, LrSpikeSummary, Method, SettingS
 use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::study::Study;
 use crate::Context;
+use analysis::style::Weight;
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::per_index_quantiles;
@@ -115,8 +116,8 @@ fn figure(
             // controller's curve (drawn second) would hide plain Adam's:
             // plain is drawn wider underneath, showing as an outline.
             let w = match method {
-                Method::Plain => 5,
-                Method::Controller => 2,
+                Method::Plain => Weight::Heavy,
+                Method::Controller => Weight::Normal,
             };
             let stopped = mine.iter().filter(|r| r.stop_step.is_some()).count();
             let stop_note = if stopped > 0 {
@@ -161,7 +162,7 @@ fn figure(
             radii.series.push(
                 Series::new(format!("rho_a, {}", method.name()), x.clone(), mid)
                     .color(analysis::style::tint(analysis::style::palette(c), 0.5))
-                    .width(w - 1)
+                    .width(Weight::Normal)
                     .dashed(),
             );
         }

@@ -55,12 +55,12 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
     let x: Vec<f64> = cfg.logged_steps().iter().map(|&t| t as f64).collect();
     let n = x.len();
     let mut loss = Panel::new(
-        "Training loss",
+        "Training loss (full batch, before the step)",
         "step",
-        "training CE (full batch, before the step)",
+        "training CE",
     );
     loss.y_log = true;
-    let mut acc = Panel::new("Test accuracy", "step", "test accuracy (%)");
+    let mut acc = Panel::new("Test accuracy", "step", "test acc. (%)");
     acc.y_range = Some((0.0, 100.0));
     let mut lr = Panel::new("Effective learning rate", "step", "lr_eff");
     lr.y_log = true;
