@@ -548,6 +548,9 @@ impl Figure {
         let (w, h) = self.panel_size;
         let width = w * cols as u32;
         let look = self.look();
+        // A panel is at least MIN_PANEL_HEIGHT points tall at print size,
+        // so its plot keeps room beside its titles and labels.
+        let h = h.max(look.px(style::MIN_PANEL_HEIGHT));
         (
             width,
             h * rows as u32 + self.title_height(width, look) + self.legend_height(width, look),

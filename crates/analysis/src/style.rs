@@ -16,12 +16,13 @@ pub const PANEL_SIZE: (u32, u32) = (900, 600);
 pub const FONT_FAMILY: &str = "sans-serif";
 
 /// Print model: a figure up to this many pixels wide is printed one
-/// column wide ([`PRINT_WIDTH_NARROW_IN`]), a wider one across the page
+/// panel wide ([`PRINT_WIDTH_NARROW_IN`]), a wider one across the page
 /// ([`PRINT_WIDTH_IN`]). Every size below is in points (1/72 inch) at that
 /// print size; [`Look`] turns them into pixels.
 pub const NARROW_MAX_PX: u32 = 1000;
-/// Print width (inches) of a figure one panel wide: one column.
-pub const PRINT_WIDTH_NARROW_IN: f64 = 3.25;
+/// Print width (inches) of a figure one panel wide: about 0.7 of a
+/// page's text width.
+pub const PRINT_WIDTH_NARROW_IN: f64 = 4.5;
 /// Print width (inches) of a wider figure: the text width of a page.
 pub const PRINT_WIDTH_IN: f64 = 6.5;
 /// The print width (inches) of a figure `width_px` pixels wide.
@@ -36,6 +37,9 @@ pub fn print_width_in(width_px: u32) -> f64 {
 /// No text of a figure is smaller than this (points at print size, em);
 /// subscripts are drawn at [`SUBSCRIPT_SCALE`] of their text.
 pub const MIN_TEXT_PT: f64 = 8.0;
+/// Smallest height (pt at print size) of one panel cell: a figure's cells
+/// are made this tall when their pixel size would print shorter.
+pub const MIN_PANEL_HEIGHT: f64 = 150.0;
 /// Size (pt) of a figure's overall title.
 pub const FIGURE_TITLE_SIZE: f64 = 10.0;
 /// Size (pt) of a panel title.
@@ -248,7 +252,7 @@ pub struct Look {
 }
 
 impl Default for Look {
-    /// The look of a 900 px panel printed one column wide.
+    /// The look of a 900 px panel printed alone.
     fn default() -> Self {
         Look::for_width(900)
     }

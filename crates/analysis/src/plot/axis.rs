@@ -131,7 +131,8 @@ impl AxisSpec {
                 let dropped: Vec<f64> = self.major.iter().copied().filter(|v| !kept.contains(v)).collect();
                 self.minor.extend(dropped);
                 self.major = kept;
-                self.step = 0.0;
+                // Evenly spaced ticks stay evenly spaced, k steps apart.
+                self.step *= k as f64;
                 return true;
             }
         }

@@ -200,9 +200,10 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .max()
         .unwrap_or(0);
     let tick_len = look.px(2.5);
+    let x_tick_len = look.px(3.5);
     let desc = |s: &str| if s.trim().is_empty() { 0 } else { (axis * 1.15) as u32 + look.px(2.0) };
     let y_area = 2 * tick_len + ytick_w + look.px(2.0) + desc(&p.y_label);
-    let x_area = 2 * tick_len + (tick * 0.95) as u32 + look.px(2.0) + desc(&p.x_label);
+    let x_area = 2 * x_tick_len + (tick * 0.95) as u32 + look.px(2.0) + desc(&p.x_label);
     // Right margin: room for half the last x tick label.
     let last_x = xa.major.last().map_or(0, |&v| text::width(&xa.label(v), tick) / 2);
     let (margin_l, margin_r) = (look.px(3.0), look.px(4.0).max(last_x + look.px(1.0)));
@@ -327,6 +328,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
         // plotters takes a text size in whole pixels (rounded down).
         .label_style((FONT_FAMILY, tick.ceil()))
         .set_all_tick_mark_size(tick_len)
+        // Longer ticks below: the x labels then stand clear of the lowest
+        // y label at the corner.
+        .set_tick_mark_size(LabelAreaPosition::Bottom, x_tick_len)
         .bold_line_style(style::GRID_COLOR)
         .light_line_style(style::MINOR_GRID_COLOR)
         .axis_style(style::AXIS_COLOR)
@@ -338,7 +342,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let x_desc = text::fit(p.x_label.trim(), axis, (plot.2 - plot.0).max(0) as u32);
     let y_desc = text::fit(p.y_label.trim(), axis, (plot.3 - plot.1).max(0) as u32);
     if !x_desc.is_empty() {
-        let y = plot.3 + 2 * tick_len as i32 + (tick * 0.95) as i32 + look.ipx(2.0);
+        let y = plot.3 + 2 * x_tick_len as i32 + (tick * 0.95) as i32 + look.ipx(2.0);
         text::draw(area, &x_desc, (centre, y), Pos::new(HPos::Center, VPos::Top), axis, &style::AXIS_COLOR, false)?;
     }
     if !y_desc.is_empty() {
@@ -691,11 +695,17 @@ fn draw_annotations<DB: DrawingBackend>(
         let cost = |r: (i32, i32, i32, i32)| {
             covered(ink, r) + 100_000 * taken.iter().filter(|t| overlaps(**t, r)).count()
         };
+        // None inside: the cheapest, moved sideways into the plot.
         let best = *candidates
             .iter()
             .filter(|c| fits(rect(c)))
             .min_by_key(|c| cost(rect(c)))
-            .unwrap_or(&candidates[0]);
+            .unwrap_or_else(|| candidates.iter().min_by_key(|c| cost(rect(c))).expect("four"));
+        let best = {
+            let r = rect(&best);
+            let shift = if r.2 > plot.2 - 2 { plot.2 - 2 - r.2 } else if r.0 < plot.0 + 2 { plot.0 + 2 - r.0 } else { 0 };
+            (best.0 + shift, best.1, best.2, best.3)
+        };
         taken.push(rect(&best));
         let (tx, ty, hpos, vpos) = best;
         text::draw(area, &a.text, (tx, ty), Pos::new(hpos, vpos), size, &style::AXIS_COLOR, false)?;

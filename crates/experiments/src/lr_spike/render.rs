@@ -73,13 +73,13 @@ fn figure(
         let mut acc = Panel::new(
             format!("eta0 = {rl}: test accuracy"),
             "step",
-            "test accuracy (%)",
+            "test acc. (%)",
         );
         acc.y_range = Some((0.0, 100.0));
         let mut radii = Panel::new(
             format!("eta0 = {rl}: step tau vs radius rho_a"),
             "step",
-            "tau solid, rho_a dashed",
+            "tau, rho_a",
         );
         radii.y_log = true;
         // The loss panel's ceiling: non-finite losses are drawn there.

@@ -70,7 +70,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     let mut acc = Panel::new(
         "A: test accuracy retained after one step",
         "r = tau / rho_a",
-        "accuracy retained (%)",
+        "acc. retained (%)",
     );
     acc.x_log = true;
     acc.y_range = Some((0.0, 105.0));

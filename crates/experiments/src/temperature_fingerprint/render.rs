@@ -37,12 +37,12 @@ pub(super) fn render(
     let thr = cfg.onset_loss_ratio;
 
     // Panel A: against raw τ, on the overlap of the seeds' τ ranges.
-    let mut raw = Panel::new("A: raw step", "step size tau", "loss ratio (post / pre)");
+    let mut raw = Panel::new("A: raw step", "step size tau", "loss ratio");
     // Panel B: against r_T, where the curves should collapse.
     let mut scaled = Panel::new(
         "B: normalised step r_T = tau Delta_a / (pi T)",
         "r_T",
-        "loss ratio (post / pre)",
+        "loss ratio",
     );
     for p in [&mut raw, &mut scaled] {
         (p.x_log, p.y_log) = (true, true);
@@ -89,7 +89,7 @@ pub(super) fn render(
     let fig9 = Figure::grid(vec![raw, scaled], 2)
         .with_shared_legend()
         .titled(format!(
-            "Fig 9: one descent step at temperature T, median and IQR over {} seeds",
+            "Fig 9: one descent step at temperature T, loss ratio = loss after / before the step; median and IQR over {} seeds",
             cfg.seeds.len()
         ));
     figures.extend(analysis::plot::render(

@@ -466,14 +466,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             s.calibration_min_ratio
         ),
         "rho* / rho_a",
-        "fraction of samples",
+        "fraction",
     );
     pc.x_log = true;
     pc.y_range = Some((-0.02, 1.02));
     let mut pt = Panel::new(
         "top-2 reduction vs exact radius",
         "rho_top2 / rho*",
-        "fraction of samples",
+        "fraction",
     );
     pt.x_log = true;
     pt.y_range = Some((-0.02, 1.02));
