@@ -408,6 +408,9 @@ pub struct Panel {
     /// Note lines (values, remarks) in a box inside the plot where it
     /// covers no data, else in a strip below the plot.
     pub notes: Vec<String>,
+    /// Notes always in the strip below the plot (for grids whose panels
+    /// must keep equal plot sizes).
+    pub notes_below: bool,
     /// Unconnected points.
     pub scatters: Vec<Scatter>,
     /// Legend placement.

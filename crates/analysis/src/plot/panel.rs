@@ -212,7 +212,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let entries = legend::entries(p);
     let note_lines: Vec<String> = p.notes.iter().filter(|n| !n.trim().is_empty()).cloned().collect();
     let legend_place = initial_place(p.legend, !entries.is_empty());
-    let note_place = if note_lines.is_empty() { Place::Nowhere } else { Place::Corner(LegendPos::UpperRight) };
+    let note_place = if note_lines.is_empty() {
+        Place::Nowhere
+    } else if p.notes_below {
+        Place::Outside
+    } else {
+        Place::Corner(LegendPos::UpperRight)
+    };
     let flow_w = w.saturating_sub(y_area + margin_l + margin_r) as i32;
     // Room for text in a box inside the plot: up to 60% of its width.
     let box_room = |plot: (i32, i32, i32, i32)| legend::text_room((plot.2 - plot.0) * 3 / 5, look);
@@ -222,7 +228,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let title_lines = if p.title.trim().is_empty() {
         vec![]
     } else {
-        text::wrap(p.title.trim(), title, flow_w.max(1) as u32)
+        // Centred on the plot and inside the panel: twice the room on the
+        // narrower side of the plot's centre (estimated before the layout).
+        let centre = (margin_l + y_area) as i32 + flow_w / 2;
+        let room = 2 * centre.min(w as i32 - centre) - look.ipx(4.0);
+        text::wrap(p.title.trim(), title, room.max(1) as u32)
     };
     let title_h = match title_lines.len() {
         0 => 0,
@@ -280,7 +290,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
         }
         let mut note_box = None;
         if let Place::Corner(c) = note_place {
-            let room = box_room(plot);
+            // Notes may use the plot's whole width (lines are short).
+            let room = legend::text_room(plot.2 - plot.0 - 2 * inset, look) + look.ipx(17.0);
             let lines: Vec<String> = note_lines.iter().flat_map(|n| text::wrap(n, note_size, room.max(1) as u32)).collect();
             let size = legend::lines_size(&lines, look);
             let taken: Vec<_> = legend_box.into_iter().collect();
@@ -644,6 +655,19 @@ fn line<DB: DrawingBackend>(
     if dashed {
         let (d, g) = (look.px(style::DASH.0), look.px(style::DASH.1));
         area.draw(&DashedPathElement::new(pts, d, g, st))
+    } else if st.stroke_width >= 3 && pts.len() > 2 && st.color.3 >= 1.0 {
+        // Thick lines with round joins: plotters joins the segments of a
+        // thick polyline with mitres, which shoot far past a sharp turn
+        // (a spike above a dip's rebound). Each segment alone, a dot of
+        // the line's width at each inner point.
+        for w in pts.windows(2) {
+            area.draw(&PathElement::new(w.to_vec(), st))?;
+        }
+        let r = (st.stroke_width / 2).max(1);
+        for &p in &pts[1..pts.len() - 1] {
+            area.draw(&Circle::new(p, r, st.color.filled()))?;
+        }
+        Ok(())
     } else {
         area.draw(&PathElement::new(pts, st))
     }

@@ -55,8 +55,8 @@ struct Fig8Row {
 /// One Fig 8 panel: a few random curves, the 10-90% band and median of the
 /// random directions, the gradient, the r = 1 line and dots at r = 1. The
 /// figure has one shared legend (the labels are the same in every panel);
-/// the values at r = 1 go in the panel's note, in a box where it covers no
-/// data (else below the plot).
+/// the values at r = 1 go in the panel's note, below the plot (where it
+/// covers no data; below in every panel, so the plots stay equal).
 fn fig8_panel(
     row: &Fig8Row,
     title: String,
@@ -118,8 +118,10 @@ fn fig8_panel(
     p.vlines.push(VLine::r_one());
     p.annotations.push(Annotation::new(1.0, yg, ""));
     p.annotations.push(Annotation::new(1.0, yr, ""));
-    p.notes.push(format!("at r = 1: gradient {}", (row.fmt)(yg)));
+    p.notes.push(format!("r = 1: gradient {}", (row.fmt)(yg)));
     p.notes.push(format!("random median {}", (row.fmt)(yr)));
+    // Below every plot, so the panels keep equal plots.
+    p.notes_below = true;
     p.legend = LegendPos::None;
     p
 }
