@@ -65,7 +65,7 @@ fn figure(
     for &base in &cfg.base_rates {
         let rl = rate_label(base);
         let mut loss = Panel::new(
-            format!("eta0 = {rl}: minibatch loss before each update"),
+            format!("eta0 = {rl}: minibatch loss"),
             "step",
             "cross-entropy",
         );
@@ -77,7 +77,7 @@ fn figure(
         );
         acc.y_range = Some((0.0, 100.0));
         let mut radii = Panel::new(
-            format!("eta0 = {rl}: step tau vs radius rho_a"),
+            format!("eta0 = {rl}: step tau, radius rho_a"),
             "step",
             "tau, rho_a",
         );
@@ -197,7 +197,7 @@ fn figure(
         }
     }
     let fig = Figure::grid(panels, 3).with_shared_legend().titled(format!(
-        "Fig 6: lr x {} from step {}, plain Adam vs rho_a-controller; median and IQR over {} seeds{}",
+        "Fig 6: lr x {} from step {}, plain Adam vs rho_a-controller; median and IQR over {} seeds; loss: minibatch CE before each update{}",
         fmt_sig(cfg.spike.multiplier, 3),
         cfg.spike.start,
         cfg.seeds.len(),

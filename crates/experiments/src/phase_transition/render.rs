@@ -75,7 +75,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     acc.x_log = true;
     acc.y_range = Some((0.0, 105.0));
     let mut infl = Panel::new(
-        "B: loss inflation (test loss after / before the step); band: min-max over seeds",
+        "B: test loss after / before the step",
         "r = tau / rho_a",
         "loss inflation",
     );
@@ -142,7 +142,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     let fig7 = Figure::grid(vec![acc, infl], 2)
         .with_shared_legend()
         .titled(format!(
-            "Fig 7: the phase transition at r = 1, mean +- std over {} seeds",
+            "Fig 7: the phase transition at r = 1; lines: mean over {} seeds; bands: +- std (A), the seeds' min-max (B)",
             cfg.seeds.len()
         ));
     figures.extend(analysis::plot::render(
