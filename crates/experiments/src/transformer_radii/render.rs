@@ -55,7 +55,7 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
     let x: Vec<f64> = cfg.logged_steps().iter().map(|&t| t as f64).collect();
     let n = x.len();
     let mut loss = Panel::new(
-        "Training loss (full batch, before the step)",
+        "Training loss",
         "step",
         "training CE",
     );
@@ -119,7 +119,7 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
     let fig = Figure::grid(vec![loss, acc, lr], 3)
         .with_shared_legend()
         .titled(format!(
-            "Fig 11: TinyTransformer-A, full-batch AdamW; median and IQR over {} seeds",
+            "Fig 11: TinyTransformer-A, full-batch AdamW; median and IQR over {} seeds; training loss on the full batch before each step",
             cfg.seeds.len()
         ));
     let dir = ctx.figures_dir(TransformerRadii::ID);
