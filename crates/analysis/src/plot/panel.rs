@@ -228,11 +228,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let title_lines = if p.title.trim().is_empty() {
         vec![]
     } else {
-        // Centred on the plot and inside the panel: twice the room on the
-        // narrower side of the plot's centre (estimated before the layout).
-        let centre = (margin_l + y_area) as i32 + flow_w / 2;
-        let room = 2 * centre.min(w as i32 - centre) - look.ipx(4.0);
-        text::wrap(p.title.trim(), title, room.max(1) as u32)
+        // Up to the panel's width: centred on the plot where it fits,
+        // moved just enough to stay inside the panel where not.
+        text::wrap(p.title.trim(), title, (w as i32 - look.ipx(4.0)).max(1) as u32)
     };
     let title_h = match title_lines.len() {
         0 => 0,
@@ -325,7 +323,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let centre = (plot.0 + plot.2) / 2;
     for (i, line) in title_lines.iter().enumerate() {
         let y = (title * (0.2 + 1.2 * i as f64)) as i32;
-        text::draw(area, line, (centre, y), Pos::new(HPos::Center, VPos::Top), title, &style::AXIS_COLOR, false)?;
+        let half = text::width(line, title) as i32 / 2 + look.ipx(2.0);
+        let x = centre.min(w as i32 - half).max(half);
+        text::draw(area, line, (x, y), Pos::new(HPos::Center, VPos::Top), title, &style::AXIS_COLOR, false)?;
     }
 
     let xf = |v: &f64| xa.label(*v);

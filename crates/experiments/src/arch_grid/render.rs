@@ -111,7 +111,7 @@ fn figures(
     // the architectures as rows: three columns print wider panels).
     for &spike in &cfg.spikes {
         for arch in &cfg.archs {
-            let title = format!("{}, spike {}", paper_arch(arch), spike_label(spike));
+            let title = format!("{}, {} spike", paper_arch(arch), spike_label(spike));
             let mut acc = Panel::new(title.clone(), "step", "test acc. (%)");
             acc.y_range = Some((0.0, 100.0));
             // Solid, so that it cannot be taken for the dashed spike line.
