@@ -306,7 +306,8 @@ impl Scatter {
 /// See [`Scatter::dodged`]: the shifted abscissae of the points `(x, y)`.
 pub fn dodge(x: &[f64], y: &[f64], factor: f64) -> Vec<f64> {
     let n = x.len().min(y.len());
-    let same = |i: usize, j: usize| x[i].to_bits() == x[j].to_bits() && y[i].to_bits() == y[j].to_bits();
+    let same =
+        |i: usize, j: usize| x[i].to_bits() == x[j].to_bits() && y[i].to_bits() == y[j].to_bits();
     (0..n)
         .map(|i| {
             if !(x[i].is_finite() && y[i].is_finite()) {
@@ -467,7 +468,11 @@ impl Figure {
     /// The shared legend's entries (each label once, first panel first)
     /// and their rows when flowed over `width` pixels; none without a
     /// shared legend.
-    fn shared_entries(&self, width: u32, look: style::Look) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
+    fn shared_entries(
+        &self,
+        width: u32,
+        look: style::Look,
+    ) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
         if !self.shared_legend {
             return (Vec::new(), Vec::new());
         }
@@ -503,7 +508,11 @@ impl Figure {
     /// The overall title broken into lines that fit `width` pixels.
     fn title_lines(&self, width: u32, look: style::Look) -> Vec<String> {
         match self.title.as_deref().filter(|t| !t.is_empty()) {
-            Some(t) => text::wrap(t, look.size(style::FIGURE_TITLE_SIZE), width.saturating_sub(20)),
+            Some(t) => text::wrap(
+                t,
+                look.size(style::FIGURE_TITLE_SIZE),
+                width.saturating_sub(20),
+            ),
             None => Vec::new(),
         }
     }
@@ -645,12 +654,11 @@ fn draw_figure<DB: DrawingBackend>(
         let (top, body) = root.split_vertically(fig.title_height(root_w, look));
         let (w, h) = top.dim_in_pixel();
         let size = look.size(style::FIGURE_TITLE_SIZE);
-        let font = text::style(size, &style::AXIS_COLOR).pos(
-            plotters::style::text_anchor::Pos::new(
+        let font =
+            text::style(size, &style::AXIS_COLOR).pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,
                 plotters::style::text_anchor::VPos::Center,
-            ),
-        );
+            ));
         // Lines 1.25 sizes apart, the block centred in the strip.
         let step = size * 1.25;
         let first = h as f64 / 2.0 - step * (lines.len() - 1) as f64 / 2.0;
@@ -667,8 +675,7 @@ fn draw_figure<DB: DrawingBackend>(
             let (_, body_h) = body.dim_in_pixel();
             let (panels, strip) = body.split_vertically(body_h.saturating_sub(h));
             let (entries, rows) = fig.shared_entries(width, look);
-            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32, look)
-                .map_err(err)?;
+            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32, look).map_err(err)?;
             panels
         }
     };

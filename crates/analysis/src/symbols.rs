@@ -88,14 +88,19 @@ pub fn math(text: &str) -> String {
     while i < chars.len() {
         let after_letter = i > 0 && chars[i - 1].is_alphabetic();
         if chars[i] == '_' && after_letter {
-            let digits: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             let next = chars.get(i + 1 + digits.len());
             if !digits.is_empty() && !next.is_some_and(|c| c.is_alphabetic()) {
                 out.extend(digits.bytes().map(|b| SUB[(b - b'0') as usize]));
                 i += 1 + digits.len();
                 continue;
             }
-            if chars.get(i + 1) == Some(&'n') && !chars.get(i + 2).is_some_and(|c| c.is_alphanumeric()) {
+            if chars.get(i + 1) == Some(&'n')
+                && !chars.get(i + 2).is_some_and(|c| c.is_alphanumeric())
+            {
                 out.push('ₙ');
                 i += 2;
                 continue;
@@ -117,7 +122,10 @@ mod tests {
         assert_eq!(math("T_1 and tau_H, r_T, x_2a"), "T₁ and τ_H, r_T, x_2a");
         assert_eq!(math("|g| <= 1, (tau^2/2)"), "|g| ≤ 1, (τ²/2)");
         assert_eq!(math("e^x, 2 / vHv"), "eˣ, 2 / vᵀHv");
-        assert_eq!(math("mean +- std, lr x 1000, eta0 = 1e-3, f(x)"), "mean ± std, lr × 1000, η₀ = 1e-3, f(x)");
+        assert_eq!(
+            math("mean +- std, lr x 1000, eta0 = 1e-3, f(x)"),
+            "mean ± std, lr × 1000, η₀ = 1e-3, f(x)"
+        );
     }
 
     #[test]

@@ -193,7 +193,9 @@ impl Tolerance {
             Tolerance::Factor(f) => {
                 ours > 0.0 && reference > 0.0 && ours / reference <= f && reference / ours <= f
             }
-            Tolerance::Bin { width, slack } => ours > reference - width && ours / slack <= reference,
+            Tolerance::Bin { width, slack } => {
+                ours > reference - width && ours / slack <= reference
+            }
         }
     }
 

@@ -93,13 +93,19 @@ impl<S: Study> Experiment for S {
         let loaded = ctx.load_config::<S::Config>(S::ID)?;
         let cfg = &loaded.value;
         let inputs = S::inputs(cfg)?;
-        run_jobs(ctx, S::ID, &S::jobs(cfg), |spec| {
-            let run = S::run_one(cfg, &inputs, spec)?;
-            Ok(Computed {
-                frame: S::to_frame(&run)?,
-                note: S::note(&run),
-            })
-        })?;
+        run_jobs(
+            ctx,
+            S::ID,
+            &S::jobs(cfg),
+            |spec| {
+                let run = S::run_one(cfg, &inputs, spec)?;
+                Ok(Computed {
+                    frame: S::to_frame(&run)?,
+                    note: S::note(&run),
+                })
+            },
+            |spec, frame| S::from_frame(cfg, spec, frame).map(|_| ()),
+        )?;
         let runs = stored_runs::<S>(ctx, cfg)?;
         ctx.finish_run(S::ID, &S::summarize(cfg, &runs), &loaded)
     }

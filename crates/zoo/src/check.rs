@@ -104,7 +104,8 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
         if kink_clearance > 0.0 {
             break;
         }
-        let mut nudge = ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(100 + k));
+        let mut nudge =
+            ParamVec::<f64>::random_unit(model.num_params(), seed.wrapping_add(100 + k));
         round(&mut nudge.0);
         state.params.axpy(1e-2, &nudge);
         round(&mut state.params.0);

@@ -22,7 +22,9 @@ pub(crate) fn band_color(p: &Panel, i: usize) -> RGBColor {
 
 /// Colour of scatter `i` of `p` (by default continuing after the series).
 pub(crate) fn scatter_color(p: &Panel, i: usize) -> RGBColor {
-    p.scatters[i].color.map_or(palette(p.series.len() + i), Ink::rgb)
+    p.scatters[i]
+        .color
+        .map_or(palette(p.series.len() + i), Ink::rgb)
 }
 
 /// Fill of a region.
@@ -162,13 +164,16 @@ pub(crate) fn draw<DB: DrawingBackend>(
     // The title goes in a strip of its own (so the builder draws nothing and
     // can be built twice for equal aspect, and the top tick label, which
     // stands half above the plot, never meets the title).
-    let strip_h = if p.title.trim().is_empty() { 0 } else { (title * 1.8) as u32 };
+    let strip_h = if p.title.trim().is_empty() {
+        0
+    } else {
+        (title * 1.8) as u32
+    };
     let chart_area = if strip_h > 0 {
         let (top, rest) = chart_area.split_vertically(strip_h);
         let fitted = text::fit(p.title.trim(), title, w.saturating_sub(20));
         let (tw, th) = top.dim_in_pixel();
-        let font = text::style(title, &style::AXIS_COLOR)
-            .pos(Pos::new(HPos::Center, VPos::Center));
+        let font = text::style(title, &style::AXIS_COLOR).pos(Pos::new(HPos::Center, VPos::Center));
         top.draw_text(&fitted, &font, (tw as i32 / 2, th as i32 / 2))?;
         rest
     } else {
@@ -246,7 +251,17 @@ pub(crate) fn draw<DB: DrawingBackend>(
         style::AXIS_COLOR.stroke_width(1),
     ))?;
     let ink = ink(&chart, p, &xa, &ya, (base_x, base_y));
-    draw_annotations(area, &chart, p, &xa, &ya, plot, (base_x, base_y), &ink, look)?;
+    draw_annotations(
+        area,
+        &chart,
+        p,
+        &xa,
+        &ya,
+        plot,
+        (base_x, base_y),
+        &ink,
+        look,
+    )?;
 
     match pos {
         LegendPos::None => Ok(()),
@@ -310,14 +325,25 @@ pub(crate) fn free_corner(
     let covered = |c: &LegendPos| {
         let left = matches!(c, LegendPos::UpperLeft | LegendPos::LowerLeft);
         let upper = matches!(c, LegendPos::UpperLeft | LegendPos::UpperRight);
-        let x0 = if left { plot.0 + inset } else { plot.2 - inset - bw };
-        let y0 = if upper { plot.1 + inset } else { plot.3 - inset - bh };
+        let x0 = if left {
+            plot.0 + inset
+        } else {
+            plot.2 - inset - bw
+        };
+        let y0 = if upper {
+            plot.1 + inset
+        } else {
+            plot.3 - inset - bh
+        };
         ink.iter()
             .filter(|&&(x, y)| x >= x0 && x <= x0 + bw && y >= y0 && y <= y0 + bh)
             .count()
     };
     // min_by_key keeps the first of equal counts: the order above.
-    *corners.iter().min_by_key(|c| covered(c)).expect("four corners")
+    *corners
+        .iter()
+        .min_by_key(|c| covered(c))
+        .expect("four corners")
 }
 
 /// Pixels (relative to the panel, every ~2 px along each drawn segment) of
@@ -400,14 +426,26 @@ fn draw_data<DB: DrawingBackend>(
         .iter()
         .filter(|v| v.x.is_finite() && xa.contains(v.x))
     {
-        line(area, vec![(v.x, ya.lo), (v.x, ya.hi)], ref_style, v.dashed, look)?;
+        line(
+            area,
+            vec![(v.x, ya.lo), (v.x, ya.hi)],
+            ref_style,
+            v.dashed,
+            look,
+        )?;
     }
     for h in p
         .hlines
         .iter()
         .filter(|h| h.y.is_finite() && ya.contains(h.y))
     {
-        line(area, vec![(xa.lo, h.y), (xa.hi, h.y)], ref_style, h.dashed, look)?;
+        line(
+            area,
+            vec![(xa.lo, h.y), (xa.hi, h.y)],
+            ref_style,
+            h.dashed,
+            look,
+        )?;
     }
     for (i, s) in p.series.iter().enumerate() {
         let color = series_color(p, i);

@@ -38,18 +38,19 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     // code draws them; the table's crossings and inflations come from the
     // same mean curves. A diverged step (NaN) retained nothing (0%) and
     // inflated the loss without bound (+inf).
-    let mean_std = |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>, nan_as: f64| -> (Vec<f64>, Vec<f64>) {
-        let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
-        (0..r.len())
-            .map(|i| {
-                let v: Vec<f64> = curves
-                    .iter()
-                    .map(|c| if c[i].is_nan() { nan_as } else { c[i] })
-                    .collect();
-                (analysis::stats::mean(&v), analysis::stats::std(&v))
-            })
-            .unzip()
-    };
+    let mean_std =
+        |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>, nan_as: f64| -> (Vec<f64>, Vec<f64>) {
+            let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
+            (0..r.len())
+                .map(|i| {
+                    let v: Vec<f64> = curves
+                        .iter()
+                        .map(|c| if c[i].is_nan() { nan_as } else { c[i] })
+                        .collect();
+                    (analysis::stats::mean(&v), analysis::stats::std(&v))
+                })
+                .unzip()
+        };
     let retained: fn(&PhaseRun) -> &Vec<f64> = |x| &x.retained_pct;
     let inflated: fn(&PhaseRun) -> &Vec<f64> = |x| &x.inflation;
     let mean_curve = |arch: &str| mean_std(arch, retained, 0.0).0;
@@ -75,10 +76,14 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         ));
         p.vlines.push(VLine::r_one());
     }
-    let picks: [(fn(&PhaseRun) -> &Vec<f64>, f64); 2] = [(retained, 0.0), (inflated, f64::INFINITY)];
+    let picks: [(fn(&PhaseRun) -> &Vec<f64>, f64); 2] =
+        [(retained, 0.0), (inflated, f64::INFINITY)];
     for (p, (pick, nan_as)) in [&mut acc, &mut infl].into_iter().zip(picks) {
-        let curves: Vec<(Vec<f64>, Vec<f64>)> =
-            cfg.archs.iter().map(|arch| mean_std(arch, pick, nan_as)).collect();
+        let curves: Vec<(Vec<f64>, Vec<f64>)> = cfg
+            .archs
+            .iter()
+            .map(|arch| mean_std(arch, pick, nan_as))
+            .collect();
         // mean +- std. On the log axis the axis floor is half the smallest
         // mean; a lower edge below it (or at or below 0) is drawn at the
         // floor, so the band reaches down to the axis there.
@@ -108,7 +113,13 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
             let (lo, hi): (Vec<f64>, Vec<f64>) = m
                 .iter()
                 .zip(&sd)
-                .map(|(m, s)| if m - s > floor { (m - s, m + s) } else { (f64::NAN, f64::NAN) })
+                .map(|(m, s)| {
+                    if m - s > floor {
+                        (m - s, m + s)
+                    } else {
+                        (f64::NAN, f64::NAN)
+                    }
+                })
                 .unzip();
             p.series
                 .push(Series::new(arch.clone(), r.clone(), m).color(c).width(3));
@@ -146,7 +157,10 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         "rho_a (median)",
         "50% crossing (mean curve over seeds)",
         "paper figure: 50% crossing, Fig 1 / Fig 7A",
-        &format!("loss inflation at r = {} (mean curve over seeds)", fmt_sig(r_max, 3)),
+        &format!(
+            "loss inflation at r = {} (mean curve over seeds)",
+            fmt_sig(r_max, 3)
+        ),
         "paper figure: loss inflation at r = 100, Fig 7B",
         &format!(
             "first failing r, min / median over seeds (retained < {}% or inflation > {})",
