@@ -20,7 +20,8 @@
 //!   `linspace`/`logspace`;
 //! * [`font`] — the embedded DejaVu Sans and its registration with plotters;
 //! * [`symbols`] — spelled-out Greek names (`rho_a`) as the paper's symbols
-//!   (ρa) in every figure.
+//!   with real subscripts: a smaller lowered glyph run in figures,
+//!   `<sub>` in the report and tables.
 
 #![warn(missing_docs)]
 

@@ -28,10 +28,13 @@
 //! ```
 
 mod axis;
+mod check;
 mod clip;
 mod legend;
 mod panel;
 mod text;
+
+pub use check::text_problems;
 
 use crate::style;
 use anyhow::{anyhow, bail, Result};
@@ -54,8 +57,11 @@ pub struct Series {
     pub color: Option<style::Ink>,
     /// Dashed instead of solid.
     pub dashed: bool,
-    /// Line width in pixels.
-    pub width: u32,
+    /// Line weight (one of the style's widths).
+    pub width: style::Weight,
+    /// Opacity, 1 = opaque: below 1 for curves that lie on one another, so
+    /// that each stays visible.
+    pub alpha: f64,
     /// Draw a marker at every point.
     pub markers: bool,
 }
@@ -69,6 +75,7 @@ impl Default for Series {
             color: None,
             dashed: false,
             width: style::LINE_WIDTH,
+            alpha: 1.0,
             markers: false,
         }
     }
@@ -99,9 +106,15 @@ impl Series {
         self.markers = true;
         self
     }
-    /// With line width `w` pixels.
-    pub fn width(mut self, w: u32) -> Self {
+    /// With line weight `w`.
+    pub fn width(mut self, w: style::Weight) -> Self {
         self.width = w;
+        self
+    }
+    /// With opacity `a` (see [`Series::alpha`]; [`style::OVERLAP_ALPHA`]
+    /// for curves that overlap).
+    pub fn alpha(mut self, a: f64) -> Self {
+        self.alpha = a;
         self
     }
 }
@@ -273,6 +286,9 @@ pub struct Scatter {
     pub y: Vec<f64>,
     /// Colour; `None` continues the palette after the series.
     pub color: Option<style::Ink>,
+    /// Drawn as diamonds with a white rim (for summary points such as
+    /// medians, drawn above the other points) rather than dots.
+    pub diamonds: bool,
 }
 
 impl Scatter {
@@ -283,7 +299,13 @@ impl Scatter {
             x,
             y,
             color: None,
+            diamonds: false,
         }
+    }
+    /// As diamonds (see [`Scatter::diamonds`]).
+    pub fn diamonds(mut self) -> Self {
+        self.diamonds = true;
+        self
     }
     /// With colour `ink`: a palette index or an explicit colour.
     pub fn color(mut self, ink: impl Into<style::Ink>) -> Self {
@@ -306,8 +328,7 @@ impl Scatter {
 /// See [`Scatter::dodged`]: the shifted abscissae of the points `(x, y)`.
 pub fn dodge(x: &[f64], y: &[f64], factor: f64) -> Vec<f64> {
     let n = x.len().min(y.len());
-    let same =
-        |i: usize, j: usize| x[i].to_bits() == x[j].to_bits() && y[i].to_bits() == y[j].to_bits();
+    let same = |i: usize, j: usize| x[i].to_bits() == x[j].to_bits() && y[i].to_bits() == y[j].to_bits();
     (0..n)
         .map(|i| {
             if !(x[i].is_finite() && y[i].is_finite()) {
@@ -339,8 +360,9 @@ pub enum LegendPos {
     LowerRight,
     /// Inside, on a white box, in the first corner (upper left, lower right,
     /// upper right, lower left) where the box covers no line, band edge or
-    /// point, else where it covers fewest; chosen when drawn, from the
-    /// box's real size.
+    /// point; chosen when drawn, from the box's real size. (A fixed corner
+    /// is used only if free too.) With no free corner the legend goes below
+    /// the plot.
     FreeCorner,
     /// No legend.
     None,
@@ -383,6 +405,12 @@ pub struct Panel {
     pub regions: Vec<Region>,
     /// Marked points with text.
     pub annotations: Vec<Annotation>,
+    /// Note lines (values, remarks) in a box inside the plot where it
+    /// covers no data, else in a strip below the plot.
+    pub notes: Vec<String>,
+    /// Notes always in the strip below the plot (for grids whose panels
+    /// must keep equal plot sizes).
+    pub notes_below: bool,
     /// Unconnected points.
     pub scatters: Vec<Scatter>,
     /// Legend placement.
@@ -468,11 +496,7 @@ impl Figure {
     /// The shared legend's entries (each label once, first panel first)
     /// and their rows when flowed over `width` pixels; none without a
     /// shared legend.
-    fn shared_entries(
-        &self,
-        width: u32,
-        look: style::Look,
-    ) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
+    fn shared_entries(&self, width: u32, look: style::Look) -> (Vec<legend::Entry>, Vec<Vec<usize>>) {
         if !self.shared_legend {
             return (Vec::new(), Vec::new());
         }
@@ -499,8 +523,9 @@ impl Figure {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
         (cols, self.panels.len().div_ceil(cols))
     }
-    /// The scale of text, lines and markers: from the width of the grid
-    /// ([`style::Look::for_width`]), so wide grids keep readable text.
+    /// Pixels per point of text, lines and markers: from the width of the
+    /// figure and its print width ([`style::Look::for_width`]), so every
+    /// text is [`style::MIN_TEXT_PT`] or larger at print size.
     pub fn look(&self) -> style::Look {
         let (cols, _) = self.grid_shape();
         style::Look::for_width(self.panel_size.0 * cols as u32)
@@ -508,20 +533,16 @@ impl Figure {
     /// The overall title broken into lines that fit `width` pixels.
     fn title_lines(&self, width: u32, look: style::Look) -> Vec<String> {
         match self.title.as_deref().filter(|t| !t.is_empty()) {
-            Some(t) => text::wrap(
-                t,
-                look.size(style::FIGURE_TITLE_SIZE),
-                width.saturating_sub(20),
-            ),
+            Some(t) => text::wrap(t, look.size(style::FIGURE_TITLE_SIZE), width.saturating_sub(look.px(8.0))),
             None => Vec::new(),
         }
     }
-    /// Height of the overall title strip in pixels (one line: 1.8 font
-    /// sizes; each further line 1.25 more).
+    /// Height of the overall title strip in pixels (one line: 1.6 font
+    /// sizes; each further line 1.2 more).
     fn title_height(&self, width: u32, look: style::Look) -> u32 {
         match self.title_lines(width, look).len() {
             0 => 0,
-            n => (look.size(style::FIGURE_TITLE_SIZE) * (1.8 + 1.25 * (n - 1) as f64)) as u32,
+            n => (look.size(style::FIGURE_TITLE_SIZE) * (1.6 + 1.2 * (n - 1) as f64)) as u32,
         }
     }
     /// Total size in pixels.
@@ -530,6 +551,9 @@ impl Figure {
         let (w, h) = self.panel_size;
         let width = w * cols as u32;
         let look = self.look();
+        // A panel is at least MIN_PANEL_HEIGHT points tall at print size,
+        // so its plot keeps room beside its titles and labels.
+        let h = h.max(look.px(style::MIN_PANEL_HEIGHT));
         (
             width,
             h * rows as u32 + self.title_height(width, look) + self.legend_height(width, look),
@@ -538,7 +562,8 @@ impl Figure {
 }
 
 /// `fig` with every text it draws typeset ([`crate::symbols::math`]:
-/// `rho_a` as ρa, `tau` as τ, `>=` as ≥, `T_15` as T₁₅, ...).
+/// `rho_a` as ρ with a subscript a, `tau` as τ, `>=` as ≥, `T_15` as T
+/// with a subscript 15, ...; the subscripts are drawn by `text::draw`).
 fn with_symbols(fig: &Figure) -> Figure {
     let g = |s: &mut String| *s = crate::symbols::math(s);
     let mut fig = fig.clone();
@@ -556,6 +581,7 @@ fn with_symbols(fig: &Figure) -> Figure {
         p.regions.iter_mut().for_each(|r| g(&mut r.label));
         p.annotations.iter_mut().for_each(|a| g(&mut a.text));
         p.scatters.iter_mut().for_each(|s| g(&mut s.label));
+        p.notes.iter_mut().for_each(g);
     }
     fig
 }
@@ -654,17 +680,17 @@ fn draw_figure<DB: DrawingBackend>(
         let (top, body) = root.split_vertically(fig.title_height(root_w, look));
         let (w, h) = top.dim_in_pixel();
         let size = look.size(style::FIGURE_TITLE_SIZE);
-        let font =
-            text::style(size, &style::AXIS_COLOR).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            ));
-        // Lines 1.25 sizes apart, the block centred in the strip.
-        let step = size * 1.25;
+        let pos = plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        );
+        // Lines 1.2 sizes apart, the block centred in the strip.
+        let step = size * 1.2;
         let first = h as f64 / 2.0 - step * (lines.len() - 1) as f64 / 2.0;
         for (i, line) in lines.iter().enumerate() {
             let y = (first + step * i as f64).round() as i32;
-            top.draw_text(line, &font, (w as i32 / 2, y)).map_err(err)?;
+            text::draw(&top, line, (w as i32 / 2, y), pos, size, &style::AXIS_COLOR, false)
+                .map_err(err)?;
         }
         body
     };
@@ -675,7 +701,8 @@ fn draw_figure<DB: DrawingBackend>(
             let (_, body_h) = body.dim_in_pixel();
             let (panels, strip) = body.split_vertically(body_h.saturating_sub(h));
             let (entries, rows) = fig.shared_entries(width, look);
-            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32, look).map_err(err)?;
+            legend::draw_rows(&strip, &entries, &rows, (0, 0), width as i32, look)
+                .map_err(err)?;
             panels
         }
     };

@@ -2,6 +2,7 @@
 //! (our numbers beside the paper's) and a one-line verdict.
 
 use crate::store::write_atomic;
+use crate::symbols::markdown;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -36,7 +37,9 @@ impl Section {
     fn to_markdown(&self) -> String {
         let mut md = format!(
             "## {} (`{}`)\n\n**Verdict:** {}\n\n",
-            self.title, self.id, self.verdict
+            markdown(&self.title),
+            self.id,
+            markdown(&self.verdict)
         );
         for fig in &self.figures {
             let name = fig
@@ -53,7 +56,7 @@ impl Section {
         if !self.notes.is_empty() {
             md.push_str("Notes:\n\n");
             for n in &self.notes {
-                md.push_str(&format!("- {n}\n"));
+                md.push_str(&format!("- {}\n", markdown(n)));
             }
             md.push('\n');
         }
@@ -75,7 +78,7 @@ pub fn write_report(root: &Path, sections: &[Section], planned: &[&str]) -> Resu
             "| [{}](#{}) | {} |\n",
             s.id,
             anchor(&s.title, &s.id),
-            s.verdict.replace('|', "\\|")
+            markdown(&s.verdict).replace('|', "\\|")
         ));
     }
     for id in planned {
@@ -90,14 +93,28 @@ pub fn write_report(root: &Path, sections: &[Section], planned: &[&str]) -> Resu
     Ok(path)
 }
 
-/// GitHub-style heading anchor of "## {title} (`{id}`)".
+/// GitHub-style heading anchor of "## {title} (`{id}`)" as written (the
+/// title typeset by [`markdown`]): HTML tags dropped, lower case, letters
+/// (Greek included), digits, `-` and `_` kept, spaces as `-`.
 fn anchor(title: &str, id: &str) -> String {
-    format!("{title} ({id})")
+    let text = format!("{} ({id})", markdown(title));
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    plain
         .to_lowercase()
         .chars()
         .filter_map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
+            '-' | '_' => Some(c),
             ' ' => Some('-'),
+            c if c.is_alphanumeric() => Some(c),
             _ => None,
         })
         .collect()
@@ -125,5 +142,23 @@ mod tests {
         assert!(md.contains("| lr-spike | not implemented yet |"));
         assert!(md.contains("not run yet"));
         assert!(md.contains("- a note"));
+    }
+
+    #[test]
+    fn symbols_are_typeset_and_anchors_follow_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Section {
+            id: "lr-spike".into(),
+            title: "Plain Adam vs the rho_a-controller".into(),
+            verdict: "tau_H / rho_a = 3".into(),
+            notes: vec!["Delta_a in `rho_a`".into()],
+            ..Default::default()
+        };
+        let md = std::fs::read_to_string(write_report(dir.path(), &[s], &[]).unwrap()).unwrap();
+        assert!(md.contains("## Plain Adam vs the ρ<sub>a</sub>-controller (`lr-spike`)"), "{md}");
+        assert!(md.contains("(#plain-adam-vs-the-ρa-controller-lr-spike)"), "{md}");
+        assert!(md.contains("τ<sub>H</sub> / ρ<sub>a</sub> = 3"));
+        assert!(md.contains("- Δ<sub>a</sub> in `rho_a`"));
+        assert!(!md.contains("rho_a-") && !md.contains("tau_H"));
     }
 }

@@ -15,18 +15,53 @@ pub const PANEL_SIZE: (u32, u32) = (900, 600);
 /// Font family every text element uses (registered by [`crate::font`]).
 pub const FONT_FAMILY: &str = "sans-serif";
 
-/// Font size (px) of a figure's overall title.
-pub const FIGURE_TITLE_SIZE: f64 = 30.0;
-/// Font size (px) of a panel title.
-pub const PANEL_TITLE_SIZE: f64 = 24.0;
-/// Font size (px) of the axis descriptions ("step size", "loss", ...).
-pub const AXIS_LABEL_SIZE: f64 = 20.0;
-/// Font size (px) of tick labels.
-pub const TICK_LABEL_SIZE: f64 = 17.0;
-/// Font size (px) of legend entries.
-pub const LEGEND_SIZE: f64 = 17.0;
-/// Font size (px) of annotation texts.
-pub const ANNOTATION_SIZE: f64 = 16.0;
+/// Print model: a figure up to this many pixels wide is printed one
+/// panel wide ([`PRINT_WIDTH_NARROW_IN`]), a wider one across the page
+/// ([`PRINT_WIDTH_IN`]). Every size below is in points (1/72 inch) at that
+/// print size; [`Look`] turns them into pixels.
+pub const NARROW_MAX_PX: u32 = 1000;
+/// Print width (inches) of a figure one panel wide: about 0.7 of a
+/// page's text width.
+pub const PRINT_WIDTH_NARROW_IN: f64 = 4.5;
+/// Print width (inches) of a wider figure: the text width of a page.
+pub const PRINT_WIDTH_IN: f64 = 6.5;
+/// The print width (inches) of a figure `width_px` pixels wide.
+pub fn print_width_in(width_px: u32) -> f64 {
+    if width_px <= NARROW_MAX_PX {
+        PRINT_WIDTH_NARROW_IN
+    } else {
+        PRINT_WIDTH_IN
+    }
+}
+
+/// No text of a figure is smaller than this (points at print size, em);
+/// subscripts are drawn at [`SUBSCRIPT_SCALE`] of their text.
+pub const MIN_TEXT_PT: f64 = 8.0;
+/// Smallest height (pt at print size) of one panel cell: a figure's cells
+/// are made this tall when their pixel size would print shorter.
+pub const MIN_PANEL_HEIGHT: f64 = 150.0;
+/// Size (pt) of a figure's overall title.
+pub const FIGURE_TITLE_SIZE: f64 = 10.0;
+/// Size (pt) of a panel title.
+pub const PANEL_TITLE_SIZE: f64 = 9.0;
+/// Size (pt) of the axis descriptions ("step size", "loss", ...).
+pub const AXIS_LABEL_SIZE: f64 = 8.5;
+/// Size (pt) of tick labels.
+pub const TICK_LABEL_SIZE: f64 = 8.0;
+/// Size (pt) of legend entries.
+pub const LEGEND_SIZE: f64 = 8.0;
+/// Size (pt) of annotation and note texts.
+pub const ANNOTATION_SIZE: f64 = 8.0;
+/// A subscript's size relative to its text, and how far below the
+/// baseline it sits (fraction of the text's size).
+pub const SUBSCRIPT_SCALE: f64 = 0.72;
+/// See [`SUBSCRIPT_SCALE`].
+pub const SUBSCRIPT_DROP: f64 = 0.22;
+/// plotters' font size per em: its text renderer takes a size in pixels of
+/// which the em is `size / 1.24` (what its SVG writer prints as
+/// `font-size`), so a size of `pt * 1.24` pixels-per-point gives an em of
+/// `pt` points.
+pub const SIZE_PER_EM: f64 = 1.24;
 
 /// The Okabe-Ito palette, reordered so that the first colours are the most
 /// distinct on white (yellow, the faintest, comes last). It is safe for the
@@ -129,14 +164,44 @@ impl From<RGBColor> for Ink {
     }
 }
 
-/// Default width (px) of a data line.
-pub const LINE_WIDTH: u32 = 2;
-/// Width (px) of reference lines (vertical/horizontal markers such as r = 1).
-pub const REF_LINE_WIDTH: u32 = 2;
-/// Radius (px) of line markers and scatter points.
-pub const MARKER_SIZE: u32 = 3;
-/// Dash length and gap (px) of every dashed line.
-pub const DASH: (u32, u32) = (8, 5);
+/// How heavy a data line is: every line width of every figure is one of
+/// these (points at print size, [`Weight::pt`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Weight {
+    /// Individual curves behind summaries (0.6 pt).
+    Thin,
+    /// The default data line (1.2 pt).
+    #[default]
+    Normal,
+    /// A line that must stand out, or one drawn under others (1.8 pt).
+    Bold,
+    /// The heaviest line, drawn first so that lines on it stay visible
+    /// (2.6 pt).
+    Heavy,
+}
+
+impl Weight {
+    /// The width in points at print size.
+    pub fn pt(self) -> f64 {
+        match self {
+            Weight::Thin => 0.6,
+            Weight::Normal => 1.2,
+            Weight::Bold => 1.8,
+            Weight::Heavy => 2.6,
+        }
+    }
+}
+
+/// Default data line weight.
+pub const LINE_WIDTH: Weight = Weight::Normal;
+/// Width (pt) of reference lines (vertical/horizontal markers such as r = 1).
+pub const REF_LINE_WIDTH: f64 = 0.9;
+/// Width (pt) of the frame and of boxes around legends and notes.
+pub const FRAME_WIDTH: f64 = 0.5;
+/// Radius (pt) of line markers and scatter points.
+pub const MARKER_SIZE: f64 = 1.6;
+/// Dash length and gap (pt) of every dashed line.
+pub const DASH: (f64, f64) = (3.5, 2.0);
 
 /// Colour of reference lines (vertical/horizontal markers).
 pub const REF_LINE_COLOR: RGBColor = RGBColor(60, 60, 60);
@@ -147,6 +212,9 @@ pub const GRID_COLOR: RGBAColor = RGBAColor(0, 0, 0, 0.15);
 /// Colour of minor grid lines.
 pub const MINOR_GRID_COLOR: RGBAColor = RGBAColor(0, 0, 0, 0.06);
 
+/// Opacity of curves that lie on one another ([`crate::plot::Series::alpha`]),
+/// so that each stays visible where they overlap.
+pub const OVERLAP_ALPHA: f64 = 0.6;
 /// Opacity of a band (filled area between two curves).
 pub const BAND_ALPHA: f64 = 0.2;
 /// Safe step-size region fill: green, light.
@@ -161,8 +229,8 @@ pub const REGION_ALPHA: f64 = 0.12;
 pub struct LineStyle {
     /// Stroke colour.
     pub color: RGBColor,
-    /// Stroke width in pixels.
-    pub width: u32,
+    /// Stroke width in points.
+    pub width: f64,
     /// Dashed (with [`DASH`]) rather than solid.
     pub dashed: bool,
 }
@@ -175,60 +243,78 @@ pub const R_ONE_LINE: LineStyle = LineStyle {
     dashed: true,
 };
 
-/// Width (px) of a figure at which the sizes in this file hold as written.
-/// A wider figure (three or more panels across) has its text, lines,
-/// markers and spacings scaled by its width over this, at most
-/// [`MAX_SCALE`]: every figure of two to four panels across, printed 6.5
-/// inches wide, then shows its tick labels at about 5.3 pt and its panel
-/// titles at about 7.5 pt (a single 900 px panel at 3.25 inches: 4.4 pt and
-/// 6.2 pt).
-pub const REFERENCE_WIDTH: f64 = 1500.0;
-/// Largest scale [`Look::for_width`] applies.
-pub const MAX_SCALE: f64 = 2.4;
-
-/// The scale of one figure's text, lines, markers and spacings (the
-/// constants of this module are the sizes at scale 1).
+/// Pixels per point of one figure: turns the sizes of this module (points
+/// at print size) into pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Look {
-    /// Factor on every size: 1 up to [`REFERENCE_WIDTH`] px, then the width
-    /// over it, at most [`MAX_SCALE`].
-    pub scale: f64,
+    /// Pixels per point at print size.
+    pub px_per_pt: f64,
 }
 
 impl Default for Look {
+    /// The look of a 900 px panel printed alone.
     fn default() -> Self {
-        Look { scale: 1.0 }
+        Look::for_width(900)
     }
 }
 
 impl Look {
-    /// The look of a figure `width` pixels wide.
+    /// The look of a figure `width` pixels wide, printed
+    /// [`print_width_in`] inches wide.
     pub fn for_width(width: u32) -> Self {
         Look {
-            scale: (width as f64 / REFERENCE_WIDTH).clamp(1.0, MAX_SCALE),
+            px_per_pt: width.max(1) as f64 / (72.0 * print_width_in(width)),
         }
     }
     /// This look `k` times larger (for drawing a supersampled bitmap).
     pub fn times(self, k: f64) -> Self {
         Look {
-            scale: self.scale * k,
+            px_per_pt: self.px_per_pt * k,
         }
     }
-    /// A font size (px) at this scale.
-    pub fn size(self, base: f64) -> f64 {
-        base * self.scale
+    /// The plotters font size (px) of text `pt` points high (em).
+    pub fn size(self, pt: f64) -> f64 {
+        pt * self.px_per_pt * SIZE_PER_EM
     }
-    /// A length in whole pixels (line width, marker radius) at this scale.
-    pub fn px(self, base: u32) -> u32 {
-        (base as f64 * self.scale).round() as u32
+    /// The size in points (em) of text drawn at plotters size `px`.
+    pub fn pt_of_size(self, px: f64) -> f64 {
+        px / (self.px_per_pt * SIZE_PER_EM)
     }
-    /// A signed length in whole pixels (offsets, paddings) at this scale.
-    pub fn ipx(self, base: i32) -> i32 {
-        (base as f64 * self.scale).round() as i32
+    /// A length of `pt` points in whole pixels (line width, marker
+    /// radius), at least 1.
+    pub fn px(self, pt: f64) -> u32 {
+        ((pt * self.px_per_pt).round() as u32).max(1)
+    }
+    /// A signed length of `pt` points in whole pixels (offsets, paddings).
+    pub fn ipx(self, pt: f64) -> i32 {
+        (pt * self.px_per_pt).round() as i32
     }
 }
 
-/// Width (px) of the legend strip at the right of a panel is at least this.
-pub const LEGEND_MIN_WIDTH: u32 = 110;
+/// Width (pt) of the legend strip at the right of a panel is at least this.
+pub const LEGEND_MIN_WIDTH: f64 = 34.0;
 /// ... and at most this fraction of the panel width.
 pub const LEGEND_MAX_FRACTION: f64 = 0.3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_legible_at_print_size() {
+        for width in [300, 900, 1000, 1001, 1800, 2700, 3600, 5000] {
+            let look = Look::for_width(width);
+            for size in [FIGURE_TITLE_SIZE, PANEL_TITLE_SIZE, AXIS_LABEL_SIZE, TICK_LABEL_SIZE, LEGEND_SIZE, ANNOTATION_SIZE] {
+                let px = look.size(size);
+                // Points at print: pixels over pixels per point.
+                let pt = px / SIZE_PER_EM / (width as f64 / (72.0 * print_width_in(width)));
+                assert!(pt >= MIN_TEXT_PT - 1e-9, "width {width}: {pt} pt");
+                assert!((look.pt_of_size(px) - size).abs() < 1e-9);
+            }
+        }
+        // Wide figures print at the page width, narrow ones at a column.
+        assert_eq!(print_width_in(900), PRINT_WIDTH_NARROW_IN);
+        assert_eq!(print_width_in(2700), PRINT_WIDTH_IN);
+        assert!(Weight::Thin.pt() < Weight::Normal.pt() && Weight::Bold.pt() < Weight::Heavy.pt());
+    }
+}

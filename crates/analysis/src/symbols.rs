@@ -1,16 +1,29 @@
-//! The field's symbols in figure text: experiments write names the way
-//! code and tables spell them (`rho_a`, `tau`, `Delta_a`), and every figure
-//! shows them as the paper does (ρa, τ, Δa), drawn with the embedded font
-//! (DejaVu Sans has the Greek glyphs), so no figure spells Greek out.
+//! The field's symbols in figure and report text: experiments write names
+//! the way code and tables spell them (`rho_a`, `tau_H`, `Delta_a`), and
+//! every figure and the report show them as the paper does: ρ with a real
+//! subscript a, τ with subscript H, Δ with subscript a.
+//!
+//! Three steps share one notion of a subscript (see [`subscript_at`]):
+//! * [`greek`]: spelled-out Greek names that stand as words become their
+//!   symbols (`rho_a` → `ρ_a`; the `_` stays as subscript markup);
+//! * [`math`] (figures): [`greek`] plus typeset notation (≥, ², √, ±, ×);
+//!   the figure renderer then draws each `_x` as a smaller, lowered glyph
+//!   run ([`runs`]);
+//! * [`markdown`] (report and tables): [`greek`] with each subscript as
+//!   `<sub>x</sub>`, code spans left alone.
+//!
+//! A subscript is written `_` plus 1 to 4 letters or digits after a base
+//! of one or two letters (a Greek symbol counts as one) that starts a
+//! word, in a word with no other `_`: `ρ_a`, `τ_H`, `T_15`, `lr_eff`,
+//! `r_T`. Identifiers stay as they are (`flip_r1_grad`, `onset_spread`,
+//! `mlp_ln`).
 
 /// Spelled-out names and their symbols, longest first where one is a
 /// prefix of another.
 const SYMBOLS: &[(&str, &str)] = &[
-    ("Delta_a", "Δa"),
-    ("delta_a", "Δa"),
     ("Delta", "Δ"),
+    ("delta_a", "Δ_a"),
     ("delta", "δ"),
-    ("rho_a", "ρa"),
     ("rho", "ρ"),
     ("tau", "τ"),
     ("sigma", "σ"),
@@ -24,17 +37,18 @@ const SYMBOLS: &[(&str, &str)] = &[
 /// by its symbol: the name must not follow a letter or digit, and must not
 /// be followed by a letter (a digit or `_` may follow: `eta0` → `η0`,
 /// `tau_H` → `τ_H`). Other words are left alone (`spike`, `beta1`, `pivot`).
+/// `delta_a` is the paper's spread Δ_a like `Delta_a`.
 ///
 /// ```
-/// assert_eq!(analysis::symbols::greek("r = tau / rho_a"), "r = τ / ρa");
-/// assert_eq!(analysis::symbols::greek("Delta_a(T), spike, tau_H"), "Δa(T), spike, τ_H");
+/// assert_eq!(analysis::symbols::greek("r = tau / rho_a"), "r = τ / ρ_a");
+/// assert_eq!(analysis::symbols::greek("Delta_a(T), spike, tau_H"), "Δ_a(T), spike, τ_H");
 /// ```
 pub fn greek(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut prev: Option<char> = None;
     'scan: while let Some(c) = rest.chars().next() {
-        if !prev.is_some_and(|p| p.is_alphanumeric()) {
+        if !prev.is_some_and(|p| p.is_alphanumeric() || p == '`') {
             for (name, symbol) in SYMBOLS {
                 if let Some(after) = rest.strip_prefix(name) {
                     if !after.chars().next().is_some_and(|n| n.is_alphabetic()) {
@@ -53,6 +67,30 @@ pub fn greek(text: &str) -> String {
     out
 }
 
+/// If `chars[i]` is the `_` of a subscript (see the module docs), the
+/// length of the subscript after it.
+pub fn subscript_at(chars: &[char], i: usize) -> Option<usize> {
+    if chars.get(i) != Some(&'_') {
+        return None;
+    }
+    let word = |c: &char| c.is_alphanumeric() || *c == '_';
+    // The base: one or two letters that start a word.
+    let mut b = i;
+    while b > 0 && chars[b - 1].is_alphabetic() {
+        b -= 1;
+    }
+    let base = i - b;
+    if !(1..=2).contains(&base) || (b > 0 && word(&chars[b - 1])) {
+        return None;
+    }
+    let n = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).count();
+    let end = i + 1 + n;
+    if !(1..=4).contains(&n) || chars.get(end).is_some_and(word) {
+        return None;
+    }
+    Some(n)
+}
+
 /// Plain-text notation and its typeset form, applied after [`greek`] by
 /// [`math`].
 const NOTATION: &[(&str, &str)] = &[
@@ -65,81 +103,137 @@ const NOTATION: &[(&str, &str)] = &[
     ("vHv", "vᵀHv"),
     ("+-", "±"),
     (" x ", " × "),
-    ("η0", "η₀"),
+    ("η0", "η_0"),
 ];
 
 /// `text` typeset for a figure: Greek names as symbols ([`greek`]),
-/// `>=`/`<=` as ≥/≤, squares and cubes as superscripts, `sqrt` as √, and an
-/// index written `_` plus digits or `_n` as a subscript (`T_15` → T₁₅,
-/// `T_n` → Tₙ; `tau_H`, `r_T` stay: Unicode has no subscript H or T).
+/// `>=`/`<=` as ≥/≤, squares and cubes as superscripts, `sqrt` as √; a
+/// subscript stays written `_x`, which the renderer draws as a subscript
+/// ([`runs`]).
 ///
 /// ```
-/// assert_eq!(analysis::symbols::math("|T_15(x)|, sqrt(delta^2 + pi^2), r >= 1"), "|T₁₅(x)|, √(δ² + π²), r ≥ 1");
+/// assert_eq!(analysis::symbols::math("|T_15(x)|, sqrt(delta^2 + pi^2), r >= 1"), "|T_15(x)|, √(δ² + π²), r ≥ 1");
 /// ```
 pub fn math(text: &str) -> String {
-    const SUB: [char; 10] = ['₀', '₁', '₂', '₃', '₄', '₅', '₆', '₇', '₈', '₉'];
     let mut t = greek(text);
     for (plain, typeset) in NOTATION {
         t = t.replace(plain, typeset);
     }
-    let chars: Vec<char> = t.chars().collect();
-    let mut out = String::with_capacity(t.len());
+    t
+}
+
+/// `text` split into runs of normal text (`false`) and subscripts
+/// (`true`), dropping the `_` that marks each subscript; consecutive
+/// characters of one kind form one run. Text without subscripts is one run.
+///
+/// ```
+/// use analysis::symbols::runs;
+/// assert_eq!(runs("ρ_a = π/Δ_a"), vec![("ρ".to_string(), false), ("a".into(), true), (" = π/Δ".into(), false), ("a".into(), true)]);
+/// assert_eq!(runs("flip_r1_grad"), vec![("flip_r1_grad".to_string(), false)]);
+/// ```
+pub fn runs(text: &str) -> Vec<(String, bool)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<(String, bool)> = Vec::new();
+    let mut push = |c: char, sub: bool| match out.last_mut() {
+        Some((s, k)) if *k == sub => s.push(c),
+        _ => out.push((c.to_string(), sub)),
+    };
     let mut i = 0;
     while i < chars.len() {
-        let after_letter = i > 0 && chars[i - 1].is_alphabetic();
-        if chars[i] == '_' && after_letter {
-            let digits: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            let next = chars.get(i + 1 + digits.len());
-            if !digits.is_empty() && !next.is_some_and(|c| c.is_alphabetic()) {
-                out.extend(digits.bytes().map(|b| SUB[(b - b'0') as usize]));
-                i += 1 + digits.len();
-                continue;
+        if let Some(n) = subscript_at(&chars, i) {
+            for &c in &chars[i + 1..i + 1 + n] {
+                push(c, true);
             }
-            if chars.get(i + 1) == Some(&'n')
-                && !chars.get(i + 2).is_some_and(|c| c.is_alphanumeric())
-            {
-                out.push('ₙ');
-                i += 2;
-                continue;
+            i += 1 + n;
+        } else {
+            push(chars[i], false);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `text` for Markdown (the report, tables): Greek names as symbols and
+/// each subscript as `<sub>…</sub>`; code spans (between backticks) are
+/// left exactly as written.
+///
+/// ```
+/// assert_eq!(analysis::symbols::markdown("tau_H / rho_a in `rho_a`"), "τ<sub>H</sub> / ρ<sub>a</sub> in `rho_a`");
+/// ```
+pub fn markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (k, piece) in text.split('`').enumerate() {
+        if k > 0 {
+            out.push('`');
+        }
+        if k % 2 == 1 {
+            out.push_str(piece);
+            continue;
+        }
+        for (run, sub) in runs(&greek(piece)) {
+            if sub {
+                out.push_str(&format!("<sub>{run}</sub>"));
+            } else {
+                out.push_str(&run);
             }
         }
-        out.push(chars[i]);
-        i += 1;
     }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{greek, math};
+    use super::{greek, markdown, math, runs};
 
     #[test]
     fn notation_is_typeset() {
-        assert_eq!(math("|T_n(x)|"), "|Tₙ(x)|");
-        assert_eq!(math("T_1 and tau_H, r_T, x_2a"), "T₁ and τ_H, r_T, x_2a");
+        assert_eq!(math("|T_n(x)|"), "|T_n(x)|");
         assert_eq!(math("|g| <= 1, (tau^2/2)"), "|g| ≤ 1, (τ²/2)");
         assert_eq!(math("e^x, 2 / vHv"), "eˣ, 2 / vᵀHv");
-        assert_eq!(
-            math("mean +- std, lr x 1000, eta0 = 1e-3, f(x)"),
-            "mean ± std, lr × 1000, η₀ = 1e-3, f(x)"
-        );
+        assert_eq!(math("mean +- std, lr x 1000, eta0 = 1e-3, f(x)"), "mean ± std, lr × 1000, η_0 = 1e-3, f(x)");
     }
 
     #[test]
     fn names_become_symbols_only_as_words() {
-        assert_eq!(greek("r = tau / rho_a"), "r = τ / ρa");
-        assert_eq!(greek("rho_a(T) and Delta_a"), "ρa(T) and Δa");
-        assert_eq!(greek("tau_H / rho_a, eta0"), "τ_H / ρa, η0");
+        assert_eq!(greek("r = tau / rho_a"), "r = τ / ρ_a");
+        assert_eq!(greek("rho_a(T) and Delta_a"), "ρ_a(T) and Δ_a");
+        assert_eq!(greek("tau_H / rho_a, eta0"), "τ_H / ρ_a, η0");
         assert_eq!(greek("sigma(pi) = 0.96"), "σ(π) = 0.96");
-        for word in [
-            "spike", "beta1", "pivot", "theta_x2", "taus", "rhos", "zeta", "capita",
-        ] {
-            let want = if word == "theta_x2" { "θ_x2" } else { word };
-            assert_eq!(greek(word), want);
+        for word in ["spike", "beta1", "pivot", "taus", "rhos", "zeta", "capita", "`rho_a`"] {
+            assert_eq!(greek(word), word);
         }
-        assert_eq!(greek("max tau/rho_a"), "max τ/ρa");
+        assert_eq!(greek("max tau/rho_a"), "max τ/ρ_a");
+    }
+
+    #[test]
+    fn subscripts_are_found_and_identifiers_left_alone() {
+        let subs = |t: &str| -> Vec<String> {
+            runs(&greek(t)).into_iter().filter(|r| r.1).map(|r| r.0).collect()
+        };
+        assert_eq!(subs("rho_a, tau_H, T_15, r_T, lr_eff, rho_attn"), ["a", "H", "15", "T", "eff", "attn"]);
+        for ident in [
+            "flip_r1_grad", "onset_spread", "mlp_ln", "rho_a_grad", "x_", "_a", "a_bcdef", "fig8_random",
+            "stored_onset_std_raw",
+        ] {
+            assert!(subs(ident).is_empty(), "{ident}: {:?}", subs(ident));
+            assert_eq!(runs(ident).concat_text(), ident);
+        }
+    }
+
+    trait Concat {
+        fn concat_text(&self) -> String;
+    }
+    impl Concat for Vec<(String, bool)> {
+        fn concat_text(&self) -> String {
+            self.iter().map(|r| r.0.as_str()).collect()
+        }
+    }
+
+    #[test]
+    fn markdown_uses_sub_and_keeps_code() {
+        assert_eq!(markdown("rho_a = pi / max Delta_a"), "ρ<sub>a</sub> = π / max Δ<sub>a</sub>");
+        assert_eq!(markdown("`tau_H` vs tau_H"), "`tau_H` vs τ<sub>H</sub>");
+        assert_eq!(markdown("mid flip_r1_grad 31%"), "mid flip_r1_grad 31%");
+        assert!(!markdown("rho_a, Delta_a, tau_H, r_T").contains('_'));
     }
 }

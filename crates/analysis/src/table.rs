@@ -29,7 +29,8 @@ impl Table {
 
     /// Renders the table: pipes aligned (cells padded to the column width),
     /// numeric columns right-aligned, `|` and newlines in cells escaped,
-    /// then the notes as a list. Ends with a newline.
+    /// then the notes as a list. Title, cells and notes show the field's
+    /// symbols with `<sub>` subscripts ([`crate::symbols::markdown`]). Ends with a newline.
     pub fn to_markdown(&self) -> String {
         let ncols = self
             .rows
@@ -62,7 +63,7 @@ impl Table {
 
         let mut out = String::new();
         if let Some(t) = &self.title {
-            out.push_str(&format!("**{}**\n\n", t.trim()));
+            out.push_str(&format!("**{}**\n\n", crate::symbols::markdown(t.trim())));
         }
         if ncols > 0 {
             out.push_str(&line(&header, &widths, &numeric));
@@ -83,7 +84,7 @@ impl Table {
         if !self.notes.is_empty() {
             out.push('\n');
             for n in &self.notes {
-                out.push_str(&format!("- {}\n", n.trim().replace('\n', " ")));
+                out.push_str(&format!("- {}\n", crate::symbols::markdown(n.trim()).replace('\n', " ")));
             }
         }
         out
@@ -107,8 +108,10 @@ fn line(cells: &[String], widths: &[usize], numeric: &[bool]) -> String {
     format!("| {} |\n", padded.join(" | "))
 }
 
+/// A cell as Markdown: the field's symbols typeset ([`crate::symbols::markdown`]),
+/// `|` and newlines escaped.
 fn escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    crate::symbols::markdown(s).replace('|', "\\|").replace('\n', " ")
 }
 
 fn looks_numeric(s: &str) -> bool {

@@ -404,7 +404,7 @@ fn planned_experiments_are_named_as_such() {
     let o = ghosts(&[
         "reproduce",
         "--only",
-        "natural-instability",
+        "ghost-envelope",
         "--root",
         root.path().to_str().unwrap(),
     ]);
@@ -416,6 +416,33 @@ fn planned_experiments_are_named_as_such() {
     );
     let list = stdout(&ghosts(&["list"]));
     assert!(list.contains("theory") && list.contains("implemented") && list.contains("overhead"));
+}
+
+/// natural-instability's CIFAR-10 configs read the user's release from
+/// `--data-root`; a directory without it is bad input (exit 2) naming the
+/// missing file, and nothing is computed.
+#[test]
+fn missing_cifar_data_is_a_named_input_error() {
+    let root = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs/cifar10/natural-instability.yaml");
+    let o = ghosts(&[
+        "run",
+        "natural-instability",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-root",
+        data.path().to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("data_batch_1.bin"), "{}", stderr(&o));
+    assert!(!root
+        .path()
+        .join("results/natural-instability/summary.json")
+        .exists());
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! Every figure, table and the report rendered twice from the repository's
 //! stored results are byte-identical (PNG and SVG included): rendering
 //! depends on nothing but the stored results and the embedded font (no
-//! system fonts, no time, no thread timing).
+//! system fonts, no time, no thread timing). And every rendered figure is
+//! laid out cleanly: no text cut by the canvas edge, on another text,
+//! shortened or below the legible size at print width
+//! (`analysis::plot::text_problems`, read from the SVG, whose text sits
+//! where the PNG's does).
 
 mod common;
 
@@ -58,4 +62,12 @@ fn rendering_the_stored_results_twice_gives_the_same_bytes() {
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     let differ: Vec<&PathBuf> = a.keys().filter(|k| a[*k] != b[*k]).collect();
     assert!(differ.is_empty(), "rendered differently: {differ:?}");
+    let mut problems = Vec::new();
+    for (path, bytes) in a.iter().filter(|(k, _)| k.extension().is_some_and(|e| e == "svg")) {
+        let svg = String::from_utf8_lossy(bytes);
+        for p in analysis::plot::text_problems(&svg) {
+            problems.push(format!("{}: {p}", path.display()));
+        }
+    }
+    assert!(problems.is_empty(), "{} layout problems:\n{}", problems.len(), problems.join("\n"));
 }

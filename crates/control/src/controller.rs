@@ -43,6 +43,11 @@ pub struct StepLog {
     /// False if the step was refused: a non-finite loss, gradient or step
     /// (divergence), or a NaN radius under a radius policy.
     pub applied: bool,
+    /// True if measuring ρa this step changed the model's buffers
+    /// (BatchNorm running statistics): the paper's forward difference in
+    /// train mode with `moves_running_stats`, as the author's code does
+    /// ([`crate::RhoEstimator`]).
+    pub probe_moved_buffers: bool,
 }
 
 impl StepLog {
@@ -87,8 +92,8 @@ pub struct Controller<E: Real, O: Optimizer> {
     /// record τ against ρa (paper Fig. 6).
     pub log_rho_every: usize,
     /// Mode of the training forward (BatchNorm: `Train` uses batch
-    /// statistics and updates the running ones). ρa is always measured in
-    /// eval mode.
+    /// statistics and updates the running ones). ρa is measured in eval
+    /// mode unless the probe's [`crate::RhoEstimator`] says otherwise.
     pub mode: Mode,
     /// Under [`StepPolicy::RhoNet`], measure every term of ρ_net (ρ_out,
     /// ρ_attn, ρ_ffn) at the next step, not only the terms the policy
@@ -190,6 +195,7 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
             grad_norm,
             rho_a_grad: f64::NAN,
             applied: false,
+            probe_moved_buffers: false,
         };
         // grad_norm is non-finite iff some entry is (or the sum overflows).
         if log.diverged() {
@@ -236,10 +242,10 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
             );
             (log.rho_a, log.binding) = log.radii.net(terms);
         }
-        let mut measure =
-            |direction: &ParamVec<E>| self.measure(model, state, batch, &mut cache, direction);
         if measured && !matches!(self.policy, StepPolicy::RhoNet { .. }) {
-            log.rho_a = measure(&proposal.step.cast())
+            let m = self.measure(model, state, batch, &mut cache, &proposal.step.cast());
+            log.rho_a = m.rho_a;
+            log.probe_moved_buffers |= m.moved_buffers;
         }
         let scale = match self.policy {
             StepPolicy::Plain | StepPolicy::ClipGrad { .. } => 1.0,
@@ -251,7 +257,9 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
                 if grad_norm > 0.0 {
                     let mut descent = grad.clone();
                     descent.scale(-1.0);
-                    log.rho_a_grad = measure(&descent);
+                    let m = self.measure(model, state, batch, &mut cache, &descent);
+                    log.rho_a_grad = m.rho_a;
+                    log.probe_moved_buffers |= m.moved_buffers;
                 }
                 grad_norm_cap_scale(lr, grad_norm, log.rho_a_grad)
             }
@@ -259,22 +267,19 @@ impl<E: Real, O: Optimizer> Controller<E, O> {
         self.finish(state, proposal, scale, step_norm, log)
     }
 
-    /// ρa along `direction`, reusing the step's forward when that is exact.
+    /// ρa along `direction` by the probe's estimator
+    /// ([`RadiusProbe::measure_step`]: the eval-mode JVP reuses the step's
+    /// forward when that is exact).
     fn measure(
         &self,
         model: &Model<E>,
-        state: &State<E>,
+        state: &mut State<E>,
         batch: &Batch<E>,
         cache: &mut Cache<E>,
         direction: &ParamVec<E>,
-    ) -> f64 {
-        if self.probe.can_reuse_step_forward(state, self.mode) {
-            self.probe
-                .measure_reusing(model, state, cache, self.mode, direction)
-                .rho_a
-        } else {
-            self.probe.measure(model, state, batch, direction).rho_a
-        }
+    ) -> crate::StepRadius {
+        self.probe
+            .measure_step(model, state, batch, cache, self.mode, direction)
     }
 
     /// The radii of `terms` (at least; ρ_out, ρ_attn and ρ_ffn when the

@@ -69,7 +69,10 @@ pub use optim::{
 pub use policy::{
     clip_to_norm, grad_norm_cap_scale, rho_cap_scale, rho_set_scale, NetTerms, StepPolicy,
 };
-pub use probe::{set_radius, ComponentRadii, ProbeSamples, RadiusProbe, RadiusTerm, SPREAD_FLOOR};
+pub use probe::{
+    set_radius, ComponentRadii, ProbeSamples, RadiusProbe, RadiusTerm, RhoEstimator, StepRadius,
+    SPREAD_FLOOR,
+};
 pub use radius::Aggregation;
 pub use schedule::{Schedule, Spike};
 

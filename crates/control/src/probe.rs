@@ -22,12 +22,81 @@ pub enum ProbeSamples<E: Real> {
     Inputs(Matrix<E>),
 }
 
-/// How ρa(v) is measured: the sample set and how per-sample spreads are
-/// combined (`radius::Aggregation::Max` is the theory's choice; a quantile
-/// is the paper's robust future-work variant).
+/// How ρa along a training step is estimated by
+/// [`RadiusProbe::measure_step`] (and so by a [`crate::Controller`]).
 ///
-/// The JVP runs in eval mode ([`Model::jvp`]): BatchNorm uses its running
-/// statistics, as the spec computes every radius.
+/// In YAML: `{kind: eval-jvp}`, `{kind: step-mode-jvp}`,
+/// `{kind: forward-difference, eps: 1e-4, moves_running_stats: true}`
+/// (unknown keys are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RhoEstimator {
+    /// One exact JVP in eval mode (BatchNorm on its running statistics):
+    /// the spec's default for every radius (§2).
+    #[default]
+    EvalJvp,
+    /// One exact JVP of the function the training step evaluated, in the
+    /// step's [`Mode`]: in train mode BatchNorm normalises with the batch's
+    /// own statistics, and the tangent differentiates them too (spec §6.9:
+    /// the author's estimate runs in train mode). On the whole current
+    /// batch it is one tangent pass over the step's own forward record; on
+    /// a part of it, or on fixed inputs, a forward of those samples in the
+    /// step's mode on a copy of the state (running statistics untouched).
+    StepModeJvp,
+    /// The paper's forward difference a ≈ (z(θ + ε·v) − z(θ))/ε (spec §2,
+    /// §6.9; ε = 1e-4 in float32), both forwards in the step's mode.
+    ForwardDifference {
+        /// ε, the step along the unit direction v.
+        eps: f64,
+        /// Run both forwards on the training state, so that in train mode
+        /// BatchNorm's running statistics are updated twice more per
+        /// estimate, as the author's code lets them (spec §6.9 QUIRK);
+        /// `false`: on a copy, leaving them untouched.
+        moves_running_stats: bool,
+    },
+}
+
+impl RhoEstimator {
+    /// The paper's estimator for natural-instability: forward difference,
+    /// ε = 1e-4, running statistics moved as in the author's code.
+    pub const PAPER_FD: RhoEstimator = RhoEstimator::ForwardDifference {
+        eps: 1e-4,
+        moves_running_stats: true,
+    };
+
+    /// Check values serde cannot (a positive finite ε).
+    pub fn validate(&self) -> Result<(), crate::InvalidSetting> {
+        match *self {
+            RhoEstimator::ForwardDifference { eps, .. } if !(eps.is_finite() && eps > 0.0) => {
+                Err(crate::InvalidSetting::new(
+                    "estimator.eps",
+                    format!("must be a positive finite number, got {eps}"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// ρa along a training step ([`RadiusProbe::measure_step`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRadius {
+    /// ρa = π·T / max(Δa(S), 1e-12) (NaN if a slope was NaN).
+    pub rho_a: f64,
+    /// True if measuring changed the model's buffers (BatchNorm running
+    /// statistics): only [`RhoEstimator::ForwardDifference`] with
+    /// `moves_running_stats` in train mode does.
+    pub moved_buffers: bool,
+}
+
+/// How ρa(v) is measured: the sample set, how per-sample spreads are
+/// combined (`radius::Aggregation::Max` is the theory's choice; a quantile
+/// is the paper's robust future-work variant) and, along a training step,
+/// the estimator ([`RhoEstimator`]).
+///
+/// [`RadiusProbe::measure`] runs the JVP in eval mode ([`Model::jvp`]):
+/// BatchNorm uses its running statistics, as the spec computes every
+/// radius. [`RadiusProbe::measure_step`] follows [`RadiusProbe::estimator`].
 ///
 /// The transformer experiment's network radius (spec C8, ρ_net =
 /// min(ρ_out, ρ_attn, ρ_ffn)) reduces the same single JVP another way: with
@@ -39,6 +108,12 @@ pub struct RadiusProbe<E: Real> {
     pub samples: ProbeSamples<E>,
     /// How per-sample spreads Δa(x) become one set spread Δa(S).
     pub aggregation: Aggregation,
+    /// How [`RadiusProbe::measure_step`] estimates the slopes (default: the
+    /// exact eval-mode JVP).
+    pub estimator: RhoEstimator,
+    /// Use only the first this many samples of the set (the paper's
+    /// natural-instability: up to 256 of the current batch); `None`: all.
+    pub max_samples: Option<usize>,
 }
 
 impl<E: Real> Default for RadiusProbe<E> {
@@ -53,6 +128,8 @@ impl<E: Real> RadiusProbe<E> {
         RadiusProbe {
             samples: ProbeSamples::CurrentBatch,
             aggregation: Aggregation::Max,
+            estimator: RhoEstimator::EvalJvp,
+            max_samples: None,
         }
     }
 
@@ -61,6 +138,8 @@ impl<E: Real> RadiusProbe<E> {
         RadiusProbe {
             samples: ProbeSamples::Inputs(x),
             aggregation: Aggregation::Max,
+            estimator: RhoEstimator::EvalJvp,
+            max_samples: None,
         }
     }
 
@@ -68,6 +147,133 @@ impl<E: Real> RadiusProbe<E> {
     pub fn with_aggregation(mut self, aggregation: Aggregation) -> Self {
         self.aggregation = aggregation;
         self
+    }
+
+    /// The same probe estimating ρa along a step with `estimator`.
+    pub fn with_estimator(mut self, estimator: RhoEstimator) -> Self {
+        self.estimator = estimator;
+        self
+    }
+
+    /// The same probe on at most the first `n` samples of its set.
+    pub fn with_max_samples(mut self, n: usize) -> Self {
+        self.max_samples = Some(n);
+        self
+    }
+
+    /// The inputs measured on: the set (the current batch's inputs, or the
+    /// fixed ones), cut to the first [`RadiusProbe::max_samples`] rows.
+    fn inputs<'a>(&'a self, batch: &'a Batch<E>) -> std::borrow::Cow<'a, Matrix<E>> {
+        let x = match &self.samples {
+            ProbeSamples::CurrentBatch => &batch.x,
+            ProbeSamples::Inputs(x) => x,
+        };
+        match self.max_samples {
+            Some(n) if n < x.rows => {
+                std::borrow::Cow::Owned(Matrix::new(n, x.cols, x.data[..n * x.cols].to_vec()))
+            }
+            _ => std::borrow::Cow::Borrowed(x),
+        }
+    }
+
+    /// True if the probe reads the whole current batch (so a step's
+    /// forward record covers exactly its samples).
+    fn reads_whole_batch(&self, batch: &Batch<E>) -> bool {
+        matches!(self.samples, ProbeSamples::CurrentBatch)
+            && self.max_samples.is_none_or(|n| n >= batch.x.rows)
+    }
+
+    /// The set radius of slopes (rows × classes) by this probe's
+    /// aggregation.
+    fn radius_of(&self, model: &Model<E>, slopes: &Matrix<E>) -> f64 {
+        set_radius(
+            &slopes.data,
+            model.classes,
+            self.aggregation,
+            model.temperature,
+        )
+        .rho_a
+    }
+
+    /// ρa along the unit direction of `direction` for a training step in
+    /// `mode` at `state`, whose forward over `batch` left the record
+    /// `cache`, by [`RadiusProbe::estimator`]:
+    ///
+    /// - [`RhoEstimator::EvalJvp`]: as [`RadiusProbe::measure`] (one
+    ///   tangent pass over `cache` when that is exact,
+    ///   [`RadiusProbe::can_reuse_step_forward`]);
+    /// - [`RhoEstimator::StepModeJvp`]: the exact JVP in `mode`;
+    /// - [`RhoEstimator::ForwardDifference`]: two forwards in `mode`; with
+    ///   `moves_running_stats` they run on `state`, whose buffers then
+    ///   keep what the forwards did to them (θ is never changed).
+    pub fn measure_step(
+        &self,
+        model: &Model<E>,
+        state: &mut State<E>,
+        batch: &Batch<E>,
+        cache: &mut Cache<E>,
+        mode: Mode,
+        direction: &ParamVec<E>,
+    ) -> StepRadius {
+        let unmoved = |rho_a| StepRadius {
+            rho_a,
+            moved_buffers: false,
+        };
+        match self.estimator {
+            RhoEstimator::EvalJvp => {
+                let same_function = mode == Mode::Eval || state.buffers.is_empty();
+                if self.reads_whole_batch(batch) && same_function {
+                    unmoved(
+                        self.measure_reusing(model, state, cache, mode, direction)
+                            .rho_a,
+                    )
+                } else {
+                    let jvp = model.jvp(state, &self.inputs(batch), &direction.normalized());
+                    unmoved(self.radius_of(model, &jvp.slopes))
+                }
+            }
+            RhoEstimator::StepModeJvp => {
+                let v = direction.normalized();
+                let slopes = if self.reads_whole_batch(batch) {
+                    model.tangent(state, cache, &v, mode)
+                } else {
+                    let mut copy = state.clone();
+                    let (_, mut own) = model.forward(&mut copy, &self.inputs(batch), mode);
+                    model.tangent(&copy, &mut own, &v, mode)
+                };
+                unmoved(self.radius_of(model, &slopes))
+            }
+            RhoEstimator::ForwardDifference {
+                eps,
+                moves_running_stats,
+            } => {
+                let x = self.inputs(batch);
+                let v = direction.normalized();
+                let before = state.buffers.clone();
+                let mut copy;
+                let base_state = if moves_running_stats {
+                    state
+                } else {
+                    copy = state.clone();
+                    &mut copy
+                };
+                let base = model.forward(base_state, &x, mode).0;
+                let mut moved = base_state.clone();
+                moved.params.axpy(eps, &v);
+                let z = model.forward(&mut moved, &x, mode).0;
+                let slopes = z.add_scaled(-1.0, &base).scaled(1.0 / eps);
+                let rho_a = self.radius_of(model, &slopes);
+                if moves_running_stats {
+                    base_state.buffers = moved.buffers;
+                    StepRadius {
+                        rho_a,
+                        moved_buffers: base_state.buffers != before,
+                    }
+                } else {
+                    unmoved(self.radius_of(model, &slopes))
+                }
+            }
+        }
     }
 }
 
@@ -86,11 +292,8 @@ impl<E: Real> RadiusProbe<E> {
         batch: &Batch<E>,
         direction: &ParamVec<E>,
     ) -> SetRadius {
-        let x = match &self.samples {
-            ProbeSamples::CurrentBatch => &batch.x,
-            ProbeSamples::Inputs(x) => x,
-        };
-        let jvp = model.jvp(state, x, &direction.normalized());
+        let x = self.inputs(batch);
+        let jvp = model.jvp(state, &x, &direction.normalized());
         set_radius(
             &jvp.slopes.data,
             model.classes,
@@ -107,6 +310,7 @@ impl<E: Real> RadiusProbe<E> {
     /// behaviour depends on the mode).
     pub fn can_reuse_step_forward(&self, state: &State<E>, mode: Mode) -> bool {
         matches!(self.samples, ProbeSamples::CurrentBatch)
+            && self.max_samples.is_none()
             && (mode == Mode::Eval || state.buffers.is_empty())
     }
 

@@ -165,6 +165,22 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/phase-transition.yaml"),
     ),
     (
+        "natural-instability.yaml",
+        include_str!("../../../configs/natural-instability.yaml"),
+    ),
+    (
+        "quick/natural-instability.yaml",
+        include_str!("../../../configs/quick/natural-instability.yaml"),
+    ),
+    (
+        "cifar10/natural-instability.yaml",
+        include_str!("../../../configs/cifar10/natural-instability.yaml"),
+    ),
+    (
+        "cifar10/paper/natural-instability.yaml",
+        include_str!("../../../configs/cifar10/paper/natural-instability.yaml"),
+    ),
+    (
         "random-directions.yaml",
         include_str!("../../../configs/random-directions.yaml"),
     ),

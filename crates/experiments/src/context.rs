@@ -21,6 +21,10 @@ pub struct Context {
     /// Runs computed and found stored by the run loop (`runner::run_jobs`, for
     /// the wall-time record).
     pub tally: std::sync::Arc<crate::runner::RunTally>,
+    /// `--data-root DIR`: where an experiment reading a data set the
+    /// project does not ship (CIFAR-10) finds it; overrides the config's
+    /// `data_root`.
+    pub data_root: Option<PathBuf>,
 }
 
 impl Context {
@@ -31,7 +35,14 @@ impl Context {
             quick,
             config: None,
             tally: Default::default(),
+            data_root: None,
         }
+    }
+
+    /// The same context with `--data-root DIR` (or none).
+    pub fn with_data_root(mut self, data_root: Option<PathBuf>) -> Self {
+        self.data_root = data_root;
+        self
     }
 
     /// The same context with `--config FILE` (or none).

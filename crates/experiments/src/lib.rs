@@ -20,6 +20,7 @@ pub mod arch_grid;
 pub mod config;
 pub mod context;
 pub mod lr_spike;
+pub mod natural_instability;
 pub mod overhead;
 pub mod paper_numbers;
 pub mod phase_transition;
@@ -100,6 +101,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &lr_spike::LrSpike,
         &arch_grid::ArchGrid,
         &transformer_radii::TransformerRadii,
+        &natural_instability::NaturalInstability,
         &overhead::Overhead,
     ]
 }

@@ -52,7 +52,7 @@ impl SourceKind {
 
 impl SourceKind {
     /// The kind of source a key's prefix promises: `stored_` the author's
-    /// stored run, `code_` the author's code, `text_`, `table1_` and `table2_` the
+    /// stored run, `code_` the author's code, `text_`, `table1_`, `table2_` and `table3_` the
     /// paper's text or table, `figure_` and `fig1_` a figure of the paper.
     /// Tables head such columns with that kind, so a test holds every entry
     /// of paper-numbers.yaml to its prefix.
@@ -61,7 +61,7 @@ impl SourceKind {
         match prefix {
             "stored" => Some(SourceKind::AuthorRun),
             "code" => Some(SourceKind::AuthorCode),
-            "text" | "table1" | "table2" => Some(SourceKind::PaperText),
+            "text" | "table1" | "table2" | "table3" => Some(SourceKind::PaperText),
             "figure" | "fig1" => Some(SourceKind::PaperFigure),
             _ => None,
         }
@@ -141,20 +141,12 @@ impl PaperNumbers {
             .map_or_else(|_| "-".into(), PaperNumber::cell)
     }
 
-    /// `id.key` in a column, row or sentence whose label names the kind of
-    /// source its key's prefix implies ([`SourceKind::implied_by`]): the
-    /// bare text (a test holds every such entry to its prefix); any other
-    /// entry with its kind; "-" when there is no such entry.
+    /// `id.key` as every reference number is printed, in a table cell, a
+    /// row or a sentence: its text with the kind of its source, even where
+    /// the column's label names it (a reader of one cell sees the source);
+    /// "-" when there is no such entry. The same as [`PaperNumbers::cell`].
     pub fn labelled(&self, id: &str, key: &str) -> String {
-        match self.get(id, key) {
-            Ok(n) => match SourceKind::implied_by(key) {
-                Some(kind) => n
-                    .text_of_kind(kind)
-                    .map_or_else(|| n.cell(), str::to_string),
-                None => n.cell(),
-            },
-            Err(_) => "-".into(),
-        }
+        self.cell(id, key)
     }
 
     /// The number `key` of experiment `id`, or an error naming both.
@@ -403,6 +395,16 @@ mod tests {
             n.get("theory", "x").unwrap().cell(),
             "one (author's stored run)"
         );
+        // Every printed reference number names its source, also where a
+        // column could: a key prefixed `stored_` too.
+        std::fs::write(
+            &p,
+            "theory:\n  stored_x:\n    value: 1\n    text: one\n    source: s\n    kind: author-run\n",
+        )
+        .unwrap();
+        let n = PaperNumbers::load(&p).unwrap();
+        assert_eq!(n.labelled("theory", "stored_x"), "one (author's stored run)");
+        assert_eq!(n.labelled("theory", "nothing"), "-");
     }
 
     #[test]

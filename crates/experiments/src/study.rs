@@ -43,6 +43,12 @@ pub trait Study: Sync {
     /// computed with, so rendering needs nothing else.
     type Summary: Serialize + DeserializeOwned;
 
+    /// Apply what the run's context says about the settings beyond the
+    /// config file (e.g. `--data-root`), before anything else reads them.
+    /// The default changes nothing.
+    fn adapt(cfg: &mut Self::Config, ctx: &Context) {
+        let _ = (cfg, ctx);
+    }
     /// Load what every run reads.
     fn inputs(cfg: &Self::Config) -> Result<Self::Inputs>;
     /// The jobs of a config, longest first (workers take them in order).
@@ -91,7 +97,9 @@ impl<S: Study> Experiment for S {
 
     fn run(&self, ctx: &Context) -> Result<()> {
         let loaded = ctx.load_config::<S::Config>(S::ID)?;
-        let cfg = &loaded.value;
+        let mut cfg = loaded.value.clone();
+        S::adapt(&mut cfg, ctx);
+        let cfg = &cfg;
         let inputs = S::inputs(cfg)?;
         run_jobs(
             ctx,
@@ -115,7 +123,8 @@ impl<S: Study> Experiment for S {
     }
 
     fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
-        let cfg = ctx.load_config::<S::Config>(S::ID)?.value;
+        let mut cfg = ctx.load_config::<S::Config>(S::ID)?.value;
+        S::adapt(&mut cfg, ctx);
         Ok(S::jobs(&cfg).into_iter().map(|j| j.key).collect())
     }
 

@@ -68,7 +68,18 @@ pub fn normwise_rel_error(a: &[f64], b: &[f64]) -> f64 {
 /// θ, the direction and the inputs are rounded to f32 first, so the fast
 /// backend (f32) is checked at exactly the point the f64 check uses.
 pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
-    let model = entry.build::<f64>(&ArchConfig::default());
+    check_jvp_with(entry, &ArchConfig::default(), batch, seed)
+}
+
+/// [`check_jvp`] of the architecture built with `cfg` (e.g. a narrow
+/// ResNet-18 for a quick test).
+pub fn check_jvp_with(
+    entry: &ArchEntry,
+    cfg: &ArchConfig,
+    batch: &Batch<f64>,
+    seed: u64,
+) -> JvpCheck {
+    let model = entry.build::<f64>(cfg);
     let mut state = model.init(seed);
     let round = |v: &mut Vec<f64>| v.iter_mut().for_each(|x| *x = *x as f32 as f64);
     round(&mut state.params.0);
@@ -115,15 +126,14 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
     // one near 1e-5: shrink the step rather than risk crossing it.
     let fd_eps = CHECK_EPS.min(kink_clearance / 100.0).max(MIN_CHECK_EPS);
     let fd = model.fd_jvp(&state, &batch.x, &v, fd_eps);
-    let (fast_rel_error, no_fast_path) =
-        match entry.build_on::<f32>(&ArchConfig::default(), crate::Backend::Fast) {
-            Ok(fast) => {
-                let state32 = crate::curvature::cast_state::<f64, f32>(&state);
-                let slopes = fast.jvp(&state32, &batch32.x, &v.cast()).slopes;
-                (Some(normwise_rel_error(&slopes.to_f64(), &fd.data)), None)
-            }
-            Err(e) => (None, Some(format!("{e:#}"))),
-        };
+    let (fast_rel_error, no_fast_path) = match entry.build_on::<f32>(cfg, crate::Backend::Fast) {
+        Ok(fast) => {
+            let state32 = crate::curvature::cast_state::<f64, f32>(&state);
+            let slopes = fast.jvp(&state32, &batch32.x, &v.cast()).slopes;
+            (Some(normwise_rel_error(&slopes.to_f64(), &fd.data)), None)
+        }
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
     JvpCheck {
         arch: entry.name.into(),
         params: model.num_params(),
@@ -133,6 +143,40 @@ pub fn check_jvp(entry: &ArchEntry, batch: &Batch<f64>, seed: u64) -> JvpCheck {
         fast_rel_error,
         no_fast_path,
     }
+}
+
+/// A fixed batch of `n` samples of the kind `entry` reads: digits
+/// ([`digits_check_batch`]) or CIFAR-10-shaped images
+/// ([`cifar_check_batch`]).
+///
+/// # Errors
+/// The digits file cannot be read.
+pub fn check_batch(entry: &ArchEntry, n: usize) -> anyhow::Result<Batch<f64>> {
+    match entry.input {
+        crate::InputKind::Digits => digits_check_batch(n),
+        crate::InputKind::Cifar10 => Ok(cifar_check_batch(n, 0)),
+    }
+}
+
+/// `n` synthetic CIFAR-10-shaped images for checks (no data set is read):
+/// seeded random bytes, normalised as the real images are
+/// (`data::normalize_cifar`), labels `i mod 10`.
+pub fn cifar_check_batch(n: usize, seed: u64) -> Batch<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let bytes: Vec<u8> = (0..n * data::cifar::CIFAR_FEATURES)
+        .map(|_| rng.gen())
+        .collect();
+    let x = data::normalize_cifar(&bytes)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    Batch::new(
+        x,
+        data::cifar::CIFAR_FEATURES,
+        (0..n).map(|i| i % 10).collect(),
+        10,
+    )
 }
 
 /// A fixed digits batch for checks: `n` samples spread over the file.

@@ -486,6 +486,11 @@ fn pytorch_note() -> Vec<String> {
 /// replaced). A sample count of 0 or beyond the test split is a
 /// [`SampleCountError`].
 pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Result<ExportSummary> {
+    anyhow::ensure!(
+        entry.input == crate::InputKind::Digits,
+        "{} reads CIFAR-10 images; export writes digits test samples and supports digits models only",
+        entry.name
+    );
     let config = ArchConfig::default();
     let model = entry.build::<f64>(&config);
     let state = model.init(seed);

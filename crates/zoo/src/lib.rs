@@ -35,7 +35,7 @@ pub mod model;
 pub mod param;
 pub mod train;
 
-pub use arch::{registry, ArchConfig, ArchEntry};
+pub use arch::{registry, ArchConfig, ArchEntry, InputKind};
 pub use cache::Cache;
 pub use layer::{Layer, Mode, Probe, ProbeKind};
 pub use matrix::Matrix;

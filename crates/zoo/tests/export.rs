@@ -262,6 +262,7 @@ fn buffers_are_exported_as_running_statistics() {
     let entry = ArchEntry {
         name: "buffered",
         description: "test model with buffers",
+        input: zoo::InputKind::Digits,
         build_f32: buffered::<f32>,
         build_f64: buffered::<f64>,
     };

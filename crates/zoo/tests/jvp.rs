@@ -1,13 +1,22 @@
 //! The exact JVP of every registered architecture against central finite
 //! differences in f64, forward mode against reverse mode, and linearity.
 
-use zoo::{registry, ArchConfig, Batch, Mode, ParamVec};
+use zoo::{ArchConfig, ArchEntry, Batch, InputKind, Mode, ParamVec};
+
+/// The registered architectures that read the digits (the CIFAR-10 ones
+/// are checked narrow, below).
+fn registry() -> Vec<ArchEntry> {
+    zoo::registry()
+        .into_iter()
+        .filter(|e| e.input == InputKind::Digits)
+        .collect()
+}
 
 fn digits_batch(n: usize) -> Batch<f64> {
     zoo::check::digits_check_batch(n).expect("datasets/digits.csv.gz")
 }
 
-use zoo::check::{check_jvp, normwise_rel_error as rel_err};
+use zoo::check::{check_jvp, check_jvp_with, normwise_rel_error as rel_err};
 
 #[test]
 fn exact_jvp_matches_central_differences_in_f64() {
@@ -97,5 +106,31 @@ fn cached_tangent_equals_standalone_jvp() {
             "{}",
             entry.name
         );
+    }
+}
+
+/// The CIFAR-10 ResNets (resnet8-cifar, resnet18-cifar) at 4 stem channels
+/// on two synthetic 3×32×32 images: the exact JVP (dfdx f64 and the fast
+/// f32 backend) against central differences.
+#[test]
+fn cifar_models_jvp_matches_central_differences_narrow() {
+    let cifar: Vec<ArchEntry> = zoo::registry()
+        .into_iter()
+        .filter(|e| e.input == InputKind::Cifar10)
+        .collect();
+    assert_eq!(cifar.len(), 2);
+    let batch = zoo::check::cifar_check_batch(2, 3);
+    let narrow = ArchConfig {
+        width: Some(4),
+        ..Default::default()
+    };
+    for entry in cifar {
+        let c = check_jvp_with(&entry, &narrow, &batch, 3);
+        eprintln!(
+            "{:<20} JVP vs FD relative error {:.2e}, fast {:?}",
+            c.arch, c.max_rel_error, c.fast_rel_error
+        );
+        assert!(c.passed(), "{c:?}");
+        assert!(c.fast_rel_error.is_some(), "{c:?}");
     }
 }

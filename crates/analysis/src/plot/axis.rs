@@ -107,6 +107,38 @@ impl AxisSpec {
         self.step = 0.0;
     }
 
+    /// Keeps every k-th labelled tick, for the smallest k at which `fits`
+    /// accepts them (on a log axis the kept ones include a power of ten
+    /// where one is labelled); the others become minor grid lines. Returns
+    /// whether anything was dropped. At least one tick stays.
+    pub fn thin_labels(&mut self, fits: impl Fn(&[f64]) -> bool) -> bool {
+        if fits(&self.major) || self.major.len() <= 1 {
+            return false;
+        }
+        let n = self.major.len();
+        // Offset so that a power of ten (log axes) or zero stays labelled.
+        let anchor = self
+            .major
+            .iter()
+            .position(|&v| if self.log { power_of_ten(v).is_some() } else { v == 0.0 })
+            .unwrap_or(0);
+        for k in 2..=n {
+            let kept: Vec<f64> = (0..n)
+                .filter(|i| (*i as i64 - anchor as i64).rem_euclid(k as i64) == 0)
+                .map(|i| self.major[i])
+                .collect();
+            if fits(&kept) || kept.len() <= 1 {
+                let dropped: Vec<f64> = self.major.iter().copied().filter(|v| !kept.contains(v)).collect();
+                self.minor.extend(dropped);
+                self.major = kept;
+                // Evenly spaced ticks stay evenly spaced, k steps apart.
+                self.step *= k as f64;
+                return true;
+            }
+        }
+        false
+    }
+
     /// The label printed at tick `v`.
     pub fn label(&self, v: f64) -> String {
         if self.log {

@@ -11,14 +11,14 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 type DResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// Width of the symbol drawn before each label (px at scale 1).
-const SWATCH_W: i32 = 32;
-/// Gap between symbol and label (px at scale 1).
-const GAP: i32 = 8;
-/// Padding around the entries (px at scale 1; see [`pad`]).
-const PAD: i32 = 10;
-/// Horizontal space between entries of a row (legend below the plot).
-const SPACING: i32 = 24;
+/// Width of the symbol drawn before each label (pt).
+const SWATCH_W: f64 = 14.0;
+/// Gap between symbol and label (pt).
+const GAP: f64 = 3.0;
+/// Padding around the entries (pt; see [`pad`]).
+const PAD: f64 = 3.0;
+/// Horizontal space between entries of a row (legend below the plot; pt).
+const SPACING: f64 = 9.0;
 
 /// Padding around the entries at `look`'s scale.
 pub(crate) fn pad(look: Look) -> i32 {
@@ -27,7 +27,7 @@ pub(crate) fn pad(look: Look) -> i32 {
 
 /// Height of one legend row.
 pub(crate) fn row_h(look: Look) -> i32 {
-    (look.size(LEGEND_SIZE) * 1.6) as i32
+    (look.size(LEGEND_SIZE) * 1.25) as i32
 }
 
 /// The symbol of a legend entry.
@@ -35,8 +35,8 @@ pub(crate) fn row_h(look: Look) -> i32 {
 pub(crate) enum Swatch {
     /// A short line, optionally dashed and with a marker.
     Line {
-        color: RGBColor,
-        width: u32,
+        color: RGBAColor,
+        width: f64,
         dashed: bool,
         marker: bool,
     },
@@ -44,6 +44,8 @@ pub(crate) enum Swatch {
     Fill(RGBAColor),
     /// A single point (scatters).
     Dot(RGBColor),
+    /// A single diamond (summary points).
+    Diamond(RGBColor),
 }
 
 /// One legend entry.
@@ -66,19 +68,20 @@ pub(crate) fn entries(p: &Panel) -> Vec<Entry> {
         }
     };
     for (i, s) in p.series.iter().enumerate() {
-        let color = series_color(p, i);
+        let color = series_color(p, i).mix(s.alpha.clamp(0.05, 1.0));
         push(
             &s.label,
             Swatch::Line {
                 color,
-                width: s.width,
+                width: s.width.pt(),
                 dashed: s.dashed,
                 marker: s.markers,
             },
         );
     }
     for (i, s) in p.scatters.iter().enumerate() {
-        push(&s.label, Swatch::Dot(scatter_color(p, i)));
+        let c = scatter_color(p, i);
+        push(&s.label, if s.diamonds { Swatch::Diamond(c) } else { Swatch::Dot(c) });
     }
     for (i, b) in p.bands.iter().enumerate() {
         push(
@@ -94,7 +97,7 @@ pub(crate) fn entries(p: &Panel) -> Vec<Entry> {
         );
     }
     let reference = |dashed| Swatch::Line {
-        color: style::REF_LINE_COLOR,
+        color: style::REF_LINE_COLOR.to_rgba(),
         width: style::REF_LINE_WIDTH,
         dashed,
         marker: false,
@@ -132,7 +135,7 @@ pub(crate) fn strip_width(entries: &[Entry], panel_w: u32, look: Look) -> u32 {
     let max = (panel_w as f64 * style::LEGEND_MAX_FRACTION) as i32;
     // The minimum gives way to the maximum on narrow panels.
     let w = (column_w(entries, i32::MAX, look) + look.ipx(PAD))
-        .max(look.ipx(style::LEGEND_MIN_WIDTH as i32));
+        .max(look.ipx(style::LEGEND_MIN_WIDTH));
     w.min(max).max(0) as u32
 }
 
@@ -182,7 +185,7 @@ pub(crate) fn draw_column<DB: DrawingBackend>(
         area.draw(&Rectangle::new(corners, WHITE.mix(0.92).filled()))?;
         area.draw(&Rectangle::new(
             corners,
-            RGBColor(170, 170, 170).stroke_width(1),
+            RGBColor(170, 170, 170).stroke_width(look.px(style::FRAME_WIDTH)),
         ))?;
     }
     for (k, e) in entries.iter().enumerate() {
@@ -246,7 +249,7 @@ fn draw_entry<DB: DrawingBackend>(
                 area.draw(&PathElement::new(ends, st))?;
             }
             if *marker {
-                let r = look.px(style::MARKER_SIZE + 1) as i32;
+                let r = look.px(style::MARKER_SIZE * 1.3) as i32;
                 area.draw(&Circle::new((x + swatch_w / 2, cy), r, color.filled()))?;
             }
         }
@@ -257,13 +260,62 @@ fn draw_entry<DB: DrawingBackend>(
                 c.filled(),
             ))?;
         }
+        Swatch::Diamond(c) => {
+            let r = look.px(style::MARKER_SIZE * 2.2) as i32;
+            let at = (x + swatch_w / 2, cy);
+            let pts = vec![(at.0, at.1 - r), (at.0 + r, at.1), (at.0, at.1 + r), (at.0 - r, at.1)];
+            area.draw(&Polygon::new(pts, c.filled()))?;
+        }
         Swatch::Dot(c) => {
-            let r = look.px(style::MARKER_SIZE + 1) as i32;
+            let r = look.px(style::MARKER_SIZE * 1.3) as i32;
             area.draw(&Circle::new((x + swatch_w / 2, cy), r, c.filled()))?;
         }
     }
     let size = look.size(LEGEND_SIZE);
     let label = text::fit(&e.label, size, text_max.max(0) as u32);
-    let font = text::style(size, &style::AXIS_COLOR).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw_text(&label, &font, (x + swatch_w + look.ipx(GAP), cy))
+    let pos = Pos::new(HPos::Left, VPos::Center);
+    text::draw(area, &label, (x + swatch_w + look.ipx(GAP), cy), pos, size, &style::AXIS_COLOR, false)
+}
+
+/// Size of a box of text `lines` (a note) at legend size.
+pub(crate) fn lines_size(lines: &[String], look: Look) -> (i32, i32) {
+    let w = lines
+        .iter()
+        .map(|l| text::width(l, look.size(style::ANNOTATION_SIZE)) as i32)
+        .max()
+        .unwrap_or(0);
+    (w + 2 * look.ipx(PAD), lines_height(lines.len(), look) as i32)
+}
+
+/// Height of a box or strip of `n` note lines.
+pub(crate) fn lines_height(n: usize, look: Look) -> u32 {
+    (n as i32 * row_h(look) + 2 * look.ipx(PAD)) as u32
+}
+
+/// Draws note `lines` with the top-left corner at `origin`; with `boxed`,
+/// on a white box.
+pub(crate) fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lines: &[String],
+    origin: (i32, i32),
+    boxed: bool,
+    look: Look,
+) -> DResult<DB> {
+    let (x, y) = origin;
+    if boxed {
+        let (w, h) = lines_size(lines, look);
+        let corners = [(x, y), (x + w, y + h)];
+        area.draw(&Rectangle::new(corners, WHITE.mix(0.92).filled()))?;
+        area.draw(&Rectangle::new(
+            corners,
+            RGBColor(170, 170, 170).stroke_width(look.px(style::FRAME_WIDTH)),
+        ))?;
+    }
+    let size = look.size(style::ANNOTATION_SIZE);
+    for (k, l) in lines.iter().enumerate() {
+        let cy = y + look.ipx(PAD) + k as i32 * row_h(look) + row_h(look) / 2;
+        let pos = Pos::new(HPos::Left, VPos::Center);
+        text::draw(area, l, (x + look.ipx(PAD), cy), pos, size, &style::AXIS_COLOR, false)?;
+    }
+    Ok(())
 }

@@ -22,9 +22,7 @@ pub(crate) fn band_color(p: &Panel, i: usize) -> RGBColor {
 
 /// Colour of scatter `i` of `p` (by default continuing after the series).
 pub(crate) fn scatter_color(p: &Panel, i: usize) -> RGBColor {
-    p.scatters[i]
-        .color
-        .map_or(palette(p.series.len() + i), Ink::rgb)
+    p.scatters[i].color.map_or(palette(p.series.len() + i), Ink::rgb)
 }
 
 /// Fill of a region.
@@ -101,17 +99,92 @@ fn y_values(p: &Panel, xa: &AxisSpec) -> Vec<f64> {
     v
 }
 
+/// Where a boxed item (legend, note) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// Inside the plot, in this corner.
+    Corner(LegendPos),
+    /// In a strip outside the plot (below it, or right of it for a
+    /// [`LegendPos::Right`] legend).
+    Outside,
+    /// Not drawn.
+    Nowhere,
+}
+
+/// The corners in the order a free one is looked for.
+const CORNERS: [LegendPos; 4] = [
+    LegendPos::UpperLeft,
+    LegendPos::LowerRight,
+    LegendPos::UpperRight,
+    LegendPos::LowerLeft,
+];
+
+/// The rectangle (left, top, right, bottom) of a `(bw, bh)` box set
+/// `inset` pixels into `corner` of `plot`.
+fn corner_rect(corner: LegendPos, plot: (i32, i32, i32, i32), (bw, bh): (i32, i32), inset: i32) -> (i32, i32, i32, i32) {
+    let left = matches!(corner, LegendPos::UpperLeft | LegendPos::LowerLeft);
+    let upper = matches!(corner, LegendPos::UpperLeft | LegendPos::UpperRight);
+    let x0 = if left { plot.0 + inset } else { plot.2 - inset - bw };
+    let y0 = if upper { plot.1 + inset } else { plot.3 - inset - bh };
+    (x0, y0, x0 + bw, y0 + bh)
+}
+
+/// How many `ink` points lie in `r` (grown by 2 px).
+fn covered(ink: &[(i32, i32)], r: (i32, i32, i32, i32)) -> usize {
+    ink.iter()
+        .filter(|&&(x, y)| x >= r.0 - 2 && x <= r.2 + 2 && y >= r.1 - 2 && y <= r.3 + 2)
+        .count()
+}
+
+/// Whether two rectangles overlap.
+fn overlaps(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// The placement rule of every box inside a plot (legend, note): the
+/// `preferred` corner if its box covers no data and no box already placed,
+/// else the first free one of upper left, lower right, upper right, lower
+/// left; `None` if every corner covers data or another box (the box then
+/// goes outside the plot), or if the box does not fit in the plot.
+pub(crate) fn place_box(
+    ink: &[(i32, i32)],
+    taken: &[(i32, i32, i32, i32)],
+    plot: (i32, i32, i32, i32),
+    size: (i32, i32),
+    inset: i32,
+    preferred: Option<LegendPos>,
+) -> Option<LegendPos> {
+    if size.0 + 2 * inset > plot.2 - plot.0 || size.1 + 2 * inset > plot.3 - plot.1 {
+        return None;
+    }
+    preferred.into_iter().chain(CORNERS).find(|&c| {
+        let r = corner_rect(c, plot, size, inset);
+        covered(ink, r) == 0 && !taken.iter().any(|t| overlaps(*t, r))
+    })
+}
+
+/// The legend's place before the plot is known.
+fn initial_place(pos: LegendPos, has_entries: bool) -> Place {
+    match pos {
+        _ if !has_entries => Place::Nowhere,
+        LegendPos::None => Place::Nowhere,
+        LegendPos::Right | LegendPos::Below => Place::Outside,
+        c => Place::Corner(c),
+    }
+}
+
 /// Draws panel `p` filling `area`, its sizes at `look`'s scale.
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &Panel,
     look: Look,
 ) -> DResult<DB> {
-    let (w, h) = area.dim_in_pixel();
-    let (tick, axis, title) = (
+    let (w, _) = area.dim_in_pixel();
+    let (tick, axis, title, note_size) = (
         look.size(TICK_LABEL_SIZE),
         look.size(AXIS_LABEL_SIZE),
         look.size(style::PANEL_TITLE_SIZE),
+        look.size(style::ANNOTATION_SIZE),
     );
     let mut xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
     if let Some(ticks) = &p.x_ticks {
@@ -124,79 +197,240 @@ pub(crate) fn draw<DB: DrawingBackend>(
         .major
         .iter()
         .map(|&v| text::width(&ya.label(v), tick))
-        .max();
-    let desc = |s: &str| {
-        if s.trim().is_empty() {
-            0
-        } else {
-            (axis * 1.5) as u32
-        }
-    };
-    let y_area = look.px(20) + ytick_w.unwrap_or(0) + desc(&p.y_label);
-    let x_area = look.px(14) + (tick * 1.4) as u32 + desc(&p.x_label);
-    let (margin_l, margin_r) = (look.px(8), look.px(24));
+        .max()
+        .unwrap_or(0);
+    let tick_len = look.px(2.5);
+    let x_tick_len = look.px(3.5);
+    let desc = |s: &str| if s.trim().is_empty() { 0 } else { (axis * 1.15) as u32 + look.px(2.0) };
+    let y_area = 2 * tick_len + ytick_w + look.px(2.0) + desc(&p.y_label);
+    let x_area = 2 * x_tick_len + (tick * 0.95) as u32 + look.px(2.0) + desc(&p.x_label);
+    // Right margin: room for half the last x tick label.
+    let last_x = xa.major.last().map_or(0, |&v| text::width(&xa.label(v), tick) / 2);
+    let (margin_l, margin_r) = (look.px(3.0), look.px(4.0).max(last_x + look.px(1.0)));
+    let inset = look.ipx(4.0);
 
-    // Legend strips outside the plot.
     let entries = legend::entries(p);
-    let pos = if entries.is_empty() {
-        LegendPos::None
+    let note_lines: Vec<String> = p.notes.iter().filter(|n| !n.trim().is_empty()).cloned().collect();
+    let legend_place = initial_place(p.legend, !entries.is_empty());
+    let note_place = if note_lines.is_empty() {
+        Place::Nowhere
+    } else if p.notes_below {
+        Place::Outside
     } else {
-        p.legend
+        Place::Corner(LegendPos::UpperRight)
     };
     let flow_w = w.saturating_sub(y_area + margin_l + margin_r) as i32;
-    let rows = if pos == LegendPos::Below {
-        legend::flow(&entries, flow_w, look)
-    } else {
-        vec![]
-    };
-    let chart_area = match pos {
-        LegendPos::Right => {
-            area.split_horizontally(w - legend::strip_width(&entries, w, look))
-                .0
-        }
-        LegendPos::Below => {
-            area.split_vertically(h.saturating_sub(legend::flow_height(&rows, look)))
-                .0
-        }
-        _ => area.clone(),
-    };
+    // Room for text in a box inside the plot: up to 60% of its width.
+    let box_room = |plot: (i32, i32, i32, i32)| legend::text_room((plot.2 - plot.0) * 3 / 5, look);
 
-    // The title goes in a strip of its own (so the builder draws nothing and
-    // can be built twice for equal aspect, and the top tick label, which
-    // stands half above the plot, never meets the title).
-    let strip_h = if p.title.trim().is_empty() {
-        0
+    // Lay out, look where the data lies, place the boxes; a box that finds
+    // no free corner moves outside and the panel is laid out again.
+    let title_lines = if p.title.trim().is_empty() {
+        vec![]
     } else {
-        (title * 1.8) as u32
+        // Up to the panel's width: centred on the plot where it fits,
+        // moved just enough to stay inside the panel where not.
+        text::wrap(p.title.trim(), title, (w as i32 - look.ipx(4.0)).max(1) as u32)
     };
-    let chart_area = if strip_h > 0 {
-        let (top, rest) = chart_area.split_vertically(strip_h);
-        let fitted = text::fit(p.title.trim(), title, w.saturating_sub(20));
-        let (tw, th) = top.dim_in_pixel();
-        let font = text::style(title, &style::AXIS_COLOR).pos(Pos::new(HPos::Center, VPos::Center));
-        top.draw_text(&fitted, &font, (tw as i32 / 2, th as i32 / 2))?;
-        rest
-    } else {
-        chart_area
+    let title_h = match title_lines.len() {
+        0 => 0,
+        n => (title * (0.55 + 1.2 * n as f64)) as u32,
     };
-    let mut builder = ChartBuilder::on(&chart_area);
+    let (xa0, ya0) = (xa.clone(), ya.clone());
+    let spec = Spec { tick, x_area, y_area, margin_l, margin_r, look };
+    // The chart area for the placements: below it the note strip (if the
+    // note is outside), then the legend strip (legend below), or the legend
+    // strip at the right.
+    let layout = |legend_place: Place, note_place: Place| {
+        let legend_right = legend_place == Place::Outside && p.legend == LegendPos::Right;
+        let legend_below = legend_place == Place::Outside && !legend_right;
+        let rows = if legend_below { legend::flow(&entries, flow_w, look) } else { vec![] };
+        let note_rows: Vec<String> = if note_place == Place::Outside {
+            note_lines.iter().flat_map(|n| text::wrap(n, note_size, flow_w.max(1) as u32)).collect()
+        } else {
+            vec![]
+        };
+        let legend_h = if legend_below { legend::flow_height(&rows, look) } else { 0 };
+        let note_h = if note_rows.is_empty() { 0 } else { legend::lines_height(note_rows.len(), look) };
+        let right_w = if legend_right { legend::strip_width(&entries, w, look) } else { 0 };
+        let chart_area = area.margin(title_h, legend_h + note_h, 0, right_w);
+        (chart_area, rows, note_rows)
+    };
+    // Where the boxes inside the plot go, given the chart; `None` moves
+    // the one that found no free corner outside.
+    type Boxes = (Option<(i32, i32, i32, i32)>, Option<((i32, i32, i32, i32), Vec<String>)>);
+    let place = |chart: &Chart<'_, DB>, xa: &AxisSpec, ya: &AxisSpec, legend_place: Place, note_place: Place, last: bool| -> (Boxes, Option<(Place, Place)>) {
+        let plot = plot_rect(chart, area);
+        let mut ink = ink(chart, p, xa, ya, area.get_base_pixel());
+        // A box must not cover an annotated point either (its text goes
+        // beside it).
+        let base = area.get_base_pixel();
+        let r = look.ipx(style::MARKER_SIZE * 3.0);
+        for a in p.annotations.iter().filter(|a| xa.contains(a.x) && ya.contains(a.y)) {
+            let (x, y) = chart.backend_coord(&(a.x, a.y));
+            for (dx, dy) in [(0, 0), (-r, -r), (r, -r), (-r, r), (r, r)] {
+                ink.push((x - base.0 + dx, y - base.1 + dy));
+            }
+        }
+        let mut legend_box = None;
+        if let Place::Corner(c) = legend_place {
+            let size = legend::column_size(&entries, box_room(plot), look);
+            let preferred = (c != LegendPos::FreeCorner).then_some(c);
+            match place_box(&ink, &[], plot, size, inset, preferred) {
+                Some(c) => legend_box = Some(corner_rect(c, plot, size, inset)),
+                None if !last => return ((None, None), Some((Place::Outside, note_place))),
+                // Last attempt: the corner that covers least.
+                None => {
+                    let c = free_corner(&ink, plot, size, inset);
+                    legend_box = Some(corner_rect(c, plot, size, inset));
+                }
+            }
+        }
+        let mut note_box = None;
+        if let Place::Corner(c) = note_place {
+            // Notes may use the plot's whole width (lines are short).
+            let room = legend::text_room(plot.2 - plot.0 - 2 * inset, look) + look.ipx(17.0);
+            let lines: Vec<String> = note_lines.iter().flat_map(|n| text::wrap(n, note_size, room.max(1) as u32)).collect();
+            let size = legend::lines_size(&lines, look);
+            let taken: Vec<_> = legend_box.into_iter().collect();
+            match place_box(&ink, &taken, plot, size, inset, Some(c)) {
+                Some(c) => note_box = Some((corner_rect(c, plot, size, inset), lines)),
+                None if !last => return ((None, None), Some((legend_place, Place::Outside))),
+                None => {}
+            }
+        }
+        ((legend_box, note_box), None)
+    };
+    // Lay out, look where the data lies, place the boxes; a box that finds
+    // no free corner moves outside and the panel is laid out again.
+    let mut places = (legend_place, note_place);
+    for attempt in 0..3 {
+        let (chart_area, _, _) = layout(places.0, places.1);
+        let (chart, xa1, ya1) = build(&chart_area, p, &xa0, &ya0, &spec)?;
+        match place(&chart, &xa1, &ya1, places.0, places.1, attempt == 2).1 {
+            Some(next) => places = next,
+            None => break,
+        }
+    }
+    let (legend_place, note_place) = places;
+    let (chart_area, rows, note_rows) = layout(legend_place, note_place);
+    let (mut chart, xa1, ya1) = build(&chart_area, p, &xa0, &ya0, &spec)?;
+    (xa, ya) = (xa1, ya1);
+    let ((legend_box, note_box), _) = place(&chart, &xa, &ya, legend_place, note_place, true);
+
+    let plot = plot_rect(&chart, area);
+    // The title, centred on the plot (not on the panel with its label area).
+    let centre = (plot.0 + plot.2) / 2;
+    for (i, line) in title_lines.iter().enumerate() {
+        let y = (title * (0.2 + 1.2 * i as f64)) as i32;
+        let half = text::width(line, title) as i32 / 2 + look.ipx(2.0);
+        let x = centre.min(w as i32 - half).max(half);
+        text::draw(area, line, (x, y), Pos::new(HPos::Center, VPos::Top), title, &style::AXIS_COLOR, false)?;
+    }
+
+    let xf = |v: &f64| xa.label(*v);
+    let yf = |v: &f64| ya.label(*v);
+    chart
+        .configure_mesh()
+        .x_labels(10)
+        .y_labels(10)
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        // plotters takes a text size in whole pixels (rounded down).
+        .label_style((FONT_FAMILY, tick.ceil()))
+        .set_all_tick_mark_size(tick_len)
+        // Longer ticks below: the x labels then stand clear of the lowest
+        // y label at the corner.
+        .set_tick_mark_size(LabelAreaPosition::Bottom, x_tick_len)
+        .bold_line_style(style::GRID_COLOR)
+        .light_line_style(style::MINOR_GRID_COLOR)
+        .axis_style(style::AXIS_COLOR)
+        .draw()?;
+
+    draw_data(&chart, p, &xa, &ya, look)?;
+
+    // Axis descriptions (with subscripts), cut to the plot's extent.
+    let x_desc = text::fit(p.x_label.trim(), axis, (plot.2 - plot.0).max(0) as u32);
+    let y_desc = text::fit(p.y_label.trim(), axis, (plot.3 - plot.1).max(0) as u32);
+    if !x_desc.is_empty() {
+        let y = plot.3 + 2 * x_tick_len as i32 + (tick * 0.95) as i32 + look.ipx(2.0);
+        text::draw(area, &x_desc, (centre, y), Pos::new(HPos::Center, VPos::Top), axis, &style::AXIS_COLOR, false)?;
+    }
+    if !y_desc.is_empty() {
+        let x = plot.0 - y_area as i32 + look.ipx(0.5);
+        let y = (plot.1 + plot.3) / 2;
+        text::draw(area, &y_desc, (x, y), Pos::new(HPos::Center, VPos::Top), axis, &style::AXIS_COLOR, true)?;
+    }
+
+    area.draw(&Rectangle::new(
+        [(plot.0, plot.1), (plot.2 - 1, plot.3 - 1)],
+        style::AXIS_COLOR.stroke_width(look.px(style::FRAME_WIDTH)),
+    ))?;
+    let ink = ink(&chart, p, &xa, &ya, area.get_base_pixel());
+    let boxes: Vec<_> = legend_box.iter().copied().chain(note_box.iter().map(|b| b.0)).collect();
+    draw_annotations(area, &chart, p, &xa, &ya, plot, area.get_base_pixel(), &ink, &boxes, look)?;
+
+    // Strips below the chart: the note, then the legend.
+    let mut y0 = (chart_area.dim_in_pixel().1 + title_h) as i32;
+    if !note_rows.is_empty() {
+        legend::draw_lines(area, &note_rows, (plot.0 - legend::pad(look), y0), false, look)?;
+        y0 += legend::lines_height(note_rows.len(), look) as i32;
+    }
+    if let Some(((x0, y0), lines)) = note_box.as_ref().map(|(r, l)| ((r.0, r.1), l)) {
+        legend::draw_lines(area, lines, (x0, y0), true, look)?;
+    }
+    match (legend_place, legend_box) {
+        (Place::Outside, _) if p.legend == LegendPos::Right => {
+            let x0 = chart_area.dim_in_pixel().0 as i32;
+            let room = legend::text_room(w as i32 - x0, look);
+            legend::draw_column(area, &entries, (x0, plot.1 - legend::pad(look)), room, false, look)
+        }
+        (Place::Outside, _) => {
+            let origin = (plot.0 - legend::pad(look), y0);
+            legend::draw_rows(area, &entries, &rows, origin, flow_w, look)
+        }
+        (Place::Corner(_), Some(r)) => {
+            legend::draw_column(area, &entries, (r.0, r.1), box_room(plot), true, look)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What [`build`] needs besides the panel: tick size and label areas (px).
+struct Spec {
+    tick: f64,
+    x_area: u32,
+    y_area: u32,
+    margin_l: u32,
+    margin_r: u32,
+    look: Look,
+}
+
+/// The chart of `p` on `chart_area` with the axes `xa`, `ya` (widened for
+/// equal aspect), and those axes.
+fn build<'a, DB: DrawingBackend>(
+    chart_area: &'a DrawingArea<DB, Shift>,
+    p: &Panel,
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+    s: &Spec,
+) -> Result<(Chart<'a, DB>, AxisSpec, AxisSpec), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (mut xa, mut ya) = (xa.clone(), ya.clone());
+    let mut builder = ChartBuilder::on(chart_area);
     builder
         // Room for the top tick label, which stands half above the plot.
-        .margin_top(look.px(12) + (tick * 0.5) as u32)
-        .margin_bottom(look.px(8))
-        .margin_left(margin_l)
-        .margin_right(margin_r)
-        .x_label_area_size(x_area)
-        .y_label_area_size(y_area);
+        .margin_top(s.look.px(2.0) + (s.tick * 0.5) as u32)
+        .margin_bottom(s.look.px(2.0))
+        .margin_left(s.margin_l)
+        .margin_right(s.margin_r)
+        .x_label_area_size(s.x_area)
+        .y_label_area_size(s.y_area);
     let mut chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     if p.equal_aspect && !p.x_log && !p.y_log {
         // One data unit the same length on both axes: widen the axis whose
         // units are longer, about its centre.
         let (px, py) = chart.plotting_area().get_pixel_range();
-        let (pw, ph) = (
-            (px.end - px.start).max(1) as f64,
-            (py.end - py.start).max(1) as f64,
-        );
+        let (pw, ph) = ((px.end - px.start).max(1) as f64, (py.end - py.start).max(1) as f64);
         let (sx, sy) = ((xa.hi - xa.lo) / pw, (ya.hi - ya.lo) / ph);
         let widen = |a: &AxisSpec, per_px: f64, px: f64| {
             let (mid, half) = ((a.lo + a.hi) / 2.0, per_px * px / 2.0);
@@ -212,104 +446,42 @@ pub(crate) fn draw<DB: DrawingBackend>(
         }
         chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     }
+    // Tick labels that would touch their neighbours are thinned out (the
+    // ticks dropped become minor grid lines).
+    let tick = s.tick.ceil();
+    let gap = s.look.px(3.0) as f64;
+    let x_px = |v: f64| chart.backend_coord(&(v, ya.lo)).0 as f64;
+    let y_px = |v: f64| chart.backend_coord(&(xa.lo, v)).1 as f64;
+    let x_fits = |ticks: &[f64]| {
+        ticks.windows(2).all(|w| {
+            let half = |v: f64| text::width(&xa.label(v), tick) as f64 / 2.0;
+            (x_px(w[1]) - x_px(w[0])).abs() >= half(w[0]) + half(w[1]) + gap
+        })
+    };
+    let y_fits = |ticks: &[f64]| ticks.windows(2).all(|w| (y_px(w[1]) - y_px(w[0])).abs() >= tick + gap / 2.0);
+    let (mut xt, mut yt) = (xa.clone(), ya.clone());
+    let changed = xt.thin_labels(x_fits) | yt.thin_labels(y_fits);
+    if changed {
+        (xa, ya) = (xt, yt);
+        chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+    }
+    Ok((chart, xa, ya))
+}
 
-    let xf = |v: &f64| xa.label(*v);
-    let yf = |v: &f64| ya.label(*v);
-    // Axis descriptions cut (with "…") to the plot's extent, so a long one
-    // never runs into a neighbouring panel or the figure title.
-    let (px, py) = chart.plotting_area().get_pixel_range();
-    let x_desc = text::fit(p.x_label.trim(), axis, (px.end - px.start).max(0) as u32);
-    let y_desc = text::fit(p.y_label.trim(), axis, (py.end - py.start).max(0) as u32);
-    chart
-        .configure_mesh()
-        .x_labels(10)
-        .y_labels(10)
-        .x_label_formatter(&xf)
-        .y_label_formatter(&yf)
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .label_style((FONT_FAMILY, tick))
-        .axis_desc_style((FONT_FAMILY, axis))
-        .bold_line_style(style::GRID_COLOR)
-        .light_line_style(style::MINOR_GRID_COLOR)
-        .axis_style(style::AXIS_COLOR)
-        .draw()?;
-
-    draw_data(&mut chart, p, &xa, &ya, look)?;
-
-    // Frame and legend, in pixels relative to the panel.
+/// The plot's rectangle (left, top, right, bottom) in pixels of `area`.
+fn plot_rect<DB: DrawingBackend>(chart: &Chart<'_, DB>, area: &DrawingArea<DB, Shift>) -> (i32, i32, i32, i32) {
     let (base_x, base_y) = area.get_base_pixel();
     let (px, py) = chart.plotting_area().get_pixel_range();
-    let plot = (
-        px.start - base_x,
-        py.start - base_y,
-        px.end - base_x,
-        py.end - base_y,
-    );
-    area.draw(&Rectangle::new(
-        [(plot.0, plot.1), (plot.2 - 1, plot.3 - 1)],
-        style::AXIS_COLOR.stroke_width(1),
-    ))?;
-    let ink = ink(&chart, p, &xa, &ya, (base_x, base_y));
-    draw_annotations(
-        area,
-        &chart,
-        p,
-        &xa,
-        &ya,
-        plot,
-        (base_x, base_y),
-        &ink,
-        look,
-    )?;
-
-    match pos {
-        LegendPos::None => Ok(()),
-        LegendPos::Right => {
-            let x0 = chart_area.dim_in_pixel().0 as i32;
-            let room = legend::text_room(w as i32 - x0, look);
-            let origin = (x0, plot.1 - legend::pad(look));
-            legend::draw_column(area, &entries, origin, room, false, look)
-        }
-        LegendPos::Below => {
-            // Below the chart, which starts under the title strip.
-            let y0 = (chart_area.dim_in_pixel().1 + strip_h) as i32;
-            let origin = (plot.0 - legend::pad(look), y0);
-            legend::draw_rows(area, &entries, &rows, origin, flow_w, look)
-        }
-        corner => {
-            // Up to 60% of the plot's width, so labels with values fit.
-            let room = legend::text_room((plot.2 - plot.0) * 3 / 5, look);
-            let (bw, bh) = legend::column_size(&entries, room, look);
-            let inset = look.ipx(10);
-            let corner = if corner == LegendPos::FreeCorner {
-                free_corner(&ink, plot, (bw, bh), inset)
-            } else {
-                corner
-            };
-            let left = matches!(corner, LegendPos::UpperLeft | LegendPos::LowerLeft);
-            let upper = matches!(corner, LegendPos::UpperLeft | LegendPos::UpperRight);
-            let x = if left {
-                plot.0 + inset
-            } else {
-                plot.2 - inset - bw
-            };
-            let y = if upper {
-                plot.1 + inset
-            } else {
-                plot.3 - inset - bh
-            };
-            legend::draw_column(area, &entries, (x, y), room, true, look)
-        }
-    }
+    (px.start - base_x, py.start - base_y, px.end - base_x, py.end - base_y)
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
 /// The corner for a boxed legend of size `(bw, bh)` set `inset` pixels into
-/// `plot` (left, top, right, bottom): the first of upper left, lower right,
-/// upper right, lower left whose box covers none of the `ink` points, else
-/// the one covering fewest.
+/// `plot` (left, top, right, bottom) when every corner covers data (see
+/// [`place_box`]): the first of upper left, lower right, upper right,
+/// lower left whose box covers none of the `ink` points, else the one
+/// covering fewest.
 pub(crate) fn free_corner(
     ink: &[(i32, i32)],
     plot: (i32, i32, i32, i32),
@@ -325,25 +497,14 @@ pub(crate) fn free_corner(
     let covered = |c: &LegendPos| {
         let left = matches!(c, LegendPos::UpperLeft | LegendPos::LowerLeft);
         let upper = matches!(c, LegendPos::UpperLeft | LegendPos::UpperRight);
-        let x0 = if left {
-            plot.0 + inset
-        } else {
-            plot.2 - inset - bw
-        };
-        let y0 = if upper {
-            plot.1 + inset
-        } else {
-            plot.3 - inset - bh
-        };
+        let x0 = if left { plot.0 + inset } else { plot.2 - inset - bw };
+        let y0 = if upper { plot.1 + inset } else { plot.3 - inset - bh };
         ink.iter()
             .filter(|&&(x, y)| x >= x0 && x <= x0 + bw && y >= y0 && y <= y0 + bh)
             .count()
     };
     // min_by_key keeps the first of equal counts: the order above.
-    *corners
-        .iter()
-        .min_by_key(|c| covered(c))
-        .expect("four corners")
+    *corners.iter().min_by_key(|c| covered(c)).expect("four corners")
 }
 
 /// Pixels (relative to the panel, every ~2 px along each drawn segment) of
@@ -394,7 +555,7 @@ fn ink<DB: DrawingBackend>(
 
 /// Regions, bands, reference lines, series and scatters, back to front.
 fn draw_data<DB: DrawingBackend>(
-    chart: &mut Chart<'_, DB>,
+    chart: &Chart<'_, DB>,
     p: &Panel,
     xa: &AxisSpec,
     ya: &AxisSpec,
@@ -426,30 +587,19 @@ fn draw_data<DB: DrawingBackend>(
         .iter()
         .filter(|v| v.x.is_finite() && xa.contains(v.x))
     {
-        line(
-            area,
-            vec![(v.x, ya.lo), (v.x, ya.hi)],
-            ref_style,
-            v.dashed,
-            look,
-        )?;
+        line(area, vec![(v.x, ya.lo), (v.x, ya.hi)], ref_style, v.dashed, look)?;
     }
     for h in p
         .hlines
         .iter()
         .filter(|h| h.y.is_finite() && ya.contains(h.y))
     {
-        line(
-            area,
-            vec![(xa.lo, h.y), (xa.hi, h.y)],
-            ref_style,
-            h.dashed,
-            look,
-        )?;
+        line(area, vec![(xa.lo, h.y), (xa.hi, h.y)], ref_style, h.dashed, look)?;
     }
     for (i, s) in p.series.iter().enumerate() {
         let color = series_color(p, i);
-        let st = color.stroke_width(look.px(s.width.max(1)));
+        let color_a = color.mix(s.alpha.clamp(0.05, 1.0));
+        let st = color_a.stroke_width(look.px(s.width.pt()));
         let (pieces, edges) = clip::line_runs(&s.x, &s.y, xa, ya);
         for pts in pieces {
             if pts.len() == 1 && !s.markers {
@@ -461,7 +611,7 @@ fn draw_data<DB: DrawingBackend>(
         }
         // Where the line leaves the box: a triangle on the frame pointing
         // the way it went (the curve itself stops there).
-        let tri = (marker + look.px(2)) as i32;
+        let tri = (marker + look.px(0.8)) as i32;
         for e in edges {
             let tip = if e.top { -2 * tri } else { 2 * tri };
             let shape = EmptyElement::at(e.at)
@@ -474,10 +624,21 @@ fn draw_data<DB: DrawingBackend>(
             }
         }
     }
-    for (i, s) in p.scatters.iter().enumerate() {
-        let fill = scatter_color(p, i).filled();
-        for pt in clip::points(&s.x, &s.y, xa, ya) {
-            area.draw(&Circle::new(pt, look.px(style::MARKER_SIZE + 1), fill))?;
+    // Dots first, diamonds (summary points) last: on top of everything.
+    for diamonds in [false, true] {
+        for (i, s) in p.scatters.iter().enumerate().filter(|(_, s)| s.diamonds == diamonds) {
+            let color = scatter_color(p, i);
+            for pt in clip::points(&s.x, &s.y, xa, ya) {
+                if diamonds {
+                    let r = look.px(style::MARKER_SIZE * 2.2) as i32;
+                    let rim = r + look.px(0.6) as i32;
+                    let shape = |r: i32| vec![(0, -r), (r, 0), (0, r), (-r, 0)];
+                    area.draw(&(EmptyElement::at(pt) + Polygon::new(shape(rim), WHITE.filled())))?;
+                    area.draw(&(EmptyElement::at(pt) + Polygon::new(shape(r), color.filled())))?;
+                } else {
+                    area.draw(&Circle::new(pt, look.px(style::MARKER_SIZE * 1.3), color.filled()))?;
+                }
+            }
         }
     }
     Ok(())
@@ -494,13 +655,30 @@ fn line<DB: DrawingBackend>(
     if dashed {
         let (d, g) = (look.px(style::DASH.0), look.px(style::DASH.1));
         area.draw(&DashedPathElement::new(pts, d, g, st))
+    } else if st.stroke_width >= 3 && pts.len() > 2 && st.color.3 >= 1.0 {
+        // Thick lines with round joins: plotters joins the segments of a
+        // thick polyline with mitres, which shoot far past a sharp turn
+        // (a spike above a dip's rebound). Each segment alone, a dot of
+        // the line's width at each inner point.
+        for w in pts.windows(2) {
+            area.draw(&PathElement::new(w.to_vec(), st))?;
+        }
+        let r = (st.stroke_width / 2).max(1);
+        for &p in &pts[1..pts.len() - 1] {
+            area.draw(&Circle::new(p, r, st.color.filled()))?;
+        }
+        Ok(())
     } else {
         area.draw(&PathElement::new(pts, st))
     }
 }
 
 /// Annotation points and texts, drawn on the panel in pixels so that a
-/// text near the right or top edge can be moved inside the plot.
+/// text near the right or top edge can be moved inside the plot. A text
+/// goes beside its point at the first of upper right, lower right, upper
+/// left, lower left that stays inside the plot, crosses no data and meets
+/// no box or annotation text already placed, else where it crosses least.
+#[allow(clippy::too_many_arguments)]
 fn draw_annotations<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &Chart<'_, DB>,
@@ -510,9 +688,11 @@ fn draw_annotations<DB: DrawingBackend>(
     plot: (i32, i32, i32, i32),
     base: (i32, i32),
     ink: &[(i32, i32)],
+    boxes: &[(i32, i32, i32, i32)],
     look: Look,
 ) -> DResult<DB> {
     let size = look.size(style::ANNOTATION_SIZE);
+    let mut taken: Vec<(i32, i32, i32, i32)> = boxes.to_vec();
     for a in &p.annotations {
         let shown = a.x.is_finite() && a.y.is_finite() && xa.contains(a.x) && ya.contains(a.y);
         if !shown || (xa.log && a.x <= 0.0) || (ya.log && a.y <= 0.0) {
@@ -520,13 +700,11 @@ fn draw_annotations<DB: DrawingBackend>(
         }
         let (ax, ay) = chart.backend_coord(&(a.x, a.y));
         let (x, y) = (ax - base.0, ay - base.1);
-        area.draw(&Circle::new((x, y), look.px(4), style::AXIS_COLOR.filled()))?;
-        let tw = text::width(&a.text, size) as i32;
-        let th = (size * 1.3) as i32;
-        // Candidate corners in order of preference: upper right, lower
-        // right, upper left, lower left; the first inside the plot that no
-        // line crosses, else the one crossed least.
-        let (dx, dy) = (look.ipx(10), look.ipx(6));
+        area.draw(&Circle::new((x, y), look.px(style::MARKER_SIZE * 1.2), style::AXIS_COLOR.filled()))?;
+        if a.text.trim().is_empty() {
+            continue;
+        }
+        let (dx, dy) = (look.ipx(3.0), look.ipx(2.0));
         let candidates = [
             (x + dx, y - dy, HPos::Left, VPos::Bottom),
             (x + dx, y + dy, HPos::Left, VPos::Top),
@@ -534,32 +712,27 @@ fn draw_annotations<DB: DrawingBackend>(
             (x - dx, y + dy, HPos::Right, VPos::Top),
         ];
         let rect = |&(cx, cy, h, v): &(i32, i32, HPos, VPos)| {
-            let x0 = if matches!(h, HPos::Left) { cx } else { cx - tw };
-            let y0 = if matches!(v, VPos::Bottom) {
-                cy - th
-            } else {
-                cy
-            };
-            (x0, y0, x0 + tw, y0 + th)
+            let b = text::ink_box(&a.text, size, (cx as f64, cy as f64), Pos::new(h, v), false);
+            (b.0.floor() as i32, b.1.floor() as i32, b.2.ceil() as i32, b.3.ceil() as i32)
         };
-        let fits = |r: (i32, i32, i32, i32)| {
-            r.0 >= plot.0 + 2 && r.2 <= plot.2 - 4 && r.1 >= plot.1 && r.3 <= plot.3
+        let fits = |r: (i32, i32, i32, i32)| r.0 >= plot.0 + 2 && r.2 <= plot.2 - 2 && r.1 >= plot.1 + 1 && r.3 <= plot.3 - 1;
+        let cost = |r: (i32, i32, i32, i32)| {
+            covered(ink, r) + 100_000 * taken.iter().filter(|t| overlaps(**t, r)).count()
         };
-        let crossings = |r: (i32, i32, i32, i32)| {
-            ink.iter()
-                .filter(|&&(px, py)| {
-                    px >= r.0 - 2 && px <= r.2 + 2 && py >= r.1 - 2 && py <= r.3 + 2
-                })
-                .count()
-        };
-        let best = candidates
+        // None inside: the cheapest, moved sideways into the plot.
+        let best = *candidates
             .iter()
             .filter(|c| fits(rect(c)))
-            .min_by_key(|c| crossings(rect(c)))
-            .unwrap_or(&candidates[0]);
-        let (tx, ty, hpos, vpos) = *best;
-        let font = text::style(size, &style::AXIS_COLOR).pos(Pos::new(hpos, vpos));
-        area.draw_text(&a.text, &font, (tx, ty))?;
+            .min_by_key(|c| cost(rect(c)))
+            .unwrap_or_else(|| candidates.iter().min_by_key(|c| cost(rect(c))).expect("four"));
+        let best = {
+            let r = rect(&best);
+            let shift = if r.2 > plot.2 - 2 { plot.2 - 2 - r.2 } else if r.0 < plot.0 + 2 { plot.0 + 2 - r.0 } else { 0 };
+            (best.0 + shift, best.1, best.2, best.3)
+        };
+        taken.push(rect(&best));
+        let (tx, ty, hpos, vpos) = best;
+        text::draw(area, &a.text, (tx, ty), Pos::new(hpos, vpos), size, &style::AXIS_COLOR, false)?;
     }
     Ok(())
 }

@@ -47,7 +47,8 @@ pub(crate) fn demo_figure() -> Figure {
         .push(Annotation::new(1.0, 1.5, "pole reached"));
 
     let x = crate::stats::linspace(0.0, 3.0, 31);
-    let mut b = Panel::new("Radius over training", "step", "radius");
+    let mut b = Panel::new("Radius over training", "step", "rho_a = pi / Delta_a");
+    b.notes.push("note: tau_H = 2 / vHv".into());
     b.y_range = Some((0.0, 2.0));
     b.series
         .push(Series::new("radius", x.clone(), x.iter().map(|x| 0.3 + x * x).collect()).markers());
@@ -188,15 +189,84 @@ fn dodge_sets_equal_points_side_by_side_and_centred() {
 }
 
 #[test]
-fn wide_grids_scale_their_text_and_narrow_ones_do_not() {
+fn text_is_sized_for_the_print_width() {
     let panel = || Panel::new("t", "x", "y");
     let one = Figure::single(panel());
-    let two = Figure::grid(vec![panel(), panel()], 2);
-    let four = Figure::grid((0..8).map(|_| panel()).collect(), 4);
-    assert_eq!(one.look().scale, 1.0);
-    assert_eq!(two.look().scale, 1800.0 / style::REFERENCE_WIDTH);
-    assert_eq!(four.look().scale, style::MAX_SCALE);
-    assert!(four.look().px(style::LINE_WIDTH) > style::LINE_WIDTH);
+    let three = Figure::grid((0..6).map(|_| panel()).collect(), 3);
+    // One panel prints a column wide, three across a page wide: in both,
+    // a tick label is MIN_TEXT_PT or more.
+    for f in [&one, &three] {
+        let look = f.look();
+        let w = f.size().0 as f64;
+        let pt = look.size(style::TICK_LABEL_SIZE) / style::SIZE_PER_EM * 72.0 * style::print_width_in(w as u32) / w;
+        assert!(pt >= style::MIN_TEXT_PT - 1e-9, "{pt}");
+    }
+}
+
+#[test]
+fn the_demo_figure_has_no_layout_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = render(&demo_figure(), &dir.path().join("demo")).unwrap();
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    assert_eq!(text_problems(&svg), Vec::<String>::new());
+    // Subscripts are their own, smaller text runs.
+    // Subscripts are their own, smaller text runs: "ρ", then "a".
+    assert!(svg.contains(">\nρ\n</text>"), "no ρ run");
+    assert!(!svg.contains("ρ_a") && !svg.contains("ρa"));
+}
+
+#[test]
+fn layout_problems_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    // A y label far too long for its panel is shortened ("…").
+    let mut p = Panel::new("title", "x", &"a very long y axis description ".repeat(6));
+    p.series.push(Series::new("s", vec![0.0, 1.0], vec![0.0, 1.0]));
+    let paths = render(&Figure::single(p), &dir.path().join("long")).unwrap();
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    let problems = text_problems(&svg);
+    assert!(problems.iter().any(|p| p.starts_with("shortened")), "{problems:?}");
+    // Hand-made SVGs: a text past the right edge, two texts on one another,
+    // a tiny text.
+    let text = |x: i32, y: i32, size: f64, t: &str| {
+        format!(r##"<text x="{x}" y="{y}" dy="0.76em" text-anchor="start" font-family="sans-serif" font-size="{size}" opacity="1" fill="#000000">{t}</text>"##)
+    };
+    let svg = |body: String| format!(r#"<svg width="900" height="600" viewBox="0 0 900 600" xmlns="http://www.w3.org/2000/svg">{body}</svg>"#);
+    let big = 8.0 * 900.0 / 234.0;
+    let cut = text_problems(&svg(text(850, 10, big, "far right label")));
+    assert!(cut.iter().any(|p| p.starts_with("cut by the canvas")), "{cut:?}");
+    let on = text_problems(&svg(text(100, 100, big, "first") + &text(110, 104, big, "second")));
+    assert!(on.iter().any(|p| p.starts_with("overlapping texts")), "{on:?}");
+    let small = text_problems(&svg(text(100, 300, big / 2.0, "tiny")));
+    assert!(small.iter().any(|p| p.contains("pt at print size")), "{small:?}");
+    assert!(text_problems(&svg(text(100, 100, big, "fine") + &text(100, 300, big, "also fine"))).is_empty());
+}
+
+#[test]
+fn boxes_go_to_a_free_corner_or_outside() {
+    let plot = (0, 0, 200, 100);
+    // A line along the top: a lower corner is free.
+    let top: Vec<(i32, i32)> = (0..=200).map(|x| (x, 5)).collect();
+    let c = panel::place_box(&top, &[], plot, (40, 20), 4, None).unwrap();
+    assert!(matches!(c, LegendPos::LowerRight | LegendPos::LowerLeft), "{c:?}");
+    // The preferred corner when free; not over a box already placed.
+    assert_eq!(panel::place_box(&top, &[], plot, (40, 20), 4, Some(LegendPos::LowerLeft)), Some(LegendPos::LowerLeft));
+    let taken = [(150, 70, 200, 100)];
+    assert_eq!(panel::place_box(&top, &taken, plot, (40, 20), 4, Some(LegendPos::LowerRight)), Some(LegendPos::LowerLeft));
+    // Data in every corner: no corner, the box goes outside the plot.
+    let mut all = top.clone();
+    all.extend((0..=200).map(|x| (x, 95)));
+    assert_eq!(panel::place_box(&all, &[], plot, (40, 20), 4, None), None);
+    // A legend whose every corner covers data is drawn below the plot.
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Panel::new("", "x", "y");
+    p.legend = LegendPos::FreeCorner;
+    for k in 0..12 {
+        let y = k as f64;
+        p.series.push(Series::new(format!("line {k}"), vec![0.0, 1.0], vec![y, y]));
+    }
+    let paths = render(&Figure::single(p), &dir.path().join("full")).unwrap();
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    assert!(text_problems(&svg).is_empty(), "{:?}", text_problems(&svg));
 }
 
 #[test]

@@ -22,6 +22,11 @@ pub struct ReproduceArgs {
     /// Project root holding results/, figures/, paper/, configs/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Directory of a data set the project does not ship (CIFAR-10's binary
+    /// release, for natural-instability's CIFAR configs); overrides the
+    /// config's data_root.
+    #[arg(long, value_name = "DIR")]
+    data_root: Option<PathBuf>,
 }
 
 /// Arguments of `ghosts run`.
@@ -38,6 +43,11 @@ pub struct RunArgs {
     /// Project root holding results/, figures/, paper/, configs/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Directory of a data set the project does not ship (CIFAR-10's binary
+    /// release, for natural-instability's CIFAR configs); overrides the
+    /// config's data_root.
+    #[arg(long, value_name = "DIR")]
+    data_root: Option<PathBuf>,
 }
 
 /// `ghosts run <id>` = `ghosts reproduce --only <id>`.
@@ -47,6 +57,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         only: vec![args.id.clone()],
         config: args.config.clone(),
         root: args.root.clone(),
+        data_root: args.data_root.clone(),
     })
 }
 
@@ -74,7 +85,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         )
         .into());
     }
-    let ctx = Context::new(&args.root, args.quick).with_config(args.config.clone());
+    let ctx = Context::new(&args.root, args.quick)
+        .with_config(args.config.clone())
+        .with_data_root(args.data_root.clone());
     for e in chosen {
         let start = Instant::now();
         eprintln!(

@@ -4,7 +4,7 @@
 use crate::InputError;
 use anyhow::Result;
 use std::path::PathBuf;
-use zoo::check::{check_jvp, digits_check_batch, CHECK_EPS, CHECK_TOLERANCE, FAST_CHECK_TOLERANCE};
+use zoo::check::{check_batch, check_jvp, CHECK_EPS, CHECK_TOLERANCE, FAST_CHECK_TOLERANCE};
 use zoo::ArchConfig;
 
 /// Subcommands of `ghosts zoo`.
@@ -69,8 +69,7 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
         } => export(arch, *seed, out, *samples),
         ZooCommand::CheckJvp { arch, seed } => {
             let chosen = entries(arch.as_deref())?;
-            let batch = digits_check_batch(16)?;
-            out!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples, seed {seed}");
+            out!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples (CIFAR-10 models: 2 synthetic 3x32x32 images), seed {seed}");
             out!("dfdx: the f64 model (tolerance {CHECK_TOLERANCE:e}); fast: the f32 fast backend at the same f32-rounded point (tolerance {FAST_CHECK_TOLERANCE:e})");
             out!(
                 "{:<20} {:>8} {:>14} {:>14} {:>16} {:>9}  verdict",
@@ -83,7 +82,11 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             );
             let mut failed = Vec::new();
             for e in chosen {
-                let c = check_jvp(&e, &batch, *seed);
+                let n = match e.input {
+                    zoo::InputKind::Digits => 16,
+                    zoo::InputKind::Cifar10 => 2,
+                };
+                let c = check_jvp(&e, &check_batch(&e, n)?, *seed);
                 let verdict = if c.passed() { "ok" } else { "FAIL" };
                 let fast = c
                     .fast_rel_error

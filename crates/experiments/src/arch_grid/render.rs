@@ -8,6 +8,7 @@ use super::{
 use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::study::Study;
 use crate::Context;
+use analysis::style::Weight;
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::per_index_quantiles;
@@ -106,9 +107,11 @@ fn figures(
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let any_stop = runs.iter().any(|r| r.stop_step().is_some());
     let ceiling = if hi > 0.0 { hi * 10.0 } else { 1e3 };
-    for arch in &cfg.archs {
-        for &spike in &cfg.spikes {
-            let title = format!("{}, spike {}", paper_arch(arch), spike_label(spike));
+    // Rows = spike levels, columns = architectures (the paper's Fig 10 has
+    // the architectures as rows: three columns print wider panels).
+    for &spike in &cfg.spikes {
+        for arch in &cfg.archs {
+            let title = format!("{}, {} spike", paper_arch(arch), spike_label(spike));
             let mut acc = Panel::new(title.clone(), "step", "test acc. (%)");
             acc.y_range = Some((0.0, 100.0));
             // Solid, so that it cannot be taken for the dashed spike line.
@@ -133,14 +136,20 @@ fn figures(
                 let c = method.color();
                 // Plain Adam wider, drawn first: where a later method's
                 // curve coincides with it, it shows as an outline.
-                let w = if method == Method::Plain { 5 } else { 2 };
+                let w = if method == Method::Plain { Weight::Heavy } else { Weight::Normal };
                 let stopped = mine.iter().filter(|r| r.stop_step().is_some()).count();
                 if stopped > 0 {
                     stops.push(format!("{} {stopped} stopped", method.label()));
                 }
                 let [lo_b, mid, hi_b] = step_band(&mine, steps, |r, t| 100.0 * r.test_acc[t]);
+                // One legend entry stands for every method's shading.
+                let band_label = if method == cfg.methods[0] {
+                    format!("IQR over {} seeds (shaded, in each method's colour)", cfg.seeds.len())
+                } else {
+                    String::new()
+                };
                 acc.bands
-                    .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
+                    .push(Band::new(band_label.clone(), x.clone(), lo_b, hi_b).color(c));
                 // C5 dashed: its orange is close to plain Adam's vermillion.
                 let line = |mid: Vec<f64>| {
                     let s = Series::new(method.label(), x.clone(), mid)
@@ -162,7 +171,7 @@ fn figures(
                     }
                 });
                 loss.bands
-                    .push(Band::new("", x.clone(), lo_b, hi_b).color(c));
+                    .push(Band::new(band_label, x.clone(), lo_b, hi_b).color(c));
                 loss.series.push(line(mid));
             }
             for p in [&mut acc, &mut loss] {
@@ -191,15 +200,15 @@ fn figures(
     let n = cfg.seeds.len();
     let dir = ctx.figures_dir(ArchGrid::ID);
     let mut files = analysis::plot::render(
-            &Figure::grid(acc_panels, cfg.spikes.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
-                "Fig 10: test accuracy under a learning-rate spike ({shape}); Adam lr {}, median and IQR over {n} seeds",
+            &Figure::grid(acc_panels, cfg.archs.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
+                "Fig 10: test accuracy under a learning-rate spike ({shape}); Adam lr {}, median and IQR over {n} seeds; rows = spike levels, columns = architectures (transposed from the paper's layout)",
                 fmt_sig(cfg.base_lr, 3)
             )),
             &dir.join("fig10_arch_grid"),
         )?;
     files.extend(analysis::plot::render(
-            &Figure::grid(loss_panels, cfg.spikes.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
-                "Fig 10 companion: full-batch training cross-entropy before each step ({shape}); median and IQR over {n} seeds"
+            &Figure::grid(loss_panels, cfg.archs.len()).with_shared_legend().sized(GRID_PANEL).titled(format!(
+                "Fig 10 companion: full-batch training cross-entropy before each step ({shape}); median and IQR over {n} seeds; rows = spike levels, columns = architectures"
             )),
             &dir.join("fig10_arch_grid_loss"),
         )?);
@@ -377,7 +386,7 @@ pub(super) fn render(
 
 /// Panel size of the Fig 10 grids (taller than the default: four panels
 /// across scale the text up, see `analysis::style::Look`).
-const GRID_PANEL: (u32, u32) = (900, 760);
+const GRID_PANEL: (u32, u32) = (1000, 720);
 
 /// Agreement of the C5 controller's largest logged tau/rho_a with the
 /// author's stored run: within this factor (a maximum over 200 steps of a

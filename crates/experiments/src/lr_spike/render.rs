@@ -5,6 +5,7 @@ use super::{rate_label, LrSpike, LrSpikeConfig, LrSpikeSummary, Method, SettingS
 use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::study::Study;
 use crate::Context;
+use analysis::style::Weight;
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::per_index_quantiles;
@@ -64,7 +65,7 @@ fn figure(
     for &base in &cfg.base_rates {
         let rl = rate_label(base);
         let mut loss = Panel::new(
-            format!("eta0 = {rl}: minibatch loss before each update"),
+            format!("eta0 = {rl}: minibatch loss"),
             "step",
             "cross-entropy",
         );
@@ -72,13 +73,13 @@ fn figure(
         let mut acc = Panel::new(
             format!("eta0 = {rl}: test accuracy"),
             "step",
-            "test accuracy (%)",
+            "test acc. (%)",
         );
         acc.y_range = Some((0.0, 100.0));
         let mut radii = Panel::new(
-            format!("eta0 = {rl}: step tau vs radius rho_a"),
+            format!("eta0 = {rl}: step tau, radius rho_a"),
             "step",
-            "tau solid, rho_a dashed",
+            "tau, rho_a",
         );
         radii.y_log = true;
         // The loss panel's ceiling: non-finite losses are drawn there.
@@ -115,8 +116,8 @@ fn figure(
             // controller's curve (drawn second) would hide plain Adam's:
             // plain is drawn wider underneath, showing as an outline.
             let w = match method {
-                Method::Plain => 5,
-                Method::Controller => 2,
+                Method::Plain => Weight::Heavy,
+                Method::Controller => Weight::Normal,
             };
             let stopped = mine.iter().filter(|r| r.stop_step.is_some()).count();
             let stop_note = if stopped > 0 {
@@ -163,7 +164,7 @@ fn figure(
             radii.series.push(
                 Series::new(format!("rho_a, {}", method.name()), x.clone(), mid)
                     .color(analysis::style::tint(analysis::style::palette(c), 0.5))
-                    .width(w - 1)
+                    .width(Weight::Normal)
                     .dashed(),
             );
         }
@@ -198,7 +199,7 @@ fn figure(
         }
     }
     let fig = Figure::grid(panels, 3).with_shared_legend().titled(format!(
-        "Fig 6: lr x {} from step {}, plain Adam vs rho_a-controller; median and IQR over {} seeds{}",
+        "Fig 6: lr x {} from step {}, plain Adam vs rho_a-controller; median and IQR over {} seeds; loss: minibatch CE before each update{}",
         fmt_sig(cfg.spike.multiplier, 3),
         cfg.spike.start,
         cfg.seeds.len(),

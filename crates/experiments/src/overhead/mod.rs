@@ -1,6 +1,9 @@
 //! `overhead` (paper §8.6): what monitoring ρa costs per training step.
 //!
-//! For every zoo architecture, batch 128 on digits, the median wall time of
+//! For every digits architecture of the zoo, batch 128 on digits, and for
+//! the CIFAR-10 models listed in the config (ResNet-8 and the paper's
+//! ResNet-18 on synthetic 3×32×32 images, fast backend only), the median
+//! wall time of
 //! (a) one training step (taped forward, backward, AdamW update),
 //! (b) the step plus ρa by forward finite differences (one extra forward at
 //!     θ + εv, ε = 1e-4, against the step's own logits: the paper's estimator),
@@ -44,12 +47,46 @@ pub struct OverheadConfig {
     pub fd_eps: f64,
     /// Initialisation and batch seed.
     pub seed: u64,
+    /// CIFAR-10 models (3×32×32) timed on synthetic images of that shape
+    /// (normalised random bytes: a step's time does not depend on the
+    /// pixels), on the fast backend only: dfdx takes minutes per ResNet-18
+    /// step at batch 128. Default: none (results stored before these keys).
+    #[serde(default)]
+    pub cifar_archs: Vec<String>,
+    /// Untimed steps per variant before measuring, CIFAR-10 models
+    /// (default 2).
+    #[serde(default = "two")]
+    pub cifar_warmup: usize,
+    /// Timed steps per variant, CIFAR-10 models (the median is reported;
+    /// default 10).
+    #[serde(default = "ten")]
+    pub cifar_steps: usize,
+}
+
+fn two() -> usize {
+    2
+}
+
+fn ten() -> usize {
+    10
 }
 
 impl crate::config::Validate for OverheadConfig {
     fn validate(&self) -> Check {
         check::at_least("batch", self.batch, 1)?;
         check::at_least("steps", self.steps, 1)?;
+        check::distinct("cifar_archs", &self.cifar_archs)?;
+        for name in &self.cifar_archs {
+            check::arch("cifar_archs", name)?;
+            let cifar = zoo::arch::find(name).is_ok_and(|e| e.input == zoo::InputKind::Cifar10);
+            check::that(
+                cifar,
+                "cifar_archs",
+                format!("{name} does not read CIFAR-10 images"),
+            )?;
+            check::backend("cifar_archs", name, Backend::Fast)?;
+        }
+        check::at_least("cifar_steps", self.cifar_steps, 1)?;
         check::positive("fd_eps", self.fd_eps)
     }
 }
@@ -74,8 +111,8 @@ pub struct ArchTiming {
 /// One architecture on both backends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArchTimings {
-    /// On dfdx.
-    pub dfdx: ArchTiming,
+    /// On dfdx (`None`: not timed, a CIFAR-10 model).
+    pub dfdx: Option<ArchTiming>,
     /// On the fast f32 backend, if the architecture has one.
     pub fast: Option<ArchTiming>,
     /// Why it has none (the build-time error), otherwise `None`.
@@ -210,7 +247,10 @@ impl Experiment for Overhead {
             .map(|_| rand::seq::index::sample(&mut rng, train.len(), cfg.batch).into_vec())
             .collect();
         let mut archs = BTreeMap::new();
-        for entry in zoo::registry() {
+        let digits_archs = zoo::registry()
+            .into_iter()
+            .filter(|e| e.input == zoo::InputKind::Digits);
+        for entry in digits_archs {
             let time = |model: &zoo::Model<f32>| {
                 let t = time_arch(model, &entry, &cfg, &train, &batches);
                 eprintln!(
@@ -228,9 +268,36 @@ impl Experiment for Overhead {
             archs.insert(
                 entry.name.to_string(),
                 ArchTimings {
-                    dfdx,
+                    dfdx: Some(dfdx),
                     fast,
                     no_fast_path,
+                },
+            );
+        }
+        // CIFAR-10 models: synthetic 3x32x32 images, fast backend only.
+        let images: Batch<f32> = zoo::check::cifar_check_batch(2 * cfg.batch, cfg.seed).cast();
+        let cifar_batches: Vec<Vec<usize>> = (0..4)
+            .map(|_| rand::seq::index::sample(&mut rng, images.len(), cfg.batch).into_vec())
+            .collect();
+        let cifar_cfg = OverheadConfig {
+            warmup: cfg.cifar_warmup,
+            steps: cfg.cifar_steps,
+            ..cfg.clone()
+        };
+        for name in &cfg.cifar_archs {
+            let entry = zoo::arch::find(name)?;
+            let model = entry.build_on::<f32>(&ArchConfig::default(), Backend::Fast)?;
+            let t = time_arch(&model, &entry, &cifar_cfg, &images, &cifar_batches);
+            eprintln!(
+                "[overhead] {:<20} fast step {:.1} ms, +FD {:.1} ms ({:+.0}%), +JVP {:.1} ms ({:+.0}%)",
+                name, t.step_ms, t.fd_ms, t.fd_overhead_pct, t.jvp_ms, t.jvp_overhead_pct
+            );
+            archs.insert(
+                name.clone(),
+                ArchTimings {
+                    dfdx: None,
+                    fast: Some(t),
+                    no_fast_path: None,
                 },
             );
         }

@@ -50,17 +50,27 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
     let mut reference: Vec<f64> = Vec::new();
     for (name, both) in &s.archs {
         let rows = [
-            (Backend::Dfdx, Some(&both.dfdx)),
+            (Backend::Dfdx, both.dfdx.as_ref()),
             (Backend::Fast, both.fast.as_ref()),
         ];
         for (backend, a) in rows {
             let Some(a) = a else {
-                no_fast.push(name.clone());
+                let params = both
+                    .dfdx
+                    .as_ref()
+                    .or(both.fast.as_ref())
+                    .map_or(0, |a| a.params);
+                let why = if backend == Backend::Dfdx {
+                    "not timed (CIFAR-10 size: minutes per step)"
+                } else {
+                    no_fast.push(name.clone());
+                    "no fast path"
+                };
                 t.push_row([
                     name.clone(),
                     backend_name(backend).into(),
-                    both.dfdx.params.to_string(),
-                    "no fast path".into(),
+                    params.to_string(),
+                    why.into(),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -94,9 +104,17 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
                 format!("{:+.0}%", a.jvp_overhead_pct),
             ]);
         }
-        if let Some(f) = &both.fast {
-            slow.push(format!("{name} {:.1}x", both.dfdx.step_ms / f.step_ms));
+        if let (Some(f), Some(d)) = (&both.fast, &both.dfdx) {
+            slow.push(format!("{name} {:.1}x", d.step_ms / f.step_ms));
         }
+    }
+    if !s.config.cifar_archs.is_empty() {
+        t.notes.push(format!(
+            "CIFAR-10 models ({}): synthetic 3x32x32 images (a step's time does not depend on the pixels), fast backend only, median of {} steps after {} warm-up.",
+            s.config.cifar_archs.join(", "),
+            s.config.cifar_steps,
+            s.config.cifar_warmup
+        ));
     }
     t.notes.push("Exact JVP = tangent pass over the step's own forward cache (no second forward); FD = one extra forward at theta + 1e-4 v against the step's logits.".into());
     t.notes.push("Timings vary with machine load; they come from `ghosts reproduce --only overhead`, not from a test.".into());
@@ -105,6 +123,12 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         "Training step, dfdx time / fast time: {}.",
         slow.join(", ")
     ));
+    let mut notes: Vec<String> = ctx.config_note(e.id()).into_iter().collect();
+    if let Some(r18) = s.archs.get("resnet18-cifar").and_then(|a| a.fast.as_ref()) {
+        let projection = resnet18_projection(r18, ps.value.unwrap_or(f64::NAN));
+        t.notes.push(projection.clone());
+        notes.push(projection);
+    }
     let md = t.to_markdown();
     analysis::store::write_atomic(ctx.table_path(e.id()), md.as_bytes())?;
     let range = |v: &[f64]| match (
@@ -145,6 +169,34 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         figures: vec![],
         table_markdown: md,
         verdict,
-        notes: ctx.config_note(e.id()).into_iter().collect(),
+        notes,
     })
+}
+
+/// Steps of the paper's natural-instability run (spec §6.9): 8 methods × 5
+/// seeds × 10 epochs × 391 batches.
+const PAPER_NI_RUNS: f64 = 40.0;
+/// Steps per run (10 epochs of 391 batches).
+const PAPER_NI_STEPS: f64 = 3910.0;
+
+/// The ResNet-18 step on this CPU beside the paper's GPU step, and the
+/// paper-scale natural-instability run projected from it.
+fn resnet18_projection(r18: &super::ArchTiming, paper_step_ms: f64) -> String {
+    // Controllers (half the runs) measure rho_a every step; fixed rates
+    // every 50th step (the paper's logging).
+    let per_run_ms = |probe_ms: f64| {
+        0.5 * PAPER_NI_STEPS * probe_ms
+            + 0.5 * PAPER_NI_STEPS * (r18.step_ms + (probe_ms - r18.step_ms) / 50.0)
+    };
+    let hours = |ms: f64| PAPER_NI_RUNS * ms / 3.6e6;
+    format!(
+        "ResNet-18 (CIFAR-10, batch 128) on this CPU, fast backend: a training step takes {} ms ({:.0}x the paper's {} ms GPU step), {} ms with the exact-JVP radius and {} ms with the FD radius (one extra forward). Projected paper-scale natural-instability run ({PAPER_NI_RUNS} runs of {PAPER_NI_STEPS} steps, rho_a every step for the 4 controllers, every 50th for the 4 fixed rates; test passes not counted): {:.0} h with the exact JVP, {:.0} h with one-forward FD, one run at a time with the step's threads.",
+        fmt_sig(r18.step_ms, 4),
+        r18.step_ms / paper_step_ms,
+        fmt_sig(paper_step_ms, 3),
+        fmt_sig(r18.jvp_ms, 4),
+        fmt_sig(r18.fd_ms, 4),
+        hours(per_run_ms(r18.jvp_ms)),
+        hours(per_run_ms(r18.fd_ms)),
+    )
 }

@@ -4,6 +4,7 @@
 use super::{PhaseRun, PhaseSummary, PhaseTransition};
 use crate::study::Study;
 use crate::{paper_numbers::PaperNumbers, Context};
+use analysis::style::Weight;
 use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::logspace;
@@ -38,19 +39,30 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     // code draws them; the table's crossings and inflations come from the
     // same mean curves. A diverged step (NaN) retained nothing (0%) and
     // inflated the loss without bound (+inf).
-    let mean_std =
-        |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>, nan_as: f64| -> (Vec<f64>, Vec<f64>) {
-            let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
-            (0..r.len())
-                .map(|i| {
-                    let v: Vec<f64> = curves
-                        .iter()
-                        .map(|c| if c[i].is_nan() { nan_as } else { c[i] })
-                        .collect();
-                    (analysis::stats::mean(&v), analysis::stats::std(&v))
-                })
-                .unzip()
-        };
+    let mean_std = |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>, nan_as: f64| -> (Vec<f64>, Vec<f64>) {
+        let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
+        (0..r.len())
+            .map(|i| {
+                let v: Vec<f64> = curves
+                    .iter()
+                    .map(|c| if c[i].is_nan() { nan_as } else { c[i] })
+                    .collect();
+                (analysis::stats::mean(&v), analysis::stats::std(&v))
+            })
+            .unzip()
+    };
+    // Per r: the smallest and largest value over seeds.
+    let seed_range = |arch: &str, pick: fn(&PhaseRun) -> &Vec<f64>, nan_as: f64| -> (Vec<f64>, Vec<f64>) {
+        let curves: Vec<&Vec<f64>> = runs.iter().filter(|x| x.arch == arch).map(pick).collect();
+        (0..r.len())
+            .map(|i| {
+                curves
+                    .iter()
+                    .map(|c| if c[i].is_nan() { nan_as } else { c[i] })
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
+            })
+            .unzip()
+    };
     let retained: fn(&PhaseRun) -> &Vec<f64> = |x| &x.retained_pct;
     let inflated: fn(&PhaseRun) -> &Vec<f64> = |x| &x.inflation;
     let mean_curve = |arch: &str| mean_std(arch, retained, 0.0).0;
@@ -58,14 +70,14 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     let mut acc = Panel::new(
         "A: test accuracy retained after one step",
         "r = tau / rho_a",
-        "accuracy retained (%)",
+        "acc. retained (%)",
     );
     acc.x_log = true;
     acc.y_range = Some((0.0, 105.0));
     let mut infl = Panel::new(
-        "B: loss inflation (band left out where mean - std <= 0)",
+        "B: test loss after / before the step",
         "r = tau / rho_a",
-        "post-step / pre-step test loss",
+        "loss inflation",
     );
     (infl.x_log, infl.y_log) = (true, true);
     for p in [&mut acc, &mut infl] {
@@ -76,53 +88,41 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         ));
         p.vlines.push(VLine::r_one());
     }
-    let picks: [(fn(&PhaseRun) -> &Vec<f64>, f64); 2] =
-        [(retained, 0.0), (inflated, f64::INFINITY)];
+    let picks: [(fn(&PhaseRun) -> &Vec<f64>, f64); 2] = [(retained, 0.0), (inflated, f64::INFINITY)];
     for (p, (pick, nan_as)) in [&mut acc, &mut infl].into_iter().zip(picks) {
-        let curves: Vec<(Vec<f64>, Vec<f64>)> = cfg
-            .archs
-            .iter()
-            .map(|arch| mean_std(arch, pick, nan_as))
-            .collect();
-        // mean +- std. On the log axis the axis floor is half the smallest
-        // mean; a lower edge below it (or at or below 0) is drawn at the
-        // floor, so the band reaches down to the axis there.
-        let floor = if p.y_log {
-            let smallest = curves
+        let curves: Vec<(Vec<f64>, Vec<f64>)> =
+            cfg.archs.iter().map(|arch| mean_std(arch, pick, nan_as)).collect();
+        // Panel A: mean +- std, as the paper's plot code draws it. Panel B
+        // (log axis): the seeds' range. A mean - std band fails there: where
+        // one seed's inflation is far above the others' (tiny-transformer-b
+        // above r ~ 5), std exceeds the mean and mean - std is at or below 0,
+        // which a log axis cannot show (see the report's note).
+        if p.y_log {
+            let top = cfg
+                .archs
                 .iter()
-                .flat_map(|(m, _)| m.iter().copied())
-                .filter(|v| v.is_finite() && *v > 0.0)
-                .fold(f64::INFINITY, f64::min);
-            let top = curves
-                .iter()
-                .flat_map(|(m, s)| m.iter().zip(s).map(|(m, s)| m + s))
+                .flat_map(|arch| seed_range(arch, pick, nan_as).1)
                 .filter(|v| v.is_finite())
                 .fold(0.0f64, f64::max);
+            let smallest = cfg
+                .archs
+                .iter()
+                .flat_map(|arch| seed_range(arch, pick, nan_as).0)
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
             if smallest.is_finite() && top > smallest {
-                p.y_range = Some((smallest / 2.0, top * 2.0));
+                p.y_range = Some((smallest / 1.5, top * 1.5));
             }
-            smallest / 2.0
-        } else {
-            f64::NEG_INFINITY
-        };
+        }
         for (i, (arch, (m, sd))) in cfg.archs.iter().zip(curves).enumerate() {
             let c = analysis::style::distinct(i);
-            // Where mean - std is below the log axis (at or below 0, or
-            // below its floor) the band is left out there, not drawn at
-            // the frame: the figure says so.
-            let (lo, hi): (Vec<f64>, Vec<f64>) = m
-                .iter()
-                .zip(&sd)
-                .map(|(m, s)| {
-                    if m - s > floor {
-                        (m - s, m + s)
-                    } else {
-                        (f64::NAN, f64::NAN)
-                    }
-                })
-                .unzip();
+            let (lo, hi): (Vec<f64>, Vec<f64>) = if p.y_log {
+                seed_range(arch, pick, nan_as)
+            } else {
+                m.iter().zip(&sd).map(|(m, s)| (m - s, m + s)).unzip()
+            };
             p.series
-                .push(Series::new(arch.clone(), r.clone(), m).color(c).width(3));
+                .push(Series::new(arch.clone(), r.clone(), m).color(c).width(Weight::Bold));
             p.bands.push(Band::new("", r.clone(), lo, hi).color(c));
         }
     }
@@ -142,7 +142,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     let fig7 = Figure::grid(vec![acc, infl], 2)
         .with_shared_legend()
         .titled(format!(
-            "Fig 7: the phase transition at r = 1, mean +- std over {} seeds",
+            "Fig 7: the phase transition at r = 1; lines: mean over {} seeds; bands: +- std (A), the seeds' min-max (B)",
             cfg.seeds.len()
         ));
     figures.extend(analysis::plot::render(
@@ -157,10 +157,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         "rho_a (median)",
         "50% crossing (mean curve over seeds)",
         "paper figure: 50% crossing, Fig 1 / Fig 7A",
-        &format!(
-            "loss inflation at r = {} (mean curve over seeds)",
-            fmt_sig(r_max, 3)
-        ),
+        &format!("loss inflation at r = {} (mean curve over seeds)", fmt_sig(r_max, 3)),
         "paper figure: loss inflation at r = 100, Fig 7B",
         &format!(
             "first failing r, min / median over seeds (retained < {}% or inflation > {})",
@@ -343,6 +340,27 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
                 .collect::<Vec<_>>()
                 .join(" < ")
         );
+    // Why Fig 7B shows the seeds' range: where std >= mean (r > 1) a
+    // mean - std band has no lower edge on a log axis.
+    let skewed: Vec<String> = cfg
+        .archs
+        .iter()
+        .filter_map(|arch| {
+            let (m, sd) = mean_std(arch, inflated, f64::INFINITY);
+            let hits: Vec<f64> = r
+                .iter()
+                .zip(m.iter().zip(&sd))
+                .filter(|(&x, (m, s))| x > 1.0 && m.is_finite() && *s >= *m)
+                .map(|(&x, _)| x)
+                .collect();
+            let (lo, hi) = (hits.first()?, hits.last()?);
+            Some(format!("{arch} at {} of {} grid points with r > 1 (r = {} to {})", hits.len(), r.iter().filter(|&&x| x > 1.0).count(), fmt_sig(*lo, 3), fmt_sig(*hi, 3)))
+        })
+        .collect();
+    let band_note = format!(
+        "Fig 7B's band is the seeds' min-max range, not the paper's mean +- std: the loss inflation's std over seeds reaches its mean (mean - std <= 0, no lower edge on a log axis) for {}; there one seed's inflation is far above the others', and a mean - std band would break off into spikes down to the axis. Fig 7A and Fig 1 keep mean +- std.",
+        if skewed.is_empty() { "no architecture here".to_string() } else { skewed.join("; ") }
+    );
     Ok(Section {
             id: id.into(),
             title: PhaseTransition::TITLE.into(),
@@ -351,7 +369,8 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
             verdict,
             notes: ctx.config_note(id).into_iter().chain([
                 format!("The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, {} r points in [{}, {}] (the spec proposes 61), recipes of the ghost-envelope runs, CNN+BN-1D with recalibrated running statistics and eval-mode BatchNorm.", cfg.r_points, fmt_sig(10f64.powf(cfg.log10_r_min), 3), fmt_sig(10f64.powf(cfg.log10_r_max), 3)),
-                format!("{orders} Both figures here come from the same runs (mean +- std over seeds, as the paper's plot code draws; the table's crossings and inflations are read from these mean curves)."),
+                format!("{orders} Both figures here come from the same runs (mean curves over seeds, as the paper's plot code draws; the table's crossings and inflations are read from these mean curves)."),
+                band_note,
             ]).collect(),
         })
 }

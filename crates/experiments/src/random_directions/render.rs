@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::paper_numbers::{Comparisons, PaperNumber, PaperNumbers, SourceKind, Tolerance};
+use analysis::style::Weight;
 use analysis::plot::{Annotation, Band, Figure, LegendPos, Panel, Scatter, Series, VLine};
 use analysis::stats::per_index_quantiles;
 use analysis::table::{fmt_pct, fmt_sig, Table};
@@ -53,9 +54,9 @@ struct Fig8Row {
 
 /// One Fig 8 panel: a few random curves, the 10-90% band and median of the
 /// random directions, the gradient, the r = 1 line and dots at r = 1. The
-/// values at r = 1 go in the legend (inside, in a corner the curves do not
-/// reach), since labels beside the dots would sit on the rising curves.
-/// `full_legend` lists every item; otherwise only the two annotated curves.
+/// figure has one shared legend (the labels are the same in every panel);
+/// the values at r = 1 go in the panel's note, below the plot (where it
+/// covers no data; below in every panel, so the plots stay equal).
 fn fig8_panel(
     row: &Fig8Row,
     title: String,
@@ -63,7 +64,6 @@ fn fig8_panel(
     stage: &StageResult,
     i1: usize,
     grad_label: &str,
-    full_legend: bool,
 ) -> Panel {
     let mut p = Panel::new(title, "r = tau / rho_a", row.y_label);
     p.x_log = true;
@@ -72,9 +72,9 @@ fn fig8_panel(
     let curves: Vec<&Vec<f64>> = stage.random().iter().map(row.pick).collect();
     let n = r.len();
     for (i, c) in curves.iter().take(FIG_CURVES).enumerate() {
-        let label = if i == 0 && full_legend {
+        let label = if i == 0 {
             format!(
-                "random ({} of {})",
+                "single random directions ({} of {})",
                 FIG_CURVES.min(curves.len()),
                 curves.len()
             )
@@ -86,22 +86,17 @@ fn fig8_panel(
         p.series.push(
             Series::new(label, r.to_vec(), (*c).clone())
                 .color(4)
-                .width(1),
+                .width(Weight::Thin),
         );
     }
     let median = pointwise(&curves, 0.5, n);
-    let band_label = if full_legend {
-        format!(
-            "random {:.0}-{:.0}%",
-            100.0 * FIG_BAND.0,
-            100.0 * FIG_BAND.1
-        )
-    } else {
-        String::new()
-    };
     p.bands.push(
         Band::new(
-            band_label,
+            format!(
+                "random directions, {:.0}-{:.0}th percentile",
+                100.0 * FIG_BAND.0,
+                100.0 * FIG_BAND.1
+            ),
             r.to_vec(),
             pointwise(&curves, FIG_BAND.0, n),
             pointwise(&curves, FIG_BAND.1, n),
@@ -111,31 +106,23 @@ fn fig8_panel(
     let grad = (row.pick)(stage.gradient());
     let (yg, yr) = (grad[i1], median[i1]);
     p.series.push(
-        Series::new(
-            format!("random median: {}", (row.fmt)(yr)),
-            r.to_vec(),
-            median,
-        )
-        .color(0)
-        .width(3),
+        Series::new("random directions, median", r.to_vec(), median)
+            .color(0)
+            .width(Weight::Bold),
     );
     p.series.push(
-        Series::new(
-            format!("{grad_label}: {}", (row.fmt)(yg)),
-            r.to_vec(),
-            grad.clone(),
-        )
-        .color(1)
-        .width(4),
+        Series::new(grad_label, r.to_vec(), grad.clone())
+            .color(1)
+            .width(Weight::Bold),
     );
-    let mut one = VLine::r_one();
-    if !full_legend {
-        one.label.clear();
-    }
-    p.vlines.push(one);
+    p.vlines.push(VLine::r_one());
     p.annotations.push(Annotation::new(1.0, yg, ""));
     p.annotations.push(Annotation::new(1.0, yr, ""));
-    p.legend = LegendPos::FreeCorner;
+    p.notes.push(format!("r = 1: gradient {}", (row.fmt)(yg)));
+    p.notes.push(format!("random median {}", (row.fmt)(yr)));
+    // Below every plot, so the panels keep equal plots.
+    p.notes_below = true;
+    p.legend = LegendPos::None;
     p
 }
 
@@ -167,7 +154,7 @@ pub(super) fn render(
 
     // Fig 8: loss ratio (row 1) and flip fraction (row 2) per stage.
     let loss_row = Fig8Row {
-        y_label: "loss ratio (post / pre)",
+        y_label: "loss ratio",
         y_range: FIG_LOSS_RANGE,
         pick: |d| &d.loss_ratio,
         fmt: |x| format!("{x:.2}"),
@@ -179,25 +166,17 @@ pub(super) fn render(
         fmt: |x| format!("{:.0}%", 100.0 * x),
     };
     let (mut top, mut bottom) = (Vec::new(), Vec::new());
-    for (i, st) in cfg.stages.iter().enumerate() {
+    for st in &cfg.stages {
         let s = stage_by_name(first, &st.name)?;
         let title = column_title(&s.name, s.accuracy);
-        top.push(fig8_panel(&loss_row, title, r, s, i1, grad_label, i == 0));
-        bottom.push(fig8_panel(
-            &flip_row,
-            String::new(),
-            r,
-            s,
-            i1,
-            grad_label,
-            false,
-        ));
+        top.push(fig8_panel(&loss_row, title, r, s, i1, grad_label));
+        bottom.push(fig8_panel(&flip_row, String::new(), r, s, i1, grad_label));
     }
     let cols = top.len();
     top.extend(bottom);
-    let fig8 = Figure::grid(top, cols).titled(format!(
-        "Fig 8: {} along the gradient and {} random directions ({}, seed {}, training split); legend values at r = 1 (dots)",
-        "loss ratio and flip fraction", cfg.random_directions, cfg.arch, first.seed
+    let fig8 = Figure::grid(top, cols).with_shared_legend().titled(format!(
+        "Fig 8: {} along the gradient and {} random directions ({}, seed {}, training split); each panel's note gives the values at r = 1 (dots)",
+        "loss ratio (loss after / before the step) and flip fraction", cfg.random_directions, cfg.arch, first.seed
     ));
     figures.extend(analysis::plot::render(
         &fig8,

@@ -8,6 +8,7 @@ use super::{
 use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::study::Study;
 use crate::Context;
+use analysis::style::Weight;
 use analysis::plot::{Band, Figure, Panel, Scatter, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::{band, geomspace, overlap};
@@ -36,12 +37,12 @@ pub(super) fn render(
     let thr = cfg.onset_loss_ratio;
 
     // Panel A: against raw τ, on the overlap of the seeds' τ ranges.
-    let mut raw = Panel::new("A: raw step", "step size tau", "loss ratio (post / pre)");
+    let mut raw = Panel::new("A: raw step", "step size tau", "loss ratio");
     // Panel B: against r_T, where the curves should collapse.
     let mut scaled = Panel::new(
         "B: normalised step r_T = tau Delta_a / (pi T)",
         "r_T",
-        "loss ratio (post / pre)",
+        "loss ratio",
     );
     for p in [&mut raw, &mut scaled] {
         (p.x_log, p.y_log) = (true, true);
@@ -64,7 +65,7 @@ pub(super) fn render(
             raw.series.push(
                 Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
                     .color(shade(i))
-                    .width(2),
+                    .width(Weight::Normal),
             );
             raw.bands
                 .push(Band::new("", b.x, b.lo, b.hi).color(shade(i)));
@@ -77,7 +78,7 @@ pub(super) fn render(
         scaled.series.push(
             Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
                 .color(shade(i))
-                .width(2),
+                .width(Weight::Normal),
         );
         scaled
             .bands
@@ -88,7 +89,7 @@ pub(super) fn render(
     let fig9 = Figure::grid(vec![raw, scaled], 2)
         .with_shared_legend()
         .titled(format!(
-            "Fig 9: one descent step at temperature T, median and IQR over {} seeds",
+            "Fig 9: one descent step at temperature T, loss ratio = loss after / before the step; median and IQR over {} seeds",
             cfg.seeds.len()
         ));
     figures.extend(analysis::plot::render(
@@ -136,25 +137,29 @@ pub(super) fn render(
     let med = |f: fn(&TemperatureSummary) -> f64| -> Vec<f64> {
         summary.per_temperature.iter().map(f).collect()
     };
+    // The median line under the seeds' points, its onsets as diamonds
+    // drawn last, on top of every curve and point.
     on_tau.series.push(
-        Series::new(
-            "median over seeds",
-            all_t.clone(),
-            med(|s| s.onset_tau_median),
-        )
-        .color(1)
-        .width(2)
-        .markers(),
+        Series::new("", all_t.clone(), med(|s| s.onset_tau_median))
+            .color(1)
+            .width(Weight::Normal),
     );
+    on_tau.scatters.push(
+        Scatter::new("median onset over seeds", all_t.clone(), med(|s| s.onset_tau_median))
+            .color(1)
+            .diamonds(),
+    );
+    // The median line under the seeds' points, its onsets as diamonds
+    // drawn last, on top of every curve and point.
     on_r.series.push(
-        Series::new(
-            "median over seeds",
-            all_t.clone(),
-            med(|s| s.onset_r_median),
-        )
-        .color(1)
-        .width(2)
-        .markers(),
+        Series::new("", all_t.clone(), med(|s| s.onset_r_median))
+            .color(1)
+            .width(Weight::Normal),
+    );
+    on_r.scatters.push(
+        Scatter::new("median onset over seeds", all_t.clone(), med(|s| s.onset_r_median))
+            .color(1)
+            .diamonds(),
     );
     let temps = |ts: &[f64]| {
         ts.iter()

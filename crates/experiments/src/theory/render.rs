@@ -3,6 +3,7 @@
 
 use super::{Theory, TheoryData, TheorySummary};
 use crate::{paper_numbers::PaperNumbers, Context, Experiment};
+use analysis::style::{Weight, OVERLAP_ALPHA};
 use analysis::plot::{Annotation, Band, Figure, LegendPos, Panel, Region, Scatter, Series, VLine};
 use analysis::report::Section;
 use analysis::table::{fmt_sig, Table};
@@ -188,7 +189,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             d.taylor_f.clone(),
         )
         .color(0)
-        .width(3),
+        .width(Weight::Bold),
     );
     for (i, (n, y)) in d.config.taylor_orders.iter().zip(&d.taylor_abs).enumerate() {
         p2.series.push(
@@ -233,7 +234,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     p3.series.push(
         Series::new("sigma(x)", d.sigmoid_x.clone(), d.sigmoid_y.clone())
             .color(0)
-            .width(3),
+            .width(Weight::Bold),
     );
     p3.vlines.push(VLine::new(PI, "x = pi"));
     p3.annotations.push(Annotation::new(
@@ -258,14 +259,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             vec![0.0, d.arc_sum.1],
         )
         .color(0)
-        .width(4)
+        .width(Weight::Heavy)
         .markers(),
     );
     for (k, &(re, im)) in d.arc_terms.iter().enumerate() {
         p4.series.push(
             Series::new(format!("term {}", k + 1), vec![0.0, re], vec![0.0, im])
                 .color(k + 1)
-                .width(3)
+                .width(Weight::Bold)
                 .markers(),
         );
     }
@@ -319,7 +320,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     p5.series.push(
         Series::new("disk |t| = rho_a = pi/Delta_a", cx, cy)
             .color(3)
-            .width(3),
+            .width(Weight::Bold),
     );
     let (ex, ey) = circle(d.example_rho_exact, 256);
     p5.series.push(
@@ -362,7 +363,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             d.inverse_curvature.clone(),
         )
         .color(1)
-        .width(3),
+        .width(Weight::Bold),
     );
     p13.series.push(
         Series::new(
@@ -380,7 +381,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             d.logistic_radius.clone(),
         )
         .color(0)
-        .width(3),
+        .width(Weight::Bold),
     );
     p13.vlines.push(VLine::new(PI, "delta = pi"));
     p13.annotations.push(Annotation::new(
@@ -405,7 +406,8 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     pk.series.push(
         Series::new("KL(p(tau) || p(0))", tail(&d.kl_tau), tail(&d.kl_forward))
             .color(0)
-            .width(3),
+            .width(Weight::Heavy)
+            .alpha(OVERLAP_ALPHA),
     );
     pk.series.push(
         Series::new("(tau^2/2) Var(a)", tail(&d.kl_tau), tail(&d.kl_quadratic))
@@ -415,7 +417,8 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     pk.series.push(
         Series::new("|remainder|", tail(&d.kl_tau), tail(&d.kl_remainder))
             .color(2)
-            .width(3),
+            .width(Weight::Heavy)
+            .alpha(OVERLAP_ALPHA),
     );
     pk.series.push(
         Series::new("remainder bound", tail(&d.kl_tau), tail(&d.kl_bound))
@@ -463,14 +466,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             s.calibration_min_ratio
         ),
         "rho* / rho_a",
-        "fraction of samples",
+        "fraction",
     );
     pc.x_log = true;
     pc.y_range = Some((-0.02, 1.02));
     let mut pt = Panel::new(
         "top-2 reduction vs exact radius",
         "rho_top2 / rho*",
-        "fraction of samples",
+        "fraction",
     );
     pt.x_log = true;
     pt.y_range = Some((-0.02, 1.02));

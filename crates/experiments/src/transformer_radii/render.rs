@@ -57,10 +57,10 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
     let mut loss = Panel::new(
         "Training loss",
         "step",
-        "training CE (full batch, before the step)",
+        "training CE",
     );
     loss.y_log = true;
-    let mut acc = Panel::new("Test accuracy", "step", "test accuracy (%)");
+    let mut acc = Panel::new("Test accuracy", "step", "test acc. (%)");
     acc.y_range = Some((0.0, 100.0));
     let mut lr = Panel::new("Effective learning rate", "step", "lr_eff");
     lr.y_log = true;
@@ -119,7 +119,7 @@ fn figures(ctx: &Context, cfg: &TransformerRadiiConfig, runs: &[RadiiRun]) -> Re
     let fig = Figure::grid(vec![loss, acc, lr], 3)
         .with_shared_legend()
         .titled(format!(
-            "Fig 11: TinyTransformer-A, full-batch AdamW; median and IQR over {} seeds",
+            "Fig 11: TinyTransformer-A, full-batch AdamW; median and IQR over {} seeds; training loss on the full batch before each step",
             cfg.seeds.len()
         ));
     let dir = ctx.figures_dir(TransformerRadii::ID);

@@ -5,7 +5,7 @@
 use super::*;
 use crate::config::Validate;
 use crate::Experiment;
-use control::{ComponentRadii, Optimizer, ProbeSamples};
+use control::{ComponentRadii, Optimizer};
 use zoo::{Model, ParamVec, ProbeKind, State};
 
 /// The quick settings cut down: one seed, steps 0..=6 logged every 2.
@@ -198,11 +198,13 @@ fn the_radii_of_the_one_tangent_pass_equal_those_computed_separately() {
     // the model has no BatchNorm.
     let fresh = probe.measure_components(&fast, &state, &splits.train, &v, q);
     assert_eq!(fresh, one);
-    let on_inputs = RadiusProbe {
-        samples: ProbeSamples::Inputs(splits.train.x.clone()),
-        aggregation: control::Aggregation::Max,
-    }
-    .measure_components(&fast, &state, &splits.train, &v, q);
+    let on_inputs = RadiusProbe::on_inputs(splits.train.x.clone()).measure_components(
+        &fast,
+        &state,
+        &splits.train,
+        &v,
+        q,
+    );
     assert_eq!(on_inputs, one);
     assert_ne!(one, ComponentRadii::NOT_MEASURED);
 }

@@ -27,12 +27,35 @@ pub struct ArchConfig {
     pub temperature: Option<f64>,
 }
 
+/// The inputs an architecture reads (rows of a [`crate::Batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// The digits: 64 features (a 1×8×8 image or a flat 64-vector), pixels
+    /// in [0, 1].
+    Digits,
+    /// CIFAR-10: 3×32×32 = 3072 features, channel-major, each channel
+    /// normalised (`data::normalize_cifar`).
+    Cifar10,
+}
+
+impl InputKind {
+    /// Features per sample: 64 or 3072.
+    pub fn features(self) -> usize {
+        match self {
+            InputKind::Digits => 64,
+            InputKind::Cifar10 => 3 * 32 * 32,
+        }
+    }
+}
+
 /// One registered architecture.
 pub struct ArchEntry {
     /// Registry name, e.g. "mlp-ln".
     pub name: &'static str,
     /// What it is (sizes at the default config).
     pub description: &'static str,
+    /// The inputs it reads.
+    pub input: InputKind,
     /// Build in f32 (training).
     pub build_f32: fn(&ArchConfig) -> Model<f32>,
     /// Build in f64 (checks).
@@ -62,7 +85,10 @@ impl ArchEntry {
 
 macro_rules! entry {
     ($name:expr, $desc:expr, $($build:ident)::+) => {
-        ArchEntry { name: $name, description: $desc, build_f32: $($build)::+::<f32>, build_f64: $($build)::+::<f64> }
+        entry!(InputKind::Digits, $name, $desc, $($build)::+)
+    };
+    ($input:expr, $name:expr, $desc:expr, $($build:ident)::+) => {
+        ArchEntry { name: $name, description: $desc, input: $input, build_f32: $($build)::+::<f32>, build_f64: $($build)::+::<f64> }
     };
 }
 
@@ -80,6 +106,8 @@ pub fn registry() -> Vec<ArchEntry> {
         entry!("cnn", "CNN-2D 1x8x8: conv3x3 16, GELU, pool; conv3x3 32, GELU, pool; 128-64-10 (ghost-envelope)", cnn::build),
         entry!("cnn-bn", "CNN+BN-1D 1x64: two conv1d k3 32 + BN + ReLU, global average, 32-10 (arch-grid)", cnn_bn::build),
         entry!("resnet8", "ResNet-8 1x8x8: stem conv3x3 16 + BN + ReLU, BasicBlocks 16/32/64 (strides 1/2/2), global average, 64-10 (natural-instability, digits)", resnet::build_resnet8),
+        entry!(InputKind::Cifar10, "resnet8-cifar", "ResNet-8 3x32x32: as resnet8 on CIFAR-10 images (strides 1/2/2: 32x32 -> 16x16 -> 8x8) (natural-instability Variant B)", resnet::build_resnet8_cifar),
+        entry!(InputKind::Cifar10, "resnet18-cifar", "ResNet-18 3x32x32: stem conv3x3 64 + BN + ReLU, 4 stages of 2 BasicBlocks 64/128/256/512 (strides 1/2/2/2), global average, 512-10 (natural-instability, the paper's)", resnet::build_resnet18_cifar),
     ]
 }
 

@@ -113,6 +113,17 @@ where
     resnet("resnet8", 1, 8, &[w, 2 * w, 4 * w], 1).with_temperature(cfg.temperature.unwrap_or(1.0))
 }
 
+/// ResNet-8 for CIFAR-10 (spec §6.9 Variant B): [`build_resnet8`]'s
+/// layers on 3×32×32 images (the stages run at 32, 16 and 8 pixels).
+pub fn build_resnet8_cifar<E: Real>(cfg: &ArchConfig) -> Model<E>
+where
+    crate::Dev: dfdx::prelude::Device<E>,
+{
+    let w = cfg.width.unwrap_or(16);
+    resnet("resnet8-cifar", 3, 32, &[w, 2 * w, 4 * w], 1)
+        .with_temperature(cfg.temperature.unwrap_or(1.0))
+}
+
 /// ResNet-18 for CIFAR-10 (spec §5, the paper's model): 3×32×32 input,
 /// stem 64, four stages of two BasicBlocks, widths 64/128/256/512 (`width`
 /// scales the first, default 64), strides 1/2/2/2.
@@ -139,6 +150,10 @@ mod tests {
         // torchvision's resnet18 with the CIFAR stem and a 10-class head.
         let r18 = build_resnet18_cifar::<f32>(&Default::default());
         assert_eq!(r18.num_params(), 11_173_962);
+        // Three input channels: the stem has 3 x 9 x 16 = 432 weights.
+        let r8c = build_resnet8_cifar::<f32>(&Default::default());
+        assert_eq!(r8c.num_params(), 77_754 - 144 + 432);
+        assert_eq!(r8c.input_features, 3 * 32 * 32);
     }
 
     #[test]
