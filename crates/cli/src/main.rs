@@ -4,6 +4,17 @@
 //! radius calculator, `experiments` for runs, figures and the report.
 //! Exit codes: 0 success, 1 a run failed, 2 bad input (arguments, files).
 
+/// `println!` for command output, returning the write error instead of
+/// panicking: use it in functions returning `anyhow::Result`. A reader that
+/// goes away (`ghosts radius --file big.csv | head -2`) ends the command
+/// quietly (see `main`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod commands;
 
 /// dfdx allocates a fresh buffer for every tensor op; mimalloc reuses them
@@ -66,6 +77,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`| head`): nothing left to say.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             // A bad config (unreadable, unknown key, wrong type or value) is bad input too.
@@ -78,4 +91,13 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Whether an error is (or was caused by) a write to a closed pipe.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -161,6 +161,149 @@ fn file_mode_reports_rows_and_bottleneck() {
     );
 }
 
+/// Issue 18, input 1: a radius far beyond the old fixed search bound.
+#[test]
+fn radius_with_a_large_logit_gap_is_the_closed_form() {
+    // sqrt(delta^2 + pi^2) / |Delta| with delta = 2e6, Delta = 1 (paper eq. 7).
+    let want = 2000000.0000024674;
+    let o = ghosts(&["radius", "--logits", "0,-2e6", "--slopes", "1,0", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["rho_exact"].as_f64().unwrap(), want);
+    assert_eq!(v["rho_top2"].as_f64().unwrap(), want);
+    // Three classes, the third far below: found and certified by the search.
+    let o = ghosts(&[
+        "radius",
+        "--logits",
+        "0,-2e6,-1.5e6",
+        "--slopes",
+        "1,0,0.5",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let got = v["rho_exact"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-15 * want, "{got}");
+    // In a file, a row whose radius cannot be computed is named by line.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "0,-2e6,1,0\n2,0,1,0.5\n1e308,-1e308,1,0\n").unwrap();
+    assert_input_error(
+        &["radius", "--file", csv.to_str().unwrap()],
+        "rows.csv: line 3 (sample 2): logit spread",
+    );
+}
+
+/// Issue 18, input 2: row 1 is a header only by the documented rule.
+#[test]
+fn csv_header_is_recognised_by_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("h.csv");
+    let path = csv.to_str().unwrap();
+    // Names (letters or `_` first): a header, and the samples start at 0.
+    std::fs::write(&csv, "z1,_z2,a1,a2\n2,0,1,0.5\n").unwrap();
+    let o = ghosts(&["radius", "--file", path, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 1);
+    assert_eq!(v["samples"][0]["delta_a"], 0.5);
+    // NaN, -inf, a typo or a number on row 1: data, so a named error.
+    for (row, column, item) in [
+        ("NaN,0,1,0.5", 1, "NaN"),
+        ("2,0,-inf,0.5", 3, "-inf"),
+        ("2,O,1,0.5", 2, "O"),
+        ("2,0.0.1,1,0.5", 2, "0.0.1"),
+        ("inf,nan,Infinity,NAN", 1, "inf"),
+    ] {
+        std::fs::write(&csv, format!("{row}\n2,0,1,0.5\n")).unwrap();
+        assert_input_error(
+            &["radius", "--file", path],
+            &format!("h.csv: line 1, column {column} ({item:?})"),
+        );
+    }
+    // Row 2 with the same content is the same error, on line 2.
+    std::fs::write(&csv, "2,0,1,0.5\nNaN,0,1,0.5\n").unwrap();
+    assert_input_error(&["radius", "--file", path], "h.csv: line 2, column 1");
+    // A header must name as many columns as the rows have values.
+    std::fs::write(&csv, "z1,z2,a1\n2,0,1,0.5\n").unwrap();
+    assert_input_error(
+        &["radius", "--file", path],
+        "header (line 1) names 3 columns",
+    );
+}
+
+/// Issue 18, input 3: `--label` out of range is one error for both inputs.
+#[test]
+fn label_out_of_range_is_the_same_error_for_file_and_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    std::fs::write(&csv, "2,0,-1,1,0.5,-3\n0,0,0,1,0,0\n").unwrap();
+    let want = "--label 7 is out of range: 3 classes (labels 0..2)";
+    assert_input_error(
+        &["radius", "--file", csv.to_str().unwrap(), "--label", "7"],
+        want,
+    );
+    assert_input_error(
+        &[
+            "radius", "--logits", "2,0,-1", "--slopes", "1,0.5,-3", "--label", "7",
+        ],
+        want,
+    );
+    // In range, the file path takes it.
+    let o = ghosts(&[
+        "radius",
+        "--file",
+        csv.to_str().unwrap(),
+        "--label",
+        "2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // Class 2 against its competitor 0: sqrt(3^2 + pi^2) / 4 (eq. 13).
+    let want = (9.0f64 + std::f64::consts::PI.powi(2)).sqrt() / 4.0;
+    assert_eq!(v["samples"][0]["rho_top2"].as_f64().unwrap(), want);
+}
+
+/// Issue 18, input 4: a slope spread beyond f64 still has its radius.
+#[test]
+fn overflowing_spread_is_computed_in_halves() {
+    let want = (std::f64::consts::PI * 0.5) / 1e308;
+    let o = ghosts(&[
+        "radius",
+        "--logits",
+        "0,0",
+        "--slopes",
+        "1e308,-1e308",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for key in ["rho_a", "rho_top2", "rho_exact"] {
+        assert_eq!(v[key].as_f64().unwrap(), want, "{key}");
+    }
+    assert!(v["delta_a"].is_null(), "beyond f64: {v}");
+    let o = ghosts(&["radius", "--logits", "0,0", "--slopes", "1e308,-1e308"]);
+    let text = stdout(&o);
+    assert!(text.contains("delta_a    2.0000000000e308"), "{text}");
+    assert!(text.contains("beyond the f64 range"), "{text}");
+    // In a file, the set radius is the bottleneck's.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    std::fs::write(&csv, "0,0,1,0\n0,0,1e308,-1e308\n").unwrap();
+    let o = ghosts(&["radius", "--file", csv.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["bottleneck"], 1);
+    assert_eq!(v["set_rho_a"].as_f64().unwrap(), want);
+    let o = ghosts(&["radius", "--file", csv.to_str().unwrap()]);
+    assert!(
+        stdout(&o).contains("set: delta_a = 2.000000e308"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -64,18 +64,43 @@ impl RunTally {
 /// store each result atomically as soon as it is done (so an interrupted
 /// call loses at most the runs in flight). `compute` must be a pure function
 /// of the job.
+///
+/// A stored run counts only if its file reads back and `check` accepts the
+/// frame (the study's `from_frame`): a truncated or otherwise unreadable
+/// file is treated as absent, with a warning naming it, and computed again
+/// (the new file replaces it atomically).
 pub(crate) fn run_jobs<T: Sync>(
     ctx: &Context,
     id: &str,
     jobs: &[Job<T>],
     compute: impl Fn(&T) -> Result<Computed> + Sync,
+    check: impl Fn(&T, &DataFrame) -> Result<()>,
 ) -> Result<()> {
     let store = &ctx.run_store(id);
     let stale = store.remove_stale_temporaries()?;
     if stale > 0 {
         eprintln!("[{id}] removed {stale} unfinished run file(s) of an interrupted run");
     }
-    let todo: Vec<&Job<T>> = jobs.iter().filter(|j| !store.contains(&j.key)).collect();
+    let todo: Vec<&Job<T>> = jobs
+        .iter()
+        .filter(|j| {
+            if !store.contains(&j.key) {
+                return true;
+            }
+            match store.read(&j.key).and_then(|f| check(&j.spec, &f)) {
+                Ok(()) => false,
+                Err(e) => {
+                    eprintln!(
+                        "[{id}] warning: stored run file {} does not read back ({e:#}); \
+                         treating run {} as absent and computing it again",
+                        store.path(&j.key).display(),
+                        j.label
+                    );
+                    true
+                }
+            }
+        })
+        .collect();
     let stored = jobs.len() - todo.len();
     ctx.tally.stored.fetch_add(stored, Ordering::Relaxed);
     if stored > 0 {
@@ -150,15 +175,24 @@ pub(crate) fn progress_bar(id: &str, len: usize) -> ProgressBar {
     bar
 }
 
-/// Read every job's stored rows, in job order. A missing run is an error
-/// that says how to compute it.
+/// Read every job's stored rows, in job order. A missing run, or one whose
+/// file does not read back, is an error that names the file and says how
+/// to compute the run (again).
 pub(crate) fn load_runs<T>(ctx: &Context, id: &str, jobs: &[Job<T>]) -> Result<Vec<DataFrame>> {
     let store = ctx.run_store(id);
     jobs.iter()
         .map(|j| {
+            if !store.contains(&j.key) {
+                anyhow::bail!(
+                    "run {} of {id} is not stored ({} is missing); run `ghosts run {id}`",
+                    j.label,
+                    store.path(&j.key).display()
+                );
+            }
             store.read(&j.key).with_context(|| {
                 format!(
-                    "run {} of {id} is not stored; run `ghosts run {id}`",
+                    "run {} of {id}: its stored file does not read back; \
+                     `ghosts run {id}` computes it again",
                     j.label
                 )
             })

@@ -101,13 +101,19 @@ impl<S: Study> Experiment for S {
         S::adapt(&mut cfg, ctx);
         let cfg = &cfg;
         let inputs = S::inputs(cfg)?;
-        run_jobs(ctx, S::ID, &S::jobs(cfg), |spec| {
-            let run = S::run_one(cfg, &inputs, spec)?;
-            Ok(Computed {
-                frame: S::to_frame(&run)?,
-                note: S::note(&run),
-            })
-        })?;
+        run_jobs(
+            ctx,
+            S::ID,
+            &S::jobs(cfg),
+            |spec| {
+                let run = S::run_one(cfg, &inputs, spec)?;
+                Ok(Computed {
+                    frame: S::to_frame(&run)?,
+                    note: S::note(&run),
+                })
+            },
+            |spec, frame| S::from_frame(cfg, spec, frame).map(|_| ()),
+        )?;
         let runs = stored_runs::<S>(ctx, cfg)?;
         ctx.finish_run(S::ID, &S::summarize(cfg, &runs), &loaded)
     }

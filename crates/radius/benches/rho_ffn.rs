@@ -19,8 +19,7 @@ fn layer(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> (Vec<f32>, Vec<f32>) {
 fn bench(c: &mut Criterion) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1258);
     let layers: Vec<_> = (0..2).map(|_| layer(&mut rng, 1258 * 9 * 128)).collect();
-    let segments: Vec<(&[f32], &[f32])> =
-        layers.iter().map(|(h, d)| (&h[..], &d[..])).collect();
+    let segments: Vec<(&[f32], &[f32])> = layers.iter().map(|(h, d)| (&h[..], &d[..])).collect();
     let mut group = c.benchmark_group("rho_ffn");
     group.sample_size(20);
     group.bench_function("tiny_transformer_full_batch_f32", |b| {

@@ -37,9 +37,10 @@ pub struct Top2 {
     pub class: usize,
     /// Strongest competitor c = argmax_{k ≠ y} z_k.
     pub competitor: usize,
-    /// Margin δ = z_y − z_c.
+    /// Margin δ = z_y − z_c (`±inf` if the difference exceeds the f64
+    /// range; the radius and ghost are still computed, from halves).
     pub margin: f64,
-    /// Slope gap Δ_yc = a_y − a_c.
+    /// Slope gap Δ_yc = a_y − a_c (`±inf` on overflow, as `margin`).
     pub slope_gap: f64,
     /// ρ_top2 = √(δ² + π²) / |Δ_yc|.
     pub rho_top2: f64,
@@ -70,13 +71,41 @@ pub fn top2(logits: &[f64], slopes: &[f64], label: Option<usize>) -> Option<Top2
     let competitor = argmax(Some(class))?;
     let margin = logits[class] - logits[competitor];
     let slope_gap = slopes[class] - slopes[competitor];
+    let inputs_finite = [
+        logits[class],
+        logits[competitor],
+        slopes[class],
+        slopes[competitor],
+    ]
+    .iter()
+    .all(|v| v.is_finite());
+    let (rho_top2, ghost) = if inputs_finite && !(margin.is_finite() && slope_gap.is_finite()) {
+        // A difference of finite inputs overflowed (values near ±1e308):
+        // the same formulas on the halves, which cannot overflow.
+        let half_margin = logits[class] * 0.5 - logits[competitor] * 0.5;
+        let half_gap = slopes[class] * 0.5 - slopes[competitor] * 0.5;
+        if half_gap == 0.0 {
+            (f64::INFINITY, None)
+        } else {
+            let t = Complex64::new(-half_margin, PI * 0.5) / half_gap;
+            (
+                half_margin.hypot(PI * 0.5) / half_gap.abs(),
+                Some(if t.im < 0.0 { t.conj() } else { t }),
+            )
+        }
+    } else {
+        (
+            binary_radius(margin, slope_gap),
+            binary_ghost(margin, slope_gap),
+        )
+    };
     Some(Top2 {
         class,
         competitor,
         margin,
         slope_gap,
-        rho_top2: binary_radius(margin, slope_gap),
-        ghost: binary_ghost(margin, slope_gap),
+        rho_top2,
+        ghost,
     })
 }
 
@@ -122,5 +151,24 @@ mod tests {
         assert!(top2(&[1.0], &[1.0], None).is_none());
         assert!(top2(&[1.0, 2.0], &[1.0], None).is_none());
         assert!(top2(&[1.0, 2.0], &[1.0, 0.0], Some(5)).is_none());
+    }
+
+    #[test]
+    fn top2_of_overflowing_differences_uses_halves() {
+        // Δ_yc = 2e308 is beyond f64; √(δ² + π²)/|Δ| = π/2e308 is not.
+        let t = top2(&[0.0, 0.0], &[1e308, -1e308], Some(0)).unwrap();
+        assert_eq!(t.slope_gap, f64::INFINITY);
+        assert_eq!(t.rho_top2, (PI * 0.5) / 1e308);
+        assert_eq!(t.ghost.unwrap().norm(), t.rho_top2);
+        // δ = 2e308 with Δ = 1: the radius is 2e308 itself, still beyond f64.
+        let t = top2(&[1e308, -1e308], &[1.0, 0.0], Some(0)).unwrap();
+        assert_eq!(t.rho_top2, f64::INFINITY);
+        // δ = 2e308 with Δ = 4: 5e307.
+        let t = top2(&[1e308, -1e308], &[4.0, 0.0], Some(0)).unwrap();
+        assert!(
+            (t.rho_top2 - 5e307).abs() <= 1e-15 * 5e307,
+            "{}",
+            t.rho_top2
+        );
     }
 }

@@ -73,6 +73,18 @@ pub enum ExactError {
         /// The offending value.
         value: f64,
     },
+    /// A difference of the inputs exceeds the largest f64, so the problem
+    /// cannot be put in normalised units (the slopes' spread never does
+    /// this: it is handled in halves).
+    #[error("{what} = {hi:e} - ({lo:e}) overflows f64 (above {max:e})", max = f64::MAX)]
+    Overflow {
+        /// Which difference overflowed.
+        what: &'static str,
+        /// The larger value.
+        hi: f64,
+        /// The smaller value.
+        lo: f64,
+    },
     /// The search did not certify a nearest zero (should not happen for
     /// finite input; reported instead of a guess).
     #[error("could not certify the nearest zero: {0}")]
@@ -103,21 +115,45 @@ pub fn exact_radius(logits: &[f64], slopes: &[f64]) -> Result<ExactRadius, Exact
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| {
             (l.min(a), h.max(a))
         });
-    let delta = hi - lo;
     let none = ExactRadius {
         rho_exact: f64::INFINITY,
         ghost: None,
         certified_zero_free: f64::INFINITY,
     };
-    if delta == 0.0 {
+    if hi == lo {
         return Ok(none);
     }
-    let sum = ExpSum::new(logits, slopes, lo, delta);
+    let (zlo, zhi) = logits
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &z| {
+            (l.min(z), h.max(z))
+        });
+    if !(zhi - zlo).is_finite() {
+        return Err(ExactError::Overflow {
+            what: "logit spread max z - min z",
+            hi: zhi,
+            lo: zlo,
+        });
+    }
+    // Δa = hi − lo may exceed the largest f64 (slopes ±1e308) although the
+    // radius π/Δa is representable: then work with the halves, which never
+    // overflow (halving is exact), and t = s / Δa = (s / 2) / (Δa / 2).
+    let scale = if (hi - lo).is_finite() { 1.0 } else { 0.5 };
+    let (lo, hi) = (lo * scale, hi * scale);
+    let delta = hi - lo;
+    let scaled: Vec<f64> = slopes.iter().map(|a| a * scale).collect();
+    let sum = ExpSum::new(logits, &scaled, lo, delta);
     if sum.b.len() < 2 {
         return Ok(none);
     }
-    let s0 = sum.nearest_zero()?;
-    let t0 = s0 / delta;
+    let s0 = if sum.b.len() == 2 {
+        // Two distinct slopes: e^{z0} + e^{z1 + s} vanishes exactly at
+        // s = z0 − z1 + iπ(2m + 1); the nearest is m = 0 (paper eq. 7).
+        Complex64::new(sum.z[0] - sum.z[1], PI)
+    } else {
+        sum.nearest_zero()?
+    };
+    let t0 = s0 * scale / delta;
     Ok(ExactRadius {
         rho_exact: t0.norm(),
         ghost: Some(t0),
@@ -295,17 +331,100 @@ impl ExpSum {
         best
     }
 
+    /// The largest θ' ≥ θ such that on the arc of |s| = `radius` from
+    /// angle θ to θ' one term, j, outweighs all others together by at least
+    /// 2 : 1 (Σ_{k≠j} |e_k| ≤ |e_j| / 2 at every point), with j; `None`
+    /// when no term dominates at θ.
+    ///
+    /// Along the upper arc Re s = R cos θ decreases, and each ratio
+    /// |e_k / e_j| = exp(z_k − z_j + (b_k − b_j) Re s) is monotone in Re s,
+    /// so its largest value on the arc is at an end: checking both ends
+    /// bounds it everywhere between.
+    fn dominated_arc(&self, radius: f64, theta: f64) -> Option<(f64, usize)> {
+        let n = self.b.len();
+        let x0 = radius * theta.cos();
+        let j = (0..n).max_by(|&p, &q| {
+            (self.z[p] + self.b[p] * x0).total_cmp(&(self.z[q] + self.b[q] * x0))
+        })?;
+        // Each other term at most 1/(2(n − 1)) of term j: a half-line in x per term.
+        let c = (2.0 * (n - 1) as f64).ln();
+        let mut x_end = -radius;
+        for k in 0..n {
+            if self.b[k] < self.b[j] {
+                x_end = x_end.max((self.z[j] - self.z[k] - c) / (self.b[k] - self.b[j]));
+            }
+        }
+        if x_end >= x0 {
+            return None;
+        }
+        let theta_end = if x_end <= -radius {
+            PI
+        } else {
+            (x_end / radius).clamp(-1.0, 1.0).acos().max(theta)
+        };
+        // The guard: the bound at both ends as computed, rounding included.
+        let (xa, xb) = (x0, radius * theta_end.cos());
+        let worst: f64 = (0..n)
+            .filter(|&k| k != j)
+            .map(|k| {
+                let r = |x: f64| (self.z[k] - self.z[j] + (self.b[k] - self.b[j]) * x).exp();
+                r(xa).max(r(xb))
+            })
+            .sum();
+        (worst <= 0.5 && theta_end > theta).then_some((theta_end, j))
+    }
+
+    /// G(s) = F(s) / e_j(s) = Σ_k exp(z_k − z_j + (b_k − b_j) s).
+    fn relative_to(&self, j: usize, s: Complex64) -> Complex64 {
+        self.z
+            .iter()
+            .zip(&self.b)
+            .map(|(z, b)| {
+                Complex64::from_polar(
+                    (z - self.z[j] + (b - self.b[j]) * s.re).exp(),
+                    (b - self.b[j]) * s.im,
+                )
+            })
+            .sum()
+    }
+
     /// Zeros inside the open disk |s| < radius, by the argument principle.
+    ///
+    /// Where one term dominates an arc (`dominated_arc`), F = e_j·G with
+    /// |G − 1| ≤ 1/2 there, so F has no zero on it and arg F changes by
+    /// b_j·ΔIm s (exact) plus arg G's change, which stays within (−π/2, π/2):
+    /// the arc is crossed in one step. This keeps the count's cost bounded
+    /// by the arcs near the envelope's corners, whatever the radius (a
+    /// logit gap of 2e6 puts the zero 2e6 out).
     fn count_zeros(&self, radius: f64) -> Count {
+        self.count_zeros_with(radius, true)
+    }
+
+    /// [`Self::count_zeros`], with the dominated arcs crossed in one step
+    /// (`jump`) or walked like the rest (the tests compare both).
+    fn count_zeros_with(&self, radius: f64, jump: bool) -> Count {
         const RELATIVE_EPS: f64 = 1e-13;
         let mut theta = 0.0f64;
         let mut winding = 0.0f64;
         let mut e = self.eval(Complex64::from_polar(radius, 0.0));
         let mut steps = 0usize;
         while theta < PI {
+            if let Some((theta_end, j)) = self.dominated_arc(radius, theta).filter(|_| jump) {
+                let (s0, s1) = (
+                    Complex64::from_polar(radius, theta),
+                    Complex64::from_polar(radius, theta_end),
+                );
+                let dominant_turn = self.b[j] * (s1.im - s0.im);
+                let g_turn = (self.relative_to(j, s1) / self.relative_to(j, s0)).arg();
+                winding += dominant_turn + g_turn;
+                theta = theta_end;
+                e = self.eval(s1);
+                steps += 1;
+                continue;
+            }
             // Guaranteed lower bound of |F(s0)| despite rounding.
             let margin = e.f.norm() - RELATIVE_EPS * e.abs_sum;
-            if margin <= 0.0 || steps > 5_000_000 {
+            if margin <= 0.0 || steps > 50_000_000 {
                 return Count::OnCircle;
             }
             let arc = 0.9 * margin / e.slope_abs_sum;
@@ -360,6 +479,16 @@ impl ExpSum {
         }
         // Bisection on the radius between the zero-free floor π and an upper
         // radius that holds a zero, then an angular scan of the thin annulus.
+        // Zeros lie where no term dominates, so their real parts are near
+        // the crossings of pairs of terms (logit gap over slope gap): the
+        // doubling search's reach grows with the widest crossing (never
+        // below 1e9), instead of a fixed bound that large gaps exceed.
+        let n = self.b.len();
+        let widest = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .map(|(i, j)| ((self.z[i] - self.z[j]) / (self.b[j] - self.b[i])).abs())
+            .fold(0.0f64, f64::max);
+        let reach = (4.0 * (widest + 2.0 * PI * (n + 1) as f64)).max(1e9);
         let mut hi = match best {
             Some(c) => c.norm() * (1.0 - CERTIFY_SHRINK),
             None => {
@@ -371,10 +500,10 @@ impl ExpSum {
                         }
                     }
                     r *= 2.0;
-                    if r > 1e9 {
-                        return Err(ExactError::NotCertified(
-                            "no zero found within |s| < 1e9".into(),
-                        ));
+                    if r > reach {
+                        return Err(ExactError::NotCertified(format!(
+                            "no zero found within |s| < {reach:e} (normalised units)"
+                        )));
                     }
                 }
             }
@@ -499,6 +628,90 @@ mod tests {
         let r = exact_radius(&z, &a).unwrap();
         assert!(r.rho_exact.is_finite() && r.rho_exact >= PI / 3.0);
         assert!(residual(&z, &a, r.ghost.unwrap()) < 1e-9);
+    }
+
+    #[test]
+    fn large_logit_gaps_scale_the_search() {
+        // Issue 18, input 1: the radius is sqrt(delta^2 + pi^2)/|Delta| with
+        // delta = 2e6, Delta = 1 (paper eq. 7), 2000000.0000024674 to f64.
+        let want = 2000000.0000024674;
+        assert_eq!(binary_radius(2e6, 1.0), want);
+        let r = exact_radius(&[0.0, -2e6], &[1.0, 0.0]).unwrap();
+        assert_eq!(r.rho_exact, want);
+        // A third class far below the envelope moves the zero by about
+        // e^-500000: the same radius, now found and certified by the search.
+        let (z, a) = ([0.0, -2e6, -1.5e6], [1.0, 0.0, 0.5]);
+        let r = exact_radius(&z, &a).unwrap();
+        assert!(
+            (r.rho_exact - want).abs() <= 1e-15 * want,
+            "{}",
+            r.rho_exact
+        );
+        assert!(residual(&z, &a, r.ghost.unwrap()) < 1e-9);
+        // Every decade of gaps up to 1e9: the certified radius tracks the
+        // binary formula (the third class is negligible).
+        for gap in [1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9] {
+            let (z, a) = ([0.0, -gap, -0.75 * gap], [1.0, 0.0, 0.5]);
+            let r = exact_radius(&z, &a).unwrap();
+            let want = binary_radius(gap, 1.0);
+            assert!(
+                (r.rho_exact - want).abs() <= 1e-12 * want,
+                "gap {gap}: {}",
+                r.rho_exact
+            );
+        }
+    }
+
+    #[test]
+    fn overflowing_slope_spread_is_computed_in_halves() {
+        // Issue 18, input 4: Δa = 2e308 exceeds f64, π/Δa does not.
+        let want = (PI * 0.5) / 1e308;
+        assert!(want > 0.0 && want.is_finite());
+        let r = exact_radius(&[0.0, 0.0], &[1e308, -1e308]).unwrap();
+        assert_eq!(r.rho_exact, want);
+        assert_eq!(crate::rho_a(&[1e308, -1e308]), want);
+        assert_eq!(crate::delta_a(&[1e308, -1e308]), f64::INFINITY);
+        // Three classes: certified, and at least ρa.
+        let r = exact_radius(&[0.0, 1.0, -1.0], &[1e308, -1e308, 0.0]).unwrap();
+        assert!(
+            r.rho_exact >= want && r.rho_exact < 10.0 * want,
+            "{}",
+            r.rho_exact
+        );
+        // A logit spread beyond f64 cannot be normalised: named, not guessed.
+        let err = exact_radius(&[1e308, -1e308], &[1.0, 0.0]).unwrap_err();
+        assert!(matches!(err, ExactError::Overflow { .. }), "{err}");
+        assert!(err.to_string().contains("logit spread"), "{err}");
+    }
+
+    #[test]
+    fn jumping_dominated_arcs_counts_the_same_zeros() {
+        let cases: [(&[f64], &[f64]); 4] = [
+            (&[2.0, 0.0, -1.0], &[1.0, 0.5, -3.0]),
+            (&[0.0, -20.0, -15.0], &[1.0, 0.0, 0.5]),
+            (&[3.0, -4.0, 1.0, 0.5, -2.0], &[0.3, -1.2, 2.0, 0.9, -0.1]),
+            (&[0.0, -40.0, 5.0, -10.0], &[1.0, 0.0, 0.25, 0.75]),
+        ];
+        for (z, a) in cases {
+            let (lo, hi) = a
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                    (l.min(x), h.max(x))
+                });
+            let sum = ExpSum::new(z, a, lo, hi - lo);
+            for radius in [3.5, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0] {
+                let (fast, slow) = (
+                    sum.count_zeros_with(radius, true),
+                    sum.count_zeros_with(radius, false),
+                );
+                match (fast, slow) {
+                    (Count::Zeros(f), Count::Zeros(s)) => {
+                        assert_eq!(f, s, "z {z:?} a {a:?} radius {radius}")
+                    }
+                    _ => panic!("z {z:?} a {a:?} radius {radius}: a zero on the circle"),
+                }
+            }
+        }
     }
 
     #[test]

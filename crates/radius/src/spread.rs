@@ -35,8 +35,17 @@ pub fn rho_a_from_delta(delta_a: f64) -> f64 {
 }
 
 /// Radius bound of one sample, ρa = π / Δa (half-plane lemma, paper §4).
+///
+/// When Δa exceeds the largest f64 although every slope is finite (slopes
+/// near ±1e308; [`delta_a`] then gives `+inf`), the radius is still
+/// computed, from the halves: π/Δa = (π/2) / (max a/2 − min a/2).
 pub fn rho_a(slopes: &[f64]) -> f64 {
-    rho_a_from_delta(delta_a(slopes))
+    let spread = delta_a(slopes);
+    if spread == f64::INFINITY && slopes.iter().all(|a| a.is_finite()) {
+        let halves: Vec<f64> = slopes.iter().map(|a| a * 0.5).collect();
+        return (PI * 0.5) / delta_a(&halves);
+    }
+    rho_a_from_delta(spread)
 }
 
 /// Temperature law (paper §5.3): for logits z/T the slopes are a/T, so the

@@ -1,10 +1,11 @@
 //! A model: a list of layers, its parameter layout, and the operations the
 //! experiments need (logits, loss and gradient, exact JVP, FD JVP).
 
-use crate::param::init_values;
 use crate::fast::FastProbes;
+use crate::param::init_values;
 use crate::{
-    cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, ProbeKind, Real, Traced,
+    cast, to_f64, Cache, Dev, Layer, Matrix, Mode, ParamSpec, ParamVec, Plain, Probe, ProbeKind,
+    Real, Traced,
 };
 use dfdx::prelude::*;
 use rand::SeedableRng;
@@ -687,8 +688,13 @@ impl<E: Real> Model<E> {
     ) -> Jvp<E> {
         let mut s = state.clone();
         let (logits, mut cache) = self.forward(&mut s, x, Mode::Eval);
-        let (slopes, probes) =
-            self.tangent_with(state, &mut cache, direction, Mode::Eval, FastProbes::new(want_probes));
+        let (slopes, probes) = self.tangent_with(
+            state,
+            &mut cache,
+            direction,
+            Mode::Eval,
+            FastProbes::new(want_probes),
+        );
         Jvp {
             logits,
             slopes,

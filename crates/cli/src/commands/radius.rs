@@ -16,7 +16,9 @@ pub struct Args {
     /// Slopes a_k = (J_z v)_k, comma separated, one per logit.
     #[arg(long, allow_hyphen_values = true, requires = "logits")]
     slopes: Option<String>,
-    /// CSV of samples, one per row: z_1..z_K then a_1..a_K (a header row is optional).
+    /// CSV of samples, one per row: z_1..z_K then a_1..a_K. Row 1 is a header
+    /// when every field is a name (starts with a letter or `_`, not nan/inf);
+    /// otherwise it is data.
     #[arg(long, conflicts_with_all = ["logits", "slopes"])]
     file: Option<PathBuf>,
     /// Reference class for the top-2 reduction (default: the predicted class).
@@ -30,7 +32,12 @@ pub struct Args {
 /// All radii of one sample. Infinite values serialise as `null`.
 #[derive(Serialize)]
 struct SampleRadii {
+    /// Δa; `inf` (JSON `null`) when it exceeds the f64 range, the radii
+    /// being computed from the halves.
     delta_a: f64,
+    /// Δa / 2 (never overflows): prints Δa when Δa itself does not fit.
+    #[serde(skip)]
+    half_delta_a: f64,
     rho_a: f64,
     rho_top2: f64,
     rho_exact: f64,
@@ -38,11 +45,13 @@ struct SampleRadii {
     ghost_im: Option<f64>,
 }
 
-fn radii(z: &[f64], a: &[f64], label: Option<usize>) -> Result<SampleRadii> {
-    let exact = exact_radius(z, a).map_err(|e| InputError(e.to_string()))?;
+/// Every radius of one sample; `Err` carries the exact radius's reason.
+fn radii(z: &[f64], a: &[f64], label: Option<usize>) -> Result<SampleRadii, radius::ExactError> {
+    let exact = exact_radius(z, a)?;
     let t2 = top2(z, a, label);
     Ok(SampleRadii {
         delta_a: delta_a(a),
+        half_delta_a: delta_a(&a.iter().map(|x| x * 0.5).collect::<Vec<_>>()),
         rho_a: radius::rho_a(a),
         rho_top2: t2.map_or(f64::INFINITY, |t| t.rho_top2),
         rho_exact: exact.rho_exact,
@@ -85,18 +94,12 @@ pub fn run(args: &Args) -> Result<()> {
                 ))
                 .into());
             }
-            if let Some(y) = args.label.filter(|&y| y >= z.len()) {
-                return Err(InputError(format!(
-                    "--label {y} is out of range: {} classes",
-                    z.len()
-                ))
-                .into());
-            }
-            let r = radii(&z, &a, args.label)?;
+            check_label(args.label, z.len())?;
+            let r = radii(&z, &a, args.label).map_err(|e| InputError(e.to_string()))?;
             if args.json {
-                println!("{}", serde_json::to_string(&r)?);
+                out!("{}", serde_json::to_string(&r)?);
             } else {
-                print_text(&r);
+                print_text(&r)?;
             }
             Ok(())
         }
@@ -105,29 +108,75 @@ pub fn run(args: &Args) -> Result<()> {
     }
 }
 
+/// `--label` must name one of the K classes (the same error for `--logits`
+/// and `--file`).
+fn check_label(label: Option<usize>, classes: usize) -> Result<()> {
+    match label {
+        Some(y) if y >= classes => Err(InputError(format!(
+            "--label {y} is out of range: {classes} classes (labels 0..{})",
+            classes - 1
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Δa for printing: its value even when it exceeds the f64 range (from
+/// the half spread, which always fits), with `decimals` digits.
+fn spread_text(r: &SampleRadii, decimals: usize) -> String {
+    if r.delta_a.is_finite() || !r.half_delta_a.is_finite() {
+        return if decimals == 10 {
+            fmt(r.delta_a)
+        } else {
+            fmt6(r.delta_a)
+        };
+    }
+    // Δa = 2·(Δa/2) in scientific notation, the mantissa doubled by hand.
+    let half = format!("{:.*e}", decimals + 2, r.half_delta_a);
+    let (mantissa, exponent) = half.split_once('e').expect("scientific notation");
+    let (mut m, mut e): (f64, i32) = (
+        2.0 * mantissa.parse::<f64>().expect("a mantissa"),
+        exponent.parse().expect("an exponent"),
+    );
+    if m >= 10.0 {
+        m /= 10.0;
+        e += 1;
+    }
+    format!("{m:.decimals$}e{e}")
+}
+
 fn fmt(x: f64) -> String {
     if x.is_infinite() {
         "inf".into()
+    } else if x != 0.0 && !(1e-4..1e15).contains(&x.abs()) {
+        // Fixed decimals would print 1.6e-308 as 0.
+        format!("{x:.10e}")
     } else {
         format!("{x:.10}")
     }
 }
 
-fn print_text(r: &SampleRadii) {
-    println!("delta_a    {}", fmt(r.delta_a));
-    println!(
+fn print_text(r: &SampleRadii) -> Result<()> {
+    let beyond = if r.delta_a.is_finite() {
+        ""
+    } else {
+        "   (beyond the f64 range: the radii use the halves)"
+    };
+    out!("delta_a    {}{beyond}", spread_text(r, 10));
+    out!(
         "rho_a      {}   (pi / delta_a: the zero-free disk)",
         fmt(r.rho_a)
     );
-    println!("rho_top2   {}   (top-2 reduction, eq. 13)", fmt(r.rho_top2));
-    println!(
+    out!("rho_top2   {}   (top-2 reduction, eq. 13)", fmt(r.rho_top2));
+    out!(
         "rho_exact  {}   (nearest zero of F, certified)",
         fmt(r.rho_exact)
     );
     match (r.ghost_re, r.ghost_im) {
-        (Some(re), Some(im)) => println!("ghost      {re:.10} ± {im:.10}i"),
-        _ => println!("ghost      none (all slopes equal: F has no zero)"),
+        (Some(re), Some(im)) => out!("ghost      {} ± {}i", fmt(re), fmt(im)),
+        _ => out!("ghost      none (all slopes equal: F has no zero)"),
     }
+    Ok(())
 }
 
 /// Result of `--file`: every sample and the set's bottleneck.
@@ -141,7 +190,29 @@ struct FileReport {
     min_rho_exact_sample: Option<usize>,
 }
 
-fn read_samples(path: &PathBuf) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+/// Whether row 1 of a `--file` CSV is a header: every field is a name, i.e.
+/// starts with a letter or `_` and is not a number word (`nan`, `inf`,
+/// `infinity`, any case, which Rust would read as numbers). Anything else on
+/// row 1 is data, checked like every other row.
+fn is_header(record: &csv::StringRecord) -> bool {
+    record.iter().all(|field| {
+        let starts_as_name = field
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_');
+        let lower = field.to_ascii_lowercase();
+        starts_as_name && !["nan", "inf", "infinity"].contains(&lower.as_str())
+    })
+}
+
+/// One sample of a `--file` CSV and the line it came from.
+struct Sample {
+    line: u64,
+    z: Vec<f64>,
+    a: Vec<f64>,
+}
+
+fn read_samples(path: &PathBuf) -> Result<Vec<Sample>> {
     let file = std::fs::File::open(path)
         .map_err(|e| InputError(format!("{}: cannot open: {e}", path.display())))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -151,28 +222,30 @@ fn read_samples(path: &PathBuf) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
         .from_reader(file);
     let mut samples = Vec::new();
     let mut width = None;
+    let mut header: Option<(u64, usize)> = None;
     for (i, record) in reader.records().enumerate() {
-        let line = i + 1;
-        let record =
-            record.map_err(|e| InputError(format!("{}: line {line}: {e}", path.display())))?;
-        let numbers: Result<Vec<f64>, _> = record.iter().map(parse_number).collect();
-        let numbers = match numbers {
-            Ok(n) => n,
-            // A non-numeric first line is a header such as z_1,...,a_K.
-            Err(_) if line == 1 => continue,
-            Err(_) => {
-                let (col, item, why) = record
-                    .iter()
-                    .enumerate()
-                    .find_map(|(c, s)| parse_number(s).err().map(|w| (c + 1, s, w)))
-                    .expect("some field failed");
-                return Err(InputError(format!(
-                    "{}: line {line}, column {col} ({item:?}) {why}",
-                    path.display()
-                ))
-                .into());
-            }
-        };
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(i as u64 + 1, |p| p.line());
+            InputError(format!("{}: line {line}: {e}", path.display()))
+        })?;
+        let line = record.position().map_or(i as u64 + 1, |p| p.line());
+        if i == 0 && is_header(&record) {
+            header = Some((line, record.len()));
+            continue;
+        }
+        let numbers = record
+            .iter()
+            .enumerate()
+            .map(|(c, item)| {
+                parse_number(item).map_err(|why| {
+                    InputError(format!(
+                        "{}: line {line}, column {} ({item:?}) {why}",
+                        path.display(),
+                        c + 1
+                    ))
+                })
+            })
+            .collect::<Result<Vec<f64>, InputError>>()?;
         if numbers.len() < 2 || numbers.len() % 2 != 0 {
             return Err(InputError(format!(
                 "{}: line {line}: {} values; expected an even number 2K (z_1..z_K, a_1..a_K)",
@@ -189,9 +262,21 @@ fn read_samples(path: &PathBuf) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
             ))
             .into());
         }
+        if let Some((hline, names)) = header.filter(|&(_, n)| n != numbers.len()) {
+            return Err(InputError(format!(
+                "{}: line {line}: {} values but the header (line {hline}) names {names} columns",
+                path.display(),
+                numbers.len()
+            ))
+            .into());
+        }
         width = Some(numbers.len());
         let k = numbers.len() / 2;
-        samples.push((numbers[..k].to_vec(), numbers[k..].to_vec()));
+        samples.push(Sample {
+            line,
+            z: numbers[..k].to_vec(),
+            a: numbers[k..].to_vec(),
+        });
     }
     if samples.is_empty() {
         return Err(InputError(format!(
@@ -205,12 +290,28 @@ fn read_samples(path: &PathBuf) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
 
 fn run_file(path: &PathBuf, args: &Args) -> Result<()> {
     let samples = read_samples(path).with_context(|| format!("reading {}", path.display()))?;
+    check_label(args.label, samples[0].z.len())?;
     let rows = samples
         .iter()
-        .map(|(z, a)| radii(z, a, args.label))
-        .collect::<Result<Vec<_>>>()?;
-    let spreads: Vec<f64> = rows.iter().map(|r| r.delta_a).collect();
-    let set = set_rho_a(&spreads, Aggregation::Max);
+        .enumerate()
+        .map(|(i, s)| {
+            radii(&s.z, &s.a, args.label).map_err(|e| {
+                InputError(format!(
+                    "{}: line {} (sample {i}): {e}",
+                    path.display(),
+                    s.line
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, InputError>>()?;
+    // The bottleneck by the half spreads, which never overflow (same order);
+    // its ρa is the set's (π / max Δa = min ρa).
+    let halves: Vec<f64> = rows.iter().map(|r| r.half_delta_a).collect();
+    let mut set = set_rho_a(&halves, Aggregation::Max);
+    set.delta_a = 2.0 * set.delta_a;
+    if let Some(b) = set.bottleneck {
+        set.rho_a = rows[b].rho_a;
+    }
     let (min_i, min_exact) =
         rows.iter()
             .enumerate()
@@ -230,19 +331,25 @@ fn run_file(path: &PathBuf, args: &Args) -> Result<()> {
         samples: rows,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        out!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    println!(
+    out!(
         "{:>6} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
-        "sample", "delta_a", "rho_a", "rho_top2", "rho_exact", "ghost_re", "ghost_im"
+        "sample",
+        "delta_a",
+        "rho_a",
+        "rho_top2",
+        "rho_exact",
+        "ghost_re",
+        "ghost_im"
     );
     for (i, r) in report.samples.iter().enumerate() {
-        let g = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.6}"));
-        println!(
+        let g = |v: Option<f64>| v.map_or("-".to_string(), |x| fmt6(x));
+        out!(
             "{:>6} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
             i,
-            fmt6(r.delta_a),
+            spread_text(r, 6),
             fmt6(r.rho_a),
             fmt6(r.rho_top2),
             fmt6(r.rho_exact),
@@ -250,13 +357,16 @@ fn run_file(path: &PathBuf, args: &Args) -> Result<()> {
             g(r.ghost_im)
         );
     }
-    println!(
+    let set_spread = set.bottleneck.map_or(fmt6(report.set_delta_a), |b| {
+        spread_text(&report.samples[b], 6)
+    });
+    out!(
         "set: delta_a = {}, rho_a = pi / max delta_a = {} (bottleneck sample {})",
-        fmt6(report.set_delta_a),
+        set_spread,
         fmt6(report.set_rho_a),
         report.bottleneck.map_or("-".into(), |b| b.to_string())
     );
-    println!(
+    out!(
         "smallest exact radius {} (sample {})",
         fmt6(report.min_rho_exact),
         report
@@ -269,6 +379,8 @@ fn run_file(path: &PathBuf, args: &Args) -> Result<()> {
 fn fmt6(x: f64) -> String {
     if x.is_infinite() {
         "inf".into()
+    } else if x != 0.0 && !(1e-4..1e15).contains(&x.abs()) {
+        format!("{x:.6e}")
     } else {
         format!("{x:.6}")
     }

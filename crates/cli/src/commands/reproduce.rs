@@ -144,19 +144,19 @@ pub fn prune(args: &PruneArgs) -> Result<()> {
     let mut total = 0;
     for e in chosen {
         let p = experiments::prune(e, &args.root, args.delete)?;
-        println!(
+        out!(
             "{}: {} stored run(s) kept, {} stale ({verb})",
             e.id(),
             p.kept,
             p.stale.len()
         );
         for f in &p.stale {
-            println!("  {}", f.strip_prefix(&args.root).unwrap_or(f).display());
+            out!("  {}", f.strip_prefix(&args.root).unwrap_or(f).display());
         }
         total += p.stale.len();
     }
     if total > 0 && !args.delete {
-        println!("dry run: nothing removed; run again with --delete to remove them");
+        out!("dry run: nothing removed; run again with --delete to remove them");
     }
     Ok(())
 }
@@ -166,8 +166,8 @@ pub fn list() -> Result<()> {
     let implemented = experiments::registry();
     for id in experiments::ALL_IDS {
         match implemented.iter().find(|e| e.id() == *id) {
-            Some(e) => println!("{id:<26} implemented  {}", e.title()),
-            None => println!("{id:<26} planned"),
+            Some(e) => out!("{id:<26} implemented  {}", e.title()),
+            None => out!("{id:<26} planned"),
         }
     }
     Ok(())

@@ -54,10 +54,10 @@ fn entries(arch: Option<&str>) -> Result<Vec<zoo::ArchEntry>> {
 pub fn run(cmd: &ZooCommand) -> Result<()> {
     match cmd {
         ZooCommand::List => {
-            println!("{:<20} {:>8}  description", "name", "params");
+            out!("{:<20} {:>8}  description", "name", "params");
             for e in zoo::registry() {
                 let params = e.build::<f32>(&ArchConfig::default()).num_params();
-                println!("{:<20} {:>8}  {}", e.name, params, e.description);
+                out!("{:<20} {:>8}  {}", e.name, params, e.description);
             }
             Ok(())
         }
@@ -69,11 +69,16 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
         } => export(arch, *seed, out, *samples),
         ZooCommand::CheckJvp { arch, seed } => {
             let chosen = entries(arch.as_deref())?;
-            println!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples (CIFAR-10 models: 2 synthetic 3x32x32 images), seed {seed}");
-            println!("dfdx: the f64 model (tolerance {CHECK_TOLERANCE:e}); fast: the f32 fast backend at the same f32-rounded point (tolerance {FAST_CHECK_TOLERANCE:e})");
-            println!(
+            out!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples (CIFAR-10 models: 2 synthetic 3x32x32 images), seed {seed}");
+            out!("dfdx: the f64 model (tolerance {CHECK_TOLERANCE:e}); fast: the f32 fast backend at the same f32-rounded point (tolerance {FAST_CHECK_TOLERANCE:e})");
+            out!(
                 "{:<20} {:>8} {:>14} {:>14} {:>16} {:>9}  verdict",
-                "arch", "params", "dfdx rel error", "fast rel error", "kink clearance", "FD eps"
+                "arch",
+                "params",
+                "dfdx rel error",
+                "fast rel error",
+                "kink clearance",
+                "FD eps"
             );
             let mut failed = Vec::new();
             for e in chosen {
@@ -86,9 +91,14 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
                 let fast = c
                     .fast_rel_error
                     .map_or("no fast path".to_string(), |e| format!("{e:.2e}"));
-                println!(
+                out!(
                     "{:<20} {:>8} {:>14.2e} {:>14} {:>16.2e} {:>9.1e}  {verdict}",
-                    c.arch, c.params, c.max_rel_error, fast, c.kink_clearance, c.fd_eps
+                    c.arch,
+                    c.params,
+                    c.max_rel_error,
+                    fast,
+                    c.kink_clearance,
+                    c.fd_eps
                 );
                 if !c.passed() {
                     failed.push(c.arch);
@@ -116,7 +126,7 @@ fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Resul
             None => e,
         }
     })?;
-    println!(
+    out!(
         "exported {} (seed {}, {} params, {} buffers) on {} digits test samples to {}",
         summary.arch,
         summary.seed,
@@ -125,11 +135,13 @@ fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Resul
         summary.samples,
         summary.dir.display()
     );
-    println!("rho_a = pi / max delta_a = {:.6e} (max delta_a {:.6e}); FD vs exact slopes rel. error {:.2e}", summary.rho_a, summary.max_delta_a, summary.fd_max_rel_error);
+    out!("rho_a = pi / max delta_a = {:.6e} (max delta_a {:.6e}); FD vs exact slopes rel. error {:.2e}", summary.rho_a, summary.max_delta_a, summary.fd_max_rel_error);
     for f in &summary.files {
-        println!(
+        out!(
             "  {:<24} {:>10} bytes  sha256 {}",
-            f.name, f.bytes, f.sha256
+            f.name,
+            f.bytes,
+            f.sha256
         );
     }
     Ok(())

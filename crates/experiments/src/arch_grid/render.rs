@@ -283,12 +283,12 @@ pub(super) fn render(
                 fmt_pct(c.acc_q75, 1)
             ),
             fmt_pct(c.median_curve_min_after_spike, 1),
-            c.method
-                .figure_column()
-                .map_or("-".into(), |col| pget(&format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col))),
-            c.method
-                .figure_column()
-                .map_or("-".into(), |col| pget(&format!("figure_{}_{}_{}", key(&c.arch), sl, col))),
+            c.method.figure_column().map_or("-".into(), |col| {
+                pget(&format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col))
+            }),
+            c.method.figure_column().map_or("-".into(), |col| {
+                pget(&format!("figure_{}_{}_{}", key(&c.arch), sl, col))
+            }),
             if c.spike == 10.0 {
                 pget(&format!("stored_10x_{}_{}", key(&c.arch), c.method.name()))
             } else {
@@ -473,7 +473,14 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
         // curve after the spike (C5 only for the controller column).
         if let Some(col) = c.method.figure_column() {
             let figure_key = format!("figure_{}_{}_{}", key(&c.arch), sl, col);
-            cells.add(paper, ("arch-grid", &figure_key), &what, c.acc_median, pct, tol);
+            cells.add(
+                paper,
+                ("arch-grid", &figure_key),
+                &what,
+                c.acc_median,
+                pct,
+                tol,
+            );
             let dip_key = format!("figure_dip_{}_{}_{}", key(&c.arch), sl, col);
             cells.add(
                 paper,

@@ -132,9 +132,11 @@ pub(super) fn summarize(cfg: &ArchGridConfig, runs: &[GridRun]) -> ArchGridSumma
                     acc_q75: acc[2],
                     min_acc_after_spike_median: med(&|r| r.min_acc_from(cfg.spike_start)),
                     median_curve_min_after_spike: {
-                        let at = |r: &&GridRun, t: usize| r.test_acc.get(t).copied().unwrap_or(f64::NAN);
+                        let at =
+                            |r: &&GridRun, t: usize| r.test_acc.get(t).copied().unwrap_or(f64::NAN);
                         let median = &per_index_quantiles(&mine, cfg.steps, at, &[0.5])[0];
-                        let tail: Vec<f64> = median.iter().skip(cfg.spike_start).map(|a| -a).collect();
+                        let tail: Vec<f64> =
+                            median.iter().skip(cfg.spike_start).map(|a| -a).collect();
                         -max_finite(&tail)
                     },
                     final_loss_median: med(&|r| r.final_loss()),

@@ -156,7 +156,9 @@ fn figure(
             // then ρa dashed on top: where the controller caps τ = ρa the
             // dashes stay visible on the solid line.
             let (_, tau_mid, _) = step_band(&mine, steps, |r, t| r.tau[t]);
-            radii.series.push(Series::new("", x.clone(), tau_mid).color(c).width(w));
+            radii
+                .series
+                .push(Series::new("", x.clone(), tau_mid).color(c).width(w));
             let (lo, mid, hi) = step_band(&mine, steps, |r, t| r.rho_a[t]);
             radii.bands.push(Band::new("", x.clone(), lo, hi).color(c));
             radii.series.push(

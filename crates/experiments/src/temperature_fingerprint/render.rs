@@ -128,9 +128,12 @@ pub(super) fn render(
     // side by side (the legend says so) rather than drawn on top of each other.
     let seeds_label = "seeds (equal onsets side by side)";
     let (x, y) = pts(&|r| r.onset_tau(thr));
-    on_tau.scatters.push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
+    on_tau
+        .scatters
+        .push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
     let (x, y) = pts(&|r| r.onset_r(thr));
-    on_r.scatters.push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
+    on_r.scatters
+        .push(Scatter::new(seeds_label, x, y).color(0).dodged(DODGE));
     let med = |f: fn(&TemperatureSummary) -> f64| -> Vec<f64> {
         summary.per_temperature.iter().map(f).collect()
     };
@@ -328,7 +331,8 @@ pub(super) fn render(
                 n.cell(),
                 match (strictly, inside) {
                     (true, _) => "inside".to_string(),
-                    (false, true) => format!("inside only up to its printed rounding (+-{half}) of"),
+                    (false, true) =>
+                        format!("inside only up to its printed rounding (+-{half}) of"),
                     (false, false) => "outside".to_string(),
                 },
                 fmt_sig(ours.ci_lo, 3),
@@ -344,12 +348,16 @@ pub(super) fn render(
         ("onset_std_scaled", sc_s),
         ("spread_reduction", red),
     ]
-        .iter()
-        .filter_map(|(k, ours)| {
-            let n = paper.get(id, k).ok()?;
-            Some(format!("{k}: {} vs our {}", n.cell(), fmt_sig(ours.value, 3)))
-        })
-        .collect();
+    .iter()
+    .filter_map(|(k, ours)| {
+        let n = paper.get(id, k).ok()?;
+        Some(format!(
+            "{k}: {} vs our {}",
+            n.cell(),
+            fmt_sig(ours.value, 3)
+        ))
+    })
+    .collect();
     let compared: Vec<(bool, String)> = [
         ("stored_onset_std_raw", raw_s),
         ("stored_onset_std_scaled", sc_s),

@@ -19,7 +19,13 @@ type Layers<E> = Vec<Box<dyn Layer<E>>>;
 
 /// A bias-free, He-normal `k × k` convolution on a `side × side` input
 /// with zero padding `k / 2`.
-fn conv<E: Real>(c_in: usize, c_out: usize, side: usize, k: usize, stride: usize) -> Box<dyn Layer<E>>
+fn conv<E: Real>(
+    c_in: usize,
+    c_out: usize,
+    side: usize,
+    k: usize,
+    stride: usize,
+) -> Box<dyn Layer<E>>
 where
     crate::Dev: dfdx::prelude::Device<E>,
 {
@@ -56,7 +62,10 @@ where
     let block = if stride == 1 && c_in == c_out {
         Residual::new(branch)
     } else {
-        Residual::with_shortcut(branch, vec![conv(c_in, c_out, side, 1, stride), bn(c_out, out)])
+        Residual::with_shortcut(
+            branch,
+            vec![conv(c_in, c_out, side, 1, stride), bn(c_out, out)],
+        )
     };
     vec![Box::new(block), Box::new(Relu)]
 }
@@ -65,11 +74,21 @@ where
 /// `widths[0]`, then per stage `blocks` BasicBlocks of that width (the first
 /// of every stage after the first with stride 2), global average pool,
 /// linear head to 10 classes.
-fn resnet<E: Real>(name: &str, channels: usize, side: usize, widths: &[usize], blocks: usize) -> Model<E>
+fn resnet<E: Real>(
+    name: &str,
+    channels: usize,
+    side: usize,
+    widths: &[usize],
+    blocks: usize,
+) -> Model<E>
 where
     crate::Dev: dfdx::prelude::Device<E>,
 {
-    let mut layers: Layers<E> = vec![conv(channels, widths[0], side, 3, 1), bn(widths[0], side), Box::new(Relu)];
+    let mut layers: Layers<E> = vec![
+        conv(channels, widths[0], side, 3, 1),
+        bn(widths[0], side),
+        Box::new(Relu),
+    ];
     let (mut c, mut s) = (widths[0], side);
     for (stage, &w) in widths.iter().enumerate() {
         for b in 0..blocks {
@@ -91,8 +110,7 @@ where
     crate::Dev: dfdx::prelude::Device<E>,
 {
     let w = cfg.width.unwrap_or(16);
-    resnet("resnet8", 1, 8, &[w, 2 * w, 4 * w], 1)
-        .with_temperature(cfg.temperature.unwrap_or(1.0))
+    resnet("resnet8", 1, 8, &[w, 2 * w, 4 * w], 1).with_temperature(cfg.temperature.unwrap_or(1.0))
 }
 
 /// ResNet-8 for CIFAR-10 (spec §6.9 Variant B): [`build_resnet8`]'s
