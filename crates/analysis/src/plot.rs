@@ -193,16 +193,26 @@ pub struct HLine {
     pub label: String,
     /// Dashed instead of solid.
     pub dashed: bool,
+    /// Drawn over the series (a reference that a curve may sit on, e.g.
+    /// r = 1 under a controller held at r = 1) instead of under them.
+    pub on_top: bool,
 }
 
 impl HLine {
-    /// A dashed horizontal line at `y`.
+    /// A dashed horizontal line at `y`, under the series.
     pub fn new(y: f64, label: impl Into<String>) -> Self {
         HLine {
             y,
             label: label.into(),
             dashed: true,
+            on_top: false,
         }
+    }
+
+    /// Drawn over the series instead of under them.
+    pub fn on_top(mut self) -> Self {
+        self.on_top = true;
+        self
     }
 }
 

@@ -257,10 +257,10 @@ impl<E: Real> RadiusProbe<E> {
                     copy = state.clone();
                     &mut copy
                 };
-                let base = model.forward(base_state, &x, mode).0;
+                let base = model.forward_logits(base_state, &x, mode);
                 let mut moved = base_state.clone();
                 moved.params.axpy(eps, &v);
-                let z = model.forward(&mut moved, &x, mode).0;
+                let z = model.forward_logits(&mut moved, &x, mode);
                 let slopes = z.add_scaled(-1.0, &base).scaled(1.0 / eps);
                 let rho_a = self.radius_of(model, &slopes);
                 if moves_running_stats {

@@ -287,6 +287,29 @@ impl Comparisons {
         }
         out
     }
+
+    /// For rows that are the paper's claims checked on our runs (each
+    /// text: the claim, then "(ours: ...)"): "k of n claims hold; do not
+    /// hold in our runs: a; b". Unlike [`Comparisons::summary`] it never
+    /// says "differ", which would read as if our run did what the claim
+    /// says.
+    pub fn claims_summary(&self) -> String {
+        let hold = self.rows.iter().filter(|(a, _)| *a).count();
+        let fail: Vec<&str> = self
+            .rows
+            .iter()
+            .filter(|(a, _)| !*a)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let mut out = format!("{hold} of {} claims hold", self.rows.len());
+        if !fail.is_empty() {
+            out.push_str(&format!("; do not hold in our runs: {}", fail.join("; ")));
+        }
+        if !self.notes.is_empty() {
+            out.push_str(&format!("; partly: {}", self.notes.join("; ")));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +381,19 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("final acc"), "{s}");
+    }
+
+    #[test]
+    fn claims_summary_names_the_claims_that_fail_without_differ() {
+        let mut c = Comparisons::new();
+        c.add_claim(true, "a holds (ours: 1)".into());
+        c.add_claim(false, "b exceeds 1 (ours: 0.2)".into());
+        let s = c.claims_summary();
+        assert_eq!(s, "1 of 2 claims hold; do not hold in our runs: b exceeds 1 (ours: 0.2)");
+        assert!(!s.contains("differ"));
+        let mut all = Comparisons::new();
+        all.add_claim(true, "a".into());
+        assert_eq!(all.claims_summary(), "1 of 1 claims hold");
     }
 
     #[test]

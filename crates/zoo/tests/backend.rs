@@ -87,3 +87,32 @@ fn the_fast_backend_is_refused_at_build_with_the_layer_named() {
     );
     assert!(conv_then_linear().check_fast_path().is_ok());
 }
+
+/// `forward_logits` (no cache, for finite differences) is `forward`
+/// without the record: the same logits and the same moved buffers, bit for
+/// bit, on every registered architecture with a fast path, in both modes.
+#[test]
+fn forward_logits_is_forward_without_its_cache() {
+    for entry in zoo::registry() {
+        // Four images keep ResNet-18 cheap; BatchNorm needs more than one.
+        let batch: Batch<f32> = zoo::check::check_batch(&entry, 4).unwrap().cast();
+        // On dfdx `forward_logits` is `forward` itself.
+        let Ok(model) = entry.build_on::<f32>(&Default::default(), Backend::Fast) else {
+            continue;
+        };
+        {
+            for mode in [Mode::Eval, Mode::Train] {
+                let state = model.init(3);
+                let (mut a, mut b) = (state.clone(), state.clone());
+                let za = model.forward(&mut a, &batch.x, mode).0;
+                let zb = model.forward_logits(&mut b, &batch.x, mode);
+                let what = format!("{} {:?} {mode:?}", entry.name, model.backend());
+                assert_eq!(za.data, zb.data, "{what}: logits");
+                assert_eq!(a.buffers, b.buffers, "{what}: buffers");
+                if mode == Mode::Train && !state.buffers.is_empty() {
+                    assert_ne!(b.buffers, state.buffers, "{what}: running statistics moved");
+                }
+            }
+        }
+    }
+}

@@ -139,13 +139,33 @@ pub(crate) fn strip_width(entries: &[Entry], panel_w: u32, look: Look) -> u32 {
     w.min(max).max(0) as u32
 }
 
-/// Entries flowed into rows that fit `width` pixels (legend below the plot).
+/// Entries flowed into rows that fit `width` pixels (legend below the plot),
+/// balanced: as few rows as fit, each as short as that row count allows, so
+/// no entry is left alone on a last row.
 pub(crate) fn flow(entries: &[Entry], width: i32, look: Look) -> Vec<Vec<usize>> {
+    let greedy = flow_within(entries, width, width, look);
+    // The narrowest limit that still needs no more rows than `width` does.
+    let (mut lo, mut hi) = (0, width);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if flow_within(entries, width, mid, look).len() <= greedy.len() {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    flow_within(entries, width, hi, look)
+}
+
+/// Greedy rows of entries at most `limit` pixels wide; entry widths are
+/// those of a layout `width` pixels wide. An entry wider than `limit` gets
+/// a row of its own.
+fn flow_within(entries: &[Entry], width: i32, limit: i32, look: Look) -> Vec<Vec<usize>> {
     let mut rows: Vec<Vec<usize>> = vec![];
-    let mut used = width; // forces a new row for the first entry
+    let mut used = i32::MAX / 2; // forces a new row for the first entry
     for (i, e) in entries.iter().enumerate() {
         let w = entry_w(e, width, look);
-        if used + look.ipx(SPACING) + w > width - 2 * look.ipx(PAD) {
+        if used + look.ipx(SPACING) + w > limit - 2 * look.ipx(PAD) {
             rows.push(vec![i]);
             used = w;
         } else {
@@ -318,4 +338,35 @@ pub(crate) fn draw_lines<DB: DrawingBackend>(
         text::draw(area, l, (x + look.ipx(PAD), cy), pos, size, &style::AXIS_COLOR, false)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(label: &str) -> Entry {
+        Entry {
+            label: label.into(),
+            swatch: Swatch::Dot(RGBColor(0, 0, 0)),
+        }
+    }
+
+    #[test]
+    fn flowed_rows_are_balanced_and_keep_the_greedy_row_count() {
+        let look = Look::default();
+        let entries: Vec<Entry> = (0..9).map(|i| entry(&format!("method {i}"))).collect();
+        // Room for exactly eight entries per row: greedy gives 8 + 1.
+        let one = entry_w(&entries[0], 10_000, look) + look.ipx(SPACING);
+        let width = 8 * one + 2 * look.ipx(PAD);
+        assert_eq!(flow_within(&entries, width, width, look).len(), 2);
+        assert_eq!(flow_within(&entries, width, width, look)[1].len(), 1);
+        let rows = flow(&entries, width, look);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!((rows[0].len(), rows[1].len()), (5, 4), "{rows:?}");
+        // Order is kept and nothing is lost.
+        let all: Vec<usize> = rows.concat();
+        assert_eq!(all, (0..9).collect::<Vec<_>>());
+        // One row stays one row.
+        assert_eq!(flow(&entries[..3], width, look).len(), 1);
+    }
 }

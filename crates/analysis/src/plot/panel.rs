@@ -589,11 +589,12 @@ fn draw_data<DB: DrawingBackend>(
     {
         line(area, vec![(v.x, ya.lo), (v.x, ya.hi)], ref_style, v.dashed, look)?;
     }
-    for h in p
-        .hlines
-        .iter()
-        .filter(|h| h.y.is_finite() && ya.contains(h.y))
-    {
+    let hlines = |on_top: bool| {
+        p.hlines
+            .iter()
+            .filter(move |h| h.on_top == on_top && h.y.is_finite() && ya.contains(h.y))
+    };
+    for h in hlines(false) {
         line(area, vec![(xa.lo, h.y), (xa.hi, h.y)], ref_style, h.dashed, look)?;
     }
     for (i, s) in p.series.iter().enumerate() {
@@ -623,6 +624,9 @@ fn draw_data<DB: DrawingBackend>(
                 area.draw(&Circle::new(pt, marker, color.filled()))?;
             }
         }
+    }
+    for h in hlines(true) {
+        line(area, vec![(xa.lo, h.y), (xa.hi, h.y)], ref_style, h.dashed, look)?;
     }
     // Dots first, diamonds (summary points) last: on top of everything.
     for diamonds in [false, true] {

@@ -126,8 +126,8 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
     let mut notes: Vec<String> = ctx.config_note(e.id()).into_iter().collect();
     if let Some(r18) = s.archs.get("resnet18-cifar").and_then(|a| a.fast.as_ref()) {
         let projection = resnet18_projection(r18, ps.value.unwrap_or(f64::NAN));
-        t.notes.push(projection.clone());
-        notes.push(projection);
+        // In the table file only: the report prints the table's notes.
+        t.notes.push(projection);
     }
     let md = t.to_markdown();
     analysis::store::write_atomic(ctx.table_path(e.id()), md.as_bytes())?;
