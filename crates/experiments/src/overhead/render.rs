@@ -123,7 +123,7 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         "Training step, dfdx time / fast time: {}.",
         slow.join(", ")
     ));
-    let mut notes: Vec<String> = ctx.config_note(e.id()).into_iter().collect();
+    let notes: Vec<String> = ctx.config_note(e.id()).into_iter().collect();
     if let Some(r18) = s.archs.get("resnet18-cifar").and_then(|a| a.fast.as_ref()) {
         let projection = resnet18_projection(r18, ps.value.unwrap_or(f64::NAN));
         // In the table file only: the report prints the table's notes.
