@@ -289,19 +289,23 @@ impl Comparisons {
     }
 
     /// For rows that are the paper's claims checked on our runs (each
-    /// text: the claim, then "(ours: ...)"): "k of n claims hold; do not
-    /// hold in our runs: a; b". Unlike [`Comparisons::summary`] it never
-    /// says "differ", which would read as if our run did what the claim
-    /// says.
+    /// text: the claim, then "(ours: ...)"): "k of n claims hold: a; b; do
+    /// not hold in our runs: c". Every claim is named, those that hold too.
+    /// Unlike [`Comparisons::summary`] it never says "differ", which would
+    /// read as if our run did what the claim says.
     pub fn claims_summary(&self) -> String {
-        let hold = self.rows.iter().filter(|(a, _)| *a).count();
-        let fail: Vec<&str> = self
-            .rows
-            .iter()
-            .filter(|(a, _)| !*a)
-            .map(|(_, t)| t.as_str())
-            .collect();
-        let mut out = format!("{hold} of {} claims hold", self.rows.len());
+        let named = |holds: bool| -> Vec<&str> {
+            self.rows
+                .iter()
+                .filter(|(a, _)| *a == holds)
+                .map(|(_, t)| t.as_str())
+                .collect()
+        };
+        let (hold, fail) = (named(true), named(false));
+        let mut out = format!("{} of {} claims hold", hold.len(), self.rows.len());
+        if !hold.is_empty() {
+            out.push_str(&format!(": {}", hold.join("; ")));
+        }
         if !fail.is_empty() {
             out.push_str(&format!("; do not hold in our runs: {}", fail.join("; ")));
         }
@@ -389,11 +393,14 @@ mod tests {
         c.add_claim(true, "a holds (ours: 1)".into());
         c.add_claim(false, "b exceeds 1 (ours: 0.2)".into());
         let s = c.claims_summary();
-        assert_eq!(s, "1 of 2 claims hold; do not hold in our runs: b exceeds 1 (ours: 0.2)");
+        assert_eq!(
+            s,
+            "1 of 2 claims hold: a holds (ours: 1); do not hold in our runs: b exceeds 1 (ours: 0.2)"
+        );
         assert!(!s.contains("differ"));
-        let mut all = Comparisons::new();
-        all.add_claim(true, "a".into());
-        assert_eq!(all.claims_summary(), "1 of 1 claims hold");
+        let mut none = Comparisons::new();
+        none.add_claim(false, "a".into());
+        assert_eq!(none.claims_summary(), "0 of 1 claims hold; do not hold in our runs: a");
     }
 
     #[test]
