@@ -127,10 +127,57 @@ impl RunStore {
         Ok(removed)
     }
 
+    /// Join the store as one of possibly several processes writing to it
+    /// (two `ghosts run` on one results root, or the shards of a cluster
+    /// job on a shared file system). The returned [`StoreSession`] holds a
+    /// shared lock on `<dir>/.lock` until it is dropped. Temporary files of
+    /// killed writers are removed first, but only when no other session is
+    /// open: a live writer's temporary file is never taken for a stale one.
+    /// Returns the session and how many temporaries were removed.
+    ///
+    /// Uses the operating system's advisory file locks (`flock` on Unix,
+    /// `LockFileEx` on Windows) through `std::fs::File::lock_shared`.
+    ///
+    /// # Errors
+    /// The directory or lock file cannot be created or locked.
+    pub fn open_session(&self) -> Result<(StoreSession, usize)> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating the run store {}", self.dir.display()))?;
+        let path = self.dir.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        let mut removed = 0;
+        // Alone in the store: clean up, then share. Between the unlock and
+        // the shared lock another process may clean up too; this session
+        // has no temporary file yet, so that is harmless.
+        if file.try_lock().is_ok() {
+            removed = self.remove_stale_temporaries()?;
+            file.unlock()
+                .with_context(|| format!("unlocking {}", path.display()))?;
+        }
+        file.lock_shared()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok((StoreSession { _file: file }, removed))
+    }
+
     /// Read run `key`. Errors name the file; a missing run says so.
     pub fn read(&self, key: &RunKey) -> Result<DataFrame> {
         read_parquet(&self.path(key))
     }
+}
+
+/// The lock file of a run store (hidden, so listings of runs skip it).
+const LOCK_FILE: &str = ".lock";
+
+/// A process's membership of a [`RunStore`] (see [`RunStore::open_session`]):
+/// a shared lock, released when this is dropped.
+#[derive(Debug)]
+pub struct StoreSession {
+    _file: File,
 }
 
 /// Read a Parquet file into a frame; errors name the file.
@@ -215,6 +262,35 @@ mod tests {
         assert!(store.contains(&key));
         assert_eq!(fs::read_dir(store.dir()).unwrap().count(), 1);
         assert_eq!(store.read(&key).unwrap().height(), 3);
+    }
+
+    #[test]
+    fn a_session_keeps_another_writers_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RunStore::new(dir.path().join("runs"));
+        let key = RunKey::new(1, "c", "mlp-seed0");
+        // A killed writer's leftover: removed by the first session.
+        let (_, stale) = crate::store::temp_file(&store.path(&key))
+            .unwrap()
+            .keep()
+            .unwrap();
+        let (first, removed) = store.open_session().unwrap();
+        assert_eq!(removed, 1);
+        assert!(!stale.exists());
+        // The first session's writer is mid-write...
+        let (_, live) = crate::store::temp_file(&store.path(&key))
+            .unwrap()
+            .keep()
+            .unwrap();
+        // ...when a second process joins: it must not remove that file.
+        let (second, removed) = store.open_session().unwrap();
+        assert_eq!(removed, 0);
+        assert!(live.exists());
+        drop((first, second));
+        // Alone again (every earlier session closed): now it is stale.
+        let (_third, removed) = store.open_session().unwrap();
+        assert_eq!(removed, 1);
+        assert!(!live.exists());
     }
 
     #[test]

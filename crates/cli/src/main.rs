@@ -45,6 +45,11 @@ enum Command {
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
     List,
+    /// List the runs a config produces (key, stored or not, shard, label).
+    Runs(commands::reproduce::RunsArgs),
+    /// Write Slurm scripts that run one experiment as a job array of shards,
+    /// then summarise and render it.
+    Slurm(commands::slurm::SlurmArgs),
     /// List stored runs that no current config produces (--delete removes them).
     Prune(commands::reproduce::PruneArgs),
     /// The model zoo: list architectures, check their exact JVP, export them.
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::reproduce::run(&args),
         Command::List => commands::reproduce::list(),
         Command::Prune(args) => commands::reproduce::prune(&args),
+        Command::Runs(args) => commands::reproduce::runs(&args),
+        Command::Slurm(args) => commands::slurm::run(&args),
         Command::Zoo(cmd) => commands::zoo::run(&cmd),
     };
     match result {
@@ -80,7 +87,7 @@ fn main() -> ExitCode {
         // The reader of stdout went away (`| head`): nothing left to say.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            experiments::note!("error: {err:#}");
             // A bad config (unreadable, unknown key, wrong type or value) is bad input too.
             if err.downcast_ref::<InputError>().is_some()
                 || err.downcast_ref::<experiments::ConfigError>().is_some()

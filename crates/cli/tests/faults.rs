@@ -3,19 +3,13 @@
 
 mod common;
 
-use common::files;
+use common::{files, run_ok, stored_runs, text, tiny_config, TINY_ID};
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 fn ghosts(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ghosts"));
-    c.args(args).env("RAYON_NUM_THREADS", "2");
-    c
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    common::ghosts(args, "2")
 }
 
 /// Runs `args` with stdout on a pipe whose reader takes `keep` lines, then
@@ -76,35 +70,7 @@ fn closed_stdout_ends_every_printing_command_quietly() {
     }
 }
 
-/// A tiny temperature-fingerprint config: six short runs.
-const TINY: &str = "\
-arch: mlp
-temperatures: [0.5, 2, 8]
-extra_temperatures: []
-seeds: [0, 1]
-test_ratio: 0.2
-lr: 0.01
-steps: 40
-batch: 256
-tau_points: 16
-tau_min: 1.0e-4
-tau_max_floor: 2.0
-tau_max_rho_factor: 4.0
-onset_loss_ratio: 2.0
-slope_estimator: jvp
-fd_eps: 1.0e-4
-bootstrap_resamples: 100
-ci_level: 0.9
-bootstrap_seed: 1
-";
-
-const ID: &str = "temperature-fingerprint";
-
-fn run_ok(mut c: Command) -> Output {
-    let o = c.output().expect("run ghosts");
-    assert!(o.status.success(), "ghosts failed: {}", text(&o.stderr));
-    o
-}
+const ID: &str = TINY_ID;
 
 /// Issue 18, input 5: a truncated run file is never trusted and never
 /// fatal to a resume: `figures` names it, `run` warns, recomputes it and
@@ -112,21 +78,14 @@ fn run_ok(mut c: Command) -> Output {
 #[test]
 fn a_run_file_that_does_not_read_back_is_recomputed() {
     let cfg_dir = tempfile::tempdir().unwrap();
-    let cfg = cfg_dir.path().join("tiny.yaml");
-    std::fs::write(&cfg, TINY).unwrap();
-    let cfg = cfg.to_str().unwrap();
+    let cfg = &tiny_config(cfg_dir.path());
     let root = tempfile::tempdir().unwrap();
     let r = root.path().to_str().unwrap();
     run_ok(ghosts(&["run", ID, "--config", cfg, "--root", r]));
     let results = root.path().join("results");
     let before = files(&results);
 
-    let runs = results.join(format!("{ID}/runs"));
-    let mut names: Vec<_> = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
+    let names = stored_runs(root.path(), ID);
     let victim = &names[2];
     let bytes = std::fs::read(victim).unwrap();
     std::fs::write(victim, &bytes[..bytes.len() / 2]).unwrap();
@@ -162,4 +121,32 @@ fn a_run_file_that_does_not_read_back_is_recomputed() {
         before, after,
         "the recomputed store equals the undamaged one"
     );
+}
+
+/// A reader of stderr that goes away (`ghosts run x 2>&1 | head -1`)
+/// neither stops nor crashes a run: the progress lines are dropped, the
+/// results are written, the exit code is the run's. An error message that
+/// cannot be printed keeps its exit code too.
+#[test]
+fn closed_stderr_neither_stops_nor_crashes_a_command() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = &tiny_config(cfg_dir.path());
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let closed = |args: &[&str]| {
+        let mut child = ghosts(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        child.wait().unwrap()
+    };
+    let status = closed(&["run", ID, "--config", cfg, "--root", r]);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stored_runs(root.path(), ID).len(), 6);
+    assert!(root.path().join("paper/REPORT.md").exists());
+    // A bad input still exits 2 (not 101, a panic) with nowhere to say why.
+    let status = closed(&["radius", "--logits", "1,x", "--slopes", "0,1"]);
+    assert_eq!(status.code(), Some(2));
 }

@@ -8,89 +8,21 @@
 
 mod common;
 
-use common::files;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use common::{assert_same_outputs, ghosts, outputs, run_ok, stored_runs, tiny_config, TINY_ID};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const ID: &str = "temperature-fingerprint";
+const ID: &str = TINY_ID;
 
-/// Six runs (3 temperatures x 2 seeds), each a fraction of a second.
-const TINY: &str = "\
-arch: mlp
-temperatures: [0.5, 2, 8]
-extra_temperatures: []
-seeds: [0, 1]
-test_ratio: 0.2
-lr: 0.01
-steps: 40
-batch: 256
-tau_points: 16
-tau_min: 1.0e-4
-tau_max_floor: 2.0
-tau_max_rho_factor: 4.0
-onset_loss_ratio: 2.0
-slope_estimator: jvp
-fd_eps: 1.0e-4
-bootstrap_resamples: 100
-ci_level: 0.9
-bootstrap_seed: 1
-";
-
-fn ghosts(args: &[&str], threads: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ghosts"));
-    c.args(args).env("RAYON_NUM_THREADS", threads);
-    c
-}
-
-fn run_ok(mut c: Command) -> Output {
-    let o = c.output().expect("run ghosts");
-    assert!(
-        o.status.success(),
-        "ghosts failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-/// The files a reproduction must make identically: stored runs, summary,
-/// figures, tables. (`timing.json` and the report's wall-time line differ
-/// between any two runs by nature.)
-fn outputs(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut all = files(&root.join("results"));
-    all.remove(Path::new(&format!("{ID}/timing.json")));
-    for sub in ["figures", "paper/tables"] {
-        for (k, v) in files(&root.join(sub)) {
-            all.insert(Path::new(sub).join(k), v);
-        }
-    }
-    all
-}
-
-fn stored_runs(root: &Path) -> usize {
-    std::fs::read_dir(root.join(format!("results/{ID}/runs")))
-        .map(|d| {
-            d.filter(|e| {
-                let name = e
-                    .as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned();
-                name.ends_with(".parquet") && !name.starts_with('.')
-            })
-            .count()
-        })
-        .unwrap_or(0)
+fn stored(root: &Path) -> usize {
+    stored_runs(root, ID).len()
 }
 
 #[test]
 fn tiny_config_through_store_figures_report_kill_and_resume() {
     let cfg_dir = tempfile::tempdir().unwrap();
-    let cfg = cfg_dir.path().join("tiny.yaml");
-    std::fs::write(&cfg, TINY).unwrap();
-    let cfg = cfg.to_str().unwrap();
+    let cfg = &tiny_config(cfg_dir.path());
 
     // 1. Uninterrupted, two threads.
     let full = tempfile::tempdir().unwrap();
@@ -98,7 +30,7 @@ fn tiny_config_through_store_figures_report_kill_and_resume() {
     let o = run_ok(ghosts(&["run", ID, "--config", cfg, "--root", fr], "2"));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&format!("[{ID}] wall time")), "{err}");
-    assert_eq!(stored_runs(full.path()), 6);
+    assert_eq!(stored(full.path()), 6);
     let summary: serde_json::Value = serde_json::from_slice(
         &std::fs::read(full.path().join(format!("results/{ID}/summary.json"))).unwrap(),
     )
@@ -142,7 +74,7 @@ fn tiny_config_through_store_figures_report_kill_and_resume() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while stored_runs(killed.path()) < 2 {
+    while stored(killed.path()) < 2 {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the run ended before it could be killed; make TINY bigger"
@@ -152,7 +84,7 @@ fn tiny_config_through_store_figures_report_kill_and_resume() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let survived = stored_runs(killed.path());
+    let survived = stored(killed.path());
     assert!(
         (2..6).contains(&survived),
         "killed midway: {survived} runs stored"
@@ -174,16 +106,13 @@ fn tiny_config_through_store_figures_report_kill_and_resume() {
     assert_eq!(timing["runs_computed"], 6 - survived);
     assert_eq!(timing["runs_stored"], survived);
     // Same files (the killed writer's temporary file, if any, is gone).
-    let (a, b) = (outputs(full.path()), outputs(killed.path()));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (k, v) in &a {
-        assert!(&b[k] == v, "{} differs after kill and resume", k.display());
-    }
+    let (a, b) = (outputs(full.path(), ID), outputs(killed.path(), ID));
+    assert_same_outputs(&a, &b, "after kill and resume");
 
     // 3. `ghosts figures` rebuilds figures, tables and report from the store.
     std::fs::remove_dir_all(full.path().join("figures")).unwrap();
     std::fs::remove_dir_all(full.path().join("paper")).unwrap();
     run_ok(ghosts(&["figures", "--root", fr], "2"));
-    assert_eq!(outputs(full.path()), a);
+    assert_eq!(outputs(full.path(), ID), a);
     assert!(full.path().join("paper/REPORT.md").exists());
 }

@@ -25,6 +25,9 @@ pub struct Context {
     /// project does not ship (CIFAR-10) finds it; overrides the config's
     /// `data_root`.
     pub data_root: Option<PathBuf>,
+    /// `--shard i/n`: compute only this part of the runs, and neither
+    /// summarise nor time the experiment (see [`crate::Shard`]).
+    pub shard: Option<crate::Shard>,
 }
 
 impl Context {
@@ -36,12 +39,19 @@ impl Context {
             config: None,
             tally: Default::default(),
             data_root: None,
+            shard: None,
         }
     }
 
     /// The same context with `--data-root DIR` (or none).
     pub fn with_data_root(mut self, data_root: Option<PathBuf>) -> Self {
         self.data_root = data_root;
+        self
+    }
+
+    /// The same context with `--shard i/n` (or none).
+    pub fn with_shard(mut self, shard: Option<crate::Shard>) -> Self {
+        self.shard = shard;
         self
     }
 

@@ -16,6 +16,17 @@
 
 #![warn(missing_docs)]
 
+/// `eprintln!` that never panics: progress lines and warnings go to
+/// stderr, and a reader of stderr that went away (`ghosts run x 2>&1 | head`)
+/// must neither stop a run nor crash it; the line is then dropped.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod arch_grid;
 pub mod config;
 pub mod context;
@@ -33,6 +44,7 @@ pub mod transformer_radii;
 
 pub use config::ConfigError;
 pub use context::Context;
+pub use runner::{assign_shards, RunInfo, Shard};
 
 use anyhow::Result;
 
@@ -61,10 +73,12 @@ pub trait Experiment: Sync {
     fn run(&self, ctx: &Context) -> Result<()>;
     /// Re-render figures and tables from stored results; returns the report section.
     fn render(&self, ctx: &Context) -> Result<analysis::report::Section>;
-    /// The keys of the stored runs (`results/<id>/runs/<key>.parquet`) that
-    /// `run` would compute or reuse under `ctx`'s config; none for an
-    /// experiment without a run store. `ghosts prune` keeps exactly these.
-    fn run_keys(&self, ctx: &Context) -> Result<Vec<analysis::runs::RunKey>> {
+    /// The runs (`results/<id>/runs/<key>.parquet`) that `run` would
+    /// compute or reuse under `ctx`'s config, in job order, each with its
+    /// label and expected cost; none for an experiment without a run store
+    /// (it cannot be split with `--shard`). `ghosts prune` keeps exactly
+    /// these; `ghosts runs` lists them.
+    fn runs(&self, ctx: &Context) -> Result<Vec<runner::RunInfo>> {
         let _ = ctx;
         Ok(Vec::new())
     }
@@ -200,6 +214,10 @@ pub fn run_timed(e: &dyn Experiment, ctx: &Context) -> Result<Timing> {
         quick: ctx.quick,
     };
     let path = ctx.results_dir(e.id()).join("timing.json");
+    if ctx.shard.is_some() {
+        // One shard's time is not the experiment's: the stored timing stays.
+        return Ok(timing);
+    }
     let render_only = timing.runs_computed == 0 && timing.runs_stored > 0;
     let keep = render_only && analysis::store::read_json::<Timing>(&path).is_ok();
     if !keep {
@@ -238,8 +256,8 @@ pub fn prune(e: &dyn Experiment, root: &std::path::Path, delete: bool) -> Result
         contexts.push(Context::new(root, false).with_config(Some(stored)));
     }
     for ctx in &contexts {
-        for key in e.run_keys(ctx)? {
-            current.insert(format!("{}.parquet", key.as_str()));
+        for run in e.runs(ctx)? {
+            current.insert(format!("{}.parquet", run.key.as_str()));
         }
     }
     let dir = Context::new(root, false)

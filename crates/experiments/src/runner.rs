@@ -77,9 +77,13 @@ pub(crate) fn run_jobs<T: Sync>(
     check: impl Fn(&T, &DataFrame) -> Result<()>,
 ) -> Result<()> {
     let store = &ctx.run_store(id);
-    let stale = store.remove_stale_temporaries()?;
+    // Held until the runs are done: other processes on this store (another
+    // `ghosts run`, the other shards of a cluster job) keep their
+    // temporary files, and a killed writer's leftovers go only when no one
+    // else is writing.
+    let (_session, stale) = store.open_session()?;
     if stale > 0 {
-        eprintln!("[{id}] removed {stale} unfinished run file(s) of an interrupted run");
+        crate::note!("[{id}] removed {stale} unfinished run file(s) of an interrupted run");
     }
     let todo: Vec<&Job<T>> = jobs
         .iter()
@@ -90,7 +94,7 @@ pub(crate) fn run_jobs<T: Sync>(
             match store.read(&j.key).and_then(|f| check(&j.spec, &f)) {
                 Ok(()) => false,
                 Err(e) => {
-                    eprintln!(
+                    crate::note!(
                         "[{id}] warning: stored run file {} does not read back ({e:#}); \
                          treating run {} as absent and computing it again",
                         store.path(&j.key).display(),
@@ -104,7 +108,7 @@ pub(crate) fn run_jobs<T: Sync>(
     let stored = jobs.len() - todo.len();
     ctx.tally.stored.fetch_add(stored, Ordering::Relaxed);
     if stored > 0 {
-        eprintln!(
+        crate::note!(
             "[{id}] {stored} of {} runs already stored, skipped",
             jobs.len()
         );
@@ -135,7 +139,7 @@ pub(crate) fn run_jobs<T: Sync>(
             todo.len()
         );
         if bar.is_hidden() {
-            eprintln!("{line}");
+            crate::note!("{line}");
         } else {
             bar.set_message(job.label.clone());
             bar.inc(1);
@@ -198,4 +202,112 @@ pub(crate) fn load_runs<T>(ctx: &Context, id: &str, jobs: &[Job<T>]) -> Result<V
             })
         })
         .collect()
+}
+
+/// `--shard i/n`: the `i`-th (1-based) of `n` disjoint parts of an
+/// experiment's runs, for running one experiment as `n` processes (a
+/// cluster job array, or GNU parallel on one big machine). Every shard
+/// writes the same per-run files as a single process would; a later
+/// `ghosts run <id>` without `--shard` finds them all stored and
+/// summarises and renders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, `1..=count`.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parse `i/n` with `1 <= i <= n`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected a shard as i/n with 1 <= i <= n (e.g. 2/8), got {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The shard (1-based) of each of `costs.len()` jobs split into `count`
+/// shards, balanced by expected cost: longest-processing-time first
+/// (jobs by decreasing cost, ties in job order, each to the shard with the
+/// least cost so far, ties to the lowest shard). A pure function of the
+/// costs and `count`, so every process of a job array agrees on the split.
+/// With more shards than jobs, the last shards are empty.
+pub fn assign_shards(costs: &[f64], count: usize) -> Vec<usize> {
+    assert!(count >= 1, "at least one shard");
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
+    let mut load = vec![0.0f64; count];
+    let mut shard_of = vec![0; costs.len()];
+    for j in order {
+        let s = (0..count)
+            .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
+            .expect("count >= 1");
+        load[s] += costs[j].max(0.0);
+        shard_of[j] = s + 1;
+    }
+    shard_of
+}
+
+/// One run of an experiment as `ghosts runs` lists it.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// Store key: the file is `results/<id>/runs/<key>.parquet`.
+    pub key: RunKey,
+    /// Human label, e.g. `mlp plain seed 3`.
+    pub label: String,
+    /// Expected cost relative to the experiment's other runs (unitless; it
+    /// balances shards, it is not a time).
+    pub cost: f64,
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_name_bad_input() {
+        assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
+        assert_eq!("1/1".parse::<Shard>().unwrap().to_string(), "1/1");
+        for bad in ["0/4", "5/4", "2", "a/b", "1/0", "-1/3", ""] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains("i/n") && e.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_job_lands_in_exactly_one_shard_balanced_by_cost() {
+        // One long job (10) and eight short ones (1 each): LPT puts the
+        // long one alone and spreads the rest.
+        let mut costs = vec![1.0; 8];
+        costs.insert(3, 10.0);
+        let s = assign_shards(&costs, 2);
+        assert_eq!(s.len(), 9);
+        assert_eq!(s[3], 1);
+        let load = |k: usize| -> f64 { (0..9).filter(|&j| s[j] == k).map(|j| costs[j]).sum() };
+        assert_eq!((load(1), load(2)), (10.0, 8.0));
+        // Equal costs: round robin in job order.
+        assert_eq!(assign_shards(&[1.0; 5], 3), [1, 2, 3, 1, 2]);
+        // More shards than jobs: the extra ones are empty.
+        assert_eq!(assign_shards(&[1.0; 2], 4), [1, 2]);
+        // A pure function of its input.
+        assert_eq!(assign_shards(&costs, 3), assign_shards(&costs, 3));
+        // One shard holds everything.
+        assert!(assign_shards(&costs, 1).iter().all(|&k| k == 1));
+    }
 }

@@ -12,11 +12,10 @@
 //! and the report reach every experiment the same way.
 
 use crate::config::Validate;
-use crate::runner::{load_runs, run_jobs, Computed, Job};
+use crate::runner::{assign_shards, load_runs, run_jobs, Computed, Job, RunInfo};
 use crate::{Context, Experiment};
 use analysis::polars::prelude::DataFrame;
 use analysis::report::Section;
-use analysis::runs::RunKey;
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -53,6 +52,13 @@ pub trait Study: Sync {
     fn inputs(cfg: &Self::Config) -> Result<Self::Inputs>;
     /// The jobs of a config, longest first (workers take them in order).
     fn jobs(cfg: &Self::Config) -> Vec<Job<Self::Spec>>;
+    /// The expected cost of a job relative to the config's other jobs
+    /// (unitless), used only to balance `--shard` parts; the default
+    /// counts every job alike.
+    fn cost(cfg: &Self::Config, spec: &Self::Spec) -> f64 {
+        let _ = (cfg, spec);
+        1.0
+    }
     /// Compute one job: a pure function of the settings and the spec.
     fn run_one(cfg: &Self::Config, inputs: &Self::Inputs, spec: &Self::Spec) -> Result<Self::Run>;
     /// The progress line's note about a finished run.
@@ -100,11 +106,21 @@ impl<S: Study> Experiment for S {
         let mut cfg = loaded.value.clone();
         S::adapt(&mut cfg, ctx);
         let cfg = &cfg;
+        let mut jobs = S::jobs(cfg);
+        if let Some(shard) = ctx.shard {
+            let costs: Vec<f64> = jobs.iter().map(|j| S::cost(cfg, &j.spec)).collect();
+            let shard_of = assign_shards(&costs, shard.count);
+            let mut k = 0;
+            jobs.retain(|_| {
+                k += 1;
+                shard_of[k - 1] == shard.index
+            });
+        }
         let inputs = S::inputs(cfg)?;
         run_jobs(
             ctx,
             S::ID,
-            &S::jobs(cfg),
+            &jobs,
             |spec| {
                 let run = S::run_one(cfg, &inputs, spec)?;
                 Ok(Computed {
@@ -114,6 +130,11 @@ impl<S: Study> Experiment for S {
             },
             |spec, frame| S::from_frame(cfg, spec, frame).map(|_| ()),
         )?;
+        if ctx.shard.is_some() {
+            // The other shards' runs may not be stored yet: the summary is
+            // made by a later `ghosts run <id>` without `--shard`.
+            return Ok(());
+        }
         let runs = stored_runs::<S>(ctx, cfg)?;
         ctx.finish_run(S::ID, &S::summarize(cfg, &runs), &loaded)
     }
@@ -122,10 +143,17 @@ impl<S: Study> Experiment for S {
         crate::check_config_as::<S::Config>(path)
     }
 
-    fn run_keys(&self, ctx: &Context) -> Result<Vec<RunKey>> {
+    fn runs(&self, ctx: &Context) -> Result<Vec<RunInfo>> {
         let mut cfg = ctx.load_config::<S::Config>(S::ID)?.value;
         S::adapt(&mut cfg, ctx);
-        Ok(S::jobs(&cfg).into_iter().map(|j| j.key).collect())
+        Ok(S::jobs(&cfg)
+            .into_iter()
+            .map(|j| RunInfo {
+                cost: S::cost(&cfg, &j.spec),
+                key: j.key,
+                label: j.label,
+            })
+            .collect())
     }
 
     fn render(&self, ctx: &Context) -> Result<Section> {

@@ -2,4 +2,5 @@
 
 pub mod radius;
 pub mod reproduce;
+pub mod slurm;
 pub mod zoo;

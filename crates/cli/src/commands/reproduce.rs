@@ -3,7 +3,7 @@
 
 use crate::InputError;
 use anyhow::Result;
-use experiments::{Context, UnknownExperiment};
+use experiments::{Context, Experiment, Shard, UnknownExperiment};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -48,10 +48,19 @@ pub struct RunArgs {
     /// config's data_root.
     #[arg(long, value_name = "DIR")]
     data_root: Option<PathBuf>,
+    /// Compute only part i of n of the runs (1 <= i <= n; split balanced
+    /// by expected cost, the same in every process), without summary or
+    /// figures: run once more without --shard after every part has finished.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
 }
 
-/// `ghosts run <id>` = `ghosts reproduce --only <id>`.
+/// `ghosts run <id>` = `ghosts reproduce --only <id>`; with `--shard i/n`,
+/// only that part of the runs.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if let Some(shard) = args.shard {
+        return run_shard(args, shard);
+    }
     reproduce(&ReproduceArgs {
         quick: args.quick,
         only: vec![args.id.clone()],
@@ -59,6 +68,114 @@ pub fn run(args: &RunArgs) -> Result<()> {
         root: args.root.clone(),
         data_root: args.data_root.clone(),
     })
+}
+
+/// `ghosts run <id> --shard i/n`: compute (or find stored) this shard's runs.
+fn run_shard(args: &RunArgs, shard: Shard) -> Result<()> {
+    let e = one(&args.id)?;
+    let ctx = Context::new(&args.root, args.quick)
+        .with_config(args.config.clone())
+        .with_data_root(args.data_root.clone())
+        .with_shard(Some(shard));
+    let runs = e.runs(&ctx)?;
+    if runs.is_empty() {
+        return Err(InputError(format!(
+            "{} has no separate runs to split; run it without --shard",
+            e.id()
+        ))
+        .into());
+    }
+    let mine = experiments::assign_shards(&runs.iter().map(|r| r.cost).collect::<Vec<_>>(), shard.count)
+        .iter()
+        .filter(|&&k| k == shard.index)
+        .count();
+    experiments::note!(
+        "[{}] shard {shard}: {mine} of {} runs{}",
+        e.id(),
+        runs.len(),
+        if args.quick { " (quick)" } else { "" }
+    );
+    let timing = experiments::run_timed(e, &ctx)?;
+    experiments::note!(
+        "[{}] shard {shard} done in {:.2} s ({} runs computed, {} stored); \
+         when every shard has finished, `ghosts run {}` (same settings, no --shard) \
+         summarises and renders",
+        e.id(),
+        timing.wall_seconds,
+        timing.runs_computed,
+        timing.runs_stored,
+        e.id()
+    );
+    Ok(())
+}
+
+/// The one implemented experiment `id` (an input error otherwise).
+pub(crate) fn one(id: &str) -> Result<&'static dyn Experiment> {
+    Ok(select(&[id.to_string()])?[0])
+}
+
+/// Arguments of `ghosts runs`.
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// Experiment id (see `ghosts list`).
+    id: String,
+    /// CI-sized settings (configs/quick/<id>.yaml).
+    #[arg(long)]
+    quick: bool,
+    /// Settings file replacing configs/[quick/]<id>.yaml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Project root holding results/ and configs/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Directory of a data set the project does not ship (as for `ghosts run`).
+    #[arg(long, value_name = "DIR")]
+    data_root: Option<PathBuf>,
+    /// Also print the shard (1..=N) of each run when split N ways.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    shards: Option<u32>,
+}
+
+/// `ghosts runs <id>`: the runs a config produces, one tab-separated line
+/// each: key, whether its file is stored, [shard,] expected cost, label.
+pub fn runs(args: &RunsArgs) -> Result<()> {
+    let e = one(&args.id)?;
+    let ctx = Context::new(&args.root, args.quick)
+        .with_config(args.config.clone())
+        .with_data_root(args.data_root.clone());
+    let runs = e.runs(&ctx)?;
+    let store = ctx.run_store(e.id());
+    let shard_of = args.shards.map(|n| {
+        experiments::assign_shards(&runs.iter().map(|r| r.cost).collect::<Vec<_>>(), n as usize)
+    });
+    match shard_of {
+        Some(_) => out!("key\tstatus\tshard\tcost\tlabel"),
+        None => out!("key\tstatus\tcost\tlabel"),
+    }
+    let mut stored = 0;
+    for (i, r) in runs.iter().enumerate() {
+        let status = if store.contains(&r.key) {
+            stored += 1;
+            "stored"
+        } else {
+            "missing"
+        };
+        match &shard_of {
+            Some(s) => out!("{}\t{status}\t{}\t{}\t{}", r.key, s[i], r.cost, r.label),
+            None => out!("{}\t{status}\t{}\t{}", r.key, r.cost, r.label),
+        }
+    }
+    if runs.is_empty() {
+        experiments::note!("{} has no separate runs (nothing to list or split)", e.id());
+    } else {
+        experiments::note!(
+            "{}: {} runs, {stored} stored under {}",
+            e.id(),
+            runs.len(),
+            ctx.relative(store.dir()).display()
+        );
+    }
+    Ok(())
 }
 
 /// Arguments of `ghosts figures`.
@@ -90,14 +207,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         .with_data_root(args.data_root.clone());
     for e in chosen {
         let start = Instant::now();
-        eprintln!(
+        experiments::note!(
             "[{}] running{}",
             e.id(),
             if args.quick { " (quick)" } else { "" }
         );
         let timing = experiments::run_timed(e, &ctx)?;
         e.render(&ctx)?;
-        eprintln!(
+        experiments::note!(
             "[{}] wall time {:.2} s ({} runs computed, {} stored; {:.2} s with figures)",
             e.id(),
             timing.wall_seconds,
@@ -107,7 +224,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         );
     }
     let report = experiments::render_all(&ctx)?;
-    eprintln!("report: {}", report.display());
+    experiments::note!("report: {}", report.display());
     Ok(())
 }
 
@@ -115,7 +232,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
 pub fn figures(args: &FiguresArgs) -> Result<()> {
     let ctx = Context::new(&args.root, false);
     let report = experiments::render_all(&ctx)?;
-    eprintln!("report: {}", report.display());
+    experiments::note!("report: {}", report.display());
     Ok(())
 }
 

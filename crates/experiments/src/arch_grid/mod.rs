@@ -378,6 +378,14 @@ impl Study for ArchGrid {
         jobs(cfg)
     }
 
+    /// CNN+BN's full-batch steps cost about 10x the others'; the ρa cap
+    /// adds a forward and tangent pass (about half a step) to every step.
+    fn cost(_: &ArchGridConfig, spec: &RunSpec) -> f64 {
+        let arch = if spec.arch == "cnn-bn" { 10.0 } else { 1.0 };
+        let method = if spec.method == Method::RhoCap { 1.5 } else { 1.0 };
+        arch * method
+    }
+
     fn run_one(
         cfg: &ArchGridConfig,
         digits: &data::Digits,

@@ -677,6 +677,16 @@ impl Study for NaturalInstability {
         jobs(cfg)
     }
 
+    /// A training step (forward and backward) counts 1; measuring ρa (a
+    /// forward and tangent pass) about half of one, every step for the
+    /// controller, every `log_every`-th for a fixed rate.
+    fn cost(cfg: &NaturalInstabilityConfig, spec: &RunSpec) -> f64 {
+        match spec.method.kind {
+            MethodKind::RhoSet => 1.5,
+            MethodKind::Fixed => 1.0 + 0.5 / cfg.log_every as f64,
+        }
+    }
+
     fn run_one(
         cfg: &NaturalInstabilityConfig,
         images: &Images,

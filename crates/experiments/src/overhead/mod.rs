@@ -253,7 +253,7 @@ impl Experiment for Overhead {
         for entry in digits_archs {
             let time = |model: &zoo::Model<f32>| {
                 let t = time_arch(model, &entry, &cfg, &train, &batches);
-                eprintln!(
+                crate::note!(
                     "[overhead] {:<20} {:<4} step {:.3} ms, +FD {:.3} ms ({:+.0}%), +JVP {:.3} ms ({:+.0}%)",
                     entry.name, backend_name(model.backend()), t.step_ms, t.fd_ms, t.fd_overhead_pct, t.jvp_ms, t.jvp_overhead_pct
                 );
@@ -288,7 +288,7 @@ impl Experiment for Overhead {
             let entry = zoo::arch::find(name)?;
             let model = entry.build_on::<f32>(&ArchConfig::default(), Backend::Fast)?;
             let t = time_arch(&model, &entry, &cifar_cfg, &images, &cifar_batches);
-            eprintln!(
+            crate::note!(
                 "[overhead] {:<20} fast step {:.1} ms, +FD {:.1} ms ({:+.0}%), +JVP {:.1} ms ({:+.0}%)",
                 name, t.step_ms, t.fd_ms, t.fd_overhead_pct, t.jvp_ms, t.jvp_overhead_pct
             );
