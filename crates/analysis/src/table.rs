@@ -150,6 +150,18 @@ pub fn fmt_sig(x: f64, sig: usize) -> String {
     format!("{:.*}", decimals, rounded)
 }
 
+/// "1 seed (42)", "4 seeds (42-45)", "3 seeds (0, 2, 7)": how many seeds
+/// and which, for titles and notes (a run of consecutive seeds as a range).
+pub fn seeds_text(seeds: &[u64]) -> String {
+    let list = match seeds {
+        [] => return "no seeds".into(),
+        [one] => return format!("1 seed ({one})"),
+        [first, .., last] if seeds.windows(2).all(|w| w[1] == w[0] + 1) => format!("{first}-{last}"),
+        _ => seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+    };
+    format!("{} seeds ({list})", seeds.len())
+}
+
 /// A fraction as a percentage with `decimals` decimals: `fmt_pct(0.1234, 1)`
 /// is `"12.3%"`. Non-finite values are spelled out as in [`fmt_sig`].
 pub fn fmt_pct(fraction: f64, decimals: usize) -> String {
@@ -173,6 +185,14 @@ pub fn fmt_pct(fraction: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeds_are_counted_and_named() {
+        assert_eq!(seeds_text(&[42]), "1 seed (42)");
+        assert_eq!(seeds_text(&[42, 43, 44, 45]), "4 seeds (42-45)");
+        assert_eq!(seeds_text(&[0, 2, 7]), "3 seeds (0, 2, 7)");
+        assert_eq!(seeds_text(&[]), "no seeds");
+    }
 
     #[test]
     fn sig_formatting() {

@@ -16,6 +16,11 @@ use std::path::Path;
 pub struct PaperNumber {
     /// The value, when there is one (absent for purely verbal claims).
     pub value: Option<f64>,
+    /// For a read-off stated as a range ("~15-25%", "1e-2 to 1e-1"): its
+    /// ends `[lo, hi]`. Ours then agrees when it lies within the tolerance
+    /// of the range, not of `value` (its middle).
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
     /// How the source states it, e.g. "> 4000x".
     text: String,
     /// Where exactly (section, figure, table, file of the author's run).
@@ -191,6 +196,16 @@ impl Tolerance {
         }
     }
 
+    /// Agreement with a reference stated as the range `[lo, hi]`: ours
+    /// within the tolerance of its nearer end (inside counts as agreeing).
+    fn agrees_with_range(self, ours: f64, [lo, hi]: [f64; 2]) -> bool {
+        match self {
+            Tolerance::Points(p) => ours >= lo - p && ours <= hi + p,
+            Tolerance::Factor(f) => ours > 0.0 && lo > 0.0 && ours >= lo / f && ours <= hi * f,
+            Tolerance::Bin { .. } => self.agrees(ours, hi) || (ours >= lo && ours <= hi),
+        }
+    }
+
     fn describe(self) -> String {
         match self {
             Tolerance::Points(p) => format!("tolerance {} points", 100.0 * p),
@@ -233,7 +248,10 @@ impl Comparisons {
     ) -> Option<bool> {
         let n = paper.get(id, key).ok()?;
         let reference = n.value?;
-        let agrees = tol.agrees(ours, reference);
+        let agrees = match n.range {
+            Some(range) => tol.agrees_with_range(ours, range),
+            None => tol.agrees(ours, reference),
+        };
         self.rows.push((
             agrees,
             format!("{what} {} vs {} ({})", fmt(ours), n.cell(), tol.describe()),
@@ -404,9 +422,48 @@ mod tests {
     }
 
     #[test]
+    fn a_range_read_off_agrees_within_the_tolerance_of_its_ends() {
+        let (lo, hi) = (0.15, 0.25);
+        let pts = Tolerance::Points(0.05);
+        // Inside, and within 5 points of either end: agrees.
+        for ours in [0.10, 0.136, 0.20, 0.29, 0.30] {
+            assert!(pts.agrees_with_range(ours, [lo, hi]), "{ours}");
+        }
+        for ours in [0.0999, 0.3001, 0.5] {
+            assert!(!pts.agrees_with_range(ours, [lo, hi]), "{ours}");
+        }
+        // The same 29% against the range's middle alone would differ.
+        assert!(!pts.agrees(0.29, 0.20));
+        let f = Tolerance::Factor(3.17);
+        assert!(f.agrees_with_range(0.004, [0.01, 0.1]));
+        assert!(!f.agrees_with_range(0.003, [0.01, 0.1]));
+        assert!(f.agrees_with_range(0.317, [0.01, 0.1]));
+    }
+
+    #[test]
+    fn every_range_holds_its_value() {
+        let numbers = PaperNumbers::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../paper/paper-numbers.yaml"),
+        )
+        .unwrap();
+        let mut ranges = 0;
+        for (id, keys) in &numbers.0 {
+            for (key, n) in keys {
+                if let Some([lo, hi]) = n.range {
+                    ranges += 1;
+                    let v = n.value.unwrap_or_else(|| panic!("{id}.{key}: a range needs a value"));
+                    assert!(lo < hi && lo <= v && v <= hi, "{id}.{key}: {v} not in [{lo}, {hi}]");
+                }
+            }
+        }
+        assert!(ranges >= 8, "{ranges}");
+    }
+
+    #[test]
     fn half_unit_follows_the_printed_digits() {
         let n = |text: &str| PaperNumber {
             value: Some(1.0),
+            range: None,
             text: text.into(),
             source: String::new(),
             kind: SourceKind::PaperText,

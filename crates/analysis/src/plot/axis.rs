@@ -115,12 +115,35 @@ impl AxisSpec {
         if fits(&self.major) || self.major.len() <= 1 {
             return false;
         }
+        // Log axis with 1-2-5 (or 1..9) labels over two or more decades:
+        // the powers of ten alone read best (every k-th one if need be),
+        // and 1 stays among them, the reference of every r axis.
+        let decades: Vec<f64> = if self.log {
+            self.major.iter().copied().filter(|&v| power_of_ten(v).is_some()).collect()
+        } else {
+            Vec::new()
+        };
+        if decades.len() >= 2 && decades.len() < self.major.len() {
+            let dropped: Vec<f64> = self.major.iter().copied().filter(|v| !decades.contains(v)).collect();
+            self.minor.extend(dropped);
+            self.major = decades;
+            if !fits(&self.major) {
+                self.thin_labels(fits);
+            }
+            return true;
+        }
         let n = self.major.len();
-        // Offset so that a power of ten (log axes) or zero stays labelled.
+        // Offset so that 1 (log axes; else the first power of ten) or zero
+        // stays labelled.
         let anchor = self
             .major
             .iter()
-            .position(|&v| if self.log { power_of_ten(v).is_some() } else { v == 0.0 })
+            .position(|&v| if self.log { v == 1.0 } else { v == 0.0 })
+            .or_else(|| {
+                self.log
+                    .then(|| self.major.iter().position(|&v| power_of_ten(v).is_some()))
+                    .flatten()
+            })
             .unwrap_or(0);
         for k in 2..=n {
             let kept: Vec<f64> = (0..n)
@@ -447,6 +470,24 @@ mod tests {
         );
         let a = AxisSpec::new([], true, Some((1.1, 1.3)));
         assert!(a.major.len() >= 2, "{:?}", a.major);
+    }
+
+    #[test]
+    fn thinned_log_labels_keep_one_and_the_powers_of_ten() {
+        // Fig 12's r axis: 0.02 .. 4 labels 0.02, 0.05, ..., 2; crowded,
+        // it keeps the decades (1 among them), never 0.02, 0.1, 0.5, 2.
+        let mut a = AxisSpec::new([], true, Some((0.02, 4.0)));
+        assert!(a.major.contains(&1.0), "{:?}", a.major);
+        assert!(a.thin_labels(|t| t.len() <= 4));
+        assert_eq!(a.major, [0.1, 1.0]);
+        // Many decades, thinned further: every k-th decade, 1 kept.
+        let mut a = AxisSpec::new([], true, Some((1e-6, 1e6)));
+        assert!(a.thin_labels(|t| t.len() <= 5));
+        assert!(a.major.contains(&1.0) && a.major.len() <= 5, "{:?}", a.major);
+        // One decade only (0.3 .. 8): 1 stays the anchor.
+        let mut a = AxisSpec::new([], true, Some((0.3, 8.0)));
+        assert!(a.thin_labels(|t| t.len() <= 2));
+        assert!(a.major.contains(&1.0), "{:?}", a.major);
     }
 
     #[test]

@@ -225,12 +225,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     // Lay out, look where the data lies, place the boxes; a box that finds
     // no free corner moves outside and the panel is laid out again.
+    let title_gutter = look.ipx(10.0);
     let title_lines = if p.title.trim().is_empty() {
         vec![]
     } else {
-        // Up to the panel's width: centred on the plot where it fits,
-        // moved just enough to stay inside the panel where not.
-        text::wrap(p.title.trim(), title, (w as i32 - look.ipx(4.0)).max(1) as u32)
+        // Up to the panel's width less a gutter on each side (so titles of
+        // neighbouring panels never run into one another): centred on the
+        // plot where it fits, moved just enough to stay inside where not.
+        text::wrap(p.title.trim(), title, (w as i32 - 2 * title_gutter).max(1) as u32)
     };
     let title_h = match title_lines.len() {
         0 => 0,
@@ -323,7 +325,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let centre = (plot.0 + plot.2) / 2;
     for (i, line) in title_lines.iter().enumerate() {
         let y = (title * (0.2 + 1.2 * i as f64)) as i32;
-        let half = text::width(line, title) as i32 / 2 + look.ipx(2.0);
+        let half = text::width(line, title) as i32 / 2 + title_gutter;
         let x = centre.min(w as i32 - half).max(half);
         text::draw(area, line, (x, y), Pos::new(HPos::Center, VPos::Top), title, &style::AXIS_COLOR, false)?;
     }

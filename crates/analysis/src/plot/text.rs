@@ -68,6 +68,10 @@ pub(crate) fn fit(text: &str, size: f64, max: u32) -> String {
 /// `text` broken at spaces into lines of at most `max` pixels at `size` px
 /// (a single word wider than that is cut with [`fit`]).
 pub(crate) fn wrap(text: &str, size: f64, max: u32) -> Vec<String> {
+    if text.contains('\n') {
+        // Explicit line breaks first, then each line wrapped on its own.
+        return text.lines().flat_map(|l| wrap(l, size, max)).collect();
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -104,7 +104,18 @@ pub fn assert_same_outputs(
         "{what}: different files"
     );
     for (k, v) in a {
-        assert!(&b[k] == v, "{} differs: {what}", k.display());
+        if &b[k] == v {
+            continue;
+        }
+        // Text files: show the first line that differs.
+        let (x, y) = (String::from_utf8_lossy(v), String::from_utf8_lossy(&b[k]));
+        let first = x
+            .lines()
+            .zip(y.lines())
+            .find(|(p, q)| p != q)
+            .map(|(p, q)| format!("\n  first: {p}\n  then:  {q}"))
+            .unwrap_or_default();
+        panic!("{} differs: {what}{first}", k.display());
     }
 }
 

@@ -57,8 +57,11 @@ fn figure(ctx: &Context, summary: &NaturalInstabilitySummary) -> Result<Vec<std:
         "max r = tau/rho_a",
     );
     maxr.y_log = true;
-    // Over the curves: the r = 1 controller sits exactly on it.
-    maxr.hlines.push(HLine::new(1.0, "r = 1").on_top());
+    // Solid, under the curves: the r = 1 controller's dashed curve sits
+    // exactly on it and the reference shows through its gaps.
+    let mut r_one = HLine::new(1.0, "r = 1");
+    r_one.dashed = false;
+    maxr.hlines.push(r_one);
     for m in &summary.methods {
         let c = color(cfg, m);
         let dashed = m.kind == MethodKind::RhoSet;

@@ -6,7 +6,7 @@ use crate::paper_numbers::{Comparisons, PaperNumber, PaperNumbers, SourceKind, T
 use analysis::style::Weight;
 use analysis::plot::{Annotation, Band, Figure, LegendPos, Panel, Scatter, Series, VLine};
 use analysis::stats::per_index_quantiles;
-use analysis::table::{fmt_pct, fmt_sig, Table};
+use analysis::table::{seeds_text, fmt_pct, fmt_sig, Table};
 use anyhow::anyhow;
 
 /// Fig 8's presentation (spec §6.3): x shown 0.1..10, loss ratio 0..10,
@@ -189,7 +189,7 @@ pub(super) fn render(
         let ss = &summary.stages[&st.name];
         let mut p = Panel::new(
             format!(
-                "{}: tau_H/rho_a {} (grad {})",
+                "{}\ntau_H/rho_a {}, gradient {}",
                 column_title(&st.name, ss.stage_accuracy.median_over_seeds),
                 fmt_sig(ss.hessian_ratio_median.median_over_seeds, 3),
                 fmt_sig(ss.hessian_ratio_grad.median_over_seeds, 3)
@@ -233,10 +233,10 @@ pub(super) fn render(
     }
     let cols = panels.len();
     let hess = Figure::grid(panels, cols).with_shared_legend().titled(format!(
-            "Hessian scale 2/vHv vs rho_a, {} model: {} random directions and the gradient per stage, {} seed(s); titles: medians over seeds",
+            "Hessian scale 2/vHv vs rho_a, {} model: {} random directions and the gradient per stage, {}; titles: medians over seeds",
             cfg.arch,
             cfg.random_directions,
-            runs.len()
+            seeds_text(&cfg.seeds)
         ));
     figures.extend(analysis::plot::render(
         &hess,
@@ -249,9 +249,9 @@ pub(super) fn render(
     headers.extend(cfg.stages.iter().map(|s| s.name.clone()));
     let mut t = Table::new(headers);
     t.title = Some(format!(
-            "{} on the training split, {} seed(s) (first {}), {} random directions; pairs are gradient / random",
+            "{} on the training split, {} (rows marked seed {} are the first), {} random directions; pairs are gradient / random",
             cfg.arch,
-            cfg.seeds.len(),
+            seeds_text(&cfg.seeds),
             first.seed,
             cfg.random_directions
         ));
@@ -526,9 +526,9 @@ pub(super) fn render(
         && soon;
     let verdict = if qualitative {
         format!(
-                "{}: at r = 1 the loss ratio stays below {thr} along the gradient and the random median at every stage of {} seed(s), and it turns soon after (before r = {SOON}) ({facts}){}. {numbers}",
+                "{}: at r = 1 the loss ratio stays below {thr} along the gradient and the random median at every stage of {}, and it turns soon after (before r = {SOON}) ({facts}){}. {numbers}",
                 if cmp.all_agree() { "reproduced" } else { "partly reproduced (the transition at r = 1 holds; some reference numbers differ)" },
-                cfg.seeds.len(),
+                seeds_text(&cfg.seeds),
                 if c.gradient_crosses_first { "; the gradient degrades first" } else { "" }
             )
     } else {
@@ -585,8 +585,8 @@ pub(super) fn render(
         .collect::<Vec<_>>()
         .join(", ");
     let flip_spread = format!(
-        "Flip fraction at r = 1 along the gradient, range over the {} seed(s): {ranges}. {}",
-        runs.len(),
+        "Flip fraction at r = 1 along the gradient, range over {}: {ranges}. {}",
+        seeds_text(&cfg.seeds),
         if outside.is_empty() {
             "The paper's single seed lies inside our seeds' range at every stage.".to_string()
         } else {
