@@ -12,7 +12,7 @@
 //! * [`markdown`] (report and tables): [`greek`] with each subscript as
 //!   `<sub>x</sub>`, code spans left alone.
 //!
-//! A subscript is written `_` plus 1 to 4 letters or digits after a base
+//! A subscript is written `_` plus 1 to 6 letters or digits after a base
 //! of one or two letters (a Greek symbol counts as one) that starts a
 //! word, in a word with no other `_`: `ρ_a`, `τ_H`, `T_15`, `lr_eff`,
 //! `r_T`. Identifiers stay as they are (`flip_r1_grad`, `onset_spread`,
@@ -85,7 +85,7 @@ pub fn subscript_at(chars: &[char], i: usize) -> Option<usize> {
     }
     let n = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).count();
     let end = i + 1 + n;
-    if !(1..=4).contains(&n) || chars.get(end).is_some_and(word) {
+    if !(1..=6).contains(&n) || chars.get(end).is_some_and(word) {
         return None;
     }
     Some(n)
@@ -102,6 +102,7 @@ const NOTATION: &[(&str, &str)] = &[
     ("sqrt", "√"),
     ("vHv", "vᵀHv"),
     ("+-", "±"),
+    ("->", "→"),
     (" x ", " × "),
     ("η0", "η_0"),
 ];
@@ -115,9 +116,17 @@ const NOTATION: &[(&str, &str)] = &[
 /// assert_eq!(analysis::symbols::math("|T_15(x)|, sqrt(delta^2 + pi^2), r >= 1"), "|T_15(x)|, √(δ² + π²), r ≥ 1");
 /// ```
 pub fn math(text: &str) -> String {
+    typeset(text, true)
+}
+
+/// [`greek`], then [`NOTATION`]; `times` also turns a lone ` x ` into ` × `
+/// (right in a figure's short labels, wrong in prose: "at x = R/2").
+fn typeset(text: &str, times: bool) -> String {
     let mut t = greek(text);
     for (plain, typeset) in NOTATION {
-        t = t.replace(plain, typeset);
+        if times || *plain != " x " {
+            t = t.replace(plain, typeset);
+        }
     }
     t
 }
@@ -153,9 +162,10 @@ pub fn runs(text: &str) -> Vec<(String, bool)> {
     out
 }
 
-/// `text` for Markdown (the report, tables): Greek names as symbols and
-/// each subscript as `<sub>…</sub>`; code spans (between backticks) are
-/// left exactly as written.
+/// `text` for Markdown (the report, tables): Greek names as symbols, the
+/// notation of [`math`] typeset (≤, ≥, ±, →, ², √; not ×, since a lone `x`
+/// in prose is a variable), each subscript as `<sub>…</sub>`; code spans
+/// (between backticks) are left exactly as written.
 ///
 /// ```
 /// assert_eq!(analysis::symbols::markdown("tau_H / rho_a in `rho_a`"), "τ<sub>H</sub> / ρ<sub>a</sub> in `rho_a`");
@@ -170,7 +180,7 @@ pub fn markdown(text: &str) -> String {
             out.push_str(piece);
             continue;
         }
-        for (run, sub) in runs(&greek(piece)) {
+        for (run, sub) in runs(&typeset(piece, false)) {
             if sub {
                 out.push_str(&format!("<sub>{run}</sub>"));
             } else {
@@ -212,7 +222,7 @@ mod tests {
         };
         assert_eq!(subs("rho_a, tau_H, T_15, r_T, lr_eff, rho_attn"), ["a", "H", "15", "T", "eff", "attn"]);
         for ident in [
-            "flip_r1_grad", "onset_spread", "mlp_ln", "rho_a_grad", "x_", "_a", "a_bcdef", "fig8_random",
+            "flip_r1_grad", "onset_spread", "mlp_ln", "rho_a_grad", "x_", "_a", "a_bcdefgh", "fig8_random",
             "stored_onset_std_raw",
         ] {
             assert!(subs(ident).is_empty(), "{ident}: {:?}", subs(ident));
@@ -233,6 +243,9 @@ mod tests {
     fn markdown_uses_sub_and_keeps_code() {
         assert_eq!(markdown("rho_a = pi / max Delta_a"), "ρ<sub>a</sub> = π / max Δ<sub>a</sub>");
         assert_eq!(markdown("`tau_H` vs tau_H"), "`tau_H` vs τ<sub>H</sub>");
+        assert_eq!(markdown("r = r_target, lr_eff"), "r = r<sub>target</sub>, lr<sub>eff</sub>");
+        assert_eq!(markdown("|g| <= 1, +-1 pixel, 64->128, at x = R/2, `a<=b`"), "|g| ≤ 1, ±1 pixel, 64→128, at x = R/2, `a<=b`");
+        assert_eq!(markdown("fig6_lr_spike, mlp_ln_64x3"), "fig6_lr_spike, mlp_ln_64x3");
         assert_eq!(markdown("mid flip_r1_grad 31%"), "mid flip_r1_grad 31%");
         assert!(!markdown("rho_a, Delta_a, tau_H, r_T").contains('_'));
     }

@@ -55,7 +55,7 @@ fn tiny_config_through_store_figures_report_kill_and_resume() {
     }
     let table = std::fs::read_to_string(full.path().join(format!("paper/tables/{ID}.md"))).unwrap();
     assert!(
-        table.contains("onset_std_raw") && table.contains("0.992"),
+        table.contains("onset spread in raw τ") && table.contains("0.992"),
         "{table}"
     );
     let report = std::fs::read_to_string(full.path().join("paper/REPORT.md")).unwrap();

@@ -171,6 +171,33 @@ pub struct Timing {
     pub threads: usize,
     /// Quick (CI-sized) settings.
     pub quick: bool,
+    /// When the run ended, UTC, `YYYY-MM-DD HH:MM` (absent in timings
+    /// stored before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_utc: Option<String>,
+}
+
+/// `t` as `YYYY-MM-DD HH:MM` in UTC (the civil calendar from the Unix
+/// day count, H. Hinnant's algorithm).
+pub fn utc_minute(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 impl Timing {
@@ -184,15 +211,19 @@ impl Timing {
         } else {
             String::new()
         };
+        let when = self
+            .finished_utc
+            .as_ref()
+            .map_or(String::new(), |t| format!(" (ended {t} UTC)"));
         if self.runs_computed + self.runs_stored == 0 {
             // An experiment without separate runs (theory, overhead).
             return format!(
-                "Wall time of the last run: {:.2} s on {} threads.",
+                "Wall time of the last run{when}: {:.2} s on {} threads.",
                 self.wall_seconds, self.threads
             );
         }
         format!(
-            "Wall time of the last run: {:.2} s on {} threads ({} runs computed{reuse}).",
+            "Wall time of the last run{when}: {:.2} s on {} threads ({} runs computed{reuse}).",
             self.wall_seconds, self.threads, self.runs_computed
         )
     }
@@ -212,6 +243,7 @@ pub fn run_timed(e: &dyn Experiment, ctx: &Context) -> Result<Timing> {
         runs_stored: ctx.tally.stored(),
         threads: rayon::current_num_threads(),
         quick: ctx.quick,
+        finished_utc: Some(utc_minute(std::time::SystemTime::now())),
     };
     let path = ctx.results_dir(e.id()).join("timing.json");
     if ctx.shard.is_some() {
@@ -316,4 +348,26 @@ pub fn render_all(ctx: &Context) -> Result<std::path::PathBuf> {
         .filter(|id| !registry().iter().any(|e| e.id() == *id))
         .collect();
     analysis::report::write_report(&ctx.root, &sections, &planned)
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn utc_minutes_follow_the_calendar() {
+        assert_eq!(utc_minute(UNIX_EPOCH), "1970-01-01 00:00");
+        // 2024-02-29 12:34 UTC (a leap day) and 2026-12-02 05:23 UTC.
+        assert_eq!(utc_minute(UNIX_EPOCH + Duration::from_secs(1_709_210_040)), "2024-02-29 12:34");
+        assert_eq!(utc_minute(UNIX_EPOCH + Duration::from_secs(1_796_189_000)), "2026-12-02 05:23");
+    }
+
+    #[test]
+    fn timings_stored_before_the_date_was_recorded_still_read() {
+        let old = r#"{"wall_seconds":1.5,"runs_computed":2,"runs_stored":0,"threads":2,"quick":false}"#;
+        let t: Timing = serde_json::from_str(old).unwrap();
+        assert_eq!(t.finished_utc, None);
+        assert!(t.note().starts_with("Wall time of the last run: 1.50 s"), "{}", t.note());
+    }
 }

@@ -74,7 +74,8 @@ pub(crate) fn wrap(text: &str, size: f64, max: u32) -> Vec<String> {
     }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    for word in units(text, size, max) {
+        let word = word.as_str();
         let candidate = if line.is_empty() {
             word.to_string()
         } else {
@@ -91,6 +92,30 @@ pub(crate) fn wrap(text: &str, size: f64, max: u32) -> Vec<String> {
         lines.push(line);
     }
     lines.into_iter().map(|l| fit(&l, size, max)).collect()
+}
+
+/// The words of `text` glued into the units a line break should not split,
+/// where the unit still fits in `max` pixels: a parenthesised group
+/// ("(0.3, -0.5, 0.8)") and both sides of an equals sign ("R = 4203x").
+fn units(text: &str, size: f64, max: u32) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut depth = 0i32;
+    let mut glue_next = false;
+    for w in words {
+        let opens = w.matches('(').count() as i32 - w.matches(')').count() as i32;
+        let glue = glue_next || depth > 0 || w == "=" || w.starts_with('=');
+        match out.last_mut() {
+            Some(last) if glue && width(&format!("{last} {w}"), size) <= max => {
+                last.push(' ');
+                last.push_str(w);
+            }
+            _ => out.push(w.to_string()),
+        }
+        depth = (depth + opens).max(0);
+        glue_next = w.ends_with('=');
+    }
+    out
 }
 
 /// How far below the anchor the baseline of text of `size` px lies, for
@@ -204,4 +229,30 @@ pub(crate) fn draw<DB: DrawingBackend>(
         u += w;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{width, wrap};
+
+    #[test]
+    fn wrapping_keeps_parentheses_and_equations_whole() {
+        let size = 20.0;
+        let text = "KL remainder, a = (0.3, -0.5, 0.8) and z = (1, 0, 2), ratio (2/f'')/R = 4203x";
+        // A width that forces breaks but fits each group.
+        let max = width("a = (0.3, -0.5, 0.8) and", size) + 2;
+        let lines = wrap(text, size, max);
+        assert!(lines.len() > 1, "{lines:?}");
+        for l in &lines {
+            assert!(width(l, size) <= max, "{l:?}");
+            let (open, close) = (l.matches('(').count(), l.matches(')').count());
+            assert_eq!(open, close, "a group was split: {lines:?}");
+            assert!(!l.ends_with('=') && !l.starts_with('='), "an equation was split: {lines:?}");
+        }
+        // Explicit breaks are kept.
+        assert_eq!(wrap("one\ntwo", size, 10_000), ["one", "two"]);
+        // A group wider than the line still breaks (inside it).
+        let narrow = width("(0.3,", size) + 2;
+        assert!(wrap("(0.3, -0.5, 0.8)", size, narrow).len() > 1);
+    }
 }

@@ -350,7 +350,7 @@ pub(super) fn render(
                 if cfg.share_prefix { "" } else { " (disabled in this config)" }
             ),
             format!(
-                "Controllers: rho-cap is the paper's Prop. 5.2 (C3): Adam's actual step p, including this step's moments, scaled by s = min(1, rho_a(p/|p|)/|p|), so every applied step has r <= 1 (largest r logged over every rho-cap cell: {}). grad-norm-cap is the author's arch-grid code (C5): rho_a along -g/|g|, lr_eff = lr min(lr |g|, rho_a)/(lr |g|); Adam's actual step is not lr |g|, so it need not bound the applied step (largest lr |g|/rho_a logged over every grad-norm-cap cell: {}). rho_a by one exact eval-mode JVP on the whole training split (BatchNorm with its running statistics), worst sample.",
+                "Controllers: the rho_a-controller (paper, C3; config name rho-cap) is the paper's Prop. 5.2: Adam's actual step p, including this step's moments, scaled by s = min(1, rho_a(p/|p|)/|p|), so every applied step has r <= 1 (largest r logged over every such cell: {}). The rho_a-controller (code, C5; config name grad-norm-cap) is the author's arch-grid code: rho_a along -g/|g|, lr_eff = lr min(lr |g|, rho_a)/(lr |g|); Adam's actual step is not lr |g|, so it need not bound the applied step (largest lr |g|/rho_a logged over every grad-norm-cap cell: {}). rho_a by one exact eval-mode JVP on the whole training split (BatchNorm with its running statistics), worst sample.",
                 max_of(Method::RhoCap, |c| c.max_r),
                 max_of(Method::GradNormCap, |c| c.max_grad_r)
             ),
@@ -542,7 +542,7 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
             paper_arch(arch),
             cfg.methods
                 .iter()
-                .map(|&m| format!("{} {}", m.name(), fmt_pct(acc(m), 1)))
+                .map(|&m| format!("{} {}", m.label(), fmt_pct(acc(m), 1)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -593,7 +593,7 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
                 cells.add(
                     paper,
                     ("arch-grid", &format!("{stored_key}_max_tau_over_rho")),
-                    &format!("{what} largest logged tau/rho_a (median over seeds)"),
+                    &format!("{what} largest logged lr|g|/rho_a, the author's logged tau (median over seeds; at most 1 by construction)"),
                     c.max_grad_r_median,
                     |v| fmt_sig(v, 3),
                     Tolerance::Factor(MAX_TAU_OVER_RHO_FACTOR),
@@ -642,7 +642,7 @@ fn verdict(cfg: &ArchGridConfig, summary: &ArchGridSummary, paper: &PaperNumbers
         )
     };
     format!(
-        "{head}{claims}. Median final test accuracy at the {} spike: {}{differ}. Fig 10 read-offs (final accuracy and the lowest point of the median curve; the figure's controller is the code's C5) and the author's stored run (10x), cell by cell, accuracies within {tol}, the C5 controller's largest logged tau/rho_a within a factor of {MAX_TAU_OVER_RHO_FACTOR}: {}",
+        "{head}{claims}. Median final test accuracy at the {} spike: {}{differ}. Fig 10 read-offs (final accuracy and the lowest point of the median curve; the figure's controller is the code's C5) and the author's stored run (10x), cell by cell, accuracies within {tol}, the C5 controller's largest logged lr|g|/rho_a (the author's logged tau/rho_a) within a factor of {MAX_TAU_OVER_RHO_FACTOR}: {}",
         spike_label(top),
         parts.join("; "),
         cells.summary()

@@ -437,9 +437,27 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
             table_markdown: md,
             verdict,
             notes: ctx.config_note(id).into_iter().chain([
-                format!("The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, {} r points in [{}, {}] (the spec proposes 61), recipes of the ghost-envelope runs, CNN+BN-1D with recalibrated running statistics and eval-mode BatchNorm.", cfg.r_points, fmt_sig(10f64.powf(cfg.log10_r_min), 3), fmt_sig(10f64.powf(cfg.log10_r_max), 3)),
+                format!("The paper publishes no code or data for Figs 1/7; we follow the spec's proposal: descent direction, exact JVP on the training split, {} r points in [{}, {}] (the spec proposes 61), each model trained to convergence with the training recipes of the author's ghost-envelope code (AdamW, β 0.9/0.999; CNN+BN-1D with the arch-grid recipe; `zoo::train::Recipe`): {}; then for CNN+BN-1D the BatchNorm running statistics recalibrated ({} train-mode passes over the training split with the parameters frozen, so the eval-mode sweep sees the statistics the trained parameters produce) and BatchNorm in eval mode during the sweep.", cfg.r_points, fmt_sig(10f64.powf(cfg.log10_r_min), 3), fmt_sig(10f64.powf(cfg.log10_r_max), 3), recipes(cfg), zoo::train::RECALIBRATION_PASSES),
                 format!("{orders} Both figures here come from the same runs (mean curves over seeds, as the paper's plot code draws; the table's crossings and inflations are read from these mean curves)."),
                 band_note,
             ]).collect(),
         })
+}
+
+/// Each architecture's training recipe as the runs used it.
+fn recipes(cfg: &super::PhaseTransitionConfig) -> String {
+    cfg.archs
+        .iter()
+        .map(|a| {
+            let r = zoo::train::Recipe::for_arch(a);
+            format!(
+                "{a} lr {} for {} steps, {}, weight decay {}",
+                fmt_sig(r.lr, 3),
+                cfg.steps.unwrap_or(r.steps),
+                r.batch.map_or("full batch".to_string(), |b| format!("batch {b}")),
+                fmt_sig(r.weight_decay, 2)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

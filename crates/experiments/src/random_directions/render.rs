@@ -271,7 +271,7 @@ pub(super) fn render(
             "train accuracy".into(),
             |s| (s.stage_accuracy, None),
             &pct,
-            ["accuracy", ""],
+            ["accuracy_figure", "accuracy"],
         ),
         (
             "rho_a".into(),
@@ -507,7 +507,7 @@ pub(super) fn render(
             cmp.add(
                 &paper,
                 (id, &format!("{name}_{key}")),
-                &format!("{name} {key}"),
+                &format!("{name} {}", quantity(key)),
                 ours,
                 fmt,
                 tol,
@@ -644,4 +644,24 @@ pub(super) fn render(
                 "Sweeps use the float32 model. The Linear model's logits are affine in its parameters, so z(theta + s v) = z(theta) + s J_z v exactly and its sweep needs no forward pass per r (tested equal to the forward-pass sweep); other architectures run one forward per r. The cross-entropy uses a float32 exp (relative error below 2e-7, checked over its whole range by the zoo's `fastmath` tests) with the sums of logarithms in f64.".into(),
             ]).collect(),
         })
+}
+
+/// The report's words for a per-stage quantity key of paper-numbers.yaml
+/// (key names never reach prose).
+fn quantity(key: &str) -> String {
+    let (what, along) = match key.rsplit_once('_') {
+        Some((w, "grad")) => (w, "along the gradient"),
+        Some((w, "random")) => (w, "along random directions (median)"),
+        _ => (key, ""),
+    };
+    let what = match what {
+        "accuracy" => "training accuracy",
+        "rho_a" => "rho_a",
+        "loss_ratio_r1" => "loss ratio at r = 1",
+        "flip_r1" => "share of predictions flipped at r = 1",
+        "hessian_ratio" => "tau_H/rho_a",
+        "first_r_above_2" => "first r with loss ratio > 2",
+        other => other,
+    };
+    format!("{what} {along}").trim_end().to_string()
 }

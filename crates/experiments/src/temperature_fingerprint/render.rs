@@ -161,6 +161,23 @@ pub(super) fn render(
             .color(1)
             .diamonds(),
     );
+    // A fifth of a decade of room above and below every point: the
+    // median diamonds are large and must not touch the frame.
+    for p in [&mut on_tau, &mut on_r] {
+        let ys: Vec<f64> = p
+            .scatters
+            .iter()
+            .flat_map(|s| s.y.iter().copied())
+            .filter(|y| y.is_finite() && *y > 0.0)
+            .collect();
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), &y| (a.min(y), b.max(y)));
+        if lo <= hi {
+            let room = 10f64.powf(0.2);
+            p.y_range = Some((lo / room, hi * room));
+        }
+    }
     let temps = |ts: &[f64]| {
         ts.iter()
             .map(|t| format!("{t}"))
@@ -266,19 +283,19 @@ pub(super) fn render(
     };
     let main_t = temps_label(&cfg.temperatures);
     st.push_row(row(
-        &format!("onset_std_raw (T = {main_t})"),
+        &format!("onset spread in raw tau (T = {main_t})"),
         &summary.onset_std_raw,
         "onset_std_raw",
         "stored_onset_std_raw",
     ));
     st.push_row(row(
-        &format!("onset_std_scaled (T = {main_t})"),
+        &format!("onset spread in r_T = tau/rho_a(T) (T = {main_t})"),
         &summary.onset_std_scaled,
         "onset_std_scaled",
         "stored_onset_std_scaled",
     ));
     st.push_row(row(
-        "spread_reduction (raw / scaled)",
+        "spread reduction (raw / scaled)",
         &summary.spread_reduction,
         "spread_reduction",
         "stored_spread_reduction",
@@ -286,19 +303,19 @@ pub(super) fn render(
     if let Some(x) = &summary.with_extra_temperatures {
         let all = temps_label(&x.temperatures);
         st.push_row(row(
-            &format!("onset_std_raw (T = {all})"),
+            &format!("onset spread in raw tau (T = {all})"),
             &x.onset_std_raw,
             "-",
             "-",
         ));
         st.push_row(row(
-            &format!("onset_std_scaled (T = {all})"),
+            &format!("onset spread in r_T (T = {all})"),
             &x.onset_std_scaled,
             "-",
             "-",
         ));
         st.push_row(row(
-            "spread_reduction (all temperatures)",
+            "spread reduction (all temperatures)",
             &x.spread_reduction,
             "-",
             "-",
@@ -352,7 +369,8 @@ pub(super) fn render(
     .filter_map(|(k, ours)| {
         let n = paper.get(id, k).ok()?;
         Some(format!(
-            "{k}: {} vs our {}",
+            "{}: {} vs our {}",
+            spread_label(k),
             n.cell(),
             fmt_sig(ours.value, 3)
         ))
@@ -364,7 +382,7 @@ pub(super) fn render(
         ("stored_spread_reduction", red),
     ]
     .iter()
-    .filter_map(|(k, s)| against(k, s).map(|(i, t)| (i, format!("{k}: {t}"))))
+    .filter_map(|(k, s)| against(k, s).map(|(i, t)| (i, format!("{}: {t}", spread_label(k)))))
     .collect();
     let inside = compared.iter().filter(|(i, _)| *i).count();
     // The author's per-temperature medians against ours.
@@ -426,11 +444,13 @@ pub(super) fn render(
     let all_inside = inside == compared.len() && per_t.all_agree();
     let verdict = if collapses {
         format!(
-                "{}: rescaling by rho_a(T) collapses the onsets, spread {} -> {} ({}x, {ci} {}..{}). {comparison}",
+                "{}: rescaling by rho_a(T) collapses the onsets, spread {} -> {}: a reduction of at least {}x at {ci} (point estimate {}x{}; {ci} {}..{}). {comparison}",
                 if all_inside { "reproduced" } else { "partly reproduced (the onsets collapse, but some reference numbers differ: below)" },
                 fmt_sig(raw_s.value, 3),
                 fmt_sig(sc_s.value, 3),
+                fmt_sig(red.ci_lo, 2),
                 fmt_sig(red.value, 2),
+                if red.value >= red.ci_hi { ", at its CI's upper end" } else { "" },
                 fmt_sig(red.ci_lo, 2),
                 fmt_sig(red.ci_hi, 2)
             )
@@ -455,7 +475,7 @@ pub(super) fn render(
         }
     };
     let ends = format!(
-            "Point estimates within their {ci}s: raw spread {}, scaled spread {}, reduction {}. With {} seeds the percentile bootstrap of a median-based spread can be lopsided (an estimate at its CI's end); read such a CI as how far the value could plausibly move in the other direction.",
+            "Point estimates within their {ci}s: raw spread {}, scaled spread {}, reduction {}. With {} seeds the percentile bootstrap of a median-based spread can be lopsided: a point estimate at its CI's end is the most extreme value the resamples produced, so the CI's other end is the conservative reading (e.g. the smallest reduction consistent with our seeds).",
             at_end(raw_s),
             at_end(sc_s),
             at_end(red),
@@ -490,4 +510,15 @@ pub(super) fn render(
                 ])
                 .collect(),
         })
+}
+
+/// The report's words for a spread key of paper-numbers.yaml (the paper's
+/// or the author's stored run's number; the key names never reach prose).
+fn spread_label(key: &str) -> &'static str {
+    match key.trim_start_matches("stored_") {
+        "onset_std_raw" => "onset spread in raw tau",
+        "onset_std_scaled" => "onset spread in r_T",
+        "spread_reduction" => "spread reduction",
+        _ => "spread",
+    }
 }
