@@ -142,3 +142,33 @@ proptest! {
         read_as(ids[which.index(ids.len())], &text);
     }
 }
+
+/// YAML a generator rarely makes, kept as regression cases: empty and
+/// null documents, a top-level list or scalar, aliases and tags, duplicate
+/// keys, numbers beyond f64, deep nesting.
+#[test]
+fn kept_yaml_cases_never_panic() {
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let cases = [
+        "",
+        "~",
+        "- 1\n- 2\n",
+        "42",
+        "seeds: &s [0, 1]\nother: *s\n",
+        "seeds: !!binary aGVsbG8=\n",
+        "seeds: [0]\nseeds: [1]\n",
+        "lr: 1e400\n",
+        "lr: -.inf\n",
+        "lr: .nan\n",
+        "seeds: [-1]\n",
+        "seeds: [18446744073709551616]\n",
+        "? [a, b]\n: 1\n",
+        "\u{feff}seeds: [0]\n",
+        deep.as_str(),
+    ];
+    for e in registry() {
+        for text in cases {
+            read_as(e.id(), text);
+        }
+    }
+}
