@@ -13,8 +13,10 @@
 # command (its contract.json) with --device cpu, in the same sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -q -p ghosts
-g=$PWD/target/release/ghosts
+# Ask cargo where the binary is (CARGO_TARGET_DIR may move it).
+g=$(cargo build --release --locked -p ghosts --bin ghosts --message-format=json-render-diagnostics |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[ -x "$g" ] || { echo "bench.sh: cargo built no ghosts binary" >&2; exit 1; }
 ids=("$@")
 [ ${#ids[@]} -gt 0 ] || ids=(temperature-fingerprint random-directions lr-spike arch-grid)
 root=$(mktemp -d)

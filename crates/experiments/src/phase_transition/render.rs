@@ -133,7 +133,7 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
     let mut fig1_panel = acc.clone();
     fig1_panel.title = "test accuracy retained after one step".into();
     let fig1 = Figure::single(fig1_panel).titled(format!(
-        "Fig 1: one gradient step at r, mean +- std over {} seeds",
+        "Fig 1: one descent step at r, mean +- std over {} seeds",
         cfg.seeds.len()
     ));
     figures.extend(analysis::plot::render(

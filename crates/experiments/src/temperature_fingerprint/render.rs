@@ -52,9 +52,15 @@ pub(super) fn render(
     one.label = "r_T = 1".into();
     scaled.vlines.push(one);
     let r_grid = geomspace(1e-3, 10.0, 200);
-    // Temperatures are ordered: a sequential scale, coolest darkest.
-    let shade = |i: usize| analysis::style::sequential(i, cfg.temperatures.len());
-    for (i, &t) in cfg.temperatures.iter().enumerate() {
+    // Every temperature of the paper's caption (the main list, then the
+    // extra ones, dashed: the caption lists them, its legend and the
+    // author's code do not). Temperatures are ordered: a sequential scale,
+    // coolest darkest.
+    let every_t = cfg.all_temperatures();
+    let shade = |i: usize| analysis::style::sequential(i, every_t.len());
+    for (i, &t) in every_t.iter().enumerate() {
+        let extra = !cfg.temperatures.contains(&t);
+        let style = |s: Series| if extra { s.dashed() } else { s };
         let mine: Vec<&TemperatureRun> = runs.iter().filter(|r| r.temperature == t).collect();
         let by_tau: Vec<(Vec<f64>, Vec<f64>)> = mine
             .iter()
@@ -62,11 +68,11 @@ pub(super) fn render(
             .collect();
         if let Some((lo, hi)) = overlap(&by_tau) {
             let b = band(&by_tau, &geomspace(lo, hi, 100), true, 0.25, 0.75);
-            raw.series.push(
+            raw.series.push(style(
                 Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
                     .color(shade(i))
                     .width(Weight::Normal),
-            );
+            ));
             raw.bands
                 .push(Band::new("", b.x, b.lo, b.hi).color(shade(i)));
         }
@@ -75,11 +81,11 @@ pub(super) fn render(
             .map(|r| (r.r_t.clone(), r.loss_ratio.clone()))
             .collect();
         let b = band(&by_r, &r_grid, true, 0.25, 0.75);
-        scaled.series.push(
+        scaled.series.push(style(
             Series::new(format!("T = {t}"), b.x.clone(), b.median.clone())
                 .color(shade(i))
                 .width(Weight::Normal),
-        );
+        ));
         scaled
             .bands
             .push(Band::new("", b.x, b.lo, b.hi).color(shade(i)));
@@ -89,8 +95,16 @@ pub(super) fn render(
     let fig9 = Figure::grid(vec![raw, scaled], 2)
         .with_shared_legend()
         .titled(format!(
-            "Fig 9: one descent step at temperature T, loss ratio = loss after / before the step; median and IQR over {} seeds",
-            cfg.seeds.len()
+            "Fig 9: one descent step at temperature T, loss ratio = loss after / before the step; median and IQR over {} seeds{}",
+            cfg.seeds.len(),
+            if cfg.extra_temperatures.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; dashed: T = {} (in the paper's caption, not its legend)",
+                    cfg.extra_temperatures.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                )
+            }
         ));
     figures.extend(analysis::plot::render(
         &fig9,
