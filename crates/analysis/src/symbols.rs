@@ -73,7 +73,9 @@ pub fn subscript_at(chars: &[char], i: usize) -> Option<usize> {
     if chars.get(i) != Some(&'_') {
         return None;
     }
-    let word = |c: &char| c.is_alphanumeric() || *c == '_';
+    // Superscripts (Δ_a³) end a subscript: they are typeset, not lowered.
+    let sub = |c: &char| c.is_alphanumeric() && !"⁰¹²³⁴⁵⁶⁷⁸⁹ˣᵀ".contains(*c);
+    let word = |c: &char| sub(c) || *c == '_';
     // The base: one or two letters that start a word.
     let mut b = i;
     while b > 0 && chars[b - 1].is_alphabetic() {
@@ -83,7 +85,7 @@ pub fn subscript_at(chars: &[char], i: usize) -> Option<usize> {
     if !(1..=2).contains(&base) || (b > 0 && word(&chars[b - 1])) {
         return None;
     }
-    let n = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).count();
+    let n = chars[i + 1..].iter().take_while(|c| sub(c)).count();
     let end = i + 1 + n;
     if !(1..=6).contains(&n) || chars.get(end).is_some_and(word) {
         return None;
@@ -244,6 +246,7 @@ mod tests {
         assert_eq!(markdown("rho_a = pi / max Delta_a"), "ρ<sub>a</sub> = π / max Δ<sub>a</sub>");
         assert_eq!(markdown("`tau_H` vs tau_H"), "`tau_H` vs τ<sub>H</sub>");
         assert_eq!(markdown("r = r_target, lr_eff"), "r = r<sub>target</sub>, lr<sub>eff</sub>");
+        assert_eq!(markdown("Delta_a^3 / (18 sqrt 3)"), "Δ<sub>a</sub>³ / (18 √ 3)");
         assert_eq!(markdown("|g| <= 1, +-1 pixel, 64->128, at x = R/2, `a<=b`"), "|g| ≤ 1, ±1 pixel, 64→128, at x = R/2, `a<=b`");
         assert_eq!(markdown("fig6_lr_spike, mlp_ln_64x3"), "fig6_lr_spike, mlp_ln_64x3");
         assert_eq!(markdown("mid flip_r1_grad 31%"), "mid flip_r1_grad 31%");

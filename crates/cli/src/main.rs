@@ -45,7 +45,7 @@ enum Command {
     Figures(commands::reproduce::FiguresArgs),
     /// List the experiment ids and whether each is implemented.
     List,
-    /// List the runs a config produces (key, stored or not, shard, label).
+    /// List the runs a config produces (key, stored/missing/unreadable, shard, label).
     Runs(commands::reproduce::RunsArgs),
     /// Write Slurm scripts that run one experiment as a job array of shards,
     /// then summarise and render it.

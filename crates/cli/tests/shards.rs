@@ -148,6 +148,14 @@ fn each_shard_apart_then_one_run_equals_one_process() {
     }
     run_ok(ghosts(&["run", ID, "--config", cfg, "--root", r], "2"));
     assert_same_outputs(&outputs(&full, ID), &outputs(&root, ID), "shards against one process");
+    // A damaged run file is listed as unreadable, not stored.
+    let victim = &stored_runs(&root, ID)[0];
+    let bytes = std::fs::read(victim).unwrap();
+    std::fs::write(victim, &bytes[..bytes.len() / 3]).unwrap();
+    let rows = runs_table(&["runs", ID, "--config", cfg, "--root", r]);
+    let statuses: Vec<&str> = rows.iter().map(|row| row[1].as_str()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "unreadable").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "stored").count(), 5, "{statuses:?}");
 }
 
 #[test]

@@ -137,7 +137,9 @@ pub struct RunsArgs {
 }
 
 /// `ghosts runs <id>`: the runs a config produces, one tab-separated line
-/// each: key, whether its file is stored, [shard,] expected cost, label.
+/// each: key, status (`stored`, `missing`, or `unreadable`: a file that
+/// does not read back, which `ghosts run` computes again), [shard,]
+/// expected cost, label.
 pub fn runs(args: &RunsArgs) -> Result<()> {
     let e = one(&args.id)?;
     let ctx = Context::new(&args.root, args.quick)
@@ -154,11 +156,15 @@ pub fn runs(args: &RunsArgs) -> Result<()> {
     }
     let mut stored = 0;
     for (i, r) in runs.iter().enumerate() {
-        let status = if store.contains(&r.key) {
+        // A file that does not read back counts as absent (`ghosts run`
+        // computes it again).
+        let status = if !store.contains(&r.key) {
+            "missing"
+        } else if store.read(&r.key).is_ok() {
             stored += 1;
             "stored"
         } else {
-            "missing"
+            "unreadable"
         };
         match &shard_of {
             Some(s) => out!("{}\t{status}\t{}\t{}\t{}", r.key, s[i], r.cost, r.label),

@@ -41,7 +41,7 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         ps.cell(),
         pf.cell(),
         pj.cell(),
-        format!("{paper_jvp_pct:+.1}% (from the paper's times; its text rounds it to +129%)"),
+        format!("{paper_jvp_pct:+.1}% (computed from the paper's times)"),
     ]);
     let (mut over, mut slow, mut no_fast) = (Vec::new(), Vec::new(), Vec::new());
     let (mut judged_jvp, mut judged_fd) = (Vec::new(), Vec::new());

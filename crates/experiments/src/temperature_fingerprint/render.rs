@@ -347,7 +347,7 @@ pub(super) fn render(
     let collapses = sc_s.value < raw_s.value && red.ci_lo > 1.0;
     // Every reference number of the spread table against our CI.
     let ci = format!("{:.0}% CI", 100.0 * cfg.ci_level);
-    let against = |key: &str, ours: &Spread| -> Option<(bool, String)> {
+    let against = |key: &str, ours: &Spread| -> Option<(bool, bool, String)> {
         let n = paper.get(id, key).ok()?;
         let v = n.value?;
         // Inside up to the rounding of the printed reference (0.033 is
@@ -357,6 +357,7 @@ pub(super) fn render(
         let inside = v + half >= ours.ci_lo && v - half <= ours.ci_hi;
         Some((
             inside,
+            strictly,
             format!(
                 "{} {} our {ci} [{}, {}]",
                 n.cell(),
@@ -390,15 +391,21 @@ pub(super) fn render(
         ))
     })
     .collect();
-    let compared: Vec<(bool, String)> = [
+    let compared: Vec<(bool, bool, String)> = [
         ("stored_onset_std_raw", raw_s),
         ("stored_onset_std_scaled", sc_s),
         ("stored_spread_reduction", red),
     ]
     .iter()
-    .filter_map(|(k, s)| against(k, s).map(|(i, t)| (i, format!("{}: {t}", spread_label(k)))))
+    .filter_map(|(k, s)| against(k, s).map(|(i, strict, t)| (i, strict, format!("{}: {t}", spread_label(k)))))
     .collect();
-    let inside = compared.iter().filter(|(i, _)| *i).count();
+    let inside = compared.iter().filter(|(i, _, _)| *i).count();
+    let strictly = compared.iter().filter(|(_, s, _)| *s).count();
+    let at_edge = if inside > strictly {
+        format!(" ({} of them only up to the reference's printed rounding, at our CI's edge)", inside - strictly)
+    } else {
+        String::new()
+    };
     // The author's per-temperature medians against ours.
     let mut per_t = Comparisons::new();
     let sig = |v: f64| fmt_sig(v, 3);
@@ -449,9 +456,9 @@ pub(super) fn render(
         )
     };
     let comparison = format!(
-            "{inside} of {} reference spreads inside our {ci}: {}.{not_counted} The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
+            "{inside} of {} reference spreads inside our {ci}{at_edge}: {}.{not_counted} The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
             compared.len(),
-            compared.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("; "),
+            compared.iter().map(|(_, _, t)| t.as_str()).collect::<Vec<_>>().join("; "),
             fmt_sig((cfg.tau_max_floor / cfg.tau_min).powf(1.0 / (cfg.tau_points as f64 - 1.0)), 3),
             per_t.summary()
         );
