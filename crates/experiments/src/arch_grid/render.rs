@@ -12,7 +12,7 @@ use analysis::style::Weight;
 use analysis::plot::{Band, Figure, HLine, Panel, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::per_index_quantiles;
-use analysis::table::{fmt_pct, fmt_sig, Table};
+use analysis::table::{seeds_text, fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use zoo::Backend;
 
@@ -237,8 +237,9 @@ pub(super) fn render(
     }
     let mut t1 = Table::new(headers);
     t1.title = Some(format!(
-            "Table 1: median final test accuracy at the {} spike over {n} seeds (seeds that did not stop), [divergent seeds: final loss > {} or non-finite]",
+            "Table 1: median final test accuracy at the {} spike over {} (seeds that did not stop), [divergent seeds: final loss > {} or non-finite]",
             spike_label(top),
+            seeds_text(&cfg.seeds),
             fmt_sig(cfg.divergence_loss, 3)
         ));
     for arch in &cfg.archs {

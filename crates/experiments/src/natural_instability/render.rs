@@ -10,7 +10,7 @@ use crate::study::Study;
 use crate::Context;
 use analysis::plot::{Band, Figure, HLine, Panel, Series};
 use analysis::report::Section;
-use analysis::table::{fmt_pct, fmt_sig, Table};
+use analysis::table::{seeds_text, fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use control::RhoEstimator;
 
@@ -140,9 +140,9 @@ pub(super) fn render(
         "paper text: acc IQR".to_string(),
     ]);
     t.title = Some(format!(
-        "Table 3{}: medians over {} seeds, {} epochs, batch {}; paper: ResNet-18 on CIFAR-10, 10 epochs, 5 seeds",
+        "Table 3{}: medians over {}, {} epochs, batch {}; paper: ResNet-18 on CIFAR-10, 10 epochs, 5 seeds",
         scale_suffix(cfg),
-        cfg.seeds.len(),
+        seeds_text(&cfg.seeds),
         cfg.epochs,
         cfg.batch
     ));
@@ -181,13 +181,13 @@ pub(super) fn render(
             scale_suffix(cfg)
         ),
         format!(
-            "Model `{}`, data {}, {} epochs of batch {} ({} training images{}), augmentation {}. SGD momentum {}, dampening 0, coupled weight decay {} (the author's code; the paper does not mention it), train-mode BatchNorm; v_eff is the momentum buffer this step produces (spec C4) and tau = lr_eff ‖v_eff‖. Fixed rates step at lr_eff = eta; the rho-set controller at lr_eff = r_target rho_a / ‖v_eff‖ every step (v_eff does not depend on the optimiser's nominal lr {}, so that placeholder has no effect), so tau = r_target rho_a: the author's code ignores its target and always steps at r = 1, so the paper's r = 0.5, 2, 4 rows cannot come from it (spec §6.9); here the target is honoured (largest |r - r_target| / r_target over every controlled step: {}).",
+            "Model `{}`, data {}, {} epochs of batch {} ({}{}), augmentation {}. SGD momentum {}, dampening 0, coupled weight decay {} (the author's code; the paper does not mention it), train-mode BatchNorm; v_eff is the momentum buffer this step produces (spec C4) and tau = lr_eff ‖v_eff‖. Fixed rates step at lr_eff = eta; the rho-set controller at lr_eff = r_target rho_a / ‖v_eff‖ every step (v_eff does not depend on the optimiser's nominal lr {}, so that placeholder has no effect), so tau = r_target rho_a: the author's code ignores its target and always steps at r = 1, so the paper's r = 0.5, 2, 4 rows cannot come from it (spec §6.9); here the target is honoured (largest |r - r_target| / r_target over every controlled step: {}).",
             cfg.arch,
             match cfg.data { super::DataSource::Digits => "digits (stratified split)", super::DataSource::Cifar10 => "CIFAR-10 (the user's binary release)" },
             cfg.epochs,
             cfg.batch,
-            match cfg.data { super::DataSource::Digits => format!("{:.0}% of 1797", 100.0 * (1.0 - cfg.test_ratio)), super::DataSource::Cifar10 => cfg.cifar_subset.as_ref().map_or("50,000".to_string(), |s| format!("a stratified subset of {}", s.train)) },
-            match cfg.data { super::DataSource::Digits => ", test 20%".to_string(), super::DataSource::Cifar10 => cfg.cifar_subset.as_ref().map_or(", test 10,000".to_string(), |s| format!(", test {}", s.test)) },
+            match cfg.data { super::DataSource::Digits => format!("a stratified {:.0}/{:.0} train/test split of the 1797 digits", 100.0 * (1.0 - cfg.test_ratio), 100.0 * cfg.test_ratio), super::DataSource::Cifar10 => cfg.cifar_subset.as_ref().map_or("50,000 training images".to_string(), |s| format!("a stratified subset of {} training images", s.train)) },
+            match cfg.data { super::DataSource::Digits => String::new(), super::DataSource::Cifar10 => cfg.cifar_subset.as_ref().map_or(", test 10,000".to_string(), |s| format!(", test {}", s.test)) },
             if cfg.augment { match cfg.data { super::DataSource::Digits => "+-1 pixel shift", super::DataSource::Cifar10 => "random crop (4-pixel padding) + horizontal flip" } } else { "none" },
             cfg.momentum,
             cfg.weight_decay,

@@ -9,7 +9,7 @@ use analysis::style::Weight;
 use analysis::plot::{Band, Figure, Panel, Region, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::logspace;
-use analysis::table::{fmt_sig, Table};
+use analysis::table::{fmt_sig, seeds_text, Table};
 use anyhow::Result;
 
 /// Agreement with a 50% crossing read off a log-r figure: within this factor.
@@ -166,8 +166,8 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
         ),
     ]);
     t.title = Some(format!(
-            "One descent step at r = tau/rho_a, {} seeds; 50% crossing = where the mean retained-accuracy curve over seeds (as the paper's plot code draws) first falls below 50% (interpolated in log r)",
-            cfg.seeds.len()
+            "One descent step at r = tau/rho_a, {}; 50% crossing = where the mean retained-accuracy curve over seeds (as the paper's plot code draws) first falls below 50% (interpolated in log r)",
+            seeds_text(&cfg.seeds)
         ));
     for arch in &cfg.archs {
         let s = &summary.archs[arch];
@@ -381,33 +381,43 @@ pub(super) fn render(ctx: &Context, summary: &PhaseSummary, runs: &[PhaseRun]) -
             )
     };
     // The two figures' orders of the architectures by 50% crossing.
-    let order = |prefix: &str| {
-        let mut v: Vec<(&String, f64)> = cfg
-            .archs
-            .iter()
-            .filter_map(|a| Some((a, fig(prefix, a)?)))
-            .collect();
+    // An ordering as "a (x) < b (y) = c (y)": equal values are ties.
+    let chain = |mut v: Vec<(&String, f64, String)>| -> String {
         v.sort_by(|a, b| a.1.total_cmp(&b.1));
-        v.iter()
-            .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
-            .collect::<Vec<_>>()
+        let mut out = String::new();
+        for (i, (a, x, shown)) in v.iter().enumerate() {
+            if i > 0 {
+                out.push_str(if *x == v[i - 1].1 { " = " } else { " < " });
+            }
+            out.push_str(&format!("{a} ({shown})"));
+        }
+        out
     };
-    let (order1, order7) = (order("fig1_half_"), order("figure7a_half_"));
-    let mut ours_order: Vec<(&String, f64)> = cfg
-        .archs
-        .iter()
-        .map(|a| (a, crossing(a).unwrap_or(f64::INFINITY)))
-        .collect();
-    ours_order.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let orders = format!(
-            "Architectures by 50% crossing (r), least robust first; equal values are ties: Fig 1 read-offs {}; Fig 7A read-offs {}; ours {}.",
-            order1.join(" < "),
-            order7.join(" < "),
-            ours_order
+    // The figures' read-offs as read ("~4-5"), not as measurements.
+    let order = |prefix: &str| {
+        chain(
+            cfg.archs
                 .iter()
-                .map(|(a, x)| format!("{a} ({})", fmt_sig(*x, 3)))
-                .collect::<Vec<_>>()
-                .join(" < ")
+                .filter_map(|a| {
+                    let n = paper.get(id, &format!("{prefix}{a}")).ok()?;
+                    Some((a, n.value?, n.text_of_kind(n.kind)?.to_string()))
+                })
+                .collect(),
+        )
+    };
+    let orders = format!(
+            "Architectures by 50% crossing (r), least robust first: Fig 1 read-offs (paper figure) {}; Fig 7A read-offs (paper figure) {}; ours {}.",
+            order("fig1_half_"),
+            order("figure7a_half_"),
+            chain(
+                cfg.archs
+                    .iter()
+                    .map(|a| {
+                        let x = crossing(a).unwrap_or(f64::INFINITY);
+                        (a, x, fmt_sig(x, 3))
+                    })
+                    .collect()
+            )
         );
     // Why Fig 7B shows the seeds' range: where std >= mean (r > 1) a
     // mean - std band has no lower edge on a log axis.

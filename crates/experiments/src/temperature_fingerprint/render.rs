@@ -12,7 +12,7 @@ use analysis::style::Weight;
 use analysis::plot::{Band, Figure, Panel, Scatter, Series, VLine};
 use analysis::report::Section;
 use analysis::stats::{band, geomspace, overlap};
-use analysis::table::{fmt_sig, Table};
+use analysis::table::{fmt_sig, seeds_text, Table};
 use anyhow::Result;
 
 /// Agreement of our per-temperature Delta_a and rho_a(T) medians with the
@@ -226,8 +226,8 @@ pub(super) fn render(
         "author's run: Delta_a / rho_a / onset tau / onset r_T",
     ]);
     t.title = Some(format!(
-        "Per temperature, medians over {} seeds; onset = first grid point with loss ratio >= {thr}",
-        cfg.seeds.len()
+        "Per temperature, medians over {}; onset = first grid point with loss ratio >= {thr}",
+        seeds_text(&cfg.seeds)
     ));
     let n_seeds = cfg.seeds.len();
     let onset_cell = |med: f64, lo: f64, hi: f64, with: usize| {

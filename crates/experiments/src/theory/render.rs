@@ -173,7 +173,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     let mut p2 = Panel::new(
         format!("Taylor polynomials of 1/(x+{pole}) beyond R = {pole}"),
         "x",
-        "|T_n(x)|",
+        "|T_n(x)| and f(x)",
     );
     (p2.x_log, p2.y_log) = (true, true);
     p2.x_range = Some((1e-2, 1e2));
@@ -466,14 +466,14 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
             s.calibration_min_ratio
         ),
         "rho* / rho_a",
-        "fraction",
+        "empirical CDF",
     );
     pc.x_log = true;
     pc.y_range = Some((-0.02, 1.02));
     let mut pt = Panel::new(
         "top-2 reduction vs exact radius",
         "rho_top2 / rho*",
-        "fraction",
+        "empirical CDF",
     );
     pt.x_log = true;
     pt.y_range = Some((-0.02, 1.02));

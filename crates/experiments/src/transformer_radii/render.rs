@@ -12,7 +12,7 @@ use crate::Context;
 use analysis::plot::{Band, Figure, HLine, Panel, Series};
 use analysis::report::Section;
 use analysis::stats::per_index_quantiles;
-use analysis::table::{fmt_pct, fmt_sig, Table};
+use analysis::table::{seeds_text, fmt_pct, fmt_sig, Table};
 use anyhow::Result;
 use std::path::PathBuf;
 use zoo::Backend;
@@ -322,9 +322,9 @@ pub(super) fn render(
         "seeds stopped",
     ]);
     t.title = Some(format!(
-        "Final values per mode (step {}), over {} seeds; paper: read off Fig 11",
+        "Final values per mode (step {}), over {}; paper: read off Fig 11",
         cfg.last_step,
-        cfg.seeds.len()
+        seeds_text(&cfg.seeds)
     ));
     for &mode in &cfg.modes {
         let Some(f) = summary.final_.get(&mode.name()) else {
