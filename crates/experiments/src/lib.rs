@@ -203,10 +203,12 @@ pub fn utc_minute(t: std::time::SystemTime) -> String {
 impl Timing {
     /// The report's sentence about this timing.
     pub fn note(&self) -> String {
+        let runs = |n: usize| if n == 1 { "1 run".to_string() } else { format!("{n} runs") };
         let reuse = if self.runs_stored > 0 {
             format!(
-                "; {} runs were reused from the store, so this is not the time of a full run",
-                self.runs_stored
+                "; {} {} reused from the store, so this is not the time of a full run",
+                runs(self.runs_stored),
+                if self.runs_stored == 1 { "was" } else { "were" }
             )
         } else {
             String::new()
@@ -223,8 +225,8 @@ impl Timing {
             );
         }
         format!(
-            "Wall time of the last run{when}: {:.2} s on {} threads ({} runs computed{reuse}).",
-            self.wall_seconds, self.threads, self.runs_computed
+            "Wall time of the last run{when}: {:.2} s on {} threads ({} computed{reuse}).",
+            self.wall_seconds, self.threads, runs(self.runs_computed)
         )
     }
 }

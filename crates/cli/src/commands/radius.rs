@@ -1,7 +1,7 @@
 //! `ghosts radius`: every radius of the paper for given logits and slopes.
 
 use crate::InputError;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use radius::{delta_a, exact_radius, set_rho_a, top2, Aggregation};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -289,7 +289,8 @@ fn read_samples(path: &PathBuf) -> Result<Vec<Sample>> {
 }
 
 fn run_file(path: &PathBuf, args: &Args) -> Result<()> {
-    let samples = read_samples(path).with_context(|| format!("reading {}", path.display()))?;
+    // Its errors name the file, line and column already.
+    let samples = read_samples(path)?;
     check_label(args.label, samples[0].z.len())?;
     let rows = samples
         .iter()

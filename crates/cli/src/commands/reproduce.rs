@@ -178,7 +178,7 @@ pub fn runs(args: &RunsArgs) -> Result<()> {
             "{}: {} runs, {stored} stored under {}",
             e.id(),
             runs.len(),
-            ctx.relative(store.dir()).display()
+            store.dir().display()
         );
     }
     Ok(())

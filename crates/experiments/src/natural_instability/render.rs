@@ -57,9 +57,9 @@ fn figure(ctx: &Context, summary: &NaturalInstabilitySummary) -> Result<Vec<std:
         "max r = tau/rho_a",
     );
     maxr.y_log = true;
-    // Solid, under the curves: the r = 1 controller's dashed curve sits
-    // exactly on it and the reference shows through its gaps.
-    let mut r_one = HLine::new(1.0, "r = 1");
+    // Solid and over the curves: the r = 1 controller's dots sit exactly
+    // on it, and the thin reference line stays visible through them.
+    let mut r_one = HLine::new(1.0, "r = 1").on_top();
     r_one.dashed = false;
     maxr.hlines.push(r_one);
     for m in &summary.methods {
