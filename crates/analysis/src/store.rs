@@ -51,6 +51,63 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp.")
 }
 
+/// A process's membership of an output directory tree (`figures/`,
+/// `paper/`): a shared lock on `<dir>/.lock`, released when dropped.
+#[derive(Debug)]
+pub struct OutputSession {
+    _file: File,
+}
+
+/// Join the output tree under `dir` as one of possibly several writers
+/// (see [`crate::runs::RunStore::open_session`], the same protocol): the
+/// temporary files that killed writers left anywhere under `dir` are
+/// removed first, but only when no other session is open. Returns the
+/// session and how many temporaries were removed.
+///
+/// # Errors
+/// The directory or lock file cannot be created or locked, or a leftover
+/// cannot be removed.
+pub fn open_output_session(dir: &Path) -> Result<(OutputSession, usize)> {
+    fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
+    let path = dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    let mut removed = 0;
+    if file.try_lock().is_ok() {
+        removed = remove_temporaries_under(dir)?;
+        file.unlock()
+            .with_context(|| format!("unlocking {}", path.display()))?;
+    }
+    file.lock_shared()
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok((OutputSession { _file: file }, removed))
+}
+
+/// Remove every temporary file ([`is_temp_name`]) under `dir`, recursively.
+fn remove_temporaries_under(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            removed += remove_temporaries_under(&path)?;
+        } else if path
+            .file_name()
+            .is_some_and(|n| is_temp_name(&n.to_string_lossy()))
+        {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Fsyncs the finished temporary file `tmp`, renames it over `path`, then
 /// fsyncs the directory (best effort) so that the rename is durable too. On
 /// failure the temporary file is removed. Errors name `path`.
@@ -191,6 +248,23 @@ mod tests {
         write_atomic(&bad, b"{not json").unwrap();
         let err = read_json::<Rec>(&bad).unwrap_err();
         assert!(format!("{err:#}").contains("bad.json"));
+    }
+
+    #[test]
+    fn an_output_session_removes_leftovers_only_when_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let figs = dir.path().join("figures");
+        let (_, stale) = temp_file(&figs.join("x/fig.png")).unwrap().keep().unwrap();
+        let (first, removed) = open_output_session(&figs).unwrap();
+        assert_eq!(removed, 1);
+        assert!(!stale.exists());
+        let (_, live) = temp_file(&figs.join("x/fig.png")).unwrap().keep().unwrap();
+        let (second, removed) = open_output_session(&figs).unwrap();
+        assert_eq!(removed, 0);
+        assert!(live.exists());
+        drop((first, second));
+        let (_third, removed) = open_output_session(&figs).unwrap();
+        assert_eq!(removed, 1);
     }
 
     #[test]

@@ -329,6 +329,7 @@ pub fn prune(e: &dyn Experiment, root: &std::path::Path, delete: bool) -> Result
 /// Render every implemented experiment that has stored results and rewrite
 /// `paper/REPORT.md`. Experiments without results are listed as not run.
 pub fn render_all(ctx: &Context) -> Result<std::path::PathBuf> {
+    let _session = output_session(ctx)?;
     let mut sections = Vec::new();
     for e in registry() {
         if ctx.results_dir(e.id()).join("summary.json").exists() {
@@ -352,6 +353,16 @@ pub fn render_all(ctx: &Context) -> Result<std::path::PathBuf> {
         .collect();
     planned.extend_from_slice(NOT_REPRODUCED);
     analysis::report::write_report(&ctx.root, &sections, &planned)
+}
+
+/// Membership of the root's output trees (`figures/`, `paper/`) while
+/// rendering: a killed renderer's hidden temporary files are removed when no
+/// other process renders into the same root (`analysis::store::open_output_session`).
+pub fn output_session(ctx: &Context) -> Result<Vec<analysis::store::OutputSession>> {
+    ["figures", "paper"]
+        .iter()
+        .map(|d| Ok(analysis::store::open_output_session(&ctx.root.join(d))?.0))
+        .collect()
 }
 
 /// What a planned experiment is, for the report's "Not covered yet".

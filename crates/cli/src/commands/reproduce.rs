@@ -219,7 +219,10 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
             if args.quick { " (quick)" } else { "" }
         );
         let timing = experiments::run_timed(e, &ctx)?;
-        e.render(&ctx)?;
+        {
+            let _session = experiments::output_session(&ctx)?;
+            e.render(&ctx)?;
+        }
         experiments::note!(
             "[{}] wall time {:.2} s ({} runs computed, {} stored; {:.2} s with figures)",
             e.id(),
