@@ -141,26 +141,8 @@ impl RunStore {
     /// # Errors
     /// The directory or lock file cannot be created or locked.
     pub fn open_session(&self) -> Result<(StoreSession, usize)> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating the run store {}", self.dir.display()))?;
-        let path = self.dir.join(LOCK_FILE);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening the lock file {}", path.display()))?;
-        let mut removed = 0;
-        // Alone in the store: clean up, then share. Between the unlock and
-        // the shared lock another process may clean up too; this session
-        // has no temporary file yet, so that is harmless.
-        if file.try_lock().is_ok() {
-            removed = self.remove_stale_temporaries()?;
-            file.unlock()
-                .with_context(|| format!("unlocking {}", path.display()))?;
-        }
-        file.lock_shared()
-            .with_context(|| format!("locking {}", path.display()))?;
+        let (file, removed) =
+            crate::store::join_shared(&self.dir, || self.remove_stale_temporaries())?;
         Ok((StoreSession { _file: file }, removed))
     }
 
@@ -169,9 +151,6 @@ impl RunStore {
         read_parquet(&self.path(key))
     }
 }
-
-/// The lock file of a run store (hidden, so listings of runs skip it).
-const LOCK_FILE: &str = ".lock";
 
 /// A process's membership of a [`RunStore`] (see [`RunStore::open_session`]):
 /// a shared lock, released when this is dropped.

@@ -68,6 +68,21 @@ pub struct OutputSession {
 /// The directory or lock file cannot be created or locked, or a leftover
 /// cannot be removed.
 pub fn open_output_session(dir: &Path) -> Result<(OutputSession, usize)> {
+    let (file, removed) = join_shared(dir, || remove_temporaries_under(dir))?;
+    Ok((OutputSession { _file: file }, removed))
+}
+
+/// The protocol behind [`open_output_session`] and
+/// [`crate::runs::RunStore::open_session`]: create `dir`, open
+/// `<dir>/.lock`; if no other process holds it, run `clean_up` (remove
+/// killed writers' leftovers) under the exclusive lock; then hold it
+/// shared. Between the unlock and the shared lock another process may
+/// clean up too; this one has no temporary file yet, so that is harmless.
+/// Returns the locked file and what `clean_up` returned (0 if not run).
+pub(crate) fn join_shared(
+    dir: &Path,
+    clean_up: impl FnOnce() -> Result<usize>,
+) -> Result<(File, usize)> {
     fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
     let path = dir.join(".lock");
     let file = fs::OpenOptions::new()
@@ -78,13 +93,13 @@ pub fn open_output_session(dir: &Path) -> Result<(OutputSession, usize)> {
         .with_context(|| format!("opening the lock file {}", path.display()))?;
     let mut removed = 0;
     if file.try_lock().is_ok() {
-        removed = remove_temporaries_under(dir)?;
+        removed = clean_up()?;
         file.unlock()
             .with_context(|| format!("unlocking {}", path.display()))?;
     }
     file.lock_shared()
         .with_context(|| format!("locking {}", path.display()))?;
-    Ok((OutputSession { _file: file }, removed))
+    Ok((file, removed))
 }
 
 /// Remove every temporary file ([`is_temp_name`]) under `dir`, recursively.
