@@ -55,6 +55,9 @@ enum Command {
     /// The model zoo: list architectures, check their exact JVP, export them.
     #[command(subcommand)]
     Zoo(commands::zoo::ZooCommand),
+    /// Side-by-side speed sittings against the author's code (stored timings).
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 /// An error caused by the user's input: reported with exit code 2.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => commands::reproduce::runs(&args),
         Command::Slurm(args) => commands::slurm::run(&args),
         Command::Zoo(cmd) => commands::zoo::run(&cmd),
+        Command::Bench(cmd) => commands::bench::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -118,6 +118,18 @@ fn bad_inputs_exit_2_with_named_errors() {
         &["reproduce", "--only", "no-such-thing"],
         "unknown experiment",
     );
+    // A sittings file with a bad row: file, line and field named.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("sittings.tsv");
+    std::fs::write(
+        &bad,
+        "sitting\tcpu\twork\twhat\tside\tcommit\tthreads\tseconds\tnote\n\
+         d\tc\tw\tx\tours\to\t2\tfast\t\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    assert_input_error(&["bench", "table", "--file", bad], &format!("{bad}: line 2: field `seconds`"));
+    assert_input_error(&["bench", "table", "--file", "no/such/file.tsv"], "no/such/file.tsv");
 }
 
 #[test]

@@ -28,6 +28,7 @@ macro_rules! note {
 }
 
 pub mod arch_grid;
+pub mod bench;
 pub mod config;
 pub mod context;
 pub mod lr_spike;
@@ -216,7 +217,7 @@ impl Timing {
         let when = self
             .finished_utc
             .as_ref()
-            .map_or(String::new(), |t| format!(" (ended {t} UTC)"));
+            .map_or(" (its date was not recorded then)".to_string(), |t| format!(" (ended {t} UTC)"));
         if self.runs_computed + self.runs_stored == 0 {
             // An experiment without separate runs (theory, overhead).
             return format!(
@@ -405,6 +406,10 @@ mod timing_tests {
         let old = r#"{"wall_seconds":1.5,"runs_computed":2,"runs_stored":0,"threads":2,"quick":false}"#;
         let t: Timing = serde_json::from_str(old).unwrap();
         assert_eq!(t.finished_utc, None);
-        assert!(t.note().starts_with("Wall time of the last run: 1.50 s"), "{}", t.note());
+        assert!(
+            t.note().starts_with("Wall time of the last run (its date was not recorded then): 1.50 s"),
+            "{}",
+            t.note()
+        );
     }
 }

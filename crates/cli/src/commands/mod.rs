@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod radius;
 pub mod reproduce;
 pub mod slurm;

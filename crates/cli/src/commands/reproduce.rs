@@ -10,23 +10,43 @@ use std::time::Instant;
 /// Arguments of `ghosts reproduce`.
 #[derive(clap::Args)]
 pub struct ReproduceArgs {
-    /// CI-sized settings (configs/quick/).
-    #[arg(long)]
-    quick: bool,
-    /// Comma-separated experiment ids (default: all implemented).
+    /// Comma-separated experiment ids (default: all implemented). A
+    /// --config file needs exactly one.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Settings file replacing configs/[quick/]<id>.yaml (needs exactly one id in --only).
+    #[command(flatten)]
+    settings: RunSettings,
+}
+
+/// The settings of one experiment's runs, shared by `ghosts run`, `ghosts
+/// runs`, `ghosts slurm` and `ghosts reproduce`: which config, which root,
+/// which data.
+#[derive(clap::Args, Clone)]
+pub struct RunSettings {
+    /// CI-sized settings (configs/quick/<id>.yaml).
+    #[arg(long)]
+    pub quick: bool,
+    /// Settings file replacing configs/[quick/]<id>.yaml.
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Project root holding results/, figures/, paper/, configs/.
+    pub config: Option<PathBuf>,
+    /// Project root holding results/, figures/, paper/, configs/ (for
+    /// Slurm: on a file system every node sees).
     #[arg(long, default_value = ".")]
-    root: PathBuf,
+    pub root: PathBuf,
     /// Directory of a data set the project does not ship (CIFAR-10's binary
     /// release, for natural-instability's CIFAR configs); overrides the
     /// config's data_root.
     #[arg(long, value_name = "DIR")]
-    data_root: Option<PathBuf>,
+    pub data_root: Option<PathBuf>,
+}
+
+impl RunSettings {
+    /// The run context these settings describe.
+    pub fn context(&self) -> Context {
+        Context::new(&self.root, self.quick)
+            .with_config(self.config.clone())
+            .with_data_root(self.data_root.clone())
+    }
 }
 
 /// Arguments of `ghosts run`.
@@ -34,20 +54,8 @@ pub struct ReproduceArgs {
 pub struct RunArgs {
     /// Experiment id (see `ghosts list`).
     id: String,
-    /// CI-sized settings (configs/quick/<id>.yaml).
-    #[arg(long)]
-    quick: bool,
-    /// Settings file replacing configs/[quick/]<id>.yaml.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Project root holding results/, figures/, paper/, configs/.
-    #[arg(long, default_value = ".")]
-    root: PathBuf,
-    /// Directory of a data set the project does not ship (CIFAR-10's binary
-    /// release, for natural-instability's CIFAR configs); overrides the
-    /// config's data_root.
-    #[arg(long, value_name = "DIR")]
-    data_root: Option<PathBuf>,
+    #[command(flatten)]
+    settings: RunSettings,
     /// Compute only part i of n of the runs (1 <= i <= n; split balanced
     /// by expected cost, the same in every process), without summary or
     /// figures: run once more without --shard after every part has finished.
@@ -62,21 +70,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
         return run_shard(args, shard);
     }
     reproduce(&ReproduceArgs {
-        quick: args.quick,
         only: vec![args.id.clone()],
-        config: args.config.clone(),
-        root: args.root.clone(),
-        data_root: args.data_root.clone(),
+        settings: args.settings.clone(),
     })
 }
 
 /// `ghosts run <id> --shard i/n`: compute (or find stored) this shard's runs.
 fn run_shard(args: &RunArgs, shard: Shard) -> Result<()> {
     let e = one(&args.id)?;
-    let ctx = Context::new(&args.root, args.quick)
-        .with_config(args.config.clone())
-        .with_data_root(args.data_root.clone())
-        .with_shard(Some(shard));
+    let ctx = args.settings.context().with_shard(Some(shard));
     let runs = e.runs(&ctx)?;
     if runs.is_empty() {
         return Err(InputError(format!(
@@ -93,7 +95,7 @@ fn run_shard(args: &RunArgs, shard: Shard) -> Result<()> {
         "[{}] shard {shard}: {mine} of {} runs{}",
         e.id(),
         runs.len(),
-        if args.quick { " (quick)" } else { "" }
+        if args.settings.quick { " (quick)" } else { "" }
     );
     let timing = experiments::run_timed(e, &ctx)?;
     experiments::note!(
@@ -119,18 +121,8 @@ pub(crate) fn one(id: &str) -> Result<&'static dyn Experiment> {
 pub struct RunsArgs {
     /// Experiment id (see `ghosts list`).
     id: String,
-    /// CI-sized settings (configs/quick/<id>.yaml).
-    #[arg(long)]
-    quick: bool,
-    /// Settings file replacing configs/[quick/]<id>.yaml.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Project root holding results/ and configs/.
-    #[arg(long, default_value = ".")]
-    root: PathBuf,
-    /// Directory of a data set the project does not ship (as for `ghosts run`).
-    #[arg(long, value_name = "DIR")]
-    data_root: Option<PathBuf>,
+    #[command(flatten)]
+    settings: RunSettings,
     /// Also print the shard (1..=N) of each run when split N ways.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     shards: Option<u32>,
@@ -142,9 +134,7 @@ pub struct RunsArgs {
 /// expected cost, label.
 pub fn runs(args: &RunsArgs) -> Result<()> {
     let e = one(&args.id)?;
-    let ctx = Context::new(&args.root, args.quick)
-        .with_config(args.config.clone())
-        .with_data_root(args.data_root.clone());
+    let ctx = args.settings.context();
     let runs = e.runs(&ctx)?;
     let store = ctx.run_store(e.id());
     let shard_of = args.shards.map(|n| {
@@ -202,21 +192,19 @@ fn select(only: &[String]) -> Result<Vec<&'static dyn experiments::Experiment>> 
 /// Run the selected experiments, then re-render everything and the report.
 pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let chosen = select(&args.only)?;
-    if args.config.is_some() && chosen.len() != 1 {
+    if args.settings.config.is_some() && chosen.len() != 1 {
         return Err(InputError(
             "--config FILE sets one experiment's settings: give exactly one id (--only <id>, or `ghosts run <id>`)".into(),
         )
         .into());
     }
-    let ctx = Context::new(&args.root, args.quick)
-        .with_config(args.config.clone())
-        .with_data_root(args.data_root.clone());
+    let ctx = args.settings.context();
     for e in chosen {
         let start = Instant::now();
         experiments::note!(
             "[{}] running{}",
             e.id(),
-            if args.quick { " (quick)" } else { "" }
+            if args.settings.quick { " (quick)" } else { "" }
         );
         let timing = experiments::run_timed(e, &ctx)?;
         {

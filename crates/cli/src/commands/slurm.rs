@@ -8,7 +8,6 @@
 
 use crate::InputError;
 use anyhow::{Context as _, Result};
-use experiments::Context;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `ghosts slurm`.
@@ -19,18 +18,8 @@ pub struct SlurmArgs {
     /// Number of shards = array tasks.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     shards: u32,
-    /// CI-sized settings (configs/quick/<id>.yaml).
-    #[arg(long)]
-    quick: bool,
-    /// Settings file replacing configs/[quick/]<id>.yaml.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Project root holding results/ (on a file system every node sees).
-    #[arg(long, default_value = ".")]
-    root: PathBuf,
-    /// Directory of a data set the project does not ship (CIFAR-10).
-    #[arg(long, value_name = "DIR")]
-    data_root: Option<PathBuf>,
+    #[command(flatten)]
+    settings: super::reproduce::RunSettings,
     /// Slurm partition (#SBATCH --partition).
     #[arg(long)]
     partition: Option<String>,
@@ -56,9 +45,7 @@ pub struct SlurmArgs {
 /// the array succeeded).
 pub fn run(args: &SlurmArgs) -> Result<()> {
     let e = super::reproduce::one(&args.id)?;
-    let ctx = Context::new(&args.root, args.quick)
-        .with_config(args.config.clone())
-        .with_data_root(args.data_root.clone());
+    let ctx = args.settings.context();
     let runs = e.runs(&ctx)?;
     if runs.is_empty() {
         return Err(InputError(format!(
@@ -83,7 +70,7 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
             .with_context(|| format!("{what} {}", p.display()))
             .map_err(|err| InputError(format!("{err:#}")).into())
     };
-    let root = absolute(&args.root, "--root")?;
+    let root = absolute(&args.settings.root, "--root")?;
     let ghosts = match &args.ghosts {
         Some(p) => absolute(p, "--ghosts")?,
         None => std::env::current_exe().context("locating the ghosts binary")?,
@@ -93,13 +80,13 @@ pub fn run(args: &SlurmArgs) -> Result<()> {
     let out = absolute(&args.out, "--out")?;
 
     let mut common = vec!["--root".to_string(), root.display().to_string()];
-    if args.quick {
+    if args.settings.quick {
         common.push("--quick".into());
     }
-    if let Some(c) = &args.config {
+    if let Some(c) = &args.settings.config {
         common.extend(["--config".into(), absolute(c, "--config")?.display().to_string()]);
     }
-    if let Some(d) = &args.data_root {
+    if let Some(d) = &args.settings.data_root {
         common.extend(["--data-root".into(), absolute(d, "--data-root")?.display().to_string()]);
     }
     let id = e.id();
