@@ -210,15 +210,18 @@ fn rho_a<'py>(
             (set.rho_a, set.delta_a, set.bottleneck, per_sample)
         } else {
             // A spread of finite slopes beyond the f64 range (slopes near
-            // ±1e308): aggregate the half spreads, which always fit (same
-            // order, same interpolation), and π/Δ = (π/Δ·½)·½ exactly.
+            // ±1e308), as `ghosts radius --file` does: aggregate the half
+            // spreads h, which always fit (same order, same interpolation).
+            // The radius π/(2h) is that of the slopes (−h, h), whose spread
+            // 2h `radius::rho_a` handles in halves when it overflows.
             let halves: Vec<f64> = rows()
                 .map(|r| radius::delta_a(&r.iter().map(|a| a * 0.5).collect::<Vec<_>>()))
                 .collect();
             let set = radius::set_rho_a(&halves, aggregation);
+            let h = set.delta_a;
             (
-                radius::rho_a_from_delta(set.delta_a) * 0.5,
-                set.delta_a * 2.0,
+                radius::rho_a(&[-h, h]),
+                h * 2.0,
                 set.bottleneck,
                 per_sample,
             )
