@@ -57,3 +57,10 @@ def require_torch():
             pytest.fail(message, pytrace=False)
         pytest.skip(message, allow_module_level=True)
     return torch
+
+
+def readme_python_blocks():
+    """The ```python blocks of the README's "Python package" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Python package\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]

@@ -366,3 +366,14 @@ def test_batch_work_releases_the_gil():
     # Holding the GIL would stall this loop for the whole call.
     assert alone > 0.05, f"the batch took only {alone:.3f} s: too short to tell"
     assert gaps.max() < alone / 2, (gaps.max(), alone)
+
+
+def test_readme_numpy_example_runs_and_prints_the_cli_numbers(capsys):
+    from conftest import readme_python_blocks
+
+    block = readme_python_blocks()[0]
+    assert "import torch" not in block
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    # The README's `ghosts radius` example: rho_a 0.7853981634, ghost -0.793 ± 0.802i.
+    assert printed.startswith("0.7853981633974483 [-0.79303307+0.80193784j]"), printed
