@@ -156,7 +156,10 @@ fn check_pair(logits: &Matrix, slopes: &Matrix) -> PyResult<()> {
 
 /// Spread Δa = max_k a_k − min_k a_k of every sample (`radius::spreads_of_rows`).
 #[pyfunction]
-fn delta_a<'py>(py: Python<'py>, slopes: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+fn delta_a<'py>(
+    py: Python<'py>,
+    slopes: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let slopes = read_matrix(py, "slopes", slopes)?;
     check_finite(&slopes, "slope")?;
     let spreads = py.detach(|| radius::spreads_of_rows(&slopes.data, slopes.cols));
@@ -219,12 +222,7 @@ fn rho_a<'py>(
                 .collect();
             let set = radius::set_rho_a(&halves, aggregation);
             let h = set.delta_a;
-            (
-                radius::rho_a(&[-h, h]),
-                h * 2.0,
-                set.bottleneck,
-                per_sample,
-            )
+            (radius::rho_a(&[-h, h]), h * 2.0, set.bottleneck, per_sample)
         }
     });
     Ok((rho, spread, bottleneck, PyArray1::from_vec(py, per_sample)))
@@ -233,7 +231,9 @@ fn rho_a<'py>(
 /// Labels as int64 of shape (B,), each in 0..K.
 fn read_labels(labels: &Bound<'_, PyAny>, rows: usize, classes: usize) -> PyResult<Vec<usize>> {
     let array = labels.cast::<PyArrayDyn<i64>>().map_err(|_| {
-        PyTypeError::new_err("labels must be an int64 array (the ghosts package converts integer arrays)")
+        PyTypeError::new_err(
+            "labels must be an int64 array (the ghosts package converts integer arrays)",
+        )
     })?;
     let view = array.try_readonly()?;
     let view = view.as_array();
@@ -360,7 +360,10 @@ fn rho_exact<'py>(
     });
     let results = results.map_err(|(i, e)| sample_error(i, &e))?;
     let rho = results.iter().map(|r| r.rho_exact).collect();
-    let ghost = results.iter().map(|r| r.ghost.unwrap_or(NO_GHOST)).collect();
+    let ghost = results
+        .iter()
+        .map(|r| r.ghost.unwrap_or(NO_GHOST))
+        .collect();
     let free = results.iter().map(|r| r.certified_zero_free).collect();
     Ok((
         PyArray1::from_vec(py, rho),
