@@ -9,6 +9,9 @@ import pytest
 from conftest import require_torch
 
 torch = require_torch()
+# Models of a few hundred parameters: one thread is fastest, and OpenMP's
+# waiting threads would make every op slow on a busy machine.
+torch.set_num_threads(1)
 
 import ghosts  # noqa: E402
 from ghosts.torch import RhoCap, rho_a_along, slopes, trainable  # noqa: E402
