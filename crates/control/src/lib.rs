@@ -25,6 +25,10 @@
 //! - A [`Schedule`] gives lr(t), with an optional spike (C7).
 //! - A [`Controller`] runs one step of all this and returns a [`StepLog`]
 //!   (lr, τ, ρa, r, s, loss, ‖g‖).
+//! - A [`Monitor`] only measures, for a user's own loop: given the update
+//!   an optimiser proposes, τ, ρa, r, the cap factor, the binding sample
+//!   and class pair, the samples closest to binding, optionally ρ_top2 and
+//!   ρ*, and its own cost ([`MonitorRecord`]).
 //!
 //! Capping an Adam step whose learning rate is far too large:
 //!
@@ -56,12 +60,14 @@
 #![warn(missing_docs)]
 
 pub mod controller;
+pub mod monitor;
 pub mod optim;
 pub mod policy;
 pub mod probe;
 pub mod schedule;
 
 pub use controller::{Controller, StepLog};
+pub use monitor::{Monitor, MonitorRecord, NearBinding};
 pub use optim::{
     apply_decayed, apply_scaled, Adam, AdamConfig, AdamMoments, AnyMoments, AnyOptimizer,
     Optimizer, OptimizerConfig, Proposal, Sgd, SgdMoments, WeightDecay,
