@@ -253,7 +253,7 @@ pub struct StageSummary {
 }
 
 /// What the exact-zero solver cost (wall time, a measurement).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SolverCost {
     /// Samples solved over every run and snapshot.
     pub samples: u64,
@@ -266,6 +266,8 @@ pub struct SolverCost {
     /// The slowest snapshot's mean per sample (microseconds).
     #[serde(with = "nullable_f64")]
     pub slowest_snapshot_us_per_sample: f64,
+    /// Which snapshot that is ("cnn seed 0, untrained").
+    pub slowest_snapshot: String,
 }
 
 /// `results/ghost-envelope/summary.json`.
@@ -334,9 +336,11 @@ pub fn summarize(cfg: &GhostEnvelopeConfig, runs: &[GhostRun]) -> GhostSummary {
         .map(|s| s.samples.iter().filter(|g| breaks_half_plane(g, s.rho_a)).count() as u64)
         .sum();
     let seconds: f64 = snaps().map(|s| s.exact_seconds).sum();
-    let slowest = snaps()
-        .map(|s| 1e6 * s.exact_seconds / s.samples.len().max(1) as f64)
-        .fold(f64::NAN, f64::max);
+    let per_sample = |s: &Snapshot| 1e6 * s.exact_seconds / s.samples.len().max(1) as f64;
+    let slowest = runs
+        .iter()
+        .flat_map(|r| r.snapshots.iter().map(move |s| (r, s)))
+        .max_by(|a, b| per_sample(a.1).total_cmp(&per_sample(b.1)));
     GhostSummary {
         config: cfg.clone(),
         archs,
@@ -346,7 +350,10 @@ pub fn summarize(cfg: &GhostEnvelopeConfig, runs: &[GhostRun]) -> GhostSummary {
             samples: checked,
             seconds,
             mean_us_per_sample: 1e6 * seconds / checked.max(1) as f64,
-            slowest_snapshot_us_per_sample: slowest,
+            slowest_snapshot_us_per_sample: slowest.map_or(f64::NAN, |(_, s)| per_sample(s)),
+            slowest_snapshot: slowest.map_or_else(String::new, |(r, s)| {
+                format!("{} seed {}, {}", r.arch, r.seed, s.stage)
+            }),
         },
     }
 }
