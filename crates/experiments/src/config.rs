@@ -181,6 +181,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/cifar10/paper/natural-instability.yaml"),
     ),
     (
+        "ghost-envelope.yaml",
+        include_str!("../../../configs/ghost-envelope.yaml"),
+    ),
+    (
+        "quick/ghost-envelope.yaml",
+        include_str!("../../../configs/quick/ghost-envelope.yaml"),
+    ),
+    (
         "random-directions.yaml",
         include_str!("../../../configs/random-directions.yaml"),
     ),
