@@ -118,7 +118,7 @@ impl Context {
 
     /// The report's "computed by" note of `results/<id>/`, if the run
     /// stored its settings: the command that computes it and which settings
-    /// it used (the paper-scale or CI-sized ones of the project, or a
+    /// it used (the default or CI-sized ones of the project, or a
     /// user's file). No path of ours: a reader of the report needs the
     /// command, not our sources.
     pub fn config_note(&self, id: &str) -> Option<String> {
@@ -136,7 +136,7 @@ impl Context {
         Some(if quick {
             format!("Computed by `ghosts run {id} --quick` (the CI-sized settings, stored with the results).")
         } else if paper {
-            format!("Computed by `ghosts run {id}` (the paper-scale settings, stored with the results).")
+            format!("Computed by `ghosts run {id}` (the default settings, stored with the results).")
         } else if let Some(file) = source.strip_suffix(" (built-in copy)").or(Some(source)).filter(|f| f.starts_with("configs/")) {
             // Another of the project's configs (e.g. the CIFAR-10 one).
             format!("Computed by `ghosts run {id} --config {file}` (settings stored with the results).")
