@@ -13,8 +13,19 @@
 //!   the line there (a lone remaining point is drawn as a dot);
 //! * a line that leaves the visible y range stops where it crosses the
 //!   frame, marked there by a triangle pointing the way it went (it never
-//!   runs along the frame as a false plateau); band areas and scatter
-//!   points are clamped to the frame; lines are cut at the x edges;
+//!   runs along the frame as a false plateau), and the panel's legend (the
+//!   figure's shared one, or a note without a legend) then explains the
+//!   triangles, by itself; band areas and scatter points are clamped to the
+//!   frame; lines are cut at the x edges;
+//! * a log axis fitted to data has a label at most half a decade above its
+//!   smallest value (the range reaches down to the next tick value if need
+//!   be); its labels are
+//!   powers of ten (10⁻³) when it spans more than 3 decades or plain
+//!   numbers would need an exponent, plain numbers (0.01, 1, 100)
+//!   otherwise, one format per axis, and the same on every decade axis of
+//!   one direction in a figure;
+//! * an equal-aspect panel gets a canvas height at which its plot has the
+//!   data's aspect (no widened, half-empty plot);
 //! * items without a colour take palette colours by position: series `i`
 //!   and band `i` share colour `i`, scatters continue after the series.
 //!
@@ -64,6 +75,50 @@ pub struct Series {
     pub alpha: f64,
     /// Draw a marker at every point.
     pub markers: bool,
+    /// Sparse markers of this shape along the line (a few per curve, set
+    /// apart from other series' by the series' position), for curves that
+    /// colour and dash alone do not tell apart; shown in the legend too.
+    pub shape: Option<Shape>,
+}
+
+/// The shape of a series' sparse markers ([`Series::shape`]). No
+/// triangles: a triangle on the frame marks a line that leaves the plot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A filled disc.
+    Circle,
+    /// A filled square.
+    Square,
+    /// A filled diamond.
+    Diamond,
+    /// An x.
+    Cross,
+    /// A +.
+    Plus,
+    /// A ring.
+    OpenCircle,
+    /// A square outline.
+    OpenSquare,
+    /// A diamond outline.
+    OpenDiamond,
+}
+
+impl Shape {
+    /// Every shape, most distinct first.
+    pub const ALL: [Shape; 8] = [
+        Shape::Circle,
+        Shape::Square,
+        Shape::Diamond,
+        Shape::Cross,
+        Shape::OpenCircle,
+        Shape::OpenSquare,
+        Shape::Plus,
+        Shape::OpenDiamond,
+    ];
+    /// Shape `i` of [`Shape::ALL`], cycling.
+    pub fn nth(i: usize) -> Shape {
+        Shape::ALL[i % Shape::ALL.len()]
+    }
 }
 
 impl Default for Series {
@@ -77,6 +132,7 @@ impl Default for Series {
             width: style::LINE_WIDTH,
             alpha: 1.0,
             markers: false,
+            shape: None,
         }
     }
 }
@@ -104,6 +160,11 @@ impl Series {
     /// With markers at the points.
     pub fn markers(mut self) -> Self {
         self.markers = true;
+        self
+    }
+    /// With sparse markers of shape `s` (see [`Series::shape`]).
+    pub fn shape(mut self, s: Shape) -> Self {
+        self.shape = Some(s);
         self
     }
     /// With line weight `w`.
@@ -528,6 +589,18 @@ impl Figure {
             legend::flow_height(&rows, look)
         }
     }
+    /// The figure's one label format per direction: the log axes labelled
+    /// in decades show powers of ten on every panel (x, y) when one of
+    /// them does by the rule of [`axis::AxisSpec::auto_powers`] (more than
+    /// 3 decades, or values a plain number would need an exponent for).
+    fn powers(&self) -> panel::Powers {
+        let axes: Vec<_> = self.panels.iter().map(panel::axes).collect();
+        let powers = |a: &axis::AxisSpec| a.decades_only() && a.powers;
+        panel::Powers {
+            x: axes.iter().any(|a| powers(&a.0)),
+            y: axes.iter().any(|a| powers(&a.1)),
+        }
+    }
     /// Effective (columns, rows) of the grid.
     fn grid_shape(&self) -> (usize, usize) {
         let cols = self.cols.clamp(1, self.panels.len().max(1));
@@ -613,7 +686,7 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
         bail!("figure {} has no panels", stem.display());
     }
     crate::font::ensure_fonts();
-    let fig = &with_symbols(fig);
+    let fig = &fitted(&with_symbols(fig))?;
     let size = fig.size();
     let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
 
@@ -648,6 +721,38 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
+/// `fig` with its panel height set so that the plots of its equal-aspect
+/// panels come out with the aspect of their data (a square range in a
+/// square plot) instead of being widened inside a canvas of another
+/// shape: laid out once (SVG, not kept), the height changed by what the
+/// plot lacks or has in excess, twice. The width, and so every size in
+/// points, stays.
+fn fitted(fig: &Figure) -> Result<Figure> {
+    let mut fig = fig.clone();
+    if !fig.panels.iter().any(|p| p.equal_aspect && !p.x_log && !p.y_log) {
+        return Ok(fig);
+    }
+    for _ in 0..2 {
+        let mut text = String::new();
+        let gaps = {
+            let root = SVGBackend::with_string(&mut text, fig.size()).into_drawing_area();
+            draw_figure(&root, &fig, fig.look())?
+        };
+        // The panel that needs the most height sets it (the others are
+        // widened about their centre, as before).
+        let gap = gaps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !gap.is_finite() || gap.abs() < 1.0 {
+            break;
+        }
+        let h = (fig.panel_size.1 as f64 + gap).round().max(1.0) as u32;
+        if h == fig.panel_size.1 {
+            break;
+        }
+        fig.panel_size.1 = h;
+    }
+    Ok(fig)
+}
+
 /// How many bitmap pixels per PNG pixel and direction [`render`] draws.
 const SUPERSAMPLE: u32 = 2;
 
@@ -674,12 +779,14 @@ fn downsample(big: &[u8], size: (u32, u32), k: u32) -> Vec<u8> {
     out
 }
 
-/// Draws the whole figure on `root` with the sizes of `look`.
+/// Draws the whole figure on `root` with the sizes of `look`; returns, per
+/// equal-aspect panel, the plot height (px) it lacks for its data's aspect
+/// (negative: in excess).
 fn draw_figure<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
     look: style::Look,
-) -> Result<()> {
+) -> Result<Vec<f64>> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e:?}");
     root.fill(&WHITE).map_err(err)?;
     let (root_w, _) = root.dim_in_pixel();
@@ -718,16 +825,22 @@ fn draw_figure<DB: DrawingBackend>(
     };
     let (cols, rows) = fig.grid_shape();
     let cells = body.split_evenly((rows, cols));
+    let ctx = panel::FigureCtx {
+        powers: fig.powers(),
+        shared_legend: fig.shared_legend,
+    };
+    let mut gaps = Vec::new();
     for (panel, cell) in fig.panels.iter().zip(&cells) {
-        if fig.shared_legend {
+        let gap = if fig.shared_legend {
             let mut p = panel.clone();
             p.legend = LegendPos::None;
-            panel::draw(cell, &p, look).map_err(err)?;
+            panel::draw(cell, &p, look, ctx).map_err(err)?
         } else {
-            panel::draw(cell, panel, look).map_err(err)?;
-        }
+            panel::draw(cell, panel, look, ctx).map_err(err)?
+        };
+        gaps.extend(gap);
     }
-    Ok(())
+    Ok(gaps)
 }
 
 #[cfg(test)]

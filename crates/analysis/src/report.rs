@@ -106,6 +106,45 @@ pub fn write_report(root: &Path, sections: &[Section], planned: &[(&str, &str)])
     Ok(path)
 }
 
+/// Where the Markdown report `md` names the project's source code, which a
+/// reader of the report does not need (and may not have): a crate or source
+/// path (`crates/`, `src/`, a `.rs` file, `Cargo.toml`) or a Rust item path
+/// (`a::b`), outside an inline command span that starts with `ghosts `
+/// (the command that computes a section is the one thing the reader runs).
+/// Each finding is "line N: the text around it"; empty when clean.
+pub fn code_paths(md: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, line) in md.lines().enumerate() {
+        // The line without its `ghosts ...` command spans.
+        let mut text = String::new();
+        for (k, part) in line.split('`').enumerate() {
+            if !(k % 2 == 1 && part.starts_with("ghosts ")) {
+                text.push_str(part);
+                text.push(' ');
+            }
+        }
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let mut hits = Vec::new();
+        for pat in ["crates/", "src/", "Cargo.toml", "::"] {
+            hits.extend(text.match_indices(pat).map(|(i, _)| i));
+        }
+        for (i, _) in text.match_indices(".rs") {
+            let before = text[..i].chars().next_back().is_some_and(word);
+            let after = text[i + 3..].chars().next().is_some_and(word);
+            if before && !after {
+                hits.push(i);
+            }
+        }
+        hits.sort_unstable();
+        for i in hits {
+            let (a, b) = (i.saturating_sub(40), (i + 40).min(text.len()));
+            let (a, b) = ((0..=a).rev().find(|&k| text.is_char_boundary(k)).unwrap_or(0), (b..=text.len()).find(|&k| text.is_char_boundary(k)).unwrap_or(text.len()));
+            out.push(format!("line {}: ...{}...", n + 1, &text[a..b]));
+        }
+    }
+    out
+}
+
 /// GitHub-style heading anchor of "## {title} (`{id}`)" as written (the
 /// title typeset by [`markdown`]): HTML tags dropped, lower case, letters
 /// (Greek included), digits, `-` and `_` kept, spaces as `-`.
@@ -156,6 +195,20 @@ mod tests {
         assert!(md.contains("## Not covered yet") && md.contains("- **lr-spike**: why not"));
         assert!(md.contains("not run yet"));
         assert!(md.contains("- a note"));
+    }
+
+    #[test]
+    fn code_paths_in_prose_are_found() {
+        let clean = "Computed by `ghosts run theory --config configs/x.yaml` (settings stored with the results). Fig 1: 3.5 rs.";
+        assert_eq!(code_paths(clean), Vec::<String>::new());
+        for bad in [
+            "see crates/zoo/src/lib.rs",
+            "by `zoo::train::Recipe`",
+            "the sweep (sweep.rs) runs",
+            "pinned in Cargo.toml",
+        ] {
+            assert_eq!(code_paths(bad).len().min(1), 1, "{bad}");
+        }
     }
 
     #[test]

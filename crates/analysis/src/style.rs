@@ -12,8 +12,14 @@ use plotters::style::{RGBAColor, RGBColor};
 /// Default size of one panel (pixels, width x height), legend strip included.
 pub const PANEL_SIZE: (u32, u32) = (900, 600);
 
-/// Font family every text element uses (registered by [`crate::font`]).
-pub const FONT_FAMILY: &str = "sans-serif";
+/// Font family every text element uses (registered by [`crate::font`]
+/// under this very name). plotters' SVG writer prints it as the texts'
+/// `font-family`, a CSS list: DejaVu Sans (the face the PNGs are drawn
+/// with) first, any sans-serif face where the viewer lacks it. The font is
+/// not embedded in the SVGs: DejaVu Sans is about 740 kB, some 1 MB per
+/// file base64-encoded, for every figure; the PNGs are the canonical,
+/// byte-reproducible form.
+pub const FONT_FAMILY: &str = "DejaVu Sans, sans-serif";
 
 /// Print model: a figure up to this many pixels wide is printed one
 /// panel wide ([`PRINT_WIDTH_NARROW_IN`]), a wider one across the page

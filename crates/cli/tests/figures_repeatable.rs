@@ -71,3 +71,31 @@ fn rendering_the_stored_results_twice_gives_the_same_bytes() {
     }
     assert!(problems.is_empty(), "{} layout problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// Every SVG names the face its PNG is drawn with (DejaVu Sans, with a
+/// generic fallback), never a bare generic family; and the report's prose
+/// names no source file or code path of ours (`analysis::report::code_paths`).
+#[test]
+fn rendered_figures_name_their_font_and_the_report_names_no_source() {
+    let files = render_copy();
+    let mut wrong = Vec::new();
+    let mut svgs = 0;
+    for (path, bytes) in files.iter().filter(|(k, _)| k.extension().is_some_and(|e| e == "svg")) {
+        svgs += 1;
+        let svg = String::from_utf8_lossy(bytes);
+        let families: std::collections::BTreeSet<&str> = svg
+            .split("font-family=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        if families.is_empty() || families.iter().any(|f| *f != analysis::style::FONT_FAMILY) {
+            wrong.push(format!("{}: {families:?}", path.display()));
+        }
+    }
+    assert!(svgs > 0, "no SVG rendered");
+    assert!(analysis::style::FONT_FAMILY.starts_with("DejaVu Sans,"));
+    assert!(wrong.is_empty(), "SVG font families other than {:?}: {wrong:?}", analysis::style::FONT_FAMILY);
+    let report = String::from_utf8_lossy(&files[Path::new("paper/REPORT.md")]).into_owned();
+    let paths = analysis::report::code_paths(&report);
+    assert!(paths.is_empty(), "the report names our sources:\n{}", paths.join("\n"));
+}

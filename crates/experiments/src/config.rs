@@ -580,7 +580,7 @@ mod tests {
         assert_eq!(again.kl_cases, 2_000);
         assert_eq!(
             ctx.config_note("theory").unwrap(),
-            "Settings: `results/theory/config.yaml` (from configs/quick/theory.yaml (built-in copy))."
+            "Computed by `ghosts run theory --quick` (the CI-sized settings, stored with the results)."
         );
 
         // A file under the root wins over the built-in copy.

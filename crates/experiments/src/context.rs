@@ -116,22 +116,33 @@ impl Context {
         analysis::store::write_atomic(self.results_dir(id).join("config.yaml"), text.as_bytes())
     }
 
-    /// A report note naming the settings behind `results/<id>/`, if the run
-    /// stored them.
+    /// The report's "computed by" note of `results/<id>/`, if the run
+    /// stored its settings: the command that computes it and which settings
+    /// it used (the default or CI-sized ones of the project, or a
+    /// user's file). No path of ours: a reader of the report needs the
+    /// command, not our sources.
     pub fn config_note(&self, id: &str) -> Option<String> {
         let path = self.results_dir(id).join("config.yaml");
         let text = std::fs::read_to_string(&path).ok()?;
-        let shown = self.relative(&path).display().to_string();
-        Some(
-            match text
-                .lines()
-                .next()
-                .and_then(|l| l.strip_prefix(STORED_HEADER))
-            {
-                Some(source) => format!("Settings: `{shown}` (from {source})."),
-                None => format!("Settings: `{shown}`."),
-            },
-        )
+        let source = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix(STORED_HEADER))
+            .unwrap_or("");
+        let (quick, paper) = (
+            source.starts_with("configs/quick/"),
+            source.starts_with(&format!("configs/{id}.yaml")),
+        );
+        Some(if quick {
+            format!("Computed by `ghosts run {id} --quick` (the CI-sized settings, stored with the results).")
+        } else if paper {
+            format!("Computed by `ghosts run {id}` (the default settings, stored with the results).")
+        } else if let Some(file) = source.strip_suffix(" (built-in copy)").or(Some(source)).filter(|f| f.starts_with("configs/")) {
+            // Another of the project's configs (e.g. the CIFAR-10 one).
+            format!("Computed by `ghosts run {id} --config {file}` (settings stored with the results).")
+        } else {
+            format!("Computed by `ghosts run {id} --config FILE` with settings of the user's own (stored with the results).")
+        })
     }
 
     /// `results/<id>/`.

@@ -31,6 +31,15 @@ pub(crate) struct AxisSpec {
     pub minor: Vec<f64>,
     /// Spacing of linear major ticks (0 when the ticks are not evenly spaced).
     step: f64,
+    /// Log axis labelled as powers of ten (10⁻³, 10⁰, 2×10⁻⁵) rather than
+    /// plain numbers (0.001, 1, 20): see [`AxisSpec::auto_powers`]; a
+    /// figure may set it on all its decade axes of one direction
+    /// ([`AxisSpec::decades_only`]) so that they read alike.
+    pub powers: bool,
+    /// The smallest positive value of the data a log axis was fitted to
+    /// (`None` for a fixed range or a linear axis): a labelled tick lies
+    /// at most half a decade above it.
+    data_min: Option<f64>,
 }
 
 impl AxisSpec {
@@ -42,24 +51,77 @@ impl AxisSpec {
         log: bool,
         fixed: Option<(f64, f64)>,
     ) -> Self {
-        let (lo, hi) = match fixed.and_then(|r| usable(r, log)) {
+        let values: Vec<f64> = values.into_iter().collect();
+        let fixed = fixed.and_then(|r| usable(r, log));
+        let (lo, hi) = match fixed {
             Some(r) => r,
-            None => data_range(values, log),
+            None => data_range(values.iter().copied(), log),
         };
-        let (lo, hi) = if log { log_limits(lo, hi) } else { (lo, hi) };
-        let (major, minor, step) = if log {
+        let (mut lo, hi) = if log { log_limits(lo, hi) } else { (lo, hi) };
+        let data_min = (log && fixed.is_none())
+            .then(|| values.iter().copied().filter(|v| v.is_finite() && *v > 0.0).fold(f64::INFINITY, f64::min))
+            .filter(|m| m.is_finite() && *m >= lo);
+        let (mut major, mut minor, mut step) = if log {
             log_ticks(lo, hi)
         } else {
             linear_ticks(lo, hi)
         };
-        AxisSpec {
+        // A log axis fitted to data labels its bottom: where its lowest
+        // label is more than half a decade above the lowest data, the
+        // range goes down to the next value of its tick family (a power of
+        // ten, or 1-2-5 of the decade), at most a few times.
+        if let Some(m) = data_min {
+            for _ in 0..12 {
+                if bottom_decade_labelled(&major, m) || major.iter().any(|&t| t <= 0.0) {
+                    break;
+                }
+                let decades = major.iter().all(|&t| power_of_ten(t).is_some());
+                let d = (lo.log10() - 1e-9).floor();
+                lo = if decades {
+                    10f64.powf(d)
+                } else {
+                    // The largest 1, 2 or 5 times 10^d below the range.
+                    [5.0, 2.0, 1.0].iter().map(|k| k * 10f64.powf(d)).find(|&v| v < lo * (1.0 - 1e-9)).unwrap_or(10f64.powf(d))
+                };
+                (major, minor, step) = log_ticks(lo, hi);
+            }
+        }
+        let mut a = AxisSpec {
             lo,
             hi,
             log,
             major,
             minor,
             step,
+            powers: false,
+            data_min,
+        };
+        a.powers = a.auto_powers();
+        a
+    }
+
+    /// Whether this log axis reads best as powers of ten: the rule of every
+    /// figure. Powers when the axis spans more than 3 decades, or when a
+    /// labelled value would need an exponent as a plain number (a power of
+    /// ten outside 0.01 .. 1000, another value outside 0.001 .. 10⁴); plain
+    /// numbers otherwise. False on linear axes.
+    pub fn auto_powers(&self) -> bool {
+        if !self.log {
+            return false;
         }
+        let span = (self.hi / self.lo).log10();
+        let needs_exponent = |v: f64| match power_of_ten(v) {
+            Some(d) => !(-2..=3).contains(&d),
+            None => !(1e-3..1e4).contains(&v.abs()),
+        };
+        span > 3.0 + 1e-9 || self.major.iter().any(|&v| needs_exponent(v))
+    }
+
+    /// A log axis whose labelled ticks are all powers of ten (two or more):
+    /// the kind of axis whose label format a figure makes the same on all
+    /// panels (see [`AxisSpec::powers`]).
+    pub fn decades_only(&self) -> bool {
+        self.log && self.major.len() >= 2 && self.major.iter().all(|&v| power_of_ten(v).is_some())
     }
 
     /// Value to the axis' linear space: log10 on log axes (non-positive
@@ -105,6 +167,7 @@ impl AxisSpec {
             .collect();
         self.minor.clear();
         self.step = 0.0;
+        self.powers = self.auto_powers();
     }
 
     /// Keeps every k-th labelled tick, for the smallest k at which `fits`
@@ -124,6 +187,18 @@ impl AxisSpec {
             Vec::new()
         };
         if decades.len() >= 2 && decades.len() < self.major.len() {
+            // The data's bottom decade keeps its label (the lowest tick,
+            // below the lowest power of ten) where the labels then fit.
+            let mut decades = decades;
+            if let Some(m) = self.data_min {
+                let lowest = self.major[0];
+                if !bottom_decade_labelled(&decades, m) && bottom_decade_labelled(&[lowest], m) {
+                    let with: Vec<f64> = std::iter::once(lowest).chain(decades.iter().copied()).collect();
+                    if fits(&with) {
+                        decades = with;
+                    }
+                }
+            }
             let dropped: Vec<f64> = self.major.iter().copied().filter(|v| !decades.contains(v)).collect();
             self.minor.extend(dropped);
             self.major = decades;
@@ -165,15 +240,13 @@ impl AxisSpec {
     /// The label printed at tick `v`.
     pub fn label(&self, v: f64) -> String {
         if self.log {
-            // Powers of ten as 10ⁿ on every tick once one of them would
-            // need an exponent, so an axis never mixes 1e4 with 1000.
-            let exponent = |t: f64| power_of_ten(t).filter(|d| !(-2..=3).contains(d));
-            if self.major.iter().any(|&t| exponent(t).is_some()) {
-                if let Some(d) = power_of_ten(v) {
-                    return format!("10{}", superscript(d));
-                }
+            // One format on every tick of the axis (see `powers`): never
+            // 1e4 beside 1000, nor 10⁰ beside 0.5.
+            if self.powers {
+                power_label(v)
+            } else {
+                compact(v)
             }
-            log_label(v)
         } else {
             linear_label(v, self.step, self.lo.abs().max(self.hi.abs()))
         }
@@ -304,8 +377,6 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>, f64) {
     (major, vec![], 0.0)
 }
 
-/// Label for a log-axis tick: powers of ten as 0.01, 0.1, 1, 10, 100, 1000
-/// or 1e-3, 1e4; other values with at most 3 significant digits.
 /// `Some(d)` if `v` is 10^d (to 1e-9 relative).
 fn power_of_ten(v: f64) -> Option<i32> {
     if !(v > 0.0 && v.is_finite()) {
@@ -327,21 +398,26 @@ fn superscript(d: i32) -> String {
     out
 }
 
-fn log_label(v: f64) -> String {
-    let d = v.log10().round();
-    if (v / 10f64.powf(d) - 1.0).abs() < 1e-9 {
-        let d = d as i32;
-        return if (-2..=3).contains(&d) {
-            compact(v)
-        } else {
-            format!("1e{d}")
-        };
+/// Whether the labelled `ticks` include one at most half a decade above
+/// the data's smallest value `data_min` (so that the lowest data never lie
+/// more than half a decade below every label: 0.003 under a lowest label
+/// of 0.01 does, 0.7 under 1 does not).
+fn bottom_decade_labelled(ticks: &[f64], data_min: f64) -> bool {
+    let top = data_min * 10f64.sqrt();
+    ticks.iter().any(|&t| t <= top * (1.0 + 1e-9))
+}
+
+/// `v` as a power of ten: 10ⁿ, or m×10ⁿ with at most 3 significant digits
+/// of m.
+fn power_label(v: f64) -> String {
+    if let Some(d) = power_of_ten(v) {
+        return format!("10{}", superscript(d));
     }
-    if (1e-3..1e4).contains(&v.abs()) {
-        compact(v)
-    } else {
-        trim_exp(&format!("{v:.2e}"))
+    if !(v.is_finite() && v > 0.0) {
+        return compact(v);
     }
+    let d = (v.log10() + 1e-9).floor() as i32;
+    format!("{}×10{}", compact(v / 10f64.powi(d)), superscript(d))
 }
 
 /// Label for a linear tick of spacing `step` on an axis reaching `max_abs`:
@@ -457,9 +533,16 @@ mod tests {
     fn log_ticks_are_readable() {
         let a = AxisSpec::new([], true, Some((1e-3, 100.0)));
         assert_eq!(labels(&a), ["10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹", "10²"]);
+        // More than 3 decades: powers of ten, though each would fit plain.
         let a = AxisSpec::new([], true, Some((1e-2, 1000.0)));
-        assert_eq!(labels(&a), ["0.01", "0.1", "1", "10", "100", "1000"]);
+        assert_eq!(labels(&a), ["10⁻²", "10⁻¹", "10⁰", "10¹", "10²", "10³"]);
         assert!(a.minor.contains(&0.2));
+        // Three decades or fewer: plain numbers.
+        let a = AxisSpec::new([], true, Some((1e-2, 10.0)));
+        assert_eq!(labels(&a), ["0.01", "0.1", "1", "10"]);
+        // A short range whose values would need an exponent: m×10ⁿ.
+        let a = AxisSpec::new([], true, Some((1e-5, 1e-4)));
+        assert!(labels(&a).contains(&"2×10⁻⁵".to_string()), "{:?}", labels(&a));
         let a = AxisSpec::new([], true, Some((2.0, 8.0)));
         assert!(a.major.len() >= 3, "{:?}", a.major);
         let a = AxisSpec::new([], true, Some((1e-30, 1e10)));
@@ -488,6 +571,42 @@ mod tests {
         let mut a = AxisSpec::new([], true, Some((0.3, 8.0)));
         assert!(a.thin_labels(|t| t.len() <= 2));
         assert!(a.major.contains(&1.0), "{:?}", a.major);
+    }
+
+    #[test]
+    fn a_log_axis_labels_the_bottom_decade_of_its_data() {
+        // Fig 11b's radii: data 0.003 .. 2 once labelled 0.01, 0.1, 1 only.
+        let a = AxisSpec::new([0.003, 0.02, 2.0], true, None);
+        assert!(a.major[0] <= 0.003, "{:?}", a.major);
+        assert_eq!(labels(&a), ["10⁻³", "10⁻²", "10⁻¹", "10⁰"]);
+        // Fig 9's loss ratios: 0.7 under a lowest label of 1 is close
+        // enough; the range is not stretched.
+        let a = AxisSpec::new([0.7, 1e4], true, None);
+        assert!(a.lo > 0.4 && a.major[0] == 1.0, "{:?} from {}", a.major, a.lo);
+        // A fixed range is kept as given.
+        let a = AxisSpec::new([0.003, 2.0], true, Some((0.002, 3.0)));
+        assert_eq!(a.lo, 0.002);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { rng_seed: proptest::test_runner::RngSeed::Fixed(14), ..proptest::test_runner::Config::default() })]
+        /// Whatever positive data a log axis is fitted to, a labelled tick
+        /// lies at most half a decade above its smallest value, and every
+        /// label of the axis has one format.
+        #[test]
+        fn log_axes_label_their_bottom_decade_in_one_format(
+            lo in -30.0f64..30.0,
+            span in 0.01f64..12.0,
+            n in 2usize..20,
+        ) {
+            let v: Vec<f64> = (0..n).map(|i| 10f64.powf(lo + span * i as f64 / (n - 1) as f64)).collect();
+            let a = AxisSpec::new(v.iter().copied(), true, None);
+            proptest::prop_assert!(bottom_decade_labelled(&a.major, v[0]), "{:?} for data from {}", a.major, v[0]);
+            let l = labels(&a);
+            let powers = l.iter().filter(|t| t.contains('⁰') || t.contains("10⁻") || t.contains('×') || t.starts_with("10¹") || t.starts_with("10²") || t.starts_with("10³") || t.starts_with("10⁴") || t.starts_with("10⁵") || t.starts_with("10⁶") || t.starts_with("10⁷") || t.starts_with("10⁸") || t.starts_with("10⁹")).count();
+            proptest::prop_assert!(powers == 0 || powers == l.len(), "{:?}", l);
+            proptest::prop_assert!(l.iter().all(|t| !t.contains('e')), "{:?}", l);
+        }
     }
 
     #[test]

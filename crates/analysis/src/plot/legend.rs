@@ -1,7 +1,7 @@
 //! Panel legends: which entries, how big, and drawing them in a strip
 //! beside/below the plot or in a boxed corner inside it.
 
-use super::panel::{band_color, region_fill, scatter_color, series_color};
+use super::panel::{band_color, draw_cut, draw_shape, has_cut, region_fill, scatter_color, series_color, SHAPE_SIZE};
 use super::{text, Panel};
 use crate::style::{self, Look, LEGEND_SIZE};
 use plotters::coord::Shift;
@@ -19,6 +19,10 @@ const GAP: f64 = 3.0;
 const PAD: f64 = 3.0;
 /// Horizontal space between entries of a row (legend below the plot; pt).
 const SPACING: f64 = 9.0;
+
+/// The legend text of the triangle drawn where a line leaves the plot
+/// (`clip::line_runs`): added to the legend of every panel that draws one.
+pub(crate) const CUT_LABEL: &str = "curve leaves the plot (cut at the frame)";
 
 /// Padding around the entries at `look`'s scale.
 pub(crate) fn pad(look: Look) -> i32 {
@@ -39,7 +43,10 @@ pub(crate) enum Swatch {
         width: f64,
         dashed: bool,
         marker: bool,
+        shape: Option<super::Shape>,
     },
+    /// The triangles on the frame of a line that leaves the plot.
+    Cut,
     /// A filled square (bands and regions).
     Fill(RGBAColor),
     /// A single point (scatters).
@@ -76,6 +83,7 @@ pub(crate) fn entries(p: &Panel) -> Vec<Entry> {
                 width: s.width.pt(),
                 dashed: s.dashed,
                 marker: s.markers,
+                shape: s.shape,
             },
         );
     }
@@ -101,12 +109,17 @@ pub(crate) fn entries(p: &Panel) -> Vec<Entry> {
         width: style::REF_LINE_WIDTH,
         dashed,
         marker: false,
+        shape: None,
     };
     for v in &p.vlines {
         push(&v.label, reference(v.dashed));
     }
     for h in &p.hlines {
         push(&h.label, reference(h.dashed));
+    }
+    // Generated wherever a line is cut: the triangles are explained.
+    if has_cut(p) {
+        push(CUT_LABEL, Swatch::Cut);
     }
     out
 }
@@ -259,6 +272,7 @@ fn draw_entry<DB: DrawingBackend>(
             width,
             dashed,
             marker,
+            shape,
         } => {
             let ends = vec![(x, cy), (x + swatch_w, cy)];
             let st = color.stroke_width(look.px(*width));
@@ -272,6 +286,19 @@ fn draw_entry<DB: DrawingBackend>(
                 let r = look.px(style::MARKER_SIZE * 1.3) as i32;
                 area.draw(&Circle::new((x + swatch_w / 2, cy), r, color.filled()))?;
             }
+            if let Some(sh) = shape {
+                let c = RGBColor(color.0, color.1, color.2);
+                draw_shape(area, (x + swatch_w / 2, cy), *sh, look.ipx(SHAPE_SIZE), c, look)?;
+            }
+        }
+        Swatch::Cut => {
+            // One up, one down, as on the frame (a short frame piece under them).
+            let tri = (look.px(style::MARKER_SIZE) + look.px(0.8)) as i32;
+            let c = style::REF_LINE_COLOR;
+            let (a, b) = (x + swatch_w / 4, x + 3 * swatch_w / 4);
+            area.draw(&PathElement::new(vec![(x, cy), (x + swatch_w, cy)], style::AXIS_COLOR.stroke_width(look.px(style::FRAME_WIDTH))))?;
+            draw_cut(area, (a, cy), true, tri * 3 / 4, c)?;
+            draw_cut(area, (b, cy), false, tri * 3 / 4, c)?;
         }
         Swatch::Fill(c) => {
             let h = row_h(look) / 3;

@@ -99,6 +99,40 @@ fn y_values(p: &Panel, xa: &AxisSpec) -> Vec<f64> {
     v
 }
 
+/// What the figure decides for all its panels.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FigureCtx {
+    /// Label formats shared by the panels.
+    pub powers: Powers,
+    /// The figure draws one legend for all panels (theirs are off).
+    pub shared_legend: bool,
+}
+
+/// Whether the log axes labelled in decades show powers of ten, on x and y.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Powers {
+    pub x: bool,
+    pub y: bool,
+}
+
+/// The axes of `p` fitted to its data (or its fixed ranges), before the
+/// layout: ticks not yet thinned, no equal-aspect widening.
+pub(crate) fn axes(p: &Panel) -> (AxisSpec, AxisSpec) {
+    let mut xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
+    if let Some(ticks) = &p.x_ticks {
+        xa.set_ticks(ticks);
+    }
+    let ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+    (xa, ya)
+}
+
+/// Whether a line of `p` leaves the plot through its top or bottom edge
+/// (drawn cut there, with a triangle).
+pub(crate) fn has_cut(p: &Panel) -> bool {
+    let (xa, ya) = axes(p);
+    p.series.iter().any(|s| !clip::line_runs(&s.x, &s.y, &xa, &ya).1.is_empty())
+}
+
 /// Where a boxed item (legend, note) goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
@@ -173,12 +207,15 @@ fn initial_place(pos: LegendPos, has_entries: bool) -> Place {
     }
 }
 
-/// Draws panel `p` filling `area`, its sizes at `look`'s scale.
+/// Draws panel `p` filling `area`, its sizes at `look`'s scale; returns,
+/// for an equal-aspect panel, the plot height (px) it lacks for the aspect
+/// of its data (negative: in excess).
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &Panel,
     look: Look,
-) -> DResult<DB> {
+    fig: FigureCtx,
+) -> Result<Option<f64>, DrawingAreaErrorKind<DB::ErrorType>> {
     let (w, _) = area.dim_in_pixel();
     let (tick, axis, title, note_size) = (
         look.size(TICK_LABEL_SIZE),
@@ -186,11 +223,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
         look.size(style::PANEL_TITLE_SIZE),
         look.size(style::ANNOTATION_SIZE),
     );
-    let mut xa = AxisSpec::new(x_values(p), p.x_log, p.x_range);
-    if let Some(ticks) = &p.x_ticks {
-        xa.set_ticks(ticks);
+    let (mut xa, mut ya) = axes(p);
+    if fig.powers.x && xa.decades_only() {
+        xa.powers = true;
     }
-    let mut ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+    if fig.powers.y && ya.decades_only() {
+        ya.powers = true;
+    }
 
     // Label areas sized from the actual tick labels, so nothing overlaps.
     let ytick_w = ya
@@ -210,7 +249,11 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let inset = look.ipx(4.0);
 
     let entries = legend::entries(p);
-    let note_lines: Vec<String> = p.notes.iter().filter(|n| !n.trim().is_empty()).cloned().collect();
+    let mut note_lines: Vec<String> = p.notes.iter().filter(|n| !n.trim().is_empty()).cloned().collect();
+    // A cut line is explained in the legend; without one, in the note.
+    if p.legend == LegendPos::None && !fig.shared_legend && has_cut(p) {
+        note_lines.push(format!("▲/▼ on the frame: {}", legend::CUT_LABEL));
+    }
     let legend_place = initial_place(p.legend, !entries.is_empty());
     let note_place = if note_lines.is_empty() {
         Place::Nowhere
@@ -308,7 +351,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let mut places = (legend_place, note_place);
     for attempt in 0..3 {
         let (chart_area, _, _) = layout(places.0, places.1);
-        let (chart, xa1, ya1) = build(&chart_area, p, &xa0, &ya0, &spec)?;
+        let (chart, xa1, ya1, _) = build(&chart_area, p, &xa0, &ya0, &spec)?;
         match place(&chart, &xa1, &ya1, places.0, places.1, attempt == 2).1 {
             Some(next) => places = next,
             None => break,
@@ -316,7 +359,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
     }
     let (legend_place, note_place) = places;
     let (chart_area, rows, note_rows) = layout(legend_place, note_place);
-    let (mut chart, xa1, ya1) = build(&chart_area, p, &xa0, &ya0, &spec)?;
+    let (mut chart, xa1, ya1, aspect_gap) = build(&chart_area, p, &xa0, &ya0, &spec)?;
     (xa, ya) = (xa1, ya1);
     let ((legend_box, note_box), _) = place(&chart, &xa, &ya, legend_place, note_place, true);
 
@@ -395,7 +438,8 @@ pub(crate) fn draw<DB: DrawingBackend>(
             legend::draw_column(area, &entries, (r.0, r.1), box_room(plot), true, look)
         }
         _ => Ok(()),
-    }
+    }?;
+    Ok(aspect_gap)
 }
 
 /// What [`build`] needs besides the panel: tick size and label areas (px).
@@ -409,14 +453,17 @@ struct Spec {
 }
 
 /// The chart of `p` on `chart_area` with the axes `xa`, `ya` (widened for
-/// equal aspect), and those axes.
+/// equal aspect), those axes, and for equal aspect the plot height (px)
+/// that the data's aspect asks for less the plot's.
+#[allow(clippy::type_complexity)]
 fn build<'a, DB: DrawingBackend>(
     chart_area: &'a DrawingArea<DB, Shift>,
     p: &Panel,
     xa: &AxisSpec,
     ya: &AxisSpec,
     s: &Spec,
-) -> Result<(Chart<'a, DB>, AxisSpec, AxisSpec), DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<(Chart<'a, DB>, AxisSpec, AxisSpec, Option<f64>), DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut aspect_gap = None;
     let (mut xa, mut ya) = (xa.clone(), ya.clone());
     let mut builder = ChartBuilder::on(chart_area);
     builder
@@ -434,6 +481,7 @@ fn build<'a, DB: DrawingBackend>(
         let (px, py) = chart.plotting_area().get_pixel_range();
         let (pw, ph) = ((px.end - px.start).max(1) as f64, (py.end - py.start).max(1) as f64);
         let (sx, sy) = ((xa.hi - xa.lo) / pw, (ya.hi - ya.lo) / ph);
+        aspect_gap = Some(pw * (ya.hi - ya.lo) / (xa.hi - xa.lo) - ph);
         let widen = |a: &AxisSpec, per_px: f64, px: f64| {
             let (mid, half) = ((a.lo + a.hi) / 2.0, per_px * px / 2.0);
             AxisSpec::new([], false, Some((mid - half, mid + half)))
@@ -467,7 +515,7 @@ fn build<'a, DB: DrawingBackend>(
         (xa, ya) = (xt, yt);
         chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     }
-    Ok((chart, xa, ya))
+    Ok((chart, xa, ya, aspect_gap))
 }
 
 /// The plot's rectangle (left, top, right, bottom) in pixels of `area`.
@@ -616,14 +664,16 @@ fn draw_data<DB: DrawingBackend>(
         // the way it went (the curve itself stops there).
         let tri = (marker + look.px(0.8)) as i32;
         for e in edges {
-            let tip = if e.top { -2 * tri } else { 2 * tri };
-            let shape = EmptyElement::at(e.at)
-                + Polygon::new(vec![(0, tip), (-tri, 0), (tri, 0)], color.filled());
-            area.draw(&shape)?;
+            draw_cut(area, e.at, e.top, tri, color)?;
         }
         if s.markers {
             for pt in clip::points(&s.x, &s.y, xa, ya) {
                 area.draw(&Circle::new(pt, marker, color.filled()))?;
+            }
+        }
+        if let Some(sh) = s.shape {
+            for pt in sparse_marks(&s.x, &s.y, xa, ya, i) {
+                draw_shape(area, pt, sh, look.ipx(SHAPE_SIZE), color, look)?;
             }
         }
     }
@@ -648,6 +698,127 @@ fn draw_data<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// Radius (pt) of a sparse marker ([`super::Series::shape`]).
+pub(crate) const SHAPE_SIZE: f64 = 2.6;
+/// Sparse markers per curve ([`super::Series::shape`]).
+const MARKS_PER_CURVE: usize = 5;
+
+/// Where the sparse markers of series `i` go: `MARKS_PER_CURVE` points
+/// evenly spaced along the visible curve's length (in axis space, each
+/// axis' range counted as 1, so a rising stretch gets as many as a flat
+/// one of equal drawn length), shifted by a fraction of a spacing that
+/// differs from series to series, so that curves lying together do not put
+/// their markers on one another. Only points inside the plot.
+fn sparse_marks(x: &[f64], y: &[f64], xa: &AxisSpec, ya: &AxisSpec, i: usize) -> Vec<(f64, f64)> {
+    let ((x0, x1), (y0, y1)) = (xa.t_range(), ya.t_range());
+    let norm = |p: (f64, f64)| ((xa.value_to_t(p.0) - x0) / (x1 - x0), (ya.value_to_t(p.1) - y0) / (y1 - y0));
+    // Phase: 0.5, 0.25, 0.75, 0.125, ... of a spacing (a van der Corput
+    // sequence), distinct for the first series.
+    let phase = {
+        let (mut k, mut f, mut v) = (i + 1, 0.5, 0.0);
+        while k > 0 {
+            if k & 1 == 1 {
+                v += f;
+            }
+            k >>= 1;
+            f /= 2.0;
+        }
+        v
+    };
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let pieces = clip::line_runs(x, y, xa, ya).0;
+    // Cumulative length along the pieces (gaps not counted).
+    let mut along: Vec<((f64, f64), f64)> = Vec::new();
+    let mut total = 0.0;
+    for piece in &pieces {
+        for (k, &p) in piece.iter().enumerate() {
+            if k > 0 {
+                let (a, b) = (norm(piece[k - 1]), norm(p));
+                total += (b.0 - a.0).hypot(b.1 - a.1);
+            }
+            along.push((p, total));
+        }
+    }
+    if along.is_empty() || !(total > 0.0) {
+        return out;
+    }
+    for j in 0..MARKS_PER_CURVE {
+        let s = total * (j as f64 + phase) / MARKS_PER_CURVE as f64;
+        let near = along.iter().min_by(|a, b| (a.1 - s).abs().total_cmp(&(b.1 - s).abs()));
+        if let Some(&(p, _)) = near {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Draws marker `shape` of radius `r` px centred at `at` (in `area`'s
+/// coordinates) in `color`; open shapes with a white inside.
+pub(crate) fn draw_shape<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    shape: super::Shape,
+    r: i32,
+    color: RGBColor,
+    look: Look,
+) -> DResult<DB>
+where
+    CT::From: Clone,
+{
+    use super::Shape as S;
+    let w = look.px(1.0);
+    let square = |r: i32| vec![(-r, -r), (r, -r), (r, r), (-r, r)];
+    let diamond = |r: i32| {
+        let r = r * 13 / 10;
+        vec![(0, -r), (r, 0), (0, r), (-r, 0)]
+    };
+    let outline = |mut v: Vec<(i32, i32)>| {
+        v.push(v[0]);
+        v
+    };
+    match shape {
+        S::Circle => area.draw(&(EmptyElement::at(at) + plotters::element::Circle::new((0, 0), r, color.filled()))),
+        S::OpenCircle => {
+            area.draw(&(EmptyElement::at(at.clone()) + plotters::element::Circle::new((0, 0), r, WHITE.filled())))?;
+            area.draw(&(EmptyElement::at(at) + plotters::element::Circle::new((0, 0), r, color.stroke_width(w))))
+        }
+        S::Square => area.draw(&(EmptyElement::at(at) + Polygon::new(square(r * 9 / 10), color.filled()))),
+        S::Diamond => area.draw(&(EmptyElement::at(at) + Polygon::new(diamond(r), color.filled()))),
+        S::OpenSquare | S::OpenDiamond => {
+            let v = if shape == S::OpenSquare { square(r * 9 / 10) } else { diamond(r) };
+            area.draw(&(EmptyElement::at(at.clone()) + Polygon::new(v.clone(), WHITE.filled())))?;
+            area.draw(&(EmptyElement::at(at) + PathElement::new(outline(v), color.stroke_width(w))))
+        }
+        S::Cross | S::Plus => {
+            let st = color.stroke_width(look.px(1.3));
+            let (a, b) = if shape == S::Cross {
+                let d = r * 9 / 10;
+                ([(-d, -d), (d, d)], [(-d, d), (d, -d)])
+            } else {
+                ([(-r, 0), (r, 0)], [(0, -r), (0, r)])
+            };
+            area.draw(&(EmptyElement::at(at.clone()) + PathElement::new(a.to_vec(), st)))?;
+            area.draw(&(EmptyElement::at(at) + PathElement::new(b.to_vec(), st)))
+        }
+    }
+}
+
+/// The triangle on the frame where a line leaves the plot (pointing up on
+/// the top edge, down on the bottom one), `tri` px, at `at` (in `area`'s
+/// coordinates).
+pub(crate) fn draw_cut<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    top: bool,
+    tri: i32,
+    color: RGBColor,
+) -> DResult<DB> {
+    let tip = if top { -2 * tri } else { 2 * tri };
+    area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, tip), (-tri, 0), (tri, 0)], color.filled())))
 }
 
 /// A solid or dashed polyline in data coordinates.

@@ -291,3 +291,100 @@ fn long_figure_titles_wrap_instead_of_being_cut() {
     let short = Figure::single(Panel::new("p", "x", "y")).titled("short");
     assert!(long.title_height(900, long.look()) > short.title_height(900, short.look()));
 }
+
+/// The texts of an SVG written by plotters (between newlines in `<text>`).
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..t.find("</text>")?];
+            Some(body.trim_matches('\n').to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_cut_line_is_explained_in_the_legend_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Panel::new("", "x", "y");
+    p.y_range = Some((0.0, 1.0));
+    p.series.push(Series::new("inside", vec![0.0, 1.0], vec![0.2, 0.4]));
+    assert!(!panel::has_cut(&p));
+    assert!(legend::entries(&p).iter().all(|e| e.label != legend::CUT_LABEL));
+    let svg = |fig: &Figure, name: &str| {
+        let paths = render(fig, &dir.path().join(name)).unwrap();
+        std::fs::read_to_string(&paths[1]).unwrap()
+    };
+    assert!(!svg(&Figure::single(p.clone()), "in").contains(legend::CUT_LABEL));
+    // A line through the top of the frame: the entry appears.
+    p.series.push(Series::new("leaves", vec![0.0, 1.0], vec![0.5, 3.0]));
+    assert!(panel::has_cut(&p));
+    assert!(svg(&Figure::single(p.clone()), "cut").contains(legend::CUT_LABEL));
+    // In a shared legend once, and as a note where the panel has no legend.
+    let shared = Figure::grid(vec![p.clone(), p.clone()], 2).with_shared_legend();
+    assert_eq!(svg(&shared, "shared").matches(legend::CUT_LABEL).count(), 1);
+    p.legend = LegendPos::None;
+    assert!(svg(&Figure::single(p), "note").contains(legend::CUT_LABEL));
+}
+
+#[test]
+fn an_equal_aspect_panel_gets_a_canvas_of_its_aspect() {
+    for (x, y) in [((-1.0, 1.0), (-1.0, 1.0)), ((-4.0, 4.0), (-1.0, 1.0)), ((-1.0, 1.0), (-3.0, 3.0))] {
+        let mut p = Panel::new("square data", "Re", "Im");
+        p.equal_aspect = true;
+        (p.x_range, p.y_range) = (Some(x), Some(y));
+        p.series.push(Series::new("a line", vec![x.0, x.1], vec![y.0, y.1]));
+        let fig = fitted(&Figure::single(p)).unwrap();
+        let mut text = String::new();
+        let gaps = {
+            let root = SVGBackend::with_string(&mut text, fig.size()).into_drawing_area();
+            draw_figure(&root, &fig, fig.look()).unwrap()
+        };
+        assert_eq!(gaps.len(), 1);
+        // Unless the minimum panel height holds the canvas up.
+        let at_minimum = fig.size().1 <= fig.look().px(style::MIN_PANEL_HEIGHT) + 1;
+        assert!(gaps[0].abs() < 2.0 || (at_minimum && gaps[0] < 0.0), "{x:?} {y:?}: {gaps:?}, {:?}", fig.size());
+    }
+}
+
+#[test]
+fn decade_axes_of_one_direction_share_their_format_in_a_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let panel = |hi: f64| {
+        let mut p = Panel::new("", "x", "y");
+        p.y_log = true;
+        p.series.push(Series::new("s", vec![0.0, 1.0], vec![1.0, hi]));
+        p
+    };
+    // Alone, 1 .. 200 spans under 3 decades: plain numbers.
+    let alone = render(&Figure::single(panel(200.0)), &dir.path().join("alone")).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&alone[1]).unwrap());
+    assert!(texts.contains(&"100".to_string()), "{texts:?}");
+    // Beside an axis of 4 decades, powers of ten on both.
+    let both = render(&Figure::grid(vec![panel(1e4), panel(200.0)], 2), &dir.path().join("both")).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&both[1]).unwrap());
+    assert!(!texts.contains(&"100".to_string()), "{texts:?}");
+    assert_eq!(texts.iter().filter(|t| *t == "10²").count(), 2, "{texts:?}");
+}
+
+#[test]
+fn series_shapes_are_drawn_and_shown_in_the_legend() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = crate::stats::linspace(0.0, 1.0, 50);
+    let mut p = Panel::new("", "x", "y");
+    for (i, sh) in Shape::ALL.iter().enumerate() {
+        p.series.push(Series::new(format!("s{i}"), x.clone(), x.iter().map(|v| v + i as f64).collect()).shape(*sh));
+    }
+    let plain = {
+        let mut q = p.clone();
+        q.series.iter_mut().for_each(|s| s.shape = None);
+        q
+    };
+    let a = render(&Figure::single(p), &dir.path().join("shapes")).unwrap();
+    let b = render(&Figure::single(plain), &dir.path().join("plain")).unwrap();
+    let (a, b) = (std::fs::read_to_string(&a[1]).unwrap(), std::fs::read_to_string(&b[1]).unwrap());
+    // Markers add elements: polygons, circles and paths.
+    assert!(a.matches("<polygon").count() > b.matches("<polygon").count());
+    assert!(a.matches("<circle").count() > b.matches("<circle").count());
+    assert!(text_problems(&a).is_empty(), "{:?}", text_problems(&a));
+}

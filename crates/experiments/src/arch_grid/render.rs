@@ -318,6 +318,40 @@ pub(super) fn render(
     }
     md.push('\n');
     md.push_str(&t2.to_markdown());
+
+    // The author's stored run holds the C5 controller at 10x only: its
+    // accuracy and largest logged tau/rho_a beside ours, with their source.
+    let c5: Vec<&CellSummary> = summary
+        .cells
+        .iter()
+        .filter(|c| c.method == Method::GradNormCap && c.spike == 10.0)
+        .collect();
+    if !c5.is_empty() {
+        let mut t3 = Table::new([
+            "architecture",
+            "final test acc (ours, median)",
+            "author's stored run: final test acc",
+            "largest lr|g|/rho_a (ours, median of per-seed maxima)",
+            "author's stored run: largest tau/rho_a (median of per-seed maxima)",
+        ]);
+        t3.title = Some(format!(
+            "{} at the 10x spike beside the author's stored run (its only stored spike level), {}",
+            Method::GradNormCap.label(),
+            seeds_text(&cfg.seeds)
+        ));
+        for c in c5 {
+            let stored = format!("stored_10x_{}_{}", key(&c.arch), c.method.name());
+            t3.push_row([
+                paper_arch(&c.arch).to_string(),
+                fmt_pct(c.acc_median, 1),
+                pget(&stored),
+                fmt_sig(c.max_grad_r_median, 3),
+                pget(&format!("{stored}_max_tau_over_rho")),
+            ]);
+        }
+        md.push('\n');
+        md.push_str(&t3.to_markdown());
+    }
     analysis::store::write_atomic(ctx.table_path(id), md.as_bytes())?;
 
     let verdict = verdict(cfg, &summary, &paper);

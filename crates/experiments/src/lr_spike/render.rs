@@ -376,8 +376,8 @@ pub(super) fn render(
                 "rho_a is measured every step for both methods along p/|p| by one exact eval-mode JVP on the whole training part (worst sample), rho_a = pi / max(Delta_a, 1e-12); the author adds 1e-12 to the spread instead (the smallest Delta_a logged here is {}, so the two agree to double precision). {} Test accuracy and minibatch loss are logged before each update; \"final\" is the last logged step, as in the author's code.",
                 fmt_sig(min_delta, 3),
                 match cfg.backend {
-                    Backend::Fast => "The JVP, the step and the test logits run on the zoo's fast f32 backend (`backend: fast`: the layers' hand-written forward, backward and tangent passes, tested against dfdx), through `control::Controller` with `RadiusProbe::on_inputs`.",
-                    Backend::Dfdx => "The JVP, the step and the test logits run on dfdx (`backend: dfdx`), through `control::Controller` with `RadiusProbe::on_inputs`.",
+                    Backend::Fast => "The JVP, the step and the test logits run on the project's fast f32 backend (the layers' hand-written forward, backward and tangent passes, tested against the dfdx reference); the controller proposes the step, measures rho_a along it and scales it before applying it.",
+                    Backend::Dfdx => "The JVP, the step and the test logits run on the dfdx reference backend; the controller proposes the step, measures rho_a along it and scales it before applying it.",
                 }
             ),
             "Batch order: a fresh permutation per epoch from ChaCha8 seeded with seed + 11 (the author: NumPy with the same seed), so individual runs are not bit-identical to the author's; the same init and batch order are shared by both methods of a seed.".into(),

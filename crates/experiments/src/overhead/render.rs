@@ -10,17 +10,21 @@ use zoo::Backend;
 /// Table and report section.
 pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result<Section> {
     let paper = PaperNumbers::load_for_root(&ctx.root)?;
+    // One row per model: the model's name and size once, each backend's
+    // times in its own columns (a value of the model is never repeated
+    // on a row per backend).
     let mut t = Table::new([
         "model",
-        "backend",
         "params",
-        "step (ms)",
-        "+ FD radius (ms)",
-        "+ exact-JVP radius (ms)",
-        "JVP overhead",
+        "fast: step (ms)",
+        "fast: + FD radius (ms)",
+        "fast: + exact-JVP radius (ms)",
+        "dfdx: step (ms)",
+        "dfdx: + FD radius (ms)",
+        "dfdx: + exact-JVP radius (ms)",
     ]);
     t.title = Some(format!(
-        "Median of {} steps after {} warm-up, batch {}, {} thread(s), f32 on this CPU",
+        "Ours: median of {} steps after {} warm-up, batch {}, {} thread(s), f32 on this CPU; in parentheses the overhead over the step",
         s.config.steps, s.config.warmup, s.config.batch, s.threads
     ));
     let p = |k: &str| paper.get("overhead", k);
@@ -34,14 +38,23 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         100.0 * (a.value.unwrap_or(f64::NAN) / ps.value.unwrap_or(f64::NAN) - 1.0)
     };
     let (paper_fd_pct, paper_jvp_pct) = (pct(pf), pct(pj));
-    t.push_row([
-        "paper: ResNet-18 / CIFAR-10 (GPU)".to_string(),
-        "paper (no published code), RTX 6000 Ada".into(),
-        "11.2M (ResNet-18)".into(),
+    // The paper's one measurement, in a table of its own (other model,
+    // other hardware).
+    let mut pt = Table::new([
+        "step",
+        "+ FD radius",
+        "+ exact-JVP radius",
+        "overheads computed from these times",
+    ]);
+    pt.title = Some(
+        "Paper (Sec. 8.6): ResNet-18 / CIFAR-10, batch 128, RTX 6000 Ada GPU (no published code)"
+            .into(),
+    );
+    pt.push_row([
         ps.cell(),
         pf.cell(),
         pj.cell(),
-        format!("{paper_jvp_pct:+.1}% (computed from the paper's times)"),
+        format!("FD {paper_fd_pct:+.1}%, exact JVP {paper_jvp_pct:+.1}%"),
     ]);
     let (mut over, mut slow, mut no_fast) = (Vec::new(), Vec::new(), Vec::new());
     let (mut judged_jvp, mut judged_fd) = (Vec::new(), Vec::new());
@@ -49,32 +62,21 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
     // reference path is reported beside it.
     let mut reference: Vec<f64> = Vec::new();
     for (name, both) in &s.archs {
-        let rows = [
-            (Backend::Dfdx, both.dfdx.as_ref()),
-            (Backend::Fast, both.fast.as_ref()),
-        ];
-        for (backend, a) in rows {
+        let params = both.dfdx.as_ref().or(both.fast.as_ref()).map_or(0, |a| a.params);
+        let mut row = vec![name.clone(), params.to_string()];
+        for backend in [Backend::Fast, Backend::Dfdx] {
+            let a = match backend {
+                Backend::Fast => both.fast.as_ref(),
+                Backend::Dfdx => both.dfdx.as_ref(),
+            };
             let Some(a) = a else {
-                let params = both
-                    .dfdx
-                    .as_ref()
-                    .or(both.fast.as_ref())
-                    .map_or(0, |a| a.params);
                 let why = if backend == Backend::Dfdx {
                     "not timed (CIFAR-10 size: minutes per step)"
                 } else {
                     no_fast.push(name.clone());
                     "no fast path"
                 };
-                t.push_row([
-                    name.clone(),
-                    backend_name(backend).into(),
-                    params.to_string(),
-                    why.into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                row.extend([why.to_string(), String::new(), String::new()]);
                 continue;
             };
             // The fast row is judged, or the dfdx row of an
@@ -94,16 +96,13 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
                     a.jvp_overhead_pct
                 ));
             }
-            t.push_row([
-                name.clone(),
-                backend_name(backend).into(),
-                a.params.to_string(),
+            row.extend([
                 fmt_sig(a.step_ms, 3),
                 format!("{} ({:+.0}%)", fmt_sig(a.fd_ms, 3), a.fd_overhead_pct),
                 format!("{} ({:+.0}%)", fmt_sig(a.jvp_ms, 3), a.jvp_overhead_pct),
-                format!("{:+.0}%", a.jvp_overhead_pct),
             ]);
         }
+        t.push_row(row);
         if let (Some(f), Some(d)) = (&both.fast, &both.dfdx) {
             slow.push(format!("{name} {:.1}x", d.step_ms / f.step_ms));
         }
@@ -117,7 +116,7 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         ));
     }
     t.notes.push("Exact JVP = tangent pass over the step's own forward cache (no second forward); FD = one extra forward at theta + 1e-4 v against the step's logits.".into());
-    t.notes.push("Timings vary with machine load; they come from `ghosts reproduce --only overhead`, not from a test.".into());
+    t.notes.push("Timings vary with machine load; they are measured by the experiment's run, not by a test.".into());
     t.notes.push("Expectation, not a measurement: a convolution's or linear layer's tangent needs two products (x·Ẇ and ẋ·W) where the step needs three (forward, ∂x, ∂W), so where matrix products dominate the step (a convolution over tens of channels) the tangent costs about two thirds of the step's product time; the table's JVP column is the measurement.".into());
     t.notes.push(format!(
         "Training step, dfdx time / fast time: {}.",
@@ -129,7 +128,9 @@ pub(super) fn render(e: &Overhead, ctx: &Context, s: &OverheadSummary) -> Result
         // In the table file only: the report prints the table's notes.
         t.notes.push(projection);
     }
-    let md = t.to_markdown();
+    let mut md = pt.to_markdown();
+    md.push('\n');
+    md.push_str(&t.to_markdown());
     analysis::store::write_atomic(ctx.table_path(e.id()), md.as_bytes())?;
     let range = |v: &[f64]| match (
         v.iter().copied().reduce(f64::min),

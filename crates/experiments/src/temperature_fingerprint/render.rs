@@ -9,7 +9,7 @@ use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
 use crate::study::Study;
 use crate::Context;
 use analysis::style::Weight;
-use analysis::plot::{Band, Figure, Panel, Scatter, Series, VLine};
+use analysis::plot::{Band, Figure, Panel, Scatter, Series, Shape, VLine};
 use analysis::report::Section;
 use analysis::stats::{band, geomspace, overlap};
 use analysis::table::{fmt_sig, seeds_text, Table};
@@ -55,12 +55,20 @@ pub(super) fn render(
     // Every temperature of the paper's caption (the main list, then the
     // extra ones, dashed: the caption lists them, its legend and the
     // author's code do not). Temperatures are ordered: a sequential scale,
-    // coolest darkest.
+    // coolest darkest; neighbouring shades are close, so each temperature
+    // also has its own marker shape.
     let every_t = cfg.all_temperatures();
     let shade = |i: usize| analysis::style::sequential(i, every_t.len());
     for (i, &t) in every_t.iter().enumerate() {
         let extra = !cfg.temperatures.contains(&t);
-        let style = |s: Series| if extra { s.dashed() } else { s };
+        let style = |s: Series| {
+            let s = s.shape(Shape::nth(i));
+            if extra {
+                s.dashed()
+            } else {
+                s
+            }
+        };
         let mine: Vec<&TemperatureRun> = runs.iter().filter(|r| r.temperature == t).collect();
         let by_tau: Vec<(Vec<f64>, Vec<f64>)> = mine
             .iter()
