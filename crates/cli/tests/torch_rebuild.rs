@@ -1,6 +1,6 @@
 //! `tools/rebuild_torch.py` rebuilds every registered digits architecture
 //! from a `ghosts zoo export` alone and matches our logits and JVP slopes
-//! (f64: 1e-10, f32: 1e-4 / 1e-3 normwise), at the seeded init and, for
+//! (f64: 1e-12, f32: 1e-5 / 1e-4 normwise), at the seeded init and, for
 //! the models with BatchNorm or attention, after training steps (moved
 //! running statistics) and through `--checkpoint`.
 //!

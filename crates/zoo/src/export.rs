@@ -608,7 +608,7 @@ fn pytorch_note() -> Vec<String> {
         "names = [t['name'] for t in m['tensors'] if t['kind'] == 'param']   # model order",
         "def f(*theta): return forward(dict(zip(names, theta)), d['inputs'])",
         "z, a = torch.func.jvp(f, tuple(p[n] for n in names), tuple(v[n] for n in names))",
-        "assert torch.allclose(z, d['logits'], rtol=1e-10, atol=1e-12) and torch.allclose(a, d['slopes'], rtol=1e-9, atol=1e-12)",
+        "assert torch.allclose(z, d['logits'], rtol=1e-12, atol=1e-14) and torch.allclose(a, d['slopes'], rtol=1e-12, atol=1e-14)",
         "rho_a = math.pi / (a.max(1).values - a.min(1).values).max().item()   # compare m['rho_a']",
     ]
     .iter()

@@ -248,7 +248,7 @@ fn trained_exports_are_deterministic_and_round_trip_through_checkpoints() {
     let m = manifest(&a);
     assert_eq!(m["parameters"]["source"], "trained");
     assert_eq!(m["parameters"]["training"]["recipe"]["steps"], 3);
-    assert_eq!(m["parameters"]["training"]["train_samples"], 1257);
+    assert_eq!(m["parameters"]["training"]["train_samples"], 1258);
 
     // The trained params.safetensors as a checkpoint: the same export bit for bit.
     let c = tmp.path().join("c");
