@@ -130,8 +130,13 @@ fn the_script_refuses_a_damaged_export_with_status_2() {
     export(&["--arch", "linear", "--seed", "1", "--samples", "4", "--out", d]);
     let params = tmp.path().join("params.safetensors");
     let mut bytes = std::fs::read(&params).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1; // the exponent byte of the last f64
+    // The first bias: every logit of class 0 moves (a weight may multiply
+    // a pixel that is 0 in every sample). safetensors: 8-byte header size,
+    // JSON header, data; flip the low exponent bit of that f64.
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let start = header["0.bias"]["data_offsets"][0].as_u64().unwrap() as usize;
+    bytes[8 + n + start + 7] ^= 0x10;
     std::fs::write(&params, &bytes).unwrap();
     let mpath = tmp.path().join("manifest.json");
     let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
