@@ -29,10 +29,18 @@ fn python() -> Result<String, String> {
         Ok(p) if !p.is_empty() => (p, true),
         _ => ("python3".to_string(), false),
     };
-    let probe = Command::new(&py).args(["-c", "import torch; print(torch.__version__)"]).output();
+    let probe = Command::new(&py)
+        .args(["-c", "import torch; print(torch.__version__)"])
+        .output();
     let reason = match probe {
         Ok(o) if o.status.success() => return Ok(py),
-        Ok(o) => format!("`{py} -c \"import torch\"` failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+        Ok(o) => format!(
+            "`{py} -c \"import torch\"` failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
         Err(e) => format!("cannot run {py}: {e}"),
     };
     let required = std::env::var("GHOSTS_REQUIRE_TORCH").is_ok_and(|v| v == "1");
@@ -44,11 +52,19 @@ fn python() -> Result<String, String> {
 
 fn export(args: &[&str]) {
     let o = ghosts(&[&["zoo", "export"], args].concat());
-    assert!(o.status.success(), "ghosts zoo export {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "ghosts zoo export {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn rebuild(py: &str, dir: &Path) -> String {
-    let o = Command::new(py).arg(script()).arg(dir).output().expect("running python");
+    let o = Command::new(py)
+        .arg(script())
+        .arg(dir)
+        .output()
+        .expect("running python");
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
@@ -91,13 +107,35 @@ fn torch_rebuilds_every_digits_architecture_from_the_export_alone() {
     for name in ["cnn-bn", "resnet8", "tiny-transformer-b"] {
         let dir = tmp.path().join(format!("{name}-trained"));
         let d = dir.to_str().unwrap();
-        export(&["--arch", name, "--seed", "4", "--samples", "16", "--train-steps", "5", "--out", d]);
+        export(&[
+            "--arch",
+            name,
+            "--seed",
+            "4",
+            "--samples",
+            "16",
+            "--train-steps",
+            "5",
+            "--out",
+            d,
+        ]);
         let out = rebuild(&py, &dir);
         assert!(out.contains("parameters trained"), "{out}");
         report += &out;
         let again = tmp.path().join(format!("{name}-checkpoint"));
         let ckpt = dir.join("params.safetensors");
-        export(&["--arch", name, "--seed", "4", "--samples", "16", "--checkpoint", ckpt.to_str().unwrap(), "--out", again.to_str().unwrap()]);
+        export(&[
+            "--arch",
+            name,
+            "--seed",
+            "4",
+            "--samples",
+            "16",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ]);
         report += &rebuild(&py, &again);
     }
     eprintln!("{report}");
@@ -114,20 +152,45 @@ fn the_script_refuses_a_damaged_export_with_status_2() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().to_str().unwrap();
-    export(&["--arch", "linear", "--seed", "1", "--samples", "4", "--out", d]);
+    export(&[
+        "--arch",
+        "linear",
+        "--seed",
+        "1",
+        "--samples",
+        "4",
+        "--out",
+        d,
+    ]);
     let path = tmp.path().join("data.safetensors");
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&path, bytes).unwrap();
-    let o = Command::new(&py).arg(script()).arg(tmp.path()).output().unwrap();
+    let o = Command::new(&py)
+        .arg(script())
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("data.safetensors") && err.contains("sha256"), "{err}");
+    assert!(
+        err.contains("data.safetensors") && err.contains("sha256"),
+        "{err}"
+    );
 
     // A parameter changed (and the checksum updated to match): the rebuilt
     // model no longer gives our logits, and the script says so (status 1).
-    export(&["--arch", "linear", "--seed", "1", "--samples", "4", "--out", d]);
+    export(&[
+        "--arch",
+        "linear",
+        "--seed",
+        "1",
+        "--samples",
+        "4",
+        "--out",
+        d,
+    ]);
     let params = tmp.path().join("params.safetensors");
     let mut bytes = std::fs::read(&params).unwrap();
     // The first bias: every logit of class 0 moves (a weight may multiply
@@ -139,11 +202,21 @@ fn the_script_refuses_a_damaged_export_with_status_2() {
     bytes[8 + n + start + 7] ^= 0x10;
     std::fs::write(&params, &bytes).unwrap();
     let mpath = tmp.path().join("manifest.json");
-    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
     m["files"][0]["sha256"] = zoo::export::sha256_hex(&bytes).into();
     std::fs::write(&mpath, serde_json::to_string(&m).unwrap()).unwrap();
-    let o = Command::new(&py).arg(script()).arg(tmp.path()).output().unwrap();
+    let o = Command::new(&py)
+        .arg(script())
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("FAIL"), "{out}");
 }

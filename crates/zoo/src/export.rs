@@ -473,25 +473,42 @@ fn layout_text(t: &LayerTensor, shape: (usize, usize)) -> String {
     } else {
         format!("ours.reshape({:?})", t.torch_shape)
     };
-    format!("stored ({r}, {c}) row-major; PyTorch {} = {torch}", t.torch_name)
+    format!(
+        "stored ({r}, {c}) row-major; PyTorch {} = {torch}",
+        t.torch_name
+    )
 }
 
 /// The tensor table: every parameter in model order (checked against the
 /// model's layout: names and sizes), then every buffer in model order, as
 /// the layer records name them.
-fn tensor_table(model: &crate::Model<f64>, records: &[ManifestLayer]) -> Result<Vec<ManifestTensor>> {
+fn tensor_table(
+    model: &crate::Model<f64>,
+    records: &[ManifestLayer],
+) -> Result<Vec<ManifestTensor>> {
     let leaves: Vec<&ManifestLayer> = spec::flatten(records)
         .into_iter()
         .filter(|l| !matches!(l.op, Op::Residual { .. }))
         .collect();
     let top = |path: &str| -> (usize, String) {
-        let i: usize = path.split('.').next().and_then(|p| p.parse().ok()).expect("a numeric top-level path");
+        let i: usize = path
+            .split('.')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a numeric top-level path");
         (i, records[i].description.clone())
     };
     let mut table = Vec::new();
     let layout = model.layout();
-    let params: Vec<(&ManifestLayer, &LayerTensor)> =
-        leaves.iter().flat_map(|l| l.tensors.iter().filter(|t| t.role == "param").map(move |t| (*l, t))).collect();
+    let params: Vec<(&ManifestLayer, &LayerTensor)> = leaves
+        .iter()
+        .flat_map(|l| {
+            l.tensors
+                .iter()
+                .filter(|t| t.role == "param")
+                .map(move |t| (*l, t))
+        })
+        .collect();
     ensure!(
         params.len() == layout.len(),
         "the layer records name {} parameter tensors, the model has {}",
@@ -500,7 +517,12 @@ fn tensor_table(model: &crate::Model<f64>, records: &[ManifestLayer]) -> Result<
     );
     for ((leaf, t), (layer, _, offset, spec)) in params.into_iter().zip(&layout) {
         let name = format!("{layer}.{}", spec.name);
-        ensure!(t.name == name, "layer {}: record names tensor {:?}, the model's is {name:?}", leaf.path, t.name);
+        ensure!(
+            t.name == name,
+            "layer {}: record names tensor {:?}, the model's is {name:?}",
+            leaf.path,
+            t.name
+        );
         ensure!(
             t.torch_shape.iter().product::<usize>() == spec.numel(),
             "layer {}: tensor {name:?} has {} values, its PyTorch shape {:?} holds {}",
@@ -660,7 +682,13 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
 /// Train `model`'s init(seed) for `steps` steps of its recipe on the
 /// digits train split (f32, fast backend when every layer has one, as the
 /// experiments train), returning the state in f64 and the training record.
-fn train_state(entry: &ArchEntry, seed: u64, steps: usize, digits: &data::Digits, train: &[usize]) -> Result<(State<f64>, ManifestTraining)> {
+fn train_state(
+    entry: &ArchEntry,
+    seed: u64,
+    steps: usize,
+    digits: &data::Digits,
+    train: &[usize],
+) -> Result<(State<f64>, ManifestTraining)> {
     ensure!(steps >= 1, "--train-steps must be at least 1");
     let config = ArchConfig::default();
     let (model, backend) = match entry.build_on::<f32>(&config, crate::Backend::Fast) {
@@ -672,7 +700,13 @@ fn train_state(entry: &ArchEntry, seed: u64, steps: usize, digits: &data::Digits
     let recipe = crate::train::Recipe::for_arch(entry.name).with_steps(steps);
     let loss = crate::train::fit(&model, &mut state, &data, &recipe, seed);
     ensure!(
-        loss.is_finite() && state.params.0.iter().chain(&state.buffers).all(|v| v.is_finite()),
+        loss.is_finite()
+            && state
+                .params
+                .0
+                .iter()
+                .chain(&state.buffers)
+                .all(|v| v.is_finite()),
         "{}: training {steps} steps of its recipe diverged (last loss {loss})",
         entry.name
     );
@@ -700,42 +734,84 @@ fn train_state(entry: &ArchEntry, seed: u64, steps: usize, digits: &data::Digits
 /// Read a checkpoint into a state of `table`'s layout: every parameter and
 /// buffer tensor by name, F64 or F32 (widened), in our 2-D shape; no other
 /// tensors; a `ghosts` metadata entry, if present, must name `arch`.
-fn load_checkpoint(path: &Path, arch: &str, table: &[ManifestTensor], num_params: usize, num_buffers: usize) -> std::result::Result<(State<f64>, ExportedFile), CheckpointError> {
+fn load_checkpoint(
+    path: &Path,
+    arch: &str,
+    table: &[ManifestTensor],
+    num_params: usize,
+    num_buffers: usize,
+) -> std::result::Result<(State<f64>, ExportedFile), CheckpointError> {
     let err = |m: String| CheckpointError(format!("checkpoint {}: {m}", path.display()));
-    let file = if path.is_dir() { path.join(PARAMS_FILE) } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join(PARAMS_FILE)
+    } else {
+        path.to_path_buf()
+    };
     let path = file.as_path();
     let bytes = std::fs::read(path).map_err(|e| err(format!("reading: {e}")))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
     if let Some(note) = meta.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)) {
-        let v: serde_json::Value = serde_json::from_str(note).map_err(|e| err(format!("metadata {METADATA_KEY:?} is not JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(note)
+            .map_err(|e| err(format!("metadata {METADATA_KEY:?} is not JSON: {e}")))?;
         if let Some(a) = v.get("arch").and_then(|a| a.as_str()) {
             if a != arch {
                 return Err(err(format!("written for architecture {a:?}, not {arch:?}")));
             }
         }
     }
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
     let known: HashSet<&str> = table.iter().map(|t| t.name.as_str()).collect();
-    let mut extra: Vec<String> = st.names().into_iter().filter(|n| !known.contains(n.as_str())).cloned().collect();
+    let mut extra: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| !known.contains(n.as_str()))
+        .cloned()
+        .collect();
     if !extra.is_empty() {
         extra.sort();
-        return Err(err(format!("tensors {extra:?} are not tensors of {arch} (wrong architecture or config?)")));
+        return Err(err(format!(
+            "tensors {extra:?} are not tensors of {arch} (wrong architecture or config?)"
+        )));
     }
     let (mut params, mut buffers) = (vec![0.0; num_params], vec![0.0; num_buffers]);
     for t in table {
-        let view = st.tensor(&t.name).map_err(|_| err(format!("tensor {:?} missing", t.name)))?;
+        let view = st
+            .tensor(&t.name)
+            .map_err(|_| err(format!("tensor {:?} missing", t.name)))?;
         if view.shape() != t.shape.as_slice() {
             return Err(err(format!("tensor {:?} has shape {:?}, expected {:?} (ours: (in, out) for weights, (1, n) for vectors)", t.name, view.shape(), t.shape)));
         }
         let values: Vec<f64> = match view.dtype() {
-            Dtype::F64 => view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
-            Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64).collect(),
-            other => return Err(err(format!("tensor {:?} has dtype {other:?}, expected F64 or F32", t.name))),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
+                .collect(),
+            other => {
+                return Err(err(format!(
+                    "tensor {:?} has dtype {other:?}, expected F64 or F32",
+                    t.name
+                )))
+            }
         };
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            return Err(err(format!("tensor {:?} holds a non-finite value at flat index {bad}", t.name)));
+            return Err(err(format!(
+                "tensor {:?} holds a non-finite value at flat index {bad}",
+                t.name
+            )));
         }
-        let dst = if t.kind == "buffer" { &mut buffers } else { &mut params };
+        let dst = if t.kind == "buffer" {
+            &mut buffers
+        } else {
+            &mut params
+        };
         dst[t.offset..t.offset + t.numel].copy_from_slice(&values);
     }
     let record = ExportedFile {
@@ -743,7 +819,13 @@ fn load_checkpoint(path: &Path, arch: &str, table: &[ManifestTensor], num_params
         sha256: sha256_hex(&bytes),
         bytes: bytes.len() as u64,
     };
-    Ok((State { params: ParamVec(params), buffers }, record))
+    Ok((
+        State {
+            params: ParamVec(params),
+            buffers,
+        },
+        record,
+    ))
 }
 
 /// Build `entry` (default config) in f64, take its parameters from
@@ -766,8 +848,10 @@ pub fn export_with(entry: &ArchEntry, opts: &ExportOptions, out: &Path) -> Resul
     let n = model.num_params();
     let direction_seed = seed.wrapping_add(1);
     let v = ParamVec::<f64>::random_unit(n, direction_seed);
-    let records = spec::describe_model(&model).with_context(|| format!("{}: describing the layers", entry.name))?;
-    let table = tensor_table(&model, &records).with_context(|| format!("{}: the tensor table", entry.name))?;
+    let records = spec::describe_model(&model)
+        .with_context(|| format!("{}: describing the layers", entry.name))?;
+    let table = tensor_table(&model, &records)
+        .with_context(|| format!("{}: the tensor table", entry.name))?;
 
     let digits = data::load_default_digits().context("loading the digits data set")?;
     let split = data::stratified_split(&digits.labels, SPLIT_TEST_RATIO, SPLIT_SEED);
@@ -781,15 +865,36 @@ pub fn export_with(entry: &ArchEntry, opts: &ExportOptions, out: &Path) -> Resul
     let (state, parameters) = match &opts.source {
         ParamSource::Init => (
             model.init(seed),
-            ManifestParameters { source: "init".into(), init_seed: seed, training: None, checkpoint: None },
+            ManifestParameters {
+                source: "init".into(),
+                init_seed: seed,
+                training: None,
+                checkpoint: None,
+            },
         ),
         ParamSource::Train { steps } => {
             let (state, training) = train_state(entry, seed, *steps, &digits, &split.train)?;
-            (state, ManifestParameters { source: "trained".into(), init_seed: seed, training: Some(training), checkpoint: None })
+            (
+                state,
+                ManifestParameters {
+                    source: "trained".into(),
+                    init_seed: seed,
+                    training: Some(training),
+                    checkpoint: None,
+                },
+            )
         }
         ParamSource::Checkpoint(path) => {
             let (state, file) = load_checkpoint(path, entry.name, &table, n, model.num_buffers())?;
-            (state, ManifestParameters { source: "checkpoint".into(), init_seed: seed, training: None, checkpoint: Some(file) })
+            (
+                state,
+                ManifestParameters {
+                    source: "checkpoint".into(),
+                    init_seed: seed,
+                    training: None,
+                    checkpoint: Some(file),
+                },
+            )
         }
     };
     let indices = split.test[..samples].to_vec();
@@ -823,7 +928,11 @@ pub fn export_with(entry: &ArchEntry, opts: &ExportOptions, out: &Path) -> Resul
     for t in &table {
         let range = t.offset..t.offset + t.numel;
         if t.kind == "param" {
-            params_t.push(Owned::f64(&t.name, t.shape.clone(), &state.params.0[range.clone()]));
+            params_t.push(Owned::f64(
+                &t.name,
+                t.shape.clone(),
+                &state.params.0[range.clone()],
+            ));
             direction_t.push(Owned::f64(&t.name, t.shape.clone(), &v.0[range]));
         } else {
             params_t.push(Owned::f64(&t.name, t.shape.clone(), &state.buffers[range]));

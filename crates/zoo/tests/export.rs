@@ -123,7 +123,10 @@ fn mlp_ln_export_round_trips_bit_for_bit() {
     assert_eq!(tensors[0]["torch_name"], "weight");
     assert_eq!(tensors[0]["transpose"], true);
     assert_eq!(tensors[0]["torch_shape"], serde_json::json!([128, 64]));
-    assert!(tensors[0]["layout"].as_str().unwrap().contains("ours.T.reshape([128, 64])"));
+    assert!(tensors[0]["layout"]
+        .as_str()
+        .unwrap()
+        .contains("ours.T.reshape([128, 64])"));
     for key in [
         "linear",
         "gelu",

@@ -286,7 +286,10 @@ impl<'a> Cur<'a> {
         self.lit(s).is_some()
     }
     fn num(&mut self) -> Option<usize> {
-        let end = self.0.find(|c: char| !c.is_ascii_digit()).unwrap_or(self.0.len());
+        let end = self
+            .0
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(self.0.len());
         let (n, rest) = self.0.split_at(end);
         self.0 = rest;
         n.parse().ok()
@@ -364,13 +367,21 @@ fn parse(desc: &str) -> Option<Parsed> {
         c.lit("->")?;
         let o = c.num()?;
         let bias = no_bias(&mut c)?;
-        return Some(Parsed::Leaf(Op::Linear { in_features: i, out_features: o, bias }));
+        return Some(Parsed::Leaf(Op::Linear {
+            in_features: i,
+            out_features: o,
+            bias,
+        }));
     }
     if c.opt("layernorm ") {
         let n = c.num()?;
         c.done()?;
         let l = LayerNorm::new(n);
-        return Some(Parsed::Leaf(Op::LayerNorm { features: n, eps: l.eps, elementwise_affine: true }));
+        return Some(Parsed::Leaf(Op::LayerNorm {
+            features: n,
+            eps: l.eps,
+            elementwise_affine: true,
+        }));
     }
     if c.opt("batchnorm ") {
         let ch = c.num()?;
@@ -379,10 +390,18 @@ fn parse(desc: &str) -> Option<Parsed> {
         c.lit(")")?;
         c.done()?;
         let b = BatchNorm::new(ch, len);
-        return Some(Parsed::Leaf(Op::BatchNorm { channels: ch, length: len, eps: b.eps, momentum: b.momentum, uses_running_stats: true }));
+        return Some(Parsed::Leaf(Op::BatchNorm {
+            channels: ch,
+            length: len,
+            eps: b.eps,
+            momentum: b.momentum,
+            uses_running_stats: true,
+        }));
     }
     if desc == "gelu (exact erf)" {
-        return Some(Parsed::Leaf(Op::Gelu { approximate: "none".into() }));
+        return Some(Parsed::Leaf(Op::Gelu {
+            approximate: "none".into(),
+        }));
     }
     if desc == "relu" {
         return Some(Parsed::Leaf(Op::Relu {}));
@@ -414,7 +433,16 @@ fn parse(desc: &str) -> Option<Parsed> {
             return None;
         }
         let out = (len + 2 * pw - k) / stride + 1;
-        return Some(Parsed::Leaf(Op::Conv1d { in_channels: ci, out_channels: co, in_length: len, out_length: out, kernel_size: k, stride, padding: pw, bias }));
+        return Some(Parsed::Leaf(Op::Conv1d {
+            in_channels: ci,
+            out_channels: co,
+            in_length: len,
+            out_length: out,
+            kernel_size: k,
+            stride,
+            padding: pw,
+            bias,
+        }));
     }
     if c.opt("conv2d ") {
         let ci = c.num()?;
@@ -432,8 +460,20 @@ fn parse(desc: &str) -> Option<Parsed> {
         if stride == 0 || h + 2 * ph < kh || w + 2 * pw < kw {
             return None;
         }
-        let out = [(h + 2 * ph - kh) / stride + 1, (w + 2 * pw - kw) / stride + 1];
-        return Some(Parsed::Leaf(Op::Conv2d { in_channels: ci, out_channels: co, in_size: [h, w], out_size: out, kernel_size: [kh, kw], stride: [stride, stride], padding: [ph, pw], bias }));
+        let out = [
+            (h + 2 * ph - kh) / stride + 1,
+            (w + 2 * pw - kw) / stride + 1,
+        ];
+        return Some(Parsed::Leaf(Op::Conv2d {
+            in_channels: ci,
+            out_channels: co,
+            in_size: [h, w],
+            out_size: out,
+            kernel_size: [kh, kw],
+            stride: [stride, stride],
+            padding: [ph, pw],
+            bias,
+        }));
     }
     if c.opt("maxpool 2x2 on ") {
         let ch = c.num()?;
@@ -442,14 +482,22 @@ fn parse(desc: &str) -> Option<Parsed> {
         c.lit("x")?;
         let w = c.num()?;
         c.done()?;
-        return Some(Parsed::Leaf(Op::MaxPool2d { channels: ch, in_size: [h, w], kernel_size: [2, 2], stride: [2, 2] }));
+        return Some(Parsed::Leaf(Op::MaxPool2d {
+            channels: ch,
+            in_size: [h, w],
+            kernel_size: [2, 2],
+            stride: [2, 2],
+        }));
     }
     if c.opt("global average pool ") {
         let ch = c.num()?;
         c.lit("x")?;
         let len = c.num()?;
         c.done()?;
-        return Some(Parsed::Leaf(Op::GlobalAvgPool { channels: ch, length: len }));
+        return Some(Parsed::Leaf(Op::GlobalAvgPool {
+            channels: ch,
+            length: len,
+        }));
     }
     if c.opt("row tokens ") {
         let rows = c.num()?;
@@ -461,7 +509,13 @@ fn parse(desc: &str) -> Option<Parsed> {
         let dim = c.num()?;
         c.lit(" (cls, positions)")?;
         c.done()?;
-        return Some(Parsed::Leaf(Op::RowTokens { rows, row_len, tokens, dim, cls_index: 0 }));
+        return Some(Parsed::Leaf(Op::RowTokens {
+            rows,
+            row_len,
+            tokens,
+            dim,
+            cls_index: 0,
+        }));
     }
     if c.opt("attention ") {
         let name = c.word().to_string();
@@ -492,7 +546,10 @@ fn parse(desc: &str) -> Option<Parsed> {
         let t = c.num()?;
         c.lit(")")?;
         c.done()?;
-        return Some(Parsed::Leaf(Op::ClsPool { tokens: t, token: 0 }));
+        return Some(Parsed::Leaf(Op::ClsPool {
+            tokens: t,
+            token: 0,
+        }));
     }
     if let Some(rest) = desc.strip_prefix("residual ") {
         let (inner, rest) = bracketed(rest)?;
@@ -518,28 +575,90 @@ fn parse(desc: &str) -> Option<Parsed> {
 fn candidates(op: &Op) -> Vec<Box<dyn Layer<f64>>> {
     let b = |l: Box<dyn Layer<f64>>| l;
     match op.clone() {
-        Op::Linear { in_features: i, out_features: o, bias } => {
-            vec![b(Box::new(if bias { Linear::new(i, o) } else { Linear::no_bias(i, o) }))]
+        Op::Linear {
+            in_features: i,
+            out_features: o,
+            bias,
+        } => {
+            vec![b(Box::new(if bias {
+                Linear::new(i, o)
+            } else {
+                Linear::no_bias(i, o)
+            }))]
         }
         Op::LayerNorm { features, .. } => vec![b(Box::new(LayerNorm::new(features)))],
-        Op::BatchNorm { channels, length, .. } => vec![b(Box::new(BatchNorm::new(channels, length)))],
+        Op::BatchNorm {
+            channels, length, ..
+        } => vec![b(Box::new(BatchNorm::new(channels, length)))],
         Op::Gelu { .. } => vec![b(Box::new(Gelu::new()))],
         Op::Relu {} => vec![b(Box::new(Relu))],
-        Op::Conv1d { in_channels, out_channels, in_length, kernel_size, stride, padding, bias, .. } => {
-            conv_variants(Conv::strided(in_channels, out_channels, 1, in_length, (1, kernel_size), stride, (0, padding)), bias)
-        }
-        Op::Conv2d { in_channels, out_channels, in_size, kernel_size, stride, padding, bias, .. } => conv_variants(
-            Conv::strided(in_channels, out_channels, in_size[0], in_size[1], (kernel_size[0], kernel_size[1]), stride[0], (padding[0], padding[1])),
+        Op::Conv1d {
+            in_channels,
+            out_channels,
+            in_length,
+            kernel_size,
+            stride,
+            padding,
+            bias,
+            ..
+        } => conv_variants(
+            Conv::strided(
+                in_channels,
+                out_channels,
+                1,
+                in_length,
+                (1, kernel_size),
+                stride,
+                (0, padding),
+            ),
             bias,
         ),
-        Op::MaxPool2d { channels, in_size, .. } if in_size[0] % 2 == 0 && in_size[1] % 2 == 0 => {
+        Op::Conv2d {
+            in_channels,
+            out_channels,
+            in_size,
+            kernel_size,
+            stride,
+            padding,
+            bias,
+            ..
+        } => conv_variants(
+            Conv::strided(
+                in_channels,
+                out_channels,
+                in_size[0],
+                in_size[1],
+                (kernel_size[0], kernel_size[1]),
+                stride[0],
+                (padding[0], padding[1]),
+            ),
+            bias,
+        ),
+        Op::MaxPool2d {
+            channels, in_size, ..
+        } if in_size[0] % 2 == 0 && in_size[1] % 2 == 0 => {
             vec![b(Box::new(MaxPool2::new(channels, in_size[0], in_size[1])))]
         }
-        Op::GlobalAvgPool { channels, length } => vec![b(Box::new(GlobalAvgPool::new(channels, length)))],
-        Op::RowTokens { rows, row_len, dim, .. } => vec![b(Box::new(RowTokens::new(rows, row_len, dim)))],
-        Op::Attention { name, dim, heads, tokens, bias, .. } => [AttentionInit::Linear, AttentionInit::MultiheadAttention]
+        Op::GlobalAvgPool { channels, length } => {
+            vec![b(Box::new(GlobalAvgPool::new(channels, length)))]
+        }
+        Op::RowTokens {
+            rows, row_len, dim, ..
+        } => vec![b(Box::new(RowTokens::new(rows, row_len, dim)))],
+        Op::Attention {
+            name,
+            dim,
+            heads,
+            tokens,
+            bias,
+            ..
+        } => [AttentionInit::Linear, AttentionInit::MultiheadAttention]
             .into_iter()
-            .map(|init| b(Box::new(Attention::new(&name, dim, heads, tokens, bias, init))))
+            .map(|init| {
+                b(Box::new(Attention::new(
+                    &name, dim, heads, tokens, bias, init,
+                )))
+            })
             .collect(),
         Op::ClsPool { tokens, .. } => vec![b(Box::new(ClsPool::new(tokens)))],
         Op::MaxPool2d { .. } | Op::Residual { .. } | Op::Custom {} => Vec::new(),
@@ -553,7 +672,12 @@ fn conv_variants(conv: Conv, bias: bool) -> Vec<Box<dyn Layer<f64>>> {
 
 /// Whether `built` is indistinguishable from `actual` through the trait:
 /// description, parameter specs and initial buffers.
-fn same(built: &dyn Layer<f64>, actual_desc: &str, actual_params: &[ParamSpec], actual_state: &[f64]) -> bool {
+fn same(
+    built: &dyn Layer<f64>,
+    actual_desc: &str,
+    actual_params: &[ParamSpec],
+    actual_state: &[f64],
+) -> bool {
     built.describe() == actual_desc
         && built.params() == actual_params
         && built.init_state() == actual_state
@@ -573,8 +697,15 @@ struct Node {
 fn rebuild(desc: &str, params: &[ParamSpec], state: &[f64]) -> Option<Node> {
     match parse(desc)? {
         Parsed::Leaf(op) => {
-            let built = candidates(&op).into_iter().find(|l| same(l.as_ref(), desc, params, state))?;
-            Some(Node { desc: desc.into(), op, children: None, built })
+            let built = candidates(&op)
+                .into_iter()
+                .find(|l| same(l.as_ref(), desc, params, state))?;
+            Some(Node {
+                desc: desc.into(),
+                op,
+                children: None,
+                built,
+            })
         }
         Parsed::Residual(branch, shortcut) => {
             // Split this layer's specs by child prefix ("i." in the branch,
@@ -589,12 +720,18 @@ fn rebuild(desc: &str, params: &[ParamSpec], state: &[f64]) -> Option<Node> {
                         let p = format!("{prefix}{i}.");
                         let own: Vec<ParamSpec> = params
                             .iter()
-                            .filter_map(|s| s.name.strip_prefix(&p).map(|n| ParamSpec::new(n, s.shape, s.init)))
+                            .filter_map(|s| {
+                                s.name
+                                    .strip_prefix(&p)
+                                    .map(|n| ParamSpec::new(n, s.shape, s.init))
+                            })
                             .collect();
                         // Buffer count: parse first (no buffers assumed), then
                         // the rebuilt layer's own count decides.
                         let n = match parse(d)? {
-                            Parsed::Leaf(op) => candidates(&op).first().map_or(0, |l| l.init_state().len()),
+                            Parsed::Leaf(op) => {
+                                candidates(&op).first().map_or(0, |l| l.init_state().len())
+                            }
                             Parsed::Residual(..) => return None,
                         };
                         let node = rebuild(d, &own, state.get(offset..offset + n)?)?;
@@ -605,14 +742,19 @@ fn rebuild(desc: &str, params: &[ParamSpec], state: &[f64]) -> Option<Node> {
             };
             let b = kids(&branch, "")?;
             let s = kids(&shortcut, "s")?;
-            let take = |v: &[Node]| -> Vec<Box<dyn Layer<f64>>> { v.iter().map(|n| n.built_again()).collect() };
+            let take = |v: &[Node]| -> Vec<Box<dyn Layer<f64>>> {
+                v.iter().map(|n| n.built_again()).collect()
+            };
             let built: Box<dyn Layer<f64>> = Box::new(Residual::with_shortcut(take(&b), take(&s)));
             if !same(built.as_ref(), desc, params, state) {
                 return None;
             }
             Some(Node {
                 desc: desc.into(),
-                op: Op::Residual { branch: Vec::new(), shortcut: Vec::new() },
+                op: Op::Residual {
+                    branch: Vec::new(),
+                    shortcut: Vec::new(),
+                },
                 children: Some((b, s)),
                 built,
             })
@@ -644,7 +786,11 @@ struct Act {
 
 impl Act {
     fn rows_of(rows: usize, feats: usize) -> Act {
-        let shape = if rows > 1 { vec![rows, feats] } else { vec![feats] };
+        let shape = if rows > 1 {
+            vec![rows, feats]
+        } else {
+            vec![feats]
+        };
         Act { rows, feats, shape }
     }
     fn numel(&self) -> usize {
@@ -653,7 +799,13 @@ impl Act {
 }
 
 fn param(name: String, torch_name: &str, transpose: bool, torch_shape: Vec<usize>) -> LayerTensor {
-    LayerTensor { name, role: "param".into(), torch_name: torch_name.into(), transpose, torch_shape }
+    LayerTensor {
+        name,
+        role: "param".into(),
+        torch_name: torch_name.into(),
+        transpose,
+        torch_shape,
+    }
 }
 
 /// Build the manifest record of a rebuilt node at `path` reading `input`;
@@ -661,76 +813,243 @@ fn param(name: String, torch_name: &str, transpose: bool, torch_shape: Vec<usize
 /// buffer tensor names in buffer order.
 fn record(node: &Node, index: usize, path: &str, input: &Act) -> Result<(ManifestLayer, Act)> {
     let at = |what: String| anyhow!("layer {path} ({}): {what}", node.desc);
-    let need = |ok: bool, what: String| -> Result<()> { if ok { Ok(()) } else { Err(at(what)) } };
+    let need = |ok: bool, what: String| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(at(what))
+        }
+    };
     let name = |p: &str| format!("{path}.{p}");
     let mut tensors = Vec::new();
     let mut op = node.op.clone();
     let (in_shape, out, torch) = match &node.op {
-        Op::Linear { in_features: i, out_features: o, bias } => {
-            need(input.feats == *i, format!("reads rows of {} features, gets {}", i, input.feats))?;
+        Op::Linear {
+            in_features: i,
+            out_features: o,
+            bias,
+        } => {
+            need(
+                input.feats == *i,
+                format!("reads rows of {} features, gets {}", i, input.feats),
+            )?;
             tensors.push(param(name("weight"), "weight", true, vec![*o, *i]));
             if *bias {
                 tensors.push(param(name("bias"), "bias", false, vec![*o]));
             }
             let a = Act::rows_of(input.rows, *o);
-            (Act::rows_of(input.rows, *i).shape, a, format!("torch.nn.Linear({i}, {o}, bias={})", py(*bias)))
+            (
+                Act::rows_of(input.rows, *i).shape,
+                a,
+                format!("torch.nn.Linear({i}, {o}, bias={})", py(*bias)),
+            )
         }
         Op::LayerNorm { features, eps, .. } => {
-            need(input.feats == *features, format!("normalises {features} features, gets rows of {}", input.feats))?;
+            need(
+                input.feats == *features,
+                format!(
+                    "normalises {features} features, gets rows of {}",
+                    input.feats
+                ),
+            )?;
             tensors.push(param(name("gain"), "weight", false, vec![*features]));
             tensors.push(param(name("shift"), "bias", false, vec![*features]));
             let a = Act::rows_of(input.rows, *features);
-            (a.shape.clone(), a, format!("torch.nn.LayerNorm({features}, eps={eps:e})"))
+            (
+                a.shape.clone(),
+                a,
+                format!("torch.nn.LayerNorm({features}, eps={eps:e})"),
+            )
         }
-        Op::BatchNorm { channels: c, length: l, eps, momentum, .. } => {
-            need(input.rows == 1 && input.feats == c * l, format!("reads {c}x{l} values per sample, gets {}x{}", input.rows, input.feats))?;
-            let shape = if input.shape.len() >= 2 && input.shape[0] == *c { input.shape.clone() } else { vec![*c, *l] };
-            let module = if shape.len() == 3 { "BatchNorm2d" } else { "BatchNorm1d" };
+        Op::BatchNorm {
+            channels: c,
+            length: l,
+            eps,
+            momentum,
+            ..
+        } => {
+            need(
+                input.rows == 1 && input.feats == c * l,
+                format!(
+                    "reads {c}x{l} values per sample, gets {}x{}",
+                    input.rows, input.feats
+                ),
+            )?;
+            let shape = if input.shape.len() >= 2 && input.shape[0] == *c {
+                input.shape.clone()
+            } else {
+                vec![*c, *l]
+            };
+            let module = if shape.len() == 3 {
+                "BatchNorm2d"
+            } else {
+                "BatchNorm1d"
+            };
             tensors.push(param(name("gain"), "weight", false, vec![*c]));
             tensors.push(param(name("shift"), "bias", false, vec![*c]));
             for b in ["running_mean", "running_var"] {
-                tensors.push(LayerTensor { name: name(b), role: "buffer".into(), torch_name: b.into(), transpose: false, torch_shape: vec![*c] });
+                tensors.push(LayerTensor {
+                    name: name(b),
+                    role: "buffer".into(),
+                    torch_name: b.into(),
+                    transpose: false,
+                    torch_shape: vec![*c],
+                });
             }
-            let a = Act { rows: 1, feats: c * l, shape: shape.clone() };
-            (shape, a, format!("torch.nn.{module}({c}, eps={eps:e}, momentum={momentum}), eval mode"))
+            let a = Act {
+                rows: 1,
+                feats: c * l,
+                shape: shape.clone(),
+            };
+            (
+                shape,
+                a,
+                format!("torch.nn.{module}({c}, eps={eps:e}, momentum={momentum}), eval mode"),
+            )
         }
-        Op::Gelu { .. } => (input.shape.clone(), input.clone(), "torch.nn.GELU(approximate='none')".into()),
+        Op::Gelu { .. } => (
+            input.shape.clone(),
+            input.clone(),
+            "torch.nn.GELU(approximate='none')".into(),
+        ),
         Op::Relu {} => (input.shape.clone(), input.clone(), "torch.nn.ReLU()".into()),
-        Op::Conv1d { in_channels: ci, out_channels: co, in_length: l, out_length: lo, kernel_size: k, stride, padding, bias } => {
-            need(input.rows == 1 && input.feats == ci * l, format!("reads {ci}x{l} values per sample, gets {}", input.numel()))?;
+        Op::Conv1d {
+            in_channels: ci,
+            out_channels: co,
+            in_length: l,
+            out_length: lo,
+            kernel_size: k,
+            stride,
+            padding,
+            bias,
+        } => {
+            need(
+                input.rows == 1 && input.feats == ci * l,
+                format!("reads {ci}x{l} values per sample, gets {}", input.numel()),
+            )?;
             tensors.push(param(name("weight"), "weight", true, vec![*co, *ci, *k]));
             if *bias {
                 tensors.push(param(name("bias"), "bias", false, vec![*co]));
             }
-            let a = Act { rows: 1, feats: co * lo, shape: vec![*co, *lo] };
-            (vec![*ci, *l], a, format!("torch.nn.Conv1d({ci}, {co}, {k}, stride={stride}, padding={padding}, bias={})", py(*bias)))
+            let a = Act {
+                rows: 1,
+                feats: co * lo,
+                shape: vec![*co, *lo],
+            };
+            (
+                vec![*ci, *l],
+                a,
+                format!(
+                    "torch.nn.Conv1d({ci}, {co}, {k}, stride={stride}, padding={padding}, bias={})",
+                    py(*bias)
+                ),
+            )
         }
-        Op::Conv2d { in_channels: ci, out_channels: co, in_size, out_size, kernel_size: k, stride, padding, bias } => {
-            need(input.rows == 1 && input.feats == ci * in_size[0] * in_size[1], format!("reads {ci}x{}x{} values per sample, gets {}", in_size[0], in_size[1], input.numel()))?;
-            tensors.push(param(name("weight"), "weight", true, vec![*co, *ci, k[0], k[1]]));
+        Op::Conv2d {
+            in_channels: ci,
+            out_channels: co,
+            in_size,
+            out_size,
+            kernel_size: k,
+            stride,
+            padding,
+            bias,
+        } => {
+            need(
+                input.rows == 1 && input.feats == ci * in_size[0] * in_size[1],
+                format!(
+                    "reads {ci}x{}x{} values per sample, gets {}",
+                    in_size[0],
+                    in_size[1],
+                    input.numel()
+                ),
+            )?;
+            tensors.push(param(
+                name("weight"),
+                "weight",
+                true,
+                vec![*co, *ci, k[0], k[1]],
+            ));
             if *bias {
                 tensors.push(param(name("bias"), "bias", false, vec![*co]));
             }
-            let a = Act { rows: 1, feats: co * out_size[0] * out_size[1], shape: vec![*co, out_size[0], out_size[1]] };
+            let a = Act {
+                rows: 1,
+                feats: co * out_size[0] * out_size[1],
+                shape: vec![*co, out_size[0], out_size[1]],
+            };
             (
                 vec![*ci, in_size[0], in_size[1]],
                 a,
-                format!("torch.nn.Conv2d({ci}, {co}, ({}, {}), stride={}, padding=({}, {}), bias={})", k[0], k[1], stride[0], padding[0], padding[1], py(*bias)),
+                format!(
+                    "torch.nn.Conv2d({ci}, {co}, ({}, {}), stride={}, padding=({}, {}), bias={})",
+                    k[0],
+                    k[1],
+                    stride[0],
+                    padding[0],
+                    padding[1],
+                    py(*bias)
+                ),
             )
         }
-        Op::MaxPool2d { channels: c, in_size: [h, w], .. } => {
-            need(input.rows == 1 && input.feats == c * h * w, format!("reads {c}x{h}x{w} values per sample, gets {}", input.numel()))?;
-            let a = Act { rows: 1, feats: c * (h / 2) * (w / 2), shape: vec![*c, h / 2, w / 2] };
-            (vec![*c, *h, *w], a, "torch.nn.MaxPool2d(2, stride=2)".into())
+        Op::MaxPool2d {
+            channels: c,
+            in_size: [h, w],
+            ..
+        } => {
+            need(
+                input.rows == 1 && input.feats == c * h * w,
+                format!(
+                    "reads {c}x{h}x{w} values per sample, gets {}",
+                    input.numel()
+                ),
+            )?;
+            let a = Act {
+                rows: 1,
+                feats: c * (h / 2) * (w / 2),
+                shape: vec![*c, h / 2, w / 2],
+            };
+            (
+                vec![*c, *h, *w],
+                a,
+                "torch.nn.MaxPool2d(2, stride=2)".into(),
+            )
         }
-        Op::GlobalAvgPool { channels: c, length: l } => {
-            need(input.rows == 1 && input.feats == c * l, format!("reads {c}x{l} values per sample, gets {}", input.numel()))?;
-            let shape = if input.shape.len() >= 2 && input.shape[0] == *c { input.shape.clone() } else { vec![*c, *l] };
+        Op::GlobalAvgPool {
+            channels: c,
+            length: l,
+        } => {
+            need(
+                input.rows == 1 && input.feats == c * l,
+                format!("reads {c}x{l} values per sample, gets {}", input.numel()),
+            )?;
+            let shape = if input.shape.len() >= 2 && input.shape[0] == *c {
+                input.shape.clone()
+            } else {
+                vec![*c, *l]
+            };
             (shape, Act::rows_of(1, *c), "x.flatten(2).mean(2) on x of shape (N, C, ...) (torch.nn.AdaptiveAvgPool with output size 1, flattened)".into())
         }
-        Op::RowTokens { rows, row_len, tokens, dim, .. } => {
-            need(input.rows == 1 && input.feats == rows * row_len, format!("reads {rows}x{row_len} pixels per sample, gets {}", input.numel()))?;
-            tensors.push(param(name("embed.weight"), "embed.weight", true, vec![*dim, *row_len]));
+        Op::RowTokens {
+            rows,
+            row_len,
+            tokens,
+            dim,
+            ..
+        } => {
+            need(
+                input.rows == 1 && input.feats == rows * row_len,
+                format!(
+                    "reads {rows}x{row_len} pixels per sample, gets {}",
+                    input.numel()
+                ),
+            )?;
+            tensors.push(param(
+                name("embed.weight"),
+                "embed.weight",
+                true,
+                vec![*dim, *row_len],
+            ));
             tensors.push(param(name("embed.bias"), "embed.bias", false, vec![*dim]));
             tensors.push(param(name("cls"), "cls", false, vec![*dim]));
             tensors.push(param(name("pos"), "pos", false, vec![*tokens, *dim]));
@@ -740,17 +1059,53 @@ fn record(node: &Node, index: usize, path: &str, input: &Act) -> Result<(Manifes
                 "torch.cat([cls.expand(N, 1, d), embed(x.reshape(N, rows, row_len))], dim=1) + pos  (embed = torch.nn.Linear(row_len, d))".into(),
             )
         }
-        Op::Attention { dim, heads, tokens, bias, .. } => {
-            need(input.feats == *dim && input.rows == *tokens, format!("reads {tokens} tokens of {dim}, gets {}x{}", input.rows, input.feats))?;
-            tensors.push(param(name("in_proj.weight"), "in_proj_weight", true, vec![3 * dim, *dim]));
+        Op::Attention {
+            dim,
+            heads,
+            tokens,
+            bias,
+            ..
+        } => {
+            need(
+                input.feats == *dim && input.rows == *tokens,
+                format!(
+                    "reads {tokens} tokens of {dim}, gets {}x{}",
+                    input.rows, input.feats
+                ),
+            )?;
+            tensors.push(param(
+                name("in_proj.weight"),
+                "in_proj_weight",
+                true,
+                vec![3 * dim, *dim],
+            ));
             if *bias {
-                tensors.push(param(name("in_proj.bias"), "in_proj_bias", false, vec![3 * dim]));
+                tensors.push(param(
+                    name("in_proj.bias"),
+                    "in_proj_bias",
+                    false,
+                    vec![3 * dim],
+                ));
             }
-            tensors.push(param(name("out_proj.weight"), "out_proj.weight", true, vec![*dim, *dim]));
+            tensors.push(param(
+                name("out_proj.weight"),
+                "out_proj.weight",
+                true,
+                vec![*dim, *dim],
+            ));
             if *bias {
-                tensors.push(param(name("out_proj.bias"), "out_proj.bias", false, vec![*dim]));
+                tensors.push(param(
+                    name("out_proj.bias"),
+                    "out_proj.bias",
+                    false,
+                    vec![*dim],
+                ));
             }
-            let a = Act { rows: *tokens, feats: *dim, shape: vec![*tokens, *dim] };
+            let a = Act {
+                rows: *tokens,
+                feats: *dim,
+                shape: vec![*tokens, *dim],
+            };
             (
                 vec![*tokens, *dim],
                 a,
@@ -758,11 +1113,21 @@ fn record(node: &Node, index: usize, path: &str, input: &Act) -> Result<(Manifes
             )
         }
         Op::ClsPool { tokens, token: i } => {
-            need(input.rows == *tokens, format!("pools {tokens} tokens, gets {} rows per sample", input.rows))?;
-            (vec![*tokens, input.feats], Act::rows_of(1, input.feats), format!("x[:, {i}, :]"))
+            need(
+                input.rows == *tokens,
+                format!("pools {tokens} tokens, gets {} rows per sample", input.rows),
+            )?;
+            (
+                vec![*tokens, input.feats],
+                Act::rows_of(1, input.feats),
+                format!("x[:, {i}, :]"),
+            )
         }
         Op::Residual { .. } => {
-            let (b, s) = node.children.as_ref().expect("a residual node has children");
+            let (b, s) = node
+                .children
+                .as_ref()
+                .expect("a residual node has children");
             let chain = |nodes: &[Node], prefix: &str| -> Result<(Vec<ManifestLayer>, Act)> {
                 let (mut out, mut act) = (Vec::new(), input.clone());
                 for (i, n) in nodes.iter().enumerate() {
@@ -776,18 +1141,34 @@ fn record(node: &Node, index: usize, path: &str, input: &Act) -> Result<(Manifes
             let (shortcut, fs) = chain(s, "s")?;
             need(
                 (fb.rows, fb.feats) == (fs.rows, fs.feats),
-                format!("branch writes {}x{} per sample, the shortcut {}x{}", fb.rows, fb.feats, fs.rows, fs.feats),
+                format!(
+                    "branch writes {}x{} per sample, the shortcut {}x{}",
+                    fb.rows, fb.feats, fs.rows, fs.feats
+                ),
             )?;
             // The identity keeps the input's shape; a projection shortcut gives its own.
             let out = if s.is_empty() { input.clone() } else { fs };
             op = Op::Residual { branch, shortcut };
-            let torch = if s.is_empty() { "x + branch(x)" } else { "shortcut(x) + branch(x)" };
+            let torch = if s.is_empty() {
+                "x + branch(x)"
+            } else {
+                "shortcut(x) + branch(x)"
+            };
             (input.shape.clone(), out, torch.to_string())
         }
         Op::Custom {} => unreachable!("custom layers are not rebuilt"),
     };
     Ok((
-        ManifestLayer { index, path: path.into(), description: node.desc.clone(), op, input_shape: in_shape, output_shape: out.shape.clone(), tensors, torch },
+        ManifestLayer {
+            index,
+            path: path.into(),
+            description: node.desc.clone(),
+            op,
+            input_shape: in_shape,
+            output_shape: out.shape.clone(),
+            tensors,
+            torch,
+        },
         out,
     ))
 }
@@ -810,7 +1191,11 @@ pub fn describe_model(model: &Model<f64>) -> Result<Vec<ManifestLayer>> {
     let mut out = Vec::new();
     for (i, layer) in model.layers().iter().enumerate() {
         let desc = layer.describe();
-        let params: Vec<ParamSpec> = layout.iter().filter(|t| t.0 == i).map(|t| t.3.clone()).collect();
+        let params: Vec<ParamSpec> = layout
+            .iter()
+            .filter(|t| t.0 == i)
+            .map(|t| t.3.clone())
+            .collect();
         let state = layer.init_state();
         let node = rebuild(&desc, &params, &state);
         if node.is_none() && parse(&desc).is_some() {
@@ -827,10 +1212,23 @@ pub fn describe_model(model: &Model<f64>) -> Result<Vec<ManifestLayer>> {
                 let _ = node;
                 let mut tensors: Vec<LayerTensor> = params
                     .iter()
-                    .map(|s| param(format!("{i}.{}", s.name), &s.name, false, vec![s.shape.0, s.shape.1]))
+                    .map(|s| {
+                        param(
+                            format!("{i}.{}", s.name),
+                            &s.name,
+                            false,
+                            vec![s.shape.0, s.shape.1],
+                        )
+                    })
                     .collect();
                 if let Some((_, _, r)) = buffers.iter().find(|b| b.0 == i) {
-                    tensors.push(LayerTensor { name: format!("{i}.buffers"), role: "buffer".into(), torch_name: "buffers".into(), transpose: false, torch_shape: vec![1, r.len()] });
+                    tensors.push(LayerTensor {
+                        name: format!("{i}.buffers"),
+                        role: "buffer".into(),
+                        torch_name: "buffers".into(),
+                        transpose: false,
+                        torch_shape: vec![1, r.len()],
+                    });
                 }
                 out.push(ManifestLayer {
                     index: i,
@@ -897,15 +1295,26 @@ mod tests {
         ] {
             assert!(parse(d).is_some(), "{d}");
         }
-        for d in ["linear 64->", "linear 64->10 extra", "softplus", "residual [relu", "conv2d 1->2 k3x3 on 8x8 stride 0 pad 1x1"] {
+        for d in [
+            "linear 64->",
+            "linear 64->10 extra",
+            "softplus",
+            "residual [relu",
+            "conv2d 1->2 k3x3 on 8x8 stride 0 pad 1x1",
+        ] {
             assert!(parse(d).is_none(), "{d}");
         }
-        assert_eq!(split_top("a [b, c], d (e, f), g"), ["a [b, c]", "d (e, f)", "g"]);
+        assert_eq!(
+            split_top("a [b, c], d (e, f), g"),
+            ["a [b, c]", "d (e, f)", "g"]
+        );
     }
 
     #[test]
     fn the_rebuild_tells_initialisers_apart() {
-        let conv = Conv::strided(16, 32, 8, 8, (3, 3), 2, (1, 1)).without_bias().he_normal();
+        let conv = Conv::strided(16, 32, 8, 8, (3, 3), 2, (1, 1))
+            .without_bias()
+            .he_normal();
         let desc = Layer::<f64>::describe(&conv);
         let node = rebuild(&desc, &Layer::<f64>::params(&conv), &[]).unwrap();
         assert_eq!(node.built.params(), Layer::<f64>::params(&conv));
