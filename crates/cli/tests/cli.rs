@@ -507,6 +507,57 @@ fn zoo_export_writes_safetensors_and_a_manifest() {
         ],
         "--samples 0",
     );
+    // Parameter sources: bad values are input errors naming the option or file.
+    let base = [
+        "zoo", "export", "--arch", "linear", "--seed", "1", "--out", out_s,
+    ];
+    assert_input_error(
+        &[&base[..], &["--train-steps", "0"]].concat(),
+        "--train-steps",
+    );
+    assert_input_error(
+        &[&base[..], &["--train-steps", "2", "--checkpoint", out_s]].concat(),
+        "--checkpoint",
+    );
+    let missing = tmp.path().join("nope.safetensors");
+    assert_input_error(
+        &[&base[..], &["--checkpoint", missing.to_str().unwrap()]].concat(),
+        "nope.safetensors",
+    );
+    assert_input_error(
+        &[
+            "zoo",
+            "export",
+            "--arch",
+            "resnet8-cifar",
+            "--seed",
+            "1",
+            "--out",
+            out_s,
+        ],
+        "CIFAR-10",
+    );
+    // The export's own params.safetensors is a checkpoint of the same model.
+    let again = tmp.path().join("again");
+    let ckpt = out.join("params.safetensors");
+    let o = ghosts(
+        &[
+            &base[..6],
+            &[
+                "--out",
+                again.to_str().unwrap(),
+                "--checkpoint",
+                ckpt.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("checkpoint"), "{}", stdout(&o));
+    assert_eq!(
+        read(&again.join("data.safetensors")),
+        read(&out.join("data.safetensors"))
+    );
 }
 
 fn repo_config(rel: &str) -> String {
@@ -613,7 +664,13 @@ fn prune_lists_then_removes_only_runs_no_config_produces_and_reruns_keep_the_tim
     let parquet_files = || {
         std::fs::read_dir(&runs)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
             .count()
     };
     let stored = parquet_files();

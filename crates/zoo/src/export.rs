@@ -13,9 +13,16 @@
 //!   the parameters.
 //! - `data.safetensors`: `inputs`, `labels`, `indices`, `logits`, `slopes`,
 //!   `fd_slopes`, `delta_a`.
-//! - `manifest.json`: the model, the tensor table in model order (safetensors
-//!   itself stores tensors sorted by name), the conventions, ρa, and the
-//!   sha256 of each safetensors file.
+//! - `manifest.json`: the model as structured layer records (format 2,
+//!   [`spec`]: kind, sizes, kernel, stride, padding, heads, tokens, bias,
+//!   eps, momentum, per-sample shapes, each tensor's PyTorch name and
+//!   transform), the tensor table in model order (safetensors itself stores
+//!   tensors sorted by name), where the parameters come from (fresh init,
+//!   `--train-steps`, `--checkpoint`), the conventions, ρa, and the sha256
+//!   of each safetensors file.
+//!
+//! `tools/rebuild_torch.py` rebuilds any export in PyTorch from these files
+//! alone and compares logits and `torch.func.jvp` slopes.
 //!
 //! Every file is written to a temporary name in the output directory,
 //! fsynced and renamed into place ([`write_atomic`]), so a reader never sees
@@ -23,7 +30,7 @@
 //! [`load_export`] reads a directory back and verifies the checksums.
 
 use crate::check::{normwise_rel_error, CHECK_EPS};
-use crate::{ArchConfig, ArchEntry, Batch, Init, ParamSpec, ParamVec, State};
+use crate::{ArchConfig, ArchEntry, Batch, Init, ParamVec, State};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -31,10 +38,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub mod spec;
+pub use spec::{LayerTensor, ManifestLayer, Op, LAYER_KINDS};
+
 /// Value of the manifest's `format` field.
 pub const EXPORT_FORMAT: &str = "ghosts-zoo-export";
 /// Version of the export layout (bumped on any incompatible change).
-pub const EXPORT_VERSION: u32 = 1;
+pub const EXPORT_VERSION: u32 = 2;
 /// Parameters (and buffers) file name.
 pub const PARAMS_FILE: &str = "params.safetensors";
 /// Direction file name.
@@ -77,6 +87,21 @@ impl std::fmt::Display for SampleCountError {
 
 impl std::error::Error for SampleCountError {}
 
+/// A checkpoint that cannot be read into the model (missing file, not
+/// safetensors, a tensor missing, extra, of the wrong dtype or shape, or
+/// written for another architecture): a bad input (exit code 2 in the CLI).
+/// The message names the file and the tensor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointError(pub String);
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
 /// One written file with its checksum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedFile {
@@ -114,15 +139,6 @@ pub struct ExportSummary {
     pub files: Vec<ExportedFile>,
 }
 
-/// One layer in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestLayer {
-    /// Position in the model.
-    pub index: usize,
-    /// The layer's `describe()` string.
-    pub description: String,
-}
-
 /// One tensor of `params.safetensors` / `direction.safetensors` in the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestTensor {
@@ -132,11 +148,15 @@ pub struct ManifestTensor {
     pub kind: String,
     /// Files holding it.
     pub files: Vec<String>,
-    /// Index of its layer.
+    /// Index of its (top-level) layer.
     pub layer: usize,
-    /// The layer's `describe()` string.
+    /// The top-level layer's `describe()` string.
     pub layer_description: String,
-    /// Name within the layer (residual blocks prefix their inner layer's index).
+    /// Path of the layer record holding it (`manifest.layers`, nested in
+    /// residual blocks: "5.1", "5.s0").
+    pub path: String,
+    /// Name within the top-level layer (residual blocks prefix their inner
+    /// layer's index: "1.in_proj.weight", "s0.weight").
     pub param: String,
     /// Our 2-D shape (rows, cols), row-major.
     pub shape: Vec<usize>,
@@ -146,7 +166,13 @@ pub struct ManifestTensor {
     pub offset: usize,
     /// Initialiser, as Rust debug text (e.g. `Uniform(0.125)`); empty for buffers.
     pub init: String,
-    /// How the values are laid out and how they map onto PyTorch.
+    /// Name in the PyTorch module of its layer record (`torch` there).
+    pub torch_name: String,
+    /// PyTorch tensor = (ours.T if `transpose` else ours).reshape(`torch_shape`).
+    pub transpose: bool,
+    /// Shape of the PyTorch tensor.
+    pub torch_shape: Vec<usize>,
+    /// The same in words.
     pub layout: String,
 }
 
@@ -189,6 +215,35 @@ pub struct ManifestDirection {
     pub distribution: String,
     /// Its global L2 norm over all parameter tensors, as computed here (1 up to rounding).
     pub norm: f64,
+}
+
+/// Training that produced the exported parameters (`--train-steps`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestTraining {
+    /// The architecture's recipe (`zoo::train::Recipe::for_arch`) with `steps` replaced.
+    pub recipe: crate::train::Recipe,
+    /// Seed of `zoo::train::fit` (minibatch draws); the parameter seed.
+    pub fit_seed: u64,
+    /// How the training ran (data, element type, backend, BatchNorm recalibration).
+    pub method: String,
+    /// Training samples (the train part of the split the exported samples come from).
+    pub train_samples: usize,
+    /// Mean cross-entropy of the last step's batch.
+    pub final_loss: f64,
+}
+
+/// Where the exported parameters and buffers come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestParameters {
+    /// "init" (`Model::init(seed)`), "trained" (init, then `training`) or
+    /// "checkpoint" (read from `checkpoint`).
+    pub source: String,
+    /// Seed of `Model::init` (unused for "checkpoint").
+    pub init_seed: u64,
+    /// The training run ("trained" only).
+    pub training: Option<ManifestTraining>,
+    /// The checkpoint file read, with its sha256 and size ("checkpoint" only).
+    pub checkpoint: Option<ExportedFile>,
 }
 
 /// The JVP results summarised.
@@ -235,8 +290,14 @@ pub struct Manifest {
     pub input_features: usize,
     /// Number of classes (logits per sample).
     pub classes: usize,
-    /// The model's layers in order.
+    /// Per-sample shape of the input (C-order view of its `input_features` values).
+    pub input_shape: Vec<usize>,
+    /// Every value a layer's `kind` can take ([`LAYER_KINDS`]).
+    pub layer_kinds: Vec<String>,
+    /// The model's layers in order, as structured records ([`spec`]).
     pub layers: Vec<ManifestLayer>,
+    /// Where θ and the buffers come from.
+    pub parameters: ManifestParameters,
     /// Parameter tensors in model order, then buffers.
     pub tensors: Vec<ManifestTensor>,
     /// The direction.
@@ -404,50 +465,148 @@ fn serialize(file: &str, tensors: &[Owned], metadata: &HashMap<String, String>) 
         .map_err(|e| anyhow!("{file}: serialising: {e:?}"))
 }
 
-/// How a parameter tensor's values are laid out, for the manifest.
-fn layout_note(layer_description: &str, spec: &ParamSpec) -> String {
-    let (r, c) = spec.shape;
-    let base = spec.name.rsplit('.').next().unwrap_or(&spec.name);
-    let linear = layer_description.starts_with("linear")
-        || (spec.name.contains('.') && layer_description.contains("linear"));
-    let conv = layer_description.starts_with("conv");
-    let norm = if layer_description.contains("batchnorm") {
-        Some("BatchNorm1d")
-    } else if layer_description.contains("layernorm") {
-        Some("LayerNorm")
+/// The manifest's words for one tensor's layout and PyTorch mapping.
+fn layout_text(t: &LayerTensor, shape: (usize, usize)) -> String {
+    let (r, c) = shape;
+    let torch = if t.transpose {
+        format!("ours.T.reshape({:?})", t.torch_shape)
     } else {
-        None
+        format!("ours.reshape({:?})", t.torch_shape)
     };
-    match (base, norm) {
-        ("weight", _) if conv => format!(
-            "conv weight stored (C_in*kh*kw, C_out) = ({r}, {c}), row index ci*kh*kw + ky*kw + kx (im2col rows times W): torch Conv2d.weight = W.T.reshape(C_out, C_in, kh, kw), Conv1d.weight = W.T.reshape(C_out, C_in, k)"
-        ),
-        ("bias", _) if conv => format!("conv bias stored (1, {c}): torch Conv.bias = bias.reshape(-1)"),
-        ("weight", _) if linear && r > 1 => format!(
-            "linear weight W stored (in, out) = ({r}, {c}), row-major: y = x W + b. This is the TRANSPOSE of torch.nn.Linear.weight (shape ({c}, {r})): use W.T"
-        ),
-        ("bias", _) if linear => format!("linear bias b stored (1, {c}): added to every row; torch.nn.Linear.bias is the ({c},) vector b.reshape(-1)"),
-        ("gain", Some(kind)) => format!("{kind} gain (1, {c}): torch.nn.{kind}.weight = gain.reshape(-1)"),
-        ("shift", Some(kind)) => format!("{kind} shift (1, {c}): torch.nn.{kind}.bias = shift.reshape(-1)"),
-        _ if r == 1 => format!("vector stored as (1, {c}); reshape(-1) for a 1-D framework tensor; see the layer description for its role"),
-        _ => format!("2-D ({r}, {c}), row-major, exactly as this layer's forward multiplies it (activations are rows); see the layer description"),
+    format!(
+        "stored ({r}, {c}) row-major; PyTorch {} = {torch}",
+        t.torch_name
+    )
+}
+
+/// The tensor table: every parameter in model order (checked against the
+/// model's layout: names and sizes), then every buffer in model order, as
+/// the layer records name them.
+fn tensor_table(
+    model: &crate::Model<f64>,
+    records: &[ManifestLayer],
+) -> Result<Vec<ManifestTensor>> {
+    let leaves: Vec<&ManifestLayer> = spec::flatten(records)
+        .into_iter()
+        .filter(|l| !matches!(l.op, Op::Residual { .. }))
+        .collect();
+    let top = |path: &str| -> (usize, String) {
+        let i: usize = path
+            .split('.')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a numeric top-level path");
+        (i, records[i].description.clone())
+    };
+    let mut table = Vec::new();
+    let layout = model.layout();
+    let params: Vec<(&ManifestLayer, &LayerTensor)> = leaves
+        .iter()
+        .flat_map(|l| {
+            l.tensors
+                .iter()
+                .filter(|t| t.role == "param")
+                .map(move |t| (*l, t))
+        })
+        .collect();
+    ensure!(
+        params.len() == layout.len(),
+        "the layer records name {} parameter tensors, the model has {}",
+        params.len(),
+        layout.len()
+    );
+    for ((leaf, t), (layer, _, offset, spec)) in params.into_iter().zip(&layout) {
+        let name = format!("{layer}.{}", spec.name);
+        ensure!(
+            t.name == name,
+            "layer {}: record names tensor {:?}, the model's is {name:?}",
+            leaf.path,
+            t.name
+        );
+        ensure!(
+            t.torch_shape.iter().product::<usize>() == spec.numel(),
+            "layer {}: tensor {name:?} has {} values, its PyTorch shape {:?} holds {}",
+            leaf.path,
+            spec.numel(),
+            t.torch_shape,
+            t.torch_shape.iter().product::<usize>()
+        );
+        let (li, ldesc) = top(&leaf.path);
+        table.push(ManifestTensor {
+            name,
+            kind: "param".into(),
+            files: vec![PARAMS_FILE.into(), DIRECTION_FILE.into()],
+            layer: li,
+            layer_description: ldesc,
+            path: leaf.path.clone(),
+            param: spec.name.clone(),
+            shape: vec![spec.shape.0, spec.shape.1],
+            numel: spec.numel(),
+            offset: *offset,
+            init: init_text(spec.init),
+            torch_name: t.torch_name.clone(),
+            transpose: t.transpose,
+            torch_shape: t.torch_shape.clone(),
+            layout: layout_text(t, spec.shape),
+        });
     }
+    let mut offset = 0;
+    for leaf in &leaves {
+        for t in leaf.tensors.iter().filter(|t| t.role == "buffer") {
+            let n: usize = t.torch_shape.iter().product();
+            let (li, ldesc) = top(&leaf.path);
+            let prefix = format!("{li}.");
+            table.push(ManifestTensor {
+                name: t.name.clone(),
+                kind: "buffer".into(),
+                files: vec![PARAMS_FILE.into()],
+                layer: li,
+                layer_description: ldesc,
+                path: leaf.path.clone(),
+                param: t.name.strip_prefix(&prefix).unwrap_or(&t.name).to_string(),
+                shape: vec![1, n],
+                numel: n,
+                offset,
+                init: String::new(),
+                torch_name: t.torch_name.clone(),
+                transpose: false,
+                torch_shape: t.torch_shape.clone(),
+                layout: layout_text(t, (1, n)),
+            });
+            offset += n;
+        }
+    }
+    ensure!(
+        offset == model.num_buffers(),
+        "the layer records name {offset} buffer values, the model has {}",
+        model.num_buffers()
+    );
+    Ok(table)
 }
 
 fn conventions() -> BTreeMap<String, String> {
     let c = [
         ("element_type", "every floating-point tensor is f64 (safetensors F64, little-endian); labels and indices are I64"),
-        ("layout", "row-major; every parameter is 2-D (rows, cols) and vectors are (1, n); activations are (rows = samples, features)"),
-        ("naming", "parameter tensors are named \"<layer index>.<param name>\" in model order (manifest.tensors; safetensors itself sorts names, and \"10.x\" sorts before \"2.x\"); inside a residual block the param name is \"<inner layer index>.<name>\""),
-        ("linear", "weights are stored (in, out) so y = x W + b: the TRANSPOSE of torch.nn.Linear.weight (out, in); biases are (1, out)"),
-        ("gelu", "GELU is the exact erf form x * Phi(x) (torch.nn.GELU(approximate='none')), not the tanh approximation"),
-        ("layernorm", "LayerNorm over the last axis with biased variance and eps = 1e-5, y = (x - mean) / sqrt(var + eps) * gain + shift (torch.nn.LayerNorm(n, eps=1e-5))"),
-        ("convolution", "activations of image/sequence models are channel-major rows of C*H*W values (the PyTorch flatten order of (B, C, H, W)); convolutions are stride 1 with zero padding (kh/2, kw/2)"),
-        ("batchnorm", "BatchNorm (over channels, statistics over batch and length) uses eps = 1e-5, momentum 0.1; its running statistics are buffers, stored in params.safetensors as \"<layer>.running_mean\" and \"<layer>.running_var\" (kind \"buffer\" in manifest.tensors; offset into the flat buffer vector); the JVP uses eval mode, i.e. normalises with these running statistics, and the direction has no component on them"),
-        ("mode", "logits, slopes and fd_slopes are computed in eval mode (the model's eval forward; no dropout exists)"),
+        ("layout", "row-major; every stored parameter is 2-D (rows, cols) and vectors are (1, n); each tensor's PyTorch form is (ours.T if transpose else ours).reshape(torch_shape) (manifest.tensors and each layer's tensors); the transform is linear, so the direction's tensors map the same way"),
+        ("naming", "parameter tensors are named \"<layer index>.<param name>\" in model order (manifest.tensors; safetensors itself sorts names, and \"10.x\" sorts before \"2.x\"); inside a residual block the name continues with the inner layer's index (\"3.1.in_proj.weight\") or, in its shortcut, \"s<index>\" (\"5.s0.weight\"); a layer record's `path` is that prefix"),
+        ("layers", "manifest.layers holds one record per layer: `kind` (one of manifest.layer_kinds), its sizes, `input_shape` and `output_shape` per sample, its `tensors` with their PyTorch names and transforms, and a `torch` line; a residual record holds its `branch` and `shortcut` records"),
+        ("shapes", "our activations are 2-D: rows = samples (or samples x tokens, sample-major), columns = features (or C*H*W channel-major); a record's input_shape / output_shape is the per-sample block of those values viewed in C order ([features], [tokens, d], [C, L] or [C, H, W]), so reshaping (N, ...) from one layer's output_shape to the next layer's input_shape is exact and free"),
+        ("linear", "kind linear: y = x W + b on the last axis (every token alike), W stored (in, out): torch.nn.Linear.weight = W.T (out, in), bias = b.reshape(-1); `bias` false means no b"),
+        ("gelu", "kind gelu: the exact erf form x * Phi(x) (torch.nn.GELU(approximate='none')), not the tanh approximation"),
+        ("relu", "kind relu: max(x, 0), tangent 1[x > 0] * dx (0 at x = 0, as torch)"),
+        ("layernorm", "kind layernorm: over the last axis, biased variance, y = (x - mean) / sqrt(var + eps) * gain + shift (torch.nn.LayerNorm(n, eps=1e-5): weight = gain, bias = shift)"),
+        ("convolution", "kinds conv1d / conv2d: cross-correlation as torch.nn.Conv1d / Conv2d with the record's kernel_size, stride, padding (zeros) and bias; weight stored (C_in*kh*kw, C_out) with row index ci*kh*kw + ky*kw + kx (im2col rows times W): torch weight = W.T.reshape(C_out, C_in, kh, kw) (Conv1d: (C_out, C_in, k)); activations channel-major, the PyTorch flatten order of (N, C, H, W)"),
+        ("batchnorm", "kind batchnorm: per channel over batch and the `length` values of the channel (torch.nn.BatchNorm1d on (N, C, L), BatchNorm2d on (N, C, H, W): the record's input_shape says which), eps and momentum in the record (train mode: running <- (1 - momentum) running + momentum batch, unbiased batch variance, as torch); gain/shift = weight/bias; running statistics are buffers \"<path>.running_mean\" / \"<path>.running_var\" in params.safetensors (kind \"buffer\" in manifest.tensors, offset into the flat buffer vector); the exported numbers use eval mode (normalise with the running statistics) and the direction has no component on them"),
+        ("pooling", "kind maxpool2d: torch.nn.MaxPool2d(2, stride=2), ties to the first maximal entry in row-major window order (the tangent follows the winner, as torch's); kind global_avg_pool: mean over every axis after the channel axis, (N, C, ...) -> (N, C); kind cls_pool: token `token` (0, the CLS token) of (N, T, d) -> (N, d)"),
+        ("row_tokens", "kind row_tokens: the (N, rows * row_len) image is (N, rows, row_len), row r = pixels r*row_len .. (r+1)*row_len - 1 (8 consecutive pixels per token for the digits); each row is embedded by one shared Linear(row_len, d) (embed.weight stored (row_len, d), torch = .T); the learned CLS vector (no embedding, no bias) is prepended as token 0; learned positions pos (tokens, d) are added to all tokens, CLS included: y = cat([cls, embed(rows)], 1) + pos, shape (N, rows + 1, d)"),
+        ("attention", "kind attention: self-attention over (N, tokens, d), no mask, no dropout: [q k v] = x W_in (+ b_in) with W_in stored (d, 3d) packed q | k | v by columns (q = columns 0..d, k = d..2d, v = 2d..3d); head h uses columns h*d_head .. (h+1)*d_head of each of q, k, v (contiguous blocks); scores q_h k_h^T * scale with scale = 1/sqrt(d_head), softmax over keys, o = heads' p_h v_h concatenated in head order, y = o W_out (+ b_out) with W_out stored (d, d). This is torch.nn.MultiheadAttention(d, heads, bias=bias, batch_first=True) with in_proj_weight = W_in.T (3d, d), in_proj_bias = b_in.reshape(-1), out_proj.weight = W_out.T, out_proj.bias = b_out.reshape(-1), called as mha(x, x, x)[0]; bias false: neither projection has a bias"),
+        ("single_token", "a record with kind attention and tokens 1 reads its input as (N, 1, d) (input_shape [1, d]): the single-token transformer feeds its one token to attention as a sequence of length 1, where softmax over one key is 1 and attention reduces to out_proj(v)"),
+        ("residual", "kind residual: y = f(x) + g(x), f = the `branch` records in order, g = the `shortcut` records in order or the identity when empty; both are reshaped to the record's output_shape before the sum (pre-norm transformer blocks: x + attention(LN(x)), x + fc2(GELU(fc1(LN(x)))); ResNet BasicBlocks: conv-BN-ReLU-conv-BN plus identity or conv1x1 + BN, followed by a separate relu record)"),
+        ("mode", "logits, slopes and fd_slopes are computed in eval mode (BatchNorm uses its running statistics; no dropout exists)"),
         ("direction", "v = ParamVec::random_unit(num_params, seed + 1): iid N(0, 1) per parameter, divided by the global L2 norm over all parameter tensors, so ||v||_2 = 1 over the concatenation of every tensor (not per tensor)"),
         ("jvp", "slopes a = J_z v: the exact forward-mode directional derivative of the logits z(theta) along v at the exported theta (torch.func.jvp / jax.jvp with tangents = direction tensors); fd_slopes = (z(theta + eps v) - z(theta - eps v)) / (2 eps), eps = 1e-6, for reference only"),
-        ("inputs", "digits pixels divided by 16 (values in [0, 1]), 64 = 8 x 8 features per row"),
+        ("inputs", "digits pixels divided by 16 (values in [0, 1]), 64 = 8 x 8 features per row, row-major (pixel 8*r + c is image row r, column c)"),
+        ("parameters", "manifest.parameters.source: \"init\" (Model::init(seed): running statistics exactly 0 / 1, gains 1), \"trained\" (init, then --train-steps N of the architecture's recipe) or \"checkpoint\" (--checkpoint FILE: a params.safetensors of this layout)"),
         ("rho_a", "delta_a_i = max_k a_ik - min_k a_ik per sample; rho_a = pi / max_i delta_a_i over the exported samples (untempered; with temperature T the bound is pi T / max delta_a)"),
         ("loss", "the training loss is mean cross-entropy of logits / temperature; logits are stored untempered"),
     ];
@@ -458,19 +617,20 @@ fn conventions() -> BTreeMap<String, String> {
 
 fn pytorch_note() -> Vec<String> {
     [
-        "# Loading in PyTorch (pip install torch safetensors); not shipped as code.",
+        "# tools/rebuild_torch.py in the ghosts repository rebuilds any export from these files alone:",
+        "#   python3 tools/rebuild_torch.py EXPORT_DIR   (needs torch; compares logits and torch.func.jvp slopes in f64 and f32)",
+        "# By hand (pip install torch safetensors):",
         "import json, math, torch",
         "from safetensors.torch import load_file",
         "m = json.load(open('manifest.json'))",
         "p = load_file('params.safetensors'); v = load_file('direction.safetensors'); d = load_file('data.safetensors')",
+        "def to_torch(t, x): return (x.T if t['transpose'] else x).reshape(t['torch_shape'])",
+        "# Walk m['layers'] in order: reshape x to (N, *layer['input_shape']), build layer['torch'] (kind fields in the record),",
+        "# load each of layer['tensors'] as module.<torch_name> = to_torch(t, p[t['name']]); a residual sums branch and shortcut.",
         "names = [t['name'] for t in m['tensors'] if t['kind'] == 'param']   # model order",
-        "# Build the layers of m['layers'] in float64; for layer i:",
-        "#   linear a->b:  y = x @ p[f'{i}.weight'] + p[f'{i}.bias']   (nn.Linear.weight = p[f'{i}.weight'].T)",
-        "#   layernorm n:  torch.nn.functional.layer_norm(x, (n,), p[f'{i}.gain'].reshape(-1), p[f'{i}.shift'].reshape(-1), eps=1e-5)",
-        "#   gelu:         torch.nn.functional.gelu(x, approximate='none');  relu: torch.relu(x)",
         "def f(*theta): return forward(dict(zip(names, theta)), d['inputs'])",
         "z, a = torch.func.jvp(f, tuple(p[n] for n in names), tuple(v[n] for n in names))",
-        "assert torch.allclose(z, d['logits'], rtol=1e-12, atol=1e-12) and torch.allclose(a, d['slopes'], rtol=1e-10, atol=1e-12)",
+        "assert torch.allclose(z, d['logits'], rtol=1e-12, atol=1e-14) and torch.allclose(a, d['slopes'], rtol=1e-12, atol=1e-14)",
         "rho_a = math.pi / (a.max(1).values - a.min(1).values).max().item()   # compare m['rho_a']",
     ]
     .iter()
@@ -478,14 +638,206 @@ fn pytorch_note() -> Vec<String> {
     .collect()
 }
 
-/// Build `entry` (default config) in f64 with `Model::init(seed)`, draw the
-/// unit direction `ParamVec::random_unit(n, seed + 1)`, take the first
-/// `samples` test samples of the stratified 70/30 digits split (seed 42),
-/// compute logits, the exact JVP, Δa, ρa and the FD reference, and write
-/// everything to `out` (created if missing; existing export files are
-/// replaced). A sample count of 0 or beyond the test split is a
-/// [`SampleCountError`].
+/// Where the exported parameters come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamSource {
+    /// `Model::init(seed)`.
+    Init,
+    /// `Model::init(seed)`, then `steps` steps of the architecture's recipe
+    /// (`Recipe::for_arch(name).with_steps(steps)`) on the digits train split,
+    /// `fit` seeded with the parameter seed.
+    Train {
+        /// Optimiser steps (at least 1).
+        steps: usize,
+    },
+    /// A safetensors file in the layout of `params.safetensors` (or a
+    /// directory holding one under that name).
+    Checkpoint(PathBuf),
+}
+
+/// What [`export_with`] exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// Seed of the parameters; the direction uses seed + 1.
+    pub seed: u64,
+    /// Number of digits test samples.
+    pub samples: usize,
+    /// Where θ and the buffers come from.
+    pub source: ParamSource,
+}
+
+/// [`export_with`] at freshly initialised parameters (`Model::init(seed)`).
 pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Result<ExportSummary> {
+    export_with(
+        entry,
+        &ExportOptions {
+            seed,
+            samples,
+            source: ParamSource::Init,
+        },
+        out,
+    )
+}
+
+/// Train `model`'s init(seed) for `steps` steps of its recipe on the
+/// digits train split (f32, fast backend when every layer has one, as the
+/// experiments train), returning the state in f64 and the training record.
+fn train_state(
+    entry: &ArchEntry,
+    seed: u64,
+    steps: usize,
+    digits: &data::Digits,
+    train: &[usize],
+) -> Result<(State<f64>, ManifestTraining)> {
+    ensure!(steps >= 1, "--train-steps must be at least 1");
+    let config = ArchConfig::default();
+    let (model, backend) = match entry.build_on::<f32>(&config, crate::Backend::Fast) {
+        Ok(m) => (m, "fast"),
+        Err(_) => (entry.build::<f32>(&config), "dfdx"),
+    };
+    let mut state = model.init(seed);
+    let data = Batch::<f32>::from_digits(digits, train);
+    let recipe = crate::train::Recipe::for_arch(entry.name).with_steps(steps);
+    let loss = crate::train::fit(&model, &mut state, &data, &recipe, seed);
+    ensure!(
+        loss.is_finite()
+            && state
+                .params
+                .0
+                .iter()
+                .chain(&state.buffers)
+                .all(|v| v.is_finite()),
+        "{}: training {steps} steps of its recipe diverged (last loss {loss})",
+        entry.name
+    );
+    let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let method = format!(
+        "zoo::train::fit: AdamW (beta 0.9 / 0.999, eps 1e-8) in f32 on the {backend} backend, from Model::init({seed}), on the train part of the same digits split ({} samples){}; then widened to f64",
+        train.len(),
+        if state.buffers.is_empty() { String::new() } else { format!(", then BatchNorm running statistics recalibrated by {} train-mode passes over the training data", crate::train::RECALIBRATION_PASSES) }
+    );
+    Ok((
+        State {
+            params: ParamVec(widen(&state.params.0)),
+            buffers: widen(&state.buffers),
+        },
+        ManifestTraining {
+            recipe,
+            fit_seed: seed,
+            method,
+            train_samples: train.len(),
+            final_loss: loss,
+        },
+    ))
+}
+
+/// Read a checkpoint into a state of `table`'s layout: every parameter and
+/// buffer tensor by name, F64 or F32 (widened), in our 2-D shape; no other
+/// tensors; a `ghosts` metadata entry, if present, must name `arch`.
+fn load_checkpoint(
+    path: &Path,
+    arch: &str,
+    table: &[ManifestTensor],
+    num_params: usize,
+    num_buffers: usize,
+) -> std::result::Result<(State<f64>, ExportedFile), CheckpointError> {
+    let err = |m: String| CheckpointError(format!("checkpoint {}: {m}", path.display()));
+    let file = if path.is_dir() {
+        path.join(PARAMS_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let path = file.as_path();
+    let bytes = std::fs::read(path).map_err(|e| err(format!("reading: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
+    if let Some(note) = meta.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)) {
+        let v: serde_json::Value = serde_json::from_str(note)
+            .map_err(|e| err(format!("metadata {METADATA_KEY:?} is not JSON: {e}")))?;
+        if let Some(a) = v.get("arch").and_then(|a| a.as_str()) {
+            if a != arch {
+                return Err(err(format!("written for architecture {a:?}, not {arch:?}")));
+            }
+        }
+    }
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| err(format!("not a safetensors file: {e:?}")))?;
+    let known: HashSet<&str> = table.iter().map(|t| t.name.as_str()).collect();
+    let mut extra: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| !known.contains(n.as_str()))
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        extra.sort();
+        return Err(err(format!(
+            "tensors {extra:?} are not tensors of {arch} (wrong architecture or config?)"
+        )));
+    }
+    let (mut params, mut buffers) = (vec![0.0; num_params], vec![0.0; num_buffers]);
+    for t in table {
+        let view = st
+            .tensor(&t.name)
+            .map_err(|_| err(format!("tensor {:?} missing", t.name)))?;
+        if view.shape() != t.shape.as_slice() {
+            return Err(err(format!("tensor {:?} has shape {:?}, expected {:?} (ours: (in, out) for weights, (1, n) for vectors)", t.name, view.shape(), t.shape)));
+        }
+        let values: Vec<f64> = match view.dtype() {
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64)
+                .collect(),
+            other => {
+                return Err(err(format!(
+                    "tensor {:?} has dtype {other:?}, expected F64 or F32",
+                    t.name
+                )))
+            }
+        };
+        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+            return Err(err(format!(
+                "tensor {:?} holds a non-finite value at flat index {bad}",
+                t.name
+            )));
+        }
+        let dst = if t.kind == "buffer" {
+            &mut buffers
+        } else {
+            &mut params
+        };
+        dst[t.offset..t.offset + t.numel].copy_from_slice(&values);
+    }
+    let record = ExportedFile {
+        name: path.display().to_string(),
+        sha256: sha256_hex(&bytes),
+        bytes: bytes.len() as u64,
+    };
+    Ok((
+        State {
+            params: ParamVec(params),
+            buffers,
+        },
+        record,
+    ))
+}
+
+/// Build `entry` (default config) in f64, take its parameters from
+/// `opts.source` (init(seed), init then training, or a checkpoint), draw
+/// the unit direction `ParamVec::random_unit(n, seed + 1)`, take the first
+/// `samples` test samples of the stratified 70/30 digits split (seed 42),
+/// compute logits, the exact JVP, Δa, ρa and the FD reference in eval mode,
+/// and write everything to `out` (created if missing; existing export
+/// files are replaced). A sample count of 0 or beyond the test split is a
+/// [`SampleCountError`], an unreadable checkpoint a [`CheckpointError`].
+pub fn export_with(entry: &ArchEntry, opts: &ExportOptions, out: &Path) -> Result<ExportSummary> {
+    let (seed, samples) = (opts.seed, opts.samples);
     anyhow::ensure!(
         entry.input == crate::InputKind::Digits,
         "{} reads CIFAR-10 images; export writes digits test samples and supports digits models only",
@@ -493,10 +845,13 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     );
     let config = ArchConfig::default();
     let model = entry.build::<f64>(&config);
-    let state = model.init(seed);
     let n = model.num_params();
     let direction_seed = seed.wrapping_add(1);
     let v = ParamVec::<f64>::random_unit(n, direction_seed);
+    let records = spec::describe_model(&model)
+        .with_context(|| format!("{}: describing the layers", entry.name))?;
+    let table = tensor_table(&model, &records)
+        .with_context(|| format!("{}: the tensor table", entry.name))?;
 
     let digits = data::load_default_digits().context("loading the digits data set")?;
     let split = data::stratified_split(&digits.labels, SPLIT_TEST_RATIO, SPLIT_SEED);
@@ -507,6 +862,41 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
         }
         .into());
     }
+    let (state, parameters) = match &opts.source {
+        ParamSource::Init => (
+            model.init(seed),
+            ManifestParameters {
+                source: "init".into(),
+                init_seed: seed,
+                training: None,
+                checkpoint: None,
+            },
+        ),
+        ParamSource::Train { steps } => {
+            let (state, training) = train_state(entry, seed, *steps, &digits, &split.train)?;
+            (
+                state,
+                ManifestParameters {
+                    source: "trained".into(),
+                    init_seed: seed,
+                    training: Some(training),
+                    checkpoint: None,
+                },
+            )
+        }
+        ParamSource::Checkpoint(path) => {
+            let (state, file) = load_checkpoint(path, entry.name, &table, n, model.num_buffers())?;
+            (
+                state,
+                ManifestParameters {
+                    source: "checkpoint".into(),
+                    init_seed: seed,
+                    training: None,
+                    checkpoint: Some(file),
+                },
+            )
+        }
+    };
     let indices = split.test[..samples].to_vec();
     let batch = Batch::<f64>::from_digits(&digits, &indices);
     let jvp = model.jvp(&state, &batch.x, &v);
@@ -533,70 +923,19 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
     let rho_a = radius::rho_a_from_delta(max_delta_a);
     let fd_max_rel_error = normwise_rel_error(&slopes, &fd_slopes);
 
-    // Tensor table: parameters in model order, then buffers.
-    let mut table = Vec::new();
+    // Tensors: parameters in model order, then buffers (the table's order).
     let (mut params_t, mut direction_t) = (Vec::new(), Vec::new());
-    for (layer, desc, offset, spec) in model.layout() {
-        let name = format!("{layer}.{}", spec.name);
-        let shape = vec![spec.shape.0, spec.shape.1];
-        let numel = spec.numel();
-        params_t.push(Owned::f64(
-            &name,
-            shape.clone(),
-            &state.params.0[offset..offset + numel],
-        ));
-        direction_t.push(Owned::f64(
-            &name,
-            shape.clone(),
-            &v.0[offset..offset + numel],
-        ));
-        table.push(ManifestTensor {
-            name,
-            kind: "param".into(),
-            files: vec![PARAMS_FILE.into(), DIRECTION_FILE.into()],
-            layer,
-            layout: layout_note(&desc, &spec),
-            layer_description: desc,
-            param: spec.name.clone(),
-            shape,
-            numel,
-            offset,
-            init: init_text(spec.init),
-        });
-    }
-    for (layer, desc, range) in model.buffer_layout() {
-        let len = range.len();
-        // init_state is running mean then running variance (BatchNorm); a
-        // layer with an odd count is exported as one "buffers" tensor.
-        let parts: Vec<(&str, std::ops::Range<usize>, &str)> = if len % 2 == 0 {
-            vec![
-                ("running_mean", range.start..range.start + len / 2, "BatchNorm running mean (1, C): torch BatchNorm running_mean = reshape(-1); used in eval mode"),
-                ("running_var", range.start + len / 2..range.end, "BatchNorm running variance (1, C): torch BatchNorm running_var = reshape(-1); used in eval mode"),
-            ]
+    for t in &table {
+        let range = t.offset..t.offset + t.numel;
+        if t.kind == "param" {
+            params_t.push(Owned::f64(
+                &t.name,
+                t.shape.clone(),
+                &state.params.0[range.clone()],
+            ));
+            direction_t.push(Owned::f64(&t.name, t.shape.clone(), &v.0[range]));
         } else {
-            vec![(
-                "buffers",
-                range.clone(),
-                "the layer's non-trainable state (1, n), in its init_state order",
-            )]
-        };
-        for (pname, r, note) in parts {
-            let name = format!("{layer}.{pname}");
-            let shape = vec![1, r.len()];
-            params_t.push(Owned::f64(&name, shape.clone(), &state.buffers[r.clone()]));
-            table.push(ManifestTensor {
-                name,
-                kind: "buffer".into(),
-                files: vec![PARAMS_FILE.into()],
-                layer,
-                layer_description: desc.clone(),
-                param: pname.into(),
-                numel: r.len(),
-                shape,
-                offset: r.start,
-                init: String::new(),
-                layout: note.into(),
-            });
+            params_t.push(Owned::f64(&t.name, t.shape.clone(), &state.buffers[range]));
         }
     }
 
@@ -658,7 +997,10 @@ pub fn export(entry: &ArchEntry, seed: u64, samples: usize, out: &Path) -> Resul
         num_buffers: model.num_buffers(),
         input_features: model.input_features,
         classes: k,
-        layers: model.layers().iter().enumerate().map(|(index, l)| ManifestLayer { index, description: l.describe() }).collect(),
+        input_shape: vec![model.input_features],
+        layer_kinds: LAYER_KINDS.iter().map(|s| s.to_string()).collect(),
+        layers: records,
+        parameters,
         tensors: table,
         direction: ManifestDirection {
             file: DIRECTION_FILE.into(),

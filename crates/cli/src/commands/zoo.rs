@@ -24,7 +24,8 @@ pub enum ZooCommand {
         seed: u64,
     },
     /// Write params, direction, samples and our logits/JVP slopes (safetensors
-    /// + manifest.json) for cross-checks in PyTorch or JAX.
+    /// + manifest.json with structured layer records) for cross-checks in
+    /// PyTorch or JAX (`tools/rebuild_torch.py DIR` rebuilds it in PyTorch).
     Export {
         /// Architecture to export (see `ghosts zoo list`).
         #[arg(long)]
@@ -38,6 +39,15 @@ pub enum ZooCommand {
         /// Number of digits test samples to export.
         #[arg(long, default_value_t = zoo::export::DEFAULT_SAMPLES)]
         samples: usize,
+        /// Train the seeded init this many steps of the architecture's recipe
+        /// (digits train split, deterministic from the seed) before exporting.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "checkpoint")]
+        train_steps: Option<u64>,
+        /// Export these parameters and buffers instead of the seeded init: a
+        /// safetensors file laid out as an export's params.safetensors (F64 or
+        /// F32, our 2-D shapes), or an export directory holding one.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
 }
 
@@ -66,7 +76,26 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
             seed,
             out,
             samples,
-        } => export(arch, *seed, out, *samples),
+            train_steps,
+            checkpoint,
+        } => {
+            let source = match (train_steps, checkpoint) {
+                (Some(steps), _) => zoo::export::ParamSource::Train {
+                    steps: *steps as usize,
+                },
+                (None, Some(path)) => zoo::export::ParamSource::Checkpoint(path.clone()),
+                (None, None) => zoo::export::ParamSource::Init,
+            };
+            export(
+                arch,
+                &zoo::export::ExportOptions {
+                    seed: *seed,
+                    samples: *samples,
+                    source,
+                },
+                out,
+            )
+        }
         ZooCommand::CheckJvp { arch, seed } => {
             let chosen = entries(arch.as_deref())?;
             out!("exact JVP vs central differences (f64, eps <= {CHECK_EPS:e}, 100 steps inside the closest kink), 16 digits samples (CIFAR-10 models: 2 synthetic 3x32x32 images), seed {seed}");
@@ -116,18 +145,33 @@ pub fn run(cmd: &ZooCommand) -> Result<()> {
     }
 }
 
-/// `ghosts zoo export`: unknown architectures and sample counts outside the
-/// test split are input errors (exit 2).
-fn export(arch: &str, seed: u64, out: &std::path::Path, samples: usize) -> Result<()> {
+/// `ghosts zoo export`: unknown architectures, CIFAR-10 architectures,
+/// sample counts outside the test split and unreadable checkpoints are input
+/// errors (exit 2).
+fn export(arch: &str, opts: &zoo::export::ExportOptions, out: &std::path::Path) -> Result<()> {
     let entry = zoo::arch::find(arch).map_err(|e| InputError(e.to_string()))?;
-    let summary = zoo::export::export(&entry, seed, samples, out).map_err(|e| {
-        match e.downcast_ref::<zoo::export::SampleCountError>() {
+    if entry.input != zoo::InputKind::Digits {
+        return Err(InputError(format!(
+            "--arch {arch}: reads CIFAR-10 images; export writes digits test samples and supports digits models only"
+        ))
+        .into());
+    }
+    let summary = zoo::export::export_with(&entry, opts, out).map_err(|e| {
+        if let Some(bad) = e.downcast_ref::<zoo::export::SampleCountError>() {
+            return InputError(bad.to_string()).into();
+        }
+        match e.downcast_ref::<zoo::export::CheckpointError>() {
             Some(bad) => InputError(bad.to_string()).into(),
             None => e,
         }
     })?;
+    let source = match &opts.source {
+        zoo::export::ParamSource::Init => "init".to_string(),
+        zoo::export::ParamSource::Train { steps } => format!("init + {steps} training steps"),
+        zoo::export::ParamSource::Checkpoint(p) => format!("checkpoint {}", p.display()),
+    };
     out!(
-        "exported {} (seed {}, {} params, {} buffers) on {} digits test samples to {}",
+        "exported {} ({source}; seed {}, {} params, {} buffers) on {} digits test samples to {}",
         summary.arch,
         summary.seed,
         summary.num_params,
