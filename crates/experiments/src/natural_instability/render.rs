@@ -26,13 +26,15 @@ fn paper_key(m: &MethodSummary) -> String {
     }
 }
 
-/// Palette colour: fixed rates 0..3, controllers after them.
+/// Palette colour: fixed rates first, controllers after them, in the
+/// palette's most-distinct order (`analysis::style::distinct`: the faint
+/// yellow last).
 fn color(cfg: &NaturalInstabilityConfig, m: &MethodSummary) -> usize {
     let order = cfg.table_order();
     order
         .iter()
         .position(|o| o.kind == m.kind && o.value == m.value)
-        .unwrap_or(0)
+        .map_or(0, analysis::style::distinct)
 }
 
 /// " (scaled: ...)" or "".
@@ -57,11 +59,9 @@ fn figure(ctx: &Context, summary: &NaturalInstabilitySummary) -> Result<Vec<std:
         "max r = tau/rho_a",
     );
     maxr.y_log = true;
-    // Solid and over the curves: the r = 1 controller's dots sit exactly
-    // on it, and the thin reference line stays visible through them.
-    let mut r_one = HLine::new(1.0, "r = 1").on_top();
-    r_one.dashed = false;
-    maxr.hlines.push(r_one);
+    // Dashed and over the curves: the r = 1 controller's curve sits exactly
+    // on it, and the reference's dashes stay visible over that curve.
+    maxr.hlines.push(HLine::new(1.0, "r = 1 (drawn over the r = 1 controller)").on_top());
     for m in &summary.methods {
         let c = color(cfg, m);
         let dashed = m.kind == MethodKind::RhoSet;

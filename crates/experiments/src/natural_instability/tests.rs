@@ -16,7 +16,7 @@ fn quick_config_end_to_end() {
     e.run(&ctx).unwrap();
     let section = e.render(&ctx).unwrap();
     assert!(!section.verdict.is_empty());
-    assert!(section.notes[0].contains("configs/quick/natural-instability.yaml"));
+    assert!(section.notes[0].contains("ghosts run natural-instability --quick"), "{}", section.notes[0]);
     assert!(section.verdict.contains("scaled, quick"));
 
     let cfg = quick();
