@@ -580,7 +580,7 @@ mod tests {
         assert_eq!(again.kl_cases, 2_000);
         assert_eq!(
             ctx.config_note("theory").unwrap(),
-            "Computed by `ghosts run theory --quick` (the CI-sized settings, stored with the results)."
+            "Computed by `ghosts run theory --quick` (the CI-sized settings, stored in `results/theory/config.yaml`)."
         );
 
         // A file under the root wins over the built-in copy.

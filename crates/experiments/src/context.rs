@@ -134,14 +134,14 @@ impl Context {
             source.starts_with(&format!("configs/{id}.yaml")),
         );
         Some(if quick {
-            format!("Computed by `ghosts run {id} --quick` (the CI-sized settings, stored with the results).")
+            format!("Computed by `ghosts run {id} --quick` (the CI-sized settings, stored in `results/{id}/config.yaml`).")
         } else if paper {
-            format!("Computed by `ghosts run {id}` (the default settings, stored with the results).")
+            format!("Computed by `ghosts run {id}` (the default settings, stored in `results/{id}/config.yaml`).")
         } else if let Some(file) = source.strip_suffix(" (built-in copy)").or(Some(source)).filter(|f| f.starts_with("configs/")) {
             // Another of the project's configs (e.g. the CIFAR-10 one).
-            format!("Computed by `ghosts run {id} --config {file}` (settings stored with the results).")
+            format!("Computed by `ghosts run {id} --config {file}` (settings stored in `results/{id}/config.yaml`).")
         } else {
-            format!("Computed by `ghosts run {id} --config FILE` with settings of the user's own (stored with the results).")
+            format!("Computed by `ghosts run {id} --config FILE` with settings of the user's own (stored in `results/{id}/config.yaml`).")
         })
     }
 

@@ -154,7 +154,7 @@ pub(super) fn render(ctx: &Context, summary: &GhostSummary, runs: &[GhostRun]) -
     .with_shared_legend()
     .sized(GRID_PANEL)
     .titled(format!(
-        "Exact nearest zeros t* of F(t) = sum_k exp(z_k + a_k t), the same samples and panels, seed {seed}; rows: untrained, mid, final"
+        "Exact nearest zeros tau* of F(tau) = Σ_k exp(z_k + a_k tau), the same samples and panels, seed {seed}; rows: untrained, mid, final"
     ));
     figures.extend(analysis::plot::render(&fig2, &figs.join("ghost_envelope_exact"))?);
 

@@ -339,7 +339,7 @@ fn figures_of(d: &TheoryData, s: &TheorySummary) -> Vec<(&'static str, Figure)> 
     );
     if let Some((tr, ti)) = d.example_top2_ghost {
         p5.scatters
-            .push(Scatter::new("top-2 ghost (eq. 13)", vec![tr, tr], vec![ti, -ti]).color(2));
+            .push(Scatter::new("top-2 ghost (eq. 13, sign corrected)", vec![tr, tr], vec![ti, -ti]).color(2));
     }
     p5.x_range = Some((-lim, lim));
     p5.y_range = Some((-lim, lim));
