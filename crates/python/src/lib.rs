@@ -154,6 +154,21 @@ fn check_pair(logits: &Matrix, slopes: &Matrix) -> PyResult<()> {
     )))
 }
 
+/// Logits and slopes read as matrices of one shape with finite entries
+/// (the inputs of `rho_top2` and `rho_exact`), or the CLI's errors.
+fn read_logits_and_slopes(
+    py: Python<'_>,
+    logits: &Bound<'_, PyAny>,
+    slopes: &Bound<'_, PyAny>,
+) -> PyResult<(Matrix, Matrix)> {
+    let logits = read_matrix(py, "logits", logits)?;
+    let slopes = read_matrix(py, "slopes", slopes)?;
+    check_pair(&logits, &slopes)?;
+    check_finite(&logits, "logit")?;
+    check_finite(&slopes, "slope")?;
+    Ok((logits, slopes))
+}
+
 /// Spread Δa = max_k a_k − min_k a_k of every sample (`radius::spreads_of_rows`).
 #[pyfunction]
 fn delta_a<'py>(
@@ -281,11 +296,7 @@ fn rho_top2<'py>(
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<f64>>,
 )> {
-    let logits = read_matrix(py, "logits", logits)?;
-    let slopes = read_matrix(py, "slopes", slopes)?;
-    check_pair(&logits, &slopes)?;
-    check_finite(&logits, "logit")?;
-    check_finite(&slopes, "slope")?;
+    let (logits, slopes) = read_logits_and_slopes(py, logits, slopes)?;
     let labels = labels
         .map(|l| read_labels(l, logits.rows, logits.cols))
         .transpose()?;
@@ -348,11 +359,7 @@ fn rho_exact<'py>(
     Bound<'py, PyArray1<Complex64>>,
     Bound<'py, PyArray1<f64>>,
 )> {
-    let logits = read_matrix(py, "logits", logits)?;
-    let slopes = read_matrix(py, "slopes", slopes)?;
-    check_pair(&logits, &slopes)?;
-    check_finite(&logits, "logit")?;
-    check_finite(&slopes, "slope")?;
+    let (logits, slopes) = read_logits_and_slopes(py, logits, slopes)?;
     let results = py.detach(|| {
         (0..logits.rows)
             .map(|i| radius::exact_radius(logits.row(i), slopes.row(i)).map_err(|e| (i, e)))
