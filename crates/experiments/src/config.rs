@@ -189,6 +189,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/ghost-envelope.yaml"),
     ),
     (
+        "batch-stability.yaml",
+        include_str!("../../../configs/batch-stability.yaml"),
+    ),
+    (
+        "quick/batch-stability.yaml",
+        include_str!("../../../configs/quick/batch-stability.yaml"),
+    ),
+    (
         "random-directions.yaml",
         include_str!("../../../configs/random-directions.yaml"),
     ),

@@ -28,6 +28,7 @@ macro_rules! note {
 }
 
 pub mod arch_grid;
+pub mod batch_stability;
 pub mod bench;
 pub mod config;
 pub mod context;
@@ -62,6 +63,7 @@ pub const ALL_IDS: &[&str] = &[
     "transformer-radii",
     "natural-instability",
     "ghost-envelope",
+    "batch-stability",
     "overhead",
 ];
 
@@ -119,6 +121,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &transformer_radii::TransformerRadii,
         &natural_instability::NaturalInstability,
         &ghost_envelope::GhostEnvelope,
+        &batch_stability::BatchStability,
         &overhead::Overhead,
     ]
 }
@@ -387,6 +390,14 @@ const NOT_REPRODUCED: &[(&str, &str)] = &[
     (
         "Appendix 5.5.3, the crossover margin against the learning rate",
         "delta* = A + B ln eta with R^2 about 1: the author publishes no code or data for it (spec §6.4). Not reproduced yet.",
+    ),
+    (
+        "Appendix 1, the linearisation bound R_true >= rho_a (1 - epsilon)",
+        "the true loss's radius along v (the nearest complex singularity of the network's loss, not of its linearised logits) against rho_a and rho*: it needs the network evaluated at complex step sizes or high-order Taylor coefficients in tau, which the zoo does not compute yet (spec T8). Not measured yet.",
+    ),
+    (
+        "Appendix 2, activation radii",
+        "per-neuron radii from the pre-activation tangents for sigmoid, tanh and ReLU variants of the MLP against rho_a (spec T11): the zoo reports ReLU kinks and GELU pre-activations as probes, but has no sigmoid or tanh layer yet. Not measured yet.",
     ),
 ];
 

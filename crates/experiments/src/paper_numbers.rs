@@ -276,6 +276,11 @@ impl Comparisons {
         self.rows.iter().all(|(a, _)| *a)
     }
 
+    /// Number of comparisons that agree.
+    pub fn agreeing(&self) -> usize {
+        self.rows.iter().filter(|(a, _)| *a).count()
+    }
+
     /// Number of comparisons made.
     pub fn len(&self) -> usize {
         self.rows.len()

@@ -147,11 +147,33 @@ pub fn fit<E: Real>(
     recipe: &Recipe,
     seed: u64,
 ) -> f64 {
+    let last = fit_observed(model, state, data, recipe, seed, |_, _| {});
+    if !state.buffers.is_empty() && last.is_finite() {
+        recalibrate_running_stats(model, state, data, RECALIBRATION_PASSES);
+    }
+    last
+}
+
+/// [`fit`]'s training loop without the final BatchNorm recalibration,
+/// calling `observe(step, state)` before each step 0..`recipe.steps` and
+/// once more with the trained state (step = `recipe.steps`): snapshots
+/// along one trajectory, the same one `fit` takes. A non-finite loss ends
+/// training there, without that last call. Returns the last training loss.
+pub fn fit_observed<E: Real>(
+    model: &Model<E>,
+    state: &mut State<E>,
+    data: &Batch<E>,
+    recipe: &Recipe,
+    seed: u64,
+    mut observe: impl FnMut(usize, &State<E>),
+) -> f64 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut opt = AdamW::new(model.num_params());
     let n = data.len();
     let mut last = f64::NAN;
-    for _ in 0..recipe.steps {
+    let mut step = 0;
+    while step < recipe.steps {
+        observe(step, state);
         let batch = match recipe.batch {
             Some(b) if b < n => data.subset(&rand::seq::index::sample(&mut rng, n, b).into_vec()),
             _ => data.clone(),
@@ -159,13 +181,12 @@ pub fn fit<E: Real>(
         let out = model.loss_and_grad(state, &batch, Mode::Train);
         last = out.loss;
         if !out.loss.is_finite() {
-            break;
+            return last;
         }
         opt.step(&mut state.params, &out.grad, recipe.lr, recipe.weight_decay);
+        step += 1;
     }
-    if !state.buffers.is_empty() && last.is_finite() {
-        recalibrate_running_stats(model, state, data, RECALIBRATION_PASSES);
-    }
+    observe(recipe.steps, state);
     last
 }
 
@@ -223,5 +244,35 @@ mod tests {
             assert_eq!(bits64(&o32.m), bits64(&o64.m));
             assert_eq!(bits64(&o32.v), bits64(&o64.v));
         }
+    }
+
+    /// `fit_observed` walks `fit`'s trajectory: its snapshots at 0, 2 and
+    /// the end are the states `fit` reaches with 0, 2 and all steps, bit for
+    /// bit, and `fit` itself ends at the last one.
+    #[test]
+    fn fit_observed_snapshots_lie_on_fits_trajectory() {
+        let digits = data::load_default_digits().unwrap();
+        let data: Batch<f32> = Batch::from_digits(&digits, &(0..300).collect::<Vec<_>>());
+        let model = crate::arch::find("mlp-relu").unwrap().build::<f32>(&crate::ArchConfig::default());
+        let recipe = Recipe {
+            lr: 1e-2,
+            steps: 5,
+            batch: Some(64),
+            weight_decay: 1e-4,
+        };
+        let mut seen = Vec::new();
+        let mut state = model.init(3);
+        fit_observed(&model, &mut state, &data, &recipe, 11, |step, s| {
+            seen.push((step, s.params.0.clone()));
+        });
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
+        for (step, params) in &seen {
+            let mut direct = model.init(3);
+            // AdamW's bias correction depends on the total step count only
+            // through the steps taken, so a shorter recipe is a prefix.
+            fit(&model, &mut direct, &data, &recipe.clone().with_steps(*step), 11);
+            assert_eq!(&direct.params.0, params, "step {step}");
+        }
+        assert_eq!(state.params.0, seen[5].1);
     }
 }

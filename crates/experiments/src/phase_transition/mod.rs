@@ -14,6 +14,7 @@
 //! inflation > 2. The paper's claim: no architecture fails for r < 1.
 
 mod render;
+pub(crate) use render::paper_arch;
 #[cfg(test)]
 mod tests;
 

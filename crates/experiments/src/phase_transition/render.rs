@@ -474,7 +474,7 @@ fn recipes(cfg: &super::PhaseTransitionConfig) -> String {
 
 /// How the paper's Figs 1 and 7 name an architecture in their legends
 /// (spec §6.2).
-fn paper_arch(arch: &str) -> &str {
+pub(crate) fn paper_arch(arch: &str) -> &str {
     match arch {
         "linear" => "Linear",
         "mlp" => "MLP",
