@@ -45,7 +45,7 @@ mod legend;
 mod panel;
 mod text;
 
-pub use check::text_problems;
+pub use check::{marker_problems, text_problems};
 
 use crate::style;
 use anyhow::{anyhow, bail, Result};
@@ -464,6 +464,10 @@ pub struct Panel {
     /// Visible y range; `None` fits the data. Lines leaving it stop at the
     /// frame with a mark; bands and points are clamped.
     pub y_range: Option<(f64, f64)>,
+    /// Labelled y ticks at exactly these values (those inside the visible
+    /// range), e.g. the r targets of a controller on a log r axis; `None`
+    /// chooses ticks.
+    pub y_ticks: Option<Vec<f64>>,
     /// Lines.
     pub series: Vec<Series>,
     /// Filled areas between two curves.
@@ -519,6 +523,11 @@ pub struct Figure {
     /// panels then draw none): the union of the panels' entries, each label
     /// once. For grids whose panels share their lines.
     pub shared_legend: bool,
+    /// One x range and one y range for every panel (the union of the
+    /// panels' own, fitted or fixed), hence one tick set per direction:
+    /// for grids whose axes mean the same in every panel, so that panels
+    /// compare at a glance.
+    pub shared_axes: bool,
 }
 
 impl Default for Figure {
@@ -529,6 +538,7 @@ impl Default for Figure {
             cols: 1,
             panel_size: style::PANEL_SIZE,
             shared_legend: false,
+            shared_axes: false,
         }
     }
 }
@@ -562,6 +572,11 @@ impl Figure {
     /// With one legend below all panels instead of one per panel.
     pub fn with_shared_legend(mut self) -> Self {
         self.shared_legend = true;
+        self
+    }
+    /// With one x and one y range for all panels ([`Figure::shared_axes`]).
+    pub fn with_shared_axes(mut self) -> Self {
+        self.shared_axes = true;
         self
     }
     /// The shared legend's entries (each label once, first panel first)
@@ -669,6 +684,26 @@ fn with_symbols(fig: &Figure) -> Figure {
     fig
 }
 
+/// `fig` with every panel given the union of the panels' x ranges and of
+/// their y ranges when it shares its axes ([`Figure::shared_axes`]); as
+/// it is otherwise.
+fn shared(fig: &Figure) -> Figure {
+    let mut fig = fig.clone();
+    if !fig.shared_axes || fig.panels.len() < 2 {
+        return fig;
+    }
+    let axes: Vec<_> = fig.panels.iter().map(panel::axes).collect();
+    let union = |pick: fn(&(axis::AxisSpec, axis::AxisSpec)) -> &axis::AxisSpec| {
+        axes.iter().map(pick).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| (lo.min(a.lo), hi.max(a.hi)))
+    };
+    let (x, y) = (union(|a| &a.0), union(|a| &a.1));
+    for p in &mut fig.panels {
+        p.x_range = Some(x);
+        p.y_range = Some(y);
+    }
+    fig
+}
+
 /// `stem` with `ext` appended (`results/fig1` -> `results/fig1.png`); a dot
 /// in the stem is kept rather than treated as an extension.
 fn with_ext(stem: &Path, ext: &str) -> PathBuf {
@@ -686,7 +721,7 @@ pub fn render(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
         bail!("figure {} has no panels", stem.display());
     }
     crate::font::ensure_fonts();
-    let fig = &fitted(&with_symbols(fig))?;
+    let fig = &fitted(&shared(&with_symbols(fig)))?;
     let size = fig.size();
     let (png, svg) = (with_ext(stem, "png"), with_ext(stem, "svg"));
 

@@ -69,28 +69,53 @@ pub const SUBSCRIPT_DROP: f64 = 0.22;
 /// `pt` points.
 pub const SIZE_PER_EM: f64 = 1.24;
 
-/// The Okabe-Ito palette, reordered so that the first colours are the most
-/// distinct on white (yellow, the faintest, comes last). It is safe for the
-/// common forms of colour-blindness.
+/// The palette of every data colour: each has a contrast of at least 3:1
+/// on white (WCAG 2.1's minimum for graphics; [`contrast_on_white`]), so
+/// a thin line or a small marker of any colour stays visible, and any two
+/// differ clearly (CIE Lab distance 30 or more). It keeps the Okabe-Ito
+/// colours that pass on white (blue, vermillion, bluish green, reddish
+/// purple) and black, and replaces their orange, sky blue and yellow,
+/// which do not (2.2, 2.3 and 1.3:1), by brown, wine and crimson, chosen
+/// to stay apart under deuteranopia and protanopia too.
 pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),   // blue
     RGBColor(213, 94, 0),    // vermillion
     RGBColor(0, 158, 115),   // bluish green
-    RGBColor(230, 159, 0),   // orange
+    RGBColor(140, 60, 20),   // brown
     RGBColor(204, 121, 167), // reddish purple
-    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(136, 34, 85),   // wine
     RGBColor(0, 0, 0),       // black
-    RGBColor(240, 228, 66),  // yellow
+    RGBColor(240, 0, 80),    // crimson
 ];
 
 /// Palette index of the `i`-th of several series that must all be told
-/// apart: the palette reordered so that the first six share no hue family
-/// (blue, vermillion, green, black, purple, orange; the sky blue and yellow
-/// come last).
+/// apart: the palette reordered so that neighbours in the order differ in
+/// hue family (blue, vermillion, green, black, purple, brown, wine,
+/// crimson).
 pub fn distinct(i: usize) -> usize {
     const ORDER: [usize; 8] = [0, 1, 2, 6, 4, 3, 5, 7];
     ORDER[i % ORDER.len()]
 }
+
+/// Contrast ratio of `c` against white (WCAG 2.1: (1.05) / (L + 0.05),
+/// L the relative luminance of the sRGB colour): 21 for black, 1 for
+/// white; 3 is the minimum for graphics that must be seen.
+pub fn contrast_on_white(c: RGBColor) -> f64 {
+    let lin = |v: u8| {
+        let v = v as f64 / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let l = 0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2);
+    1.05 / (l + 0.05)
+}
+
+/// The least contrast on white of any data colour ([`PALETTE`],
+/// [`sequential`]).
+pub const MIN_CONTRAST: f64 = 3.0;
 
 /// Palette colour `i`, cycling when `i` exceeds the palette length.
 pub fn palette(i: usize) -> RGBColor {
@@ -121,14 +146,15 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
 ];
 
 /// Colour `i` of `n` ordered series (temperatures, stages, levels): evenly
-/// spaced along viridis, dark purple first, stopping at yellow-green (0.85)
-/// because viridis' yellow end is too faint on white. Lightness grows with
-/// `i`, so the order reads without the legend and in greyscale.
+/// spaced along viridis, dark purple first, stopping at its green
+/// ([`SEQUENTIAL_END`]) because the lighter rest of viridis has less than
+/// [`MIN_CONTRAST`] on white. Lightness grows with `i`, so the order reads
+/// without the legend and in greyscale.
 pub fn sequential(i: usize, n: usize) -> RGBColor {
     let t = if n <= 1 {
         0.0
     } else {
-        0.85 * i.min(n - 1) as f64 / (n - 1) as f64
+        SEQUENTIAL_END * i.min(n - 1) as f64 / (n - 1) as f64
     };
     let f = t * (VIRIDIS.len() - 1) as f64;
     let k = (f.floor() as usize).min(VIRIDIS.len() - 2);
@@ -137,6 +163,10 @@ pub fn sequential(i: usize, n: usize) -> RGBColor {
     let (a, b) = (VIRIDIS[k], VIRIDIS[k + 1]);
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
+
+/// Where along viridis (0..1) [`sequential`] stops: its last colour with a
+/// contrast of [`MIN_CONTRAST`] or more on white.
+pub const SEQUENTIAL_END: f64 = 0.58;
 
 /// The colour of a plotted item: a palette index ([`palette`]) or an
 /// explicit colour (e.g. from [`sequential`]).
@@ -322,5 +352,43 @@ mod tests {
         assert_eq!(print_width_in(900), PRINT_WIDTH_NARROW_IN);
         assert_eq!(print_width_in(2700), PRINT_WIDTH_IN);
         assert!(Weight::Thin.pt() < Weight::Normal.pt() && Weight::Bold.pt() < Weight::Heavy.pt());
+    }
+
+    /// CIE L*a*b* of an sRGB colour (D65).
+    fn lab(c: RGBColor) -> [f64; 3] {
+        let lin = |v: u8| {
+            let v = v as f64 / 255.0;
+            if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        };
+        let (r, g, b) = (lin(c.0), lin(c.1), lin(c.2));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
+        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+    }
+
+    #[test]
+    fn every_data_colour_is_visible_on_white_and_the_palette_distinct() {
+        // The faint ones this palette replaced fail, black and white bound it.
+        assert!(contrast_on_white(RGBColor(240, 228, 66)) < 1.5);
+        assert!((contrast_on_white(RGBColor(0, 0, 0)) - 21.0).abs() < 1e-9);
+        assert!((contrast_on_white(RGBColor(255, 255, 255)) - 1.0).abs() < 1e-9);
+        for (i, &c) in PALETTE.iter().enumerate() {
+            assert!(contrast_on_white(c) >= MIN_CONTRAST, "palette {i} {c:?}: {}", contrast_on_white(c));
+        }
+        for n in 1..=12 {
+            for i in 0..n {
+                let c = sequential(i, n);
+                assert!(contrast_on_white(c) >= MIN_CONTRAST, "sequential {i} of {n} {c:?}: {}", contrast_on_white(c));
+            }
+        }
+        for (i, &a) in PALETTE.iter().enumerate() {
+            for &b in &PALETTE[i + 1..] {
+                let (la, lb) = (lab(a), lab(b));
+                let d = ((la[0] - lb[0]).powi(2) + (la[1] - lb[1]).powi(2) + (la[2] - lb[2]).powi(2)).sqrt();
+                assert!(d >= 30.0, "{a:?} and {b:?} are {d:.1} apart");
+            }
+        }
     }
 }

@@ -193,9 +193,44 @@ pub fn markdown(text: &str) -> String {
     out
 }
 
+/// Where the Markdown `text` (as [`markdown`] writes it) shows Δ without a
+/// subscript outside code spans: the paper's Δ is a spread and always
+/// carries one (Δ<sub>a</sub>, Δ<sub>yc</sub>), so a bare Δ is a lost
+/// subscript ("Delta^3" written for "Delta_a^3"). Each item is the Δ with
+/// some text around it; empty when there is none.
+///
+/// ```
+/// assert!(analysis::symbols::bare_deltas("|τ|³ Δ<sub>a</sub>³").is_empty());
+/// assert_eq!(analysis::symbols::bare_deltas("|τ|³ Δ³/(18)").len(), 1);
+/// ```
+pub fn bare_deltas(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, piece) in text.split('`').enumerate() {
+        if k % 2 == 1 {
+            continue;
+        }
+        for (i, _) in piece.match_indices('Δ') {
+            let after = &piece[i + 'Δ'.len_utf8()..];
+            if !after.starts_with("<sub>") {
+                let from = piece[..i].char_indices().rev().nth(20).map_or(0, |(j, _)| j);
+                let to: String = after.chars().take(20).collect();
+                out.push(format!("{}Δ{to}", &piece[from..i]));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{greek, markdown, math, runs};
+    use super::{bare_deltas, greek, markdown, math, runs};
+
+    #[test]
+    fn a_bare_delta_is_found_outside_code() {
+        assert!(bare_deltas(&markdown("rho_a = pi / max Delta_a, Delta_a^3, (delta + i pi)/Delta_yc")).is_empty());
+        assert_eq!(bare_deltas(&markdown("remainder / (|tau|^3 Delta^3/(18 sqrt 3))")).len(), 1);
+        assert!(bare_deltas("`Δ` in code").is_empty());
+    }
 
     #[test]
     fn notation_is_typeset() {

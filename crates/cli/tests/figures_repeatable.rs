@@ -5,7 +5,8 @@
 //! laid out cleanly: no text cut by the canvas edge, on another text,
 //! shortened or below the legible size at print width
 //! (`analysis::plot::text_problems`, read from the SVG, whose text sits
-//! where the PNG's does).
+//! where the PNG's does), and no marker is cut by a plot's frame
+//! (`analysis::plot::marker_problems`).
 
 mod common;
 
@@ -68,13 +69,17 @@ fn rendering_the_stored_results_twice_gives_the_same_bytes() {
         for p in analysis::plot::text_problems(&svg) {
             problems.push(format!("{}: {p}", path.display()));
         }
+        for p in analysis::plot::marker_problems(&svg) {
+            problems.push(format!("{}: {p}", path.display()));
+        }
     }
     assert!(problems.is_empty(), "{} layout problems:\n{}", problems.len(), problems.join("\n"));
 }
 
 /// Every SVG names the face its PNG is drawn with (DejaVu Sans, with a
-/// generic fallback), never a bare generic family; and the report's prose
-/// names no source file or code path of ours (`analysis::report::code_paths`).
+/// generic fallback), never a bare generic family; the report's prose
+/// names no source file or code path of ours (`analysis::report::code_paths`);
+/// and no report or table writes Δ without its subscript.
 #[test]
 fn rendered_figures_name_their_font_and_the_report_names_no_source() {
     let files = render_copy();
@@ -98,4 +103,13 @@ fn rendered_figures_name_their_font_and_the_report_names_no_source() {
     let report = String::from_utf8_lossy(&files[Path::new("paper/REPORT.md")]).into_owned();
     let paths = analysis::report::code_paths(&report);
     assert!(paths.is_empty(), "the report names our sources:\n{}", paths.join("\n"));
+    // The figures' Δ keeps its subscript (`text_problems`); so does the
+    // report's and every table's.
+    let mut bare = Vec::new();
+    for (path, bytes) in files.iter().filter(|(k, _)| k.extension().is_some_and(|e| e == "md")) {
+        for b in analysis::symbols::bare_deltas(&String::from_utf8_lossy(bytes)) {
+            bare.push(format!("{}: {b}", path.display()));
+        }
+    }
+    assert!(bare.is_empty(), "Δ without its subscript:\n{}", bare.join("\n"));
 }

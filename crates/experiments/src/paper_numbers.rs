@@ -29,44 +29,75 @@ pub struct PaperNumber {
     pub kind: SourceKind,
 }
 
-/// Where a reference number comes from (`kind:` in paper-numbers.yaml).
+/// Where a reference number comes from (`kind:` in paper-numbers.yaml:
+/// `paper-text`, `paper-table-1` .. `paper-table-9`, `paper-figure`,
+/// `author-run`, `author-code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String")]
 pub enum SourceKind {
-    /// Stated in the paper's text, a theorem or one of its tables.
+    /// Stated in the paper's text or a theorem.
     PaperText,
+    /// Printed in the paper's Table n.
+    PaperTable(u8),
     /// Read off, or printed in, one of the paper's figures.
     PaperFigure,
     /// From the author's stored run (results files in the author's repository).
     AuthorRun,
-    /// Printed by, or defined by, the author's code.
+    /// Printed by the author's code (its output on the author's run; the
+    /// paper does not state it).
     AuthorCode,
 }
 
+impl TryFrom<String> for SourceKind {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        let table = s
+            .strip_prefix("paper-table-")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| (1..=9).contains(n));
+        match (s.as_str(), table) {
+            (_, Some(n)) => Ok(SourceKind::PaperTable(n)),
+            ("paper-text", _) => Ok(SourceKind::PaperText),
+            ("paper-figure", _) => Ok(SourceKind::PaperFigure),
+            ("author-run", _) => Ok(SourceKind::AuthorRun),
+            ("author-code", _) => Ok(SourceKind::AuthorCode),
+            _ => Err(format!(
+                "unknown kind `{s}`: expected paper-text, paper-table-<n> (n = 1..9), paper-figure, author-run or author-code"
+            )),
+        }
+    }
+}
+
 impl SourceKind {
-    /// The label a table prints beside the number.
-    pub fn label(self) -> &'static str {
+    /// The label a table prints beside the number: "paper text", "paper
+    /// Table 1", "paper figure", "author's stored run", "author's code
+    /// output".
+    pub fn label(self) -> String {
         match self {
-            SourceKind::PaperText => "paper text",
-            SourceKind::PaperFigure => "paper figure",
-            SourceKind::AuthorRun => "author's stored run",
-            SourceKind::AuthorCode => "author's code",
+            SourceKind::PaperText => "paper text".into(),
+            SourceKind::PaperTable(n) => format!("paper Table {n}"),
+            SourceKind::PaperFigure => "paper figure".into(),
+            SourceKind::AuthorRun => "author's stored run".into(),
+            SourceKind::AuthorCode => "author's code output".into(),
         }
     }
 }
 
 impl SourceKind {
     /// The kind of source a key's prefix promises: `stored_` the author's
-    /// stored run, `code_` the author's code, `text_`, `table1_`, `table2_` and `table3_` the
-    /// paper's text or table, `figure_` and `fig1_` a figure of the paper.
-    /// Tables head such columns with that kind, so a test holds every entry
-    /// of paper-numbers.yaml to its prefix.
+    /// stored run, `code_` the author's code, `text_` the paper's text,
+    /// `table1_` .. `table9_` the paper's Table n, `figure_` and `fig1_` a
+    /// figure of the paper. Tables head such columns with that kind, so a
+    /// test holds every entry of paper-numbers.yaml to its prefix.
     pub fn implied_by(key: &str) -> Option<SourceKind> {
         let prefix = key.split('_').next().unwrap_or("");
+        if let Some(n) = prefix.strip_prefix("table").and_then(|n| n.parse::<u8>().ok()) {
+            return (1..=9).contains(&n).then_some(SourceKind::PaperTable(n));
+        }
         match prefix {
             "stored" => Some(SourceKind::AuthorRun),
             "code" => Some(SourceKind::AuthorCode),
-            "text" | "table1" | "table2" | "table3" => Some(SourceKind::PaperText),
+            "text" => Some(SourceKind::PaperText),
             "figure" | "fig1" => Some(SourceKind::PaperFigure),
             _ => None,
         }
@@ -219,6 +250,11 @@ impl Tolerance {
 
 /// A verdict's comparisons of our numbers with reference numbers, each
 /// with its tolerance; it prints how many agree and names those that do not.
+///
+/// A property that holds by construction of our method (a controller steps
+/// at its target r, a cap bounds r) is a check ([`Comparisons::add_check`]):
+/// printed apart, never counted among the claims that hold or the numbers
+/// that agree (reproducing it proves nothing).
 #[derive(Debug, Default)]
 pub struct Comparisons {
     /// (agrees, "what ours vs reference (kind), tolerance").
@@ -226,6 +262,8 @@ pub struct Comparisons {
     /// Partial disagreements that do not decide a row (e.g. ours matches
     /// the paper's figure but not its text, which disagree with each other).
     notes: Vec<String>,
+    /// (holds, "what"): properties true by construction, checked only.
+    checks: Vec<(bool, String)>,
 }
 
 impl Comparisons {
@@ -271,9 +309,13 @@ impl Comparisons {
         self.notes.push(what);
     }
 
-    /// True if every comparison agrees (also when there are none).
-    pub fn all_agree(&self) -> bool {
-        self.rows.iter().all(|(a, _)| *a)
+    /// A property that holds by construction of our method (`what` says
+    /// what and the measured value): checked and printed as a check,
+    /// neither a claim that holds nor a number that agrees. A failing
+    /// check is a defect of ours, named as such, and makes
+    /// [`Comparisons::all_agree`] false.
+    pub fn add_check(&mut self, holds: bool, what: String) {
+        self.checks.push((holds, what));
     }
 
     /// Number of comparisons that agree.
@@ -281,7 +323,32 @@ impl Comparisons {
         self.rows.iter().filter(|(a, _)| *a).count()
     }
 
-    /// Number of comparisons made.
+    /// True if every comparison agrees and every check holds (also when
+    /// there are none).
+    pub fn all_agree(&self) -> bool {
+        self.rows.iter().all(|(a, _)| *a) && self.checks_hold()
+    }
+
+    /// True if every check ([`Comparisons::add_check`]) holds.
+    pub fn checks_hold(&self) -> bool {
+        self.checks.iter().all(|(h, _)| *h)
+    }
+
+    /// "; checks (true by construction, not counted): a (holds); b (FAILS:
+    /// a defect of ours)", or "" without checks.
+    fn checks_text(&self) -> String {
+        if self.checks.is_empty() {
+            return String::new();
+        }
+        let each: Vec<String> = self
+            .checks
+            .iter()
+            .map(|(h, t)| format!("{t} ({})", if *h { "holds" } else { "FAILS: a defect of ours" }))
+            .collect();
+        format!("; checks (true by construction, not counted): {}", each.join("; "))
+    }
+
+    /// Number of comparisons made (checks not counted).
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -308,6 +375,7 @@ impl Comparisons {
         if !self.notes.is_empty() {
             out.push_str(&format!("; partly: {}", self.notes.join("; ")));
         }
+        out.push_str(&self.checks_text());
         out
     }
 
@@ -335,6 +403,7 @@ impl Comparisons {
         if !self.notes.is_empty() {
             out.push_str(&format!("; partly: {}", self.notes.join("; ")));
         }
+        out.push_str(&self.checks_text());
         out
     }
 }
@@ -424,6 +493,78 @@ mod tests {
         let mut none = Comparisons::new();
         none.add_claim(false, "a".into());
         assert_eq!(none.claims_summary(), "0 of 1 claims hold; do not hold in our runs: a");
+    }
+
+    #[test]
+    fn checks_are_printed_apart_and_never_counted() {
+        let mut c = Comparisons::new();
+        c.add_claim(true, "a holds (ours: 1)".into());
+        c.add_claim(false, "b (ours: 0)".into());
+        c.add_check(true, "every controller steps at its target r (ours: 2e-16)".into());
+        let s = c.claims_summary();
+        assert!(s.starts_with("1 of 2 claims hold: a holds (ours: 1); do not hold"), "{s}");
+        assert!(
+            s.ends_with("; checks (true by construction, not counted): every controller steps at its target r (ours: 2e-16) (holds)"),
+            "{s}"
+        );
+        assert_eq!(c.len(), 2);
+        let mut d = Comparisons::new();
+        d.add_check(true, "x".into());
+        assert!(d.all_agree() && d.is_empty());
+        assert!(d.summary().starts_with("0 of 0 reference numbers agree; checks"), "{}", d.summary());
+        // A failing check is a defect, named, and no verdict reads "agree".
+        d.add_check(false, "y".into());
+        assert!(!d.all_agree() && !d.checks_hold());
+        assert!(d.summary().contains("y (FAILS: a defect of ours)"), "{}", d.summary());
+    }
+
+    #[test]
+    fn table_kinds_name_their_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("n.yaml");
+        std::fs::write(
+            &p,
+            "x:\n  table3_a:\n    value: 1\n    text: \"1.00\"\n    source: s\n    kind: paper-table-3\n",
+        )
+        .unwrap();
+        let n = PaperNumbers::load(&p).unwrap();
+        assert_eq!(n.cell("x", "table3_a"), "1.00 (paper Table 3)");
+        assert_eq!(SourceKind::implied_by("table3_a"), Some(SourceKind::PaperTable(3)));
+        assert_eq!(SourceKind::implied_by("text_a"), Some(SourceKind::PaperText));
+        assert_eq!(SourceKind::AuthorCode.label(), "author's code output");
+        for bad in ["paper-table-0", "paper-table-x", "paper-table"] {
+            std::fs::write(
+                &p,
+                format!("x:\n  a:\n    value: 1\n    text: one\n    source: s\n    kind: {bad}\n"),
+            )
+            .unwrap();
+            let err = format!("{:#}", PaperNumbers::load(&p).unwrap_err());
+            assert!(err.contains("unknown kind"), "{bad}: {err}");
+        }
+    }
+
+    /// Every number of the project's file whose source names one of the
+    /// paper's tables has that table's kind (labelled "paper Table n",
+    /// never "paper text").
+    #[test]
+    fn numbers_from_a_paper_table_are_labelled_with_it() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../paper/paper-numbers.yaml");
+        let n = PaperNumbers::load(&path).unwrap();
+        let mut tables = 0;
+        let mut wrong = Vec::new();
+        for (id, keys) in &n.0 {
+            for (key, v) in keys {
+                let names = (1..=9u8).find(|t| v.source.starts_with(&format!("Table {t}")));
+                if let Some(t) = names {
+                    tables += 1;
+                    if v.kind != SourceKind::PaperTable(t) {
+                        wrong.push(format!("{id}.{key}: {:?}", v.kind));
+                    }
+                }
+            }
+        }
+        assert!(tables >= 59, "{tables}");
+        assert!(wrong.is_empty(), "{wrong:?}");
     }
 
     #[test]

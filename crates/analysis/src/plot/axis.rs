@@ -40,6 +40,10 @@ pub(crate) struct AxisSpec {
     /// (`None` for a fixed range or a linear axis): a labelled tick lies
     /// at most half a decade above it.
     data_min: Option<f64>,
+    /// The range markers are kept in (shown if inside, clamped to it),
+    /// when the axis was widened beyond it to give them room
+    /// ([`AxisSpec::widened`]); `None`: the visible range.
+    marks: Option<(f64, f64)>,
 }
 
 impl AxisSpec {
@@ -95,9 +99,42 @@ impl AxisSpec {
             step,
             powers: false,
             data_min,
+            marks: None,
         };
         a.powers = a.auto_powers();
         a
+    }
+
+    /// The range markers and scatter points are kept in: the visible range,
+    /// or the range before [`AxisSpec::widened`] made room for them.
+    pub fn mark_range(&self) -> (f64, f64) {
+        self.marks.unwrap_or((self.lo, self.hi))
+    }
+
+    /// Whether a marker at `v` is shown (inside [`AxisSpec::mark_range`]).
+    pub fn contains_mark(&self, v: f64) -> bool {
+        let (lo, hi) = self.mark_range();
+        v >= lo && v <= hi
+    }
+
+    /// This axis with the visible range `lo..hi` (containing the current
+    /// one), its ticks and label format kept, and markers still kept in
+    /// the current range: the room between is where a marker on the old
+    /// edge draws whole instead of being cut by the frame.
+    pub fn widened(&self, lo: f64, hi: f64) -> AxisSpec {
+        let marks = Some(self.mark_range());
+        AxisSpec {
+            lo: lo.min(self.lo),
+            hi: hi.max(self.hi),
+            marks,
+            ..self.clone()
+        }
+    }
+
+    /// Keeps the marker range of `other` (an axis this one replaces).
+    pub fn with_marks_of(mut self, other: &AxisSpec) -> AxisSpec {
+        self.marks = other.marks;
+        self
     }
 
     /// Whether this log axis reads best as powers of ten: the rule of every
@@ -158,7 +195,18 @@ impl AxisSpec {
     }
 
     /// Label exactly `ticks` (those inside the range), with no minor lines.
+    /// A log axis fitted to data keeps its rule of a label at most half a
+    /// decade above the smallest value: where none of `ticks` is, the range
+    /// reaches down to the largest of them below that value.
     pub fn set_ticks(&mut self, ticks: &[f64]) {
+        if let Some(m) = self.data_min {
+            let inside: Vec<f64> = ticks.iter().copied().filter(|&v| v >= self.lo && v <= self.hi).collect();
+            if !bottom_decade_labelled(&inside, m) {
+                if let Some(below) = ticks.iter().copied().filter(|&v| v > 0.0 && v <= m).reduce(f64::max) {
+                    self.lo = self.lo.min(below);
+                }
+            }
+        }
         let (lo, hi) = (self.lo, self.hi);
         self.major = ticks
             .iter()

@@ -80,7 +80,8 @@ fn overlap(a: Rect, b: Rect) -> (f64, f64) {
 /// writes it): texts cut by the canvas edge, texts overlapping other texts
 /// (by more than 1.5 px each way), texts below [`style::MIN_TEXT_PT`] at
 /// print size ([`style::print_width_in`]) that are not a subscript run
-/// (one set right after a larger text), and texts shortened with "…".
+/// (one set right after a larger text), texts shortened with "…", and a
+/// Δ drawn without its subscript (the paper's Δ is always Δa or Δyc).
 /// Empty when the figure is fine; an SVG it cannot read is one problem.
 pub fn text_problems(svg: &str) -> Vec<String> {
     crate::font::ensure_fonts();
@@ -120,11 +121,89 @@ pub fn text_problems(svg: &str) -> Vec<String> {
             }
         }
     }
+    // The field's Δ is a spread and always carries its subscript (Δa,
+    // Δyc): a subscript ends the text run, so Δ stands last in its run and
+    // the next run is smaller (the subscript).
+    for (i, t) in texts.iter().enumerate() {
+        let chars: Vec<char> = t.text.chars().collect();
+        let subscripted = |k: usize| {
+            k + 1 == chars.len() && texts.get(i + 1).is_some_and(|n| n.size < t.size)
+        };
+        if (0..chars.len()).any(|k| chars[k] == 'Δ' && !subscripted(k)) {
+            out.push(format!("Δ without its subscript: {}", show(t)));
+        }
+    }
     for (i, a) in texts.iter().enumerate() {
         for b in &texts[i + 1..] {
             let (dx, dy) = overlap(a.rect, b.rect);
             if dx > 1.5 && dy > 1.5 {
                 out.push(format!("overlapping texts: {} and {}", show(a), show(b)));
+            }
+        }
+    }
+    out
+}
+
+/// The numbers `names` of the tag text `tag`, or None if one is missing.
+fn nums<const N: usize>(tag: &str, names: [&str; N]) -> Option<[f64; N]> {
+    let mut out = [0.0; N];
+    for (o, n) in out.iter_mut().zip(names) {
+        *o = attr(tag, n)?.parse().ok()?;
+    }
+    Some(out)
+}
+
+/// The markers of the SVG figure `svg` (as [`super::render`] writes it)
+/// that a plot's frame cuts: every filled circle at least a marker's size
+/// ([`style::MARKER_SIZE`]: scatter point, line marker, annotation dot;
+/// not the round joins of a thick line) that lies partly inside and partly outside a
+/// frame (an unfilled, stroked `<rect>`), or touches its line. Empty when
+/// every marker is whole on one side of every frame; an SVG without a
+/// frame is one problem.
+pub fn marker_problems(svg: &str) -> Vec<String> {
+    let tags = |name: &str| -> Vec<&str> {
+        let open = format!("<{name} ");
+        let mut out = Vec::new();
+        let mut rest = svg;
+        while let Some(i) = rest.find(&open) {
+            let after = &rest[i..];
+            let end = after.find('>').unwrap_or(after.len());
+            out.push(&after[..end]);
+            rest = &after[end..];
+        }
+        out
+    };
+    let frames: Vec<[f64; 4]> = tags("rect")
+        .into_iter()
+        .filter(|t| attr(t, "fill") == Some("none") && attr(t, "stroke").is_some_and(|s| s != "none"))
+        .filter_map(|t| nums(t, ["x", "y", "width", "height"]))
+        .collect();
+    if frames.is_empty() {
+        return vec!["no plot frame (an unfilled, stroked <rect>) in the SVG".into()];
+    }
+    // Markers are at least this large (px); smaller dots are the round
+    // joins of a thick line (half its width), which is cut at the frame.
+    let smallest = nums(svg.get(svg.find("<svg").unwrap_or(0)..).unwrap_or(""), ["width"])
+        .map_or(0.0, |[w]| style::Look::for_width(w.round() as u32).px(style::MARKER_SIZE) as f64);
+    let mut out = Vec::new();
+    for c in tags("circle") {
+        let Some([cx, cy, r]) = nums(c, ["cx", "cy", "r"]) else {
+            out.push(format!("unreadable marker: {c}"));
+            continue;
+        };
+        if attr(c, "fill").is_none_or(|f| f == "none") || r < smallest {
+            continue;
+        }
+        for &[x, y, w, h] in &frames {
+            // Clear of the frame line (half a pixel) on one side or the other.
+            let inside = cx - r >= x + 0.5 && cx + r <= x + w - 0.5 && cy - r >= y + 0.5 && cy + r <= y + h - 0.5;
+            let outside = cx + r <= x - 0.5 || cx - r >= x + w + 0.5 || cy + r <= y - 0.5 || cy - r >= y + h + 0.5;
+            if !inside && !outside {
+                out.push(format!(
+                    "marker at ({cx:.0}, {cy:.0}), radius {r:.0}, cut by the frame x {x:.0}..{:.0}, y {y:.0}..{:.0}",
+                    x + w,
+                    y + h
+                ));
             }
         }
     }

@@ -224,13 +224,15 @@ fn at_x<const K: usize>(p: Pt<K>, q: Pt<K>, x: f64) -> Pt<K> {
     (x, y)
 }
 
-/// The visible points of a point cloud: finite, inside the x range, y
-/// clamped to the visible range.
+/// The visible points of a point cloud: finite, inside the x marker range,
+/// y clamped to the marker range ([`AxisSpec::mark_range`]: the visible
+/// range, or the part of it whose markers draw whole).
 pub(crate) fn points(x: &[f64], y: &[f64], xa: &AxisSpec, ya: &AxisSpec) -> Vec<(f64, f64)> {
-    let (ylo, yhi) = ya.t_range();
+    let (mlo, mhi) = ya.mark_range();
+    let (ylo, yhi) = (ya.value_to_t(mlo), ya.value_to_t(mhi));
     x.iter()
         .zip(y)
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && xa.contains(**x))
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && xa.contains_mark(**x))
         .map(|(&x, &y)| (x, ya.t_to_value(ya.value_to_t(y).clamp(ylo, yhi))))
         .collect()
 }

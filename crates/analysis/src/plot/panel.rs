@@ -122,7 +122,10 @@ pub(crate) fn axes(p: &Panel) -> (AxisSpec, AxisSpec) {
     if let Some(ticks) = &p.x_ticks {
         xa.set_ticks(ticks);
     }
-    let ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+    let mut ya = AxisSpec::new(y_values(p, &xa), p.y_log, p.y_range);
+    if let Some(ticks) = &p.y_ticks {
+        ya.set_ticks(ticks);
+    }
     (xa, ya)
 }
 
@@ -475,6 +478,25 @@ fn build<'a, DB: DrawingBackend>(
         .x_label_area_size(s.x_area)
         .y_label_area_size(s.y_area);
     let mut chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+    // Room for the markers: a marker on or near an edge would be cut by
+    // the frame; the axis is widened on that side (markers stay in the old
+    // range) until each is whole inside, a few times at most.
+    for _ in 0..4 {
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let need = marker_overhang(&chart, p, &xa, &ya, s.look, (px.start, px.end, py.start, py.end));
+        if need.iter().all(|&n| n <= 0.0) {
+            break;
+        }
+        let grow = |a: &AxisSpec, lo_px: f64, hi_px: f64, len: i32| {
+            let (t0, t1) = a.t_range();
+            let per_px = (t1 - t0) / len.max(1) as f64;
+            a.widened(a.t_to_value(t0 - lo_px.max(0.0) * per_px), a.t_to_value(t1 + hi_px.max(0.0) * per_px))
+        };
+        // need: (left, right, top, bottom) in pixels.
+        xa = grow(&xa, need[0], need[1], px.end - px.start);
+        ya = grow(&ya, need[3], need[2], py.end - py.start);
+        chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
+    }
     if p.equal_aspect && !p.x_log && !p.y_log {
         // One data unit the same length on both axes: widen the axis whose
         // units are longer, about its centre.
@@ -484,10 +506,13 @@ fn build<'a, DB: DrawingBackend>(
         aspect_gap = Some(pw * (ya.hi - ya.lo) / (xa.hi - xa.lo) - ph);
         let widen = |a: &AxisSpec, per_px: f64, px: f64| {
             let (mid, half) = ((a.lo + a.hi) / 2.0, per_px * px / 2.0);
-            AxisSpec::new([], false, Some((mid - half, mid + half)))
+            AxisSpec::new([], false, Some((mid - half, mid + half))).with_marks_of(a)
         };
         if sx > sy {
             ya = widen(&ya, sx, ph);
+            if let Some(ticks) = &p.y_ticks {
+                ya.set_ticks(ticks);
+            }
         } else {
             xa = widen(&xa, sy, pw);
             if let Some(ticks) = &p.x_ticks {
@@ -516,6 +541,71 @@ fn build<'a, DB: DrawingBackend>(
         chart = builder.build_cartesian_2d(Axis::new(xa.clone()), Axis::new(ya.clone()))?;
     }
     Ok((chart, xa, ya, aspect_gap))
+}
+
+/// Every marker `p` draws (scatter points, series markers and lone points,
+/// sparse shapes, annotation dots) as (position in data units, radius in
+/// pixels), at the axes `xa`, `ya`.
+pub(crate) fn markers(p: &Panel, xa: &AxisSpec, ya: &AxisSpec, look: Look) -> Vec<((f64, f64), f64)> {
+    let mut out = Vec::new();
+    let dot = look.px(style::MARKER_SIZE) as f64;
+    for (i, s) in p.series.iter().enumerate() {
+        if s.markers {
+            out.extend(clip::points(&s.x, &s.y, xa, ya).into_iter().map(|pt| (pt, dot)));
+        } else {
+            for piece in clip::line_runs(&s.x, &s.y, xa, ya).0 {
+                if let [only] = piece[..] {
+                    out.push((only, dot));
+                }
+            }
+        }
+        if s.shape.is_some() {
+            // The diamond reaches farthest: 1.3 times the shape's radius.
+            let r = look.ipx(SHAPE_SIZE) as f64 * 1.3;
+            out.extend(sparse_marks(&s.x, &s.y, xa, ya, i).into_iter().map(|pt| (pt, r)));
+        }
+    }
+    for s in &p.scatters {
+        let r = if s.diamonds {
+            (look.px(style::MARKER_SIZE * 2.2) + look.px(0.6)) as f64 * 1.0
+        } else {
+            look.px(style::MARKER_SIZE * 1.3) as f64
+        };
+        out.extend(clip::points(&s.x, &s.y, xa, ya).into_iter().map(|pt| (pt, r)));
+    }
+    let a_r = look.px(style::MARKER_SIZE * 1.2) as f64;
+    for a in &p.annotations {
+        if a.x.is_finite() && a.y.is_finite() && xa.contains_mark(a.x) && ya.contains_mark(a.y) {
+            out.push(((a.x, a.y), a_r));
+        }
+    }
+    out
+}
+
+/// How many pixels the markers of `p` reach past (or closer than a frame
+/// line's width to) each side of the plot `(left, right, top, bottom)`
+/// (pixels of the backend): (left, right, top, bottom); zero or negative
+/// where every marker is whole inside.
+fn marker_overhang<DB: DrawingBackend>(
+    chart: &Chart<'_, DB>,
+    p: &Panel,
+    xa: &AxisSpec,
+    ya: &AxisSpec,
+    look: Look,
+    (l, r, t, b): (i32, i32, i32, i32),
+) -> [f64; 4] {
+    let clear = look.px(style::FRAME_WIDTH) as f64 + 1.0;
+    let mut need = [f64::NEG_INFINITY; 4];
+    for ((x, y), rad) in markers(p, xa, ya, look) {
+        let (px, py) = chart.backend_coord(&(x, y));
+        let (px, py) = (px as f64, py as f64);
+        let reach = rad + clear;
+        need[0] = need[0].max(reach - (px - l as f64));
+        need[1] = need[1].max(reach - (r as f64 - px));
+        need[2] = need[2].max(reach - (py - t as f64));
+        need[3] = need[3].max(reach - (b as f64 - py));
+    }
+    need
 }
 
 /// The plot's rectangle (left, top, right, bottom) in pixels of `area`.
@@ -654,8 +744,11 @@ fn draw_data<DB: DrawingBackend>(
         let (pieces, edges) = clip::line_runs(&s.x, &s.y, xa, ya);
         for pts in pieces {
             if pts.len() == 1 && !s.markers {
-                // A lone point between gaps would otherwise be invisible.
-                area.draw(&Circle::new(pts[0], marker, color.filled()))?;
+                // A lone point between gaps would otherwise be invisible
+                // (drawn where markers are: inside their range).
+                if xa.contains_mark(pts[0].0) && ya.contains_mark(pts[0].1) {
+                    area.draw(&Circle::new(pts[0], marker, color.filled()))?;
+                }
             } else {
                 line(area, pts, st, s.dashed, look)?;
             }
@@ -744,9 +837,19 @@ fn sparse_marks(x: &[f64], y: &[f64], xa: &AxisSpec, ya: &AxisSpec, i: usize) ->
     if along.is_empty() || !(total > 0.0) {
         return out;
     }
+    // Marks go on points inside the marker range, never on the point where
+    // a line leaves through the frame (its triangle's place).
+    let (t0, t1) = (y0.min(y1), y0.max(y1));
+    let fits = |p: &(f64, f64)| {
+        let t = ya.value_to_t(p.1);
+        t > t0 && t < t1 && xa.contains_mark(p.0) && ya.contains_mark(p.1)
+    };
     for j in 0..MARKS_PER_CURVE {
         let s = total * (j as f64 + phase) / MARKS_PER_CURVE as f64;
-        let near = along.iter().min_by(|a, b| (a.1 - s).abs().total_cmp(&(b.1 - s).abs()));
+        let near = along
+            .iter()
+            .filter(|a| fits(&a.0))
+            .min_by(|a, b| (a.1 - s).abs().total_cmp(&(b.1 - s).abs()));
         if let Some(&(p, _)) = near {
             if !out.contains(&p) {
                 out.push(p);
@@ -871,7 +974,7 @@ fn draw_annotations<DB: DrawingBackend>(
     let size = look.size(style::ANNOTATION_SIZE);
     let mut taken: Vec<(i32, i32, i32, i32)> = boxes.to_vec();
     for a in &p.annotations {
-        let shown = a.x.is_finite() && a.y.is_finite() && xa.contains(a.x) && ya.contains(a.y);
+        let shown = a.x.is_finite() && a.y.is_finite() && xa.contains_mark(a.x) && ya.contains_mark(a.y);
         if !shown || (xa.log && a.x <= 0.0) || (ya.log && a.y <= 0.0) {
             continue;
         }

@@ -242,6 +242,22 @@ fn layout_problems_are_found() {
 }
 
 #[test]
+fn a_delta_without_its_subscript_is_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let render_label = |label: &str| {
+        let mut p = Panel::new("t", label, "y");
+        p.series.push(Series::new("s", vec![1.0, 2.0], vec![1.0, 2.0]));
+        let paths = render(&Figure::single(p), &dir.path().join("d")).unwrap();
+        text_problems(&std::fs::read_to_string(&paths[1]).unwrap())
+    };
+    // The Appendix-4 bound once read "Δ³": the spread lost its subscript.
+    let bare = render_label("bound |tau|^3 Delta^3/(18 sqrt 3)");
+    assert!(bare.iter().any(|p| p.starts_with("Δ without its subscript")), "{bare:?}");
+    assert!(render_label("bound |tau|^3 Delta_a^3/(18 sqrt 3)").is_empty());
+    assert!(render_label("rho_a = pi / Delta_a").is_empty());
+}
+
+#[test]
 fn boxes_go_to_a_free_corner_or_outside() {
     let plot = (0, 0, 200, 100);
     // A line along the top: a lower corner is free.
@@ -387,4 +403,107 @@ fn series_shapes_are_drawn_and_shown_in_the_legend() {
     assert!(a.matches("<polygon").count() > b.matches("<polygon").count());
     assert!(a.matches("<circle").count() > b.matches("<circle").count());
     assert!(text_problems(&a).is_empty(), "{:?}", text_problems(&a));
+}
+
+#[test]
+fn markers_on_an_edge_draw_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // Hand-made: a dot across the frame's left edge is found, dots inside
+    // or outside are not.
+    let frame = r##"<rect x="100" y="100" width="400" height="300" opacity="1" fill="none" stroke="#000000"/>"##;
+    let dot = |x: i32, y: i32| format!(r##"<circle cx="{x}" cy="{y}" r="6" opacity="1" fill="#0072B2" stroke="none" stroke-width="1"/>"##);
+    let svg = |body: String| format!(r#"<svg width="900" height="600" viewBox="0 0 900 600" xmlns="http://www.w3.org/2000/svg">{frame}{body}</svg>"#);
+    let cut = marker_problems(&svg(dot(102, 200)));
+    assert!(cut.len() == 1 && cut[0].contains("cut by the frame"), "{cut:?}");
+    assert!(marker_problems(&svg(dot(300, 200) + &dot(50, 500))).is_empty());
+    assert!(!marker_problems("<svg></svg>").is_empty());
+    // Points exactly at a fixed range's ends (the ghost-envelope panels
+    // clip their clouds to a fixed range), dots of a lone-point series at
+    // the ends, a marked line from the first x to the last (Fig 12) and a
+    // data-fitted scatter: every marker draws whole.
+    let mut fixed = Panel::new("fixed", "x", "y");
+    fixed.x_range = Some((0.0, 1.0));
+    fixed.y_range = Some((0.0, 2.0));
+    fixed.scatters.push(Scatter::new("pts", vec![0.0, 1.0, 0.5, 0.5], vec![1.0, 1.0, 0.0, 2.0]));
+    fixed.series.push(Series::new("", vec![0.0, f64::NAN, 1.0], vec![0.3, f64::NAN, 1.7]));
+    let mut marked = Panel::new("marked", "epoch", "acc");
+    marked.x_range = Some((0.0, 9.0));
+    marked.series.push(Series::new("ctrl", (0..10).map(f64::from).collect(), (0..10).map(|i| f64::from(i) / 9.0).collect()).markers());
+    let mut fitted = Panel::new("fitted", "x", "y");
+    (fitted.x_log, fitted.y_log) = (true, true);
+    fitted.scatters.push(Scatter::new("s", vec![1.0, 3.0, 7.0], vec![10.0, 200.0, 700.0]));
+    fitted.annotations.push(Annotation::new(7.0, 700.0, "top"));
+    for (name, p) in [("fixed", fixed), ("marked", marked), ("fitted", fitted)] {
+        let paths = render(&Figure::single(p), &dir.path().join(name)).unwrap();
+        let svg = std::fs::read_to_string(&paths[1]).unwrap();
+        assert!(svg.matches("<circle").count() >= 3, "{name}");
+        assert_eq!(marker_problems(&svg), Vec::<String>::new(), "{name}");
+    }
+}
+
+#[test]
+fn shared_axes_give_every_panel_one_tick_set() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three panels of one quantity over different spans (the Hessian
+    // scale vs rho_a figure's stages once labelled 2..7, 1-2-5 and 1-2-5).
+    let panel = |lo: f64, hi: f64| {
+        let mut p = Panel::new("", "rho_a", "tau_H");
+        (p.x_log, p.y_log) = (true, true);
+        p.scatters.push(Scatter::new("s", vec![lo, hi], vec![10.0 * lo, 30.0 * hi]));
+        p
+    };
+    let fig = Figure::grid(vec![panel(1.3, 6.8), panel(1.1, 5.6), panel(1.2, 6.0)], 3).with_shared_axes();
+    let paths = render(&fig, &dir.path().join("shared")).unwrap();
+    let svg = std::fs::read_to_string(&paths[1]).unwrap();
+    // Tick labels per panel: the texts left of / below each frame.
+    let frames: Vec<[f64; 4]> = svg
+        .split("<rect ")
+        .skip(1)
+        .filter(|t| t.contains("fill=\"none\""))
+        .map(|t| {
+            let n = |k: &str| t.split(&format!("{k}=\"")).nth(1).unwrap().split('"').next().unwrap().parse::<f64>().unwrap();
+            [n("x"), n("y"), n("width"), n("height")]
+        })
+        .collect();
+    assert_eq!(frames.len(), 3);
+    let texts: Vec<(f64, f64, String)> = svg
+        .split("<text ")
+        .skip(1)
+        .map(|t| {
+            let n = |k: &str| t.split(&format!("{k}=\"")).nth(1).unwrap().split('"').next().unwrap().parse::<f64>().unwrap();
+            let body = t.split('>').nth(1).unwrap().split("</text").next().unwrap().trim().to_string();
+            (n("x"), n("y"), body)
+        })
+        .collect();
+    let ticks = |[x, y, w, h]: [f64; 4]| -> Vec<String> {
+        texts
+            .iter()
+            .filter(|(tx, ty, _)| (*tx >= x && *tx <= x + w && *ty > y + h && *ty < y + h + 60.0) || (*tx < x && *tx > x - 150.0 && *ty >= y - 20.0 && *ty <= y + h + 20.0))
+            .map(|t| t.2.clone())
+            .collect()
+    };
+    let first = ticks(frames[0]);
+    assert!(first.len() >= 4, "{first:?}");
+    for f in &frames[1..] {
+        assert_eq!(ticks(*f), first);
+    }
+    // Each panel alone would choose its own.
+    let single = Figure::grid(vec![panel(1.3, 6.8), panel(1.1, 5.6)], 2);
+    let a = panel::axes(&single.panels[0]);
+    let b = panel::axes(&single.panels[1]);
+    assert_ne!((a.0.lo, a.0.hi), (b.0.lo, b.0.hi));
+}
+
+#[test]
+fn fixed_y_ticks_label_a_log_axis() {
+    // Fig 12's max r axis: the powers of ten and the controllers' targets.
+    let mut p = Panel::new("", "epoch", "max r");
+    p.y_log = true;
+    p.series.push(Series::new("r", vec![0.0, 1.0, 2.0], vec![0.02, 1.0, 5.0]));
+    p.y_ticks = Some(vec![0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0]);
+    let (_, ya) = panel::axes(&p);
+    // The data's bottom (0.02) lies more than half a decade below 0.1: the
+    // axis reaches down to the tick 0.01.
+    assert_eq!(ya.major, [0.01, 0.1, 0.5, 1.0, 2.0, 4.0]);
+    assert_eq!(ya.major.iter().map(|&v| ya.label(v)).collect::<Vec<_>>(), ["0.01", "0.1", "0.5", "1", "2", "4"]);
 }

@@ -28,7 +28,8 @@ impl Method {
     }
 
     /// Palette colours: vermillion (paper red), green (paper teal), blue
-    /// and orange (the paper's gold for the controller).
+    /// and brown (for the paper's gold of the controller: the palette's
+    /// nearest colour with enough contrast on white).
     fn color(self) -> usize {
         match self {
             Method::Plain => 1,
@@ -150,7 +151,8 @@ fn figures(
                 };
                 acc.bands
                     .push(Band::new(band_label.clone(), x.clone(), lo_b, hi_b).color(c));
-                // C5 dashed: its orange is close to plain Adam's vermillion.
+                // C5 dashed: a second cue beside its colour (brown), which sits
+                // nearest plain Adam's vermillion.
                 let line = |mid: Vec<f64>| {
                     let s = Series::new(method.label(), x.clone(), mid)
                         .color(c)

@@ -13,6 +13,15 @@ fn quick_config_end_to_end() {
     e.run(&ctx).unwrap();
     let section = e.render(&ctx).unwrap();
     assert!(!section.verdict.is_empty());
+    // The cap bounds the controller's r by construction: its max r (and the
+    // stored run's 1.0 beside it) is a check, never a reference number
+    // that agrees.
+    let v = &section.verdict;
+    let (counted, checks) = v
+        .split_once("checks (true by construction, not counted)")
+        .unwrap_or_else(|| panic!("no checks in: {v}"));
+    assert!(!counted.contains("controller 1e-3 max r"), "{v}");
+    assert!(checks.contains("controller 1e-3 max r") && checks.contains("the controller's largest step"), "{v}");
 
     let summary: serde_json::Value = ctx.read_summary(e.id()).unwrap();
     let cfg: LrSpikeConfig = crate::config::built_in(e.id(), true).unwrap();

@@ -37,10 +37,23 @@ fn quick_config_end_to_end() {
         .join("fig12_natural_instability.png")
         .is_file());
     let table = std::fs::read_to_string(ctx.table_path(e.id())).unwrap();
+    // Table 3's numbers say they are the paper's Table 3, not its text.
     assert!(
-        table.contains("85.3%") && table.contains("paper text"),
+        table.contains("85.3% (paper Table 3)") && !table.contains("paper text"),
         "{table}"
     );
+    // "Every controller steps at its target r" is true by construction:
+    // a check, printed apart, not among the claims counted as holding; and
+    // so are the controllers' max r beside Table 3's targets.
+    let v = &section.verdict;
+    let (counted, checks) = v
+        .split_once("checks (true by construction, not counted)")
+        .unwrap_or_else(|| panic!("no checks in: {v}"));
+    assert!(checks.contains("every controller steps at its target r"), "{v}");
+    assert!(!counted.contains("every controller steps at its target r"), "{v}");
+    let check = "ctrl r=1 max r 1.00 equals its target as 1.00 (paper Table 3) does";
+    assert_eq!(v.matches("ctrl r=1 max r").count(), v.matches(check).count(), "{v}");
+    assert_eq!(v.matches(check).count(), 1, "{v}");
 
     let runs = crate::study::stored_runs::<NaturalInstability>(&ctx, &cfg).unwrap();
     assert_eq!(runs.len(), 4 * cfg.seeds.len());

@@ -183,9 +183,35 @@ pub(super) fn render(
         &figs.join("fig8_random_directions"),
     )?);
 
-    // Hessian scale vs radius: every seed's directions.
-    let mut panels = Vec::new();
+    // Hessian scale vs radius: every seed's directions, one pair of axes
+    // for all stages (shared ranges, so the panels compare at a glance).
+    let mut points = Vec::new();
     for st in &cfg.stages {
+        let (mut rx, mut ry, mut gx, mut gy) = (vec![], vec![], vec![], vec![]);
+        for run in runs {
+            let s = stage_by_name(run, &st.name)?;
+            gx.push(s.gradient().rho_a);
+            gy.push(s.gradient().tau_h);
+            for d in s.random() {
+                rx.push(d.rho_a);
+                ry.push(d.tau_h);
+            }
+        }
+        points.push((rx, ry, gx, gy));
+    }
+    // The line tau_H = rho_a over the x extent of every stage's points.
+    let xs: Vec<f64> = points
+        .iter()
+        .flat_map(|(rx, _, gx, _)| rx.iter().chain(gx))
+        .cloned()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .collect();
+    let (lo, hi) = (
+        xs.iter().cloned().fold(f64::INFINITY, f64::min) / 1.3,
+        xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max) * 1.3,
+    );
+    let mut panels = Vec::new();
+    for (st, (rx, ry, gx, gy)) in cfg.stages.iter().zip(points) {
         let ss = &summary.stages[&st.name];
         let mut p = Panel::new(
             format!(
@@ -199,27 +225,6 @@ pub(super) fn render(
         );
         (p.x_log, p.y_log) = (true, true);
         p.legend = LegendPos::LowerRight;
-        let (mut rx, mut ry, mut gx, mut gy) = (vec![], vec![], vec![], vec![]);
-        for run in runs {
-            let s = stage_by_name(run, &st.name)?;
-            gx.push(s.gradient().rho_a);
-            gy.push(s.gradient().tau_h);
-            for d in s.random() {
-                rx.push(d.rho_a);
-                ry.push(d.tau_h);
-            }
-        }
-        // The line tau_H = rho_a over the x extent of the points.
-        let xs: Vec<f64> = rx
-            .iter()
-            .chain(&gx)
-            .cloned()
-            .filter(|x| x.is_finite() && *x > 0.0)
-            .collect();
-        let (lo, hi) = (
-            xs.iter().cloned().fold(f64::INFINITY, f64::min) / 1.3,
-            xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max) * 1.3,
-        );
         if lo.is_finite() && hi.is_finite() {
             p.series.push(
                 Series::new("tau_H = rho_a", vec![lo, hi], vec![lo, hi])
@@ -232,7 +237,7 @@ pub(super) fn render(
         panels.push(p);
     }
     let cols = panels.len();
-    let hess = Figure::grid(panels, cols).with_shared_legend().titled(format!(
+    let hess = Figure::grid(panels, cols).with_shared_legend().with_shared_axes().titled(format!(
             "Hessian scale 2/vHv vs rho_a, {} model: {} random directions and the gradient per stage, {}; titles: medians over seeds",
             cfg.arch,
             cfg.random_directions,
@@ -358,7 +363,7 @@ pub(super) fn render(
                 None => fmt(which(&a)),
             }
         };
-        let label = one_kind.map_or("reference", SourceKind::label);
+        let label = one_kind.map_or_else(|| "reference".to_string(), SourceKind::label);
         let mut row = vec![name.clone(), label.to_string()];
         row.extend(cfg.stages.iter().map(|s| paper_cell(&s.name)));
         t.push_row(row);

@@ -355,29 +355,44 @@ pub(super) fn render(
     let collapses = sc_s.value < raw_s.value && red.ci_lo > 1.0;
     // Every reference number of the spread table against our CI.
     let ci = format!("{:.0}% CI", 100.0 * cfg.ci_level);
-    let against = |key: &str, ours: &Spread| -> Option<(bool, bool, String)> {
+    // Where our point estimate sits in its CI, when at an end: said beside
+    // every comparison with that CI.
+    let end_of = |s: &Spread| -> &'static str {
+        if s.value <= s.ci_lo {
+            ", our point estimate at its lower end"
+        } else if s.value >= s.ci_hi {
+            ", our point estimate at its upper end"
+        } else {
+            ""
+        }
+    };
+    // A reference agrees only inside our CI. One outside it by less than
+    // its printed rounding (half a unit of its last printed digit: 0.033
+    // may be 0.0325..0.0335) is borderline: named, and not counted as
+    // agreement.
+    let against = |key: &str, ours: &Spread| -> Option<(Placement, String)> {
         let n = paper.get(id, key).ok()?;
         let v = n.value?;
-        // Inside up to the rounding of the printed reference (0.033 is
-        // 0.0325..0.0335).
         let half = n.half_unit();
-        let strictly = v >= ours.ci_lo && v <= ours.ci_hi;
-        let inside = v + half >= ours.ci_lo && v - half <= ours.ci_hi;
+        let place = Placement::of(v, half, (ours.ci_lo, ours.ci_hi));
+        let ci_text = format!(
+            "our {ci} [{}, {}]{}",
+            fmt_sig(ours.ci_lo, 3),
+            fmt_sig(ours.ci_hi, 3),
+            end_of(ours)
+        );
+        let gap = if v < ours.ci_lo { ours.ci_lo - v } else { v - ours.ci_hi };
         Some((
-            inside,
-            strictly,
-            format!(
-                "{} {} our {ci} [{}, {}]",
-                n.cell(),
-                match (strictly, inside) {
-                    (true, _) => "inside".to_string(),
-                    (false, true) =>
-                        format!("inside only up to its printed rounding (+-{half}) of"),
-                    (false, false) => "outside".to_string(),
-                },
-                fmt_sig(ours.ci_lo, 3),
-                fmt_sig(ours.ci_hi, 3)
-            ),
+            place,
+            match place {
+                Placement::Inside => format!("{} inside {ci_text}", n.cell()),
+                Placement::Borderline => format!(
+                    "{} borderline: outside {ci_text} by {}, less than its printed rounding (+-{half}), so not counted as agreement",
+                    n.cell(),
+                    fmt_sig(gap, 2)
+                ),
+                Placement::Outside => format!("{} outside {ci_text}", n.cell()),
+            },
         ))
     };
     // The paper's "collapse std" values name no definition, and its "6x"
@@ -399,18 +414,18 @@ pub(super) fn render(
         ))
     })
     .collect();
-    let compared: Vec<(bool, bool, String)> = [
+    let compared: Vec<(Placement, String)> = [
         ("stored_onset_std_raw", raw_s),
         ("stored_onset_std_scaled", sc_s),
         ("stored_spread_reduction", red),
     ]
     .iter()
-    .filter_map(|(k, s)| against(k, s).map(|(i, strict, t)| (i, strict, format!("{}: {t}", spread_label(k)))))
+    .filter_map(|(k, s)| against(k, s).map(|(p, t)| (p, format!("{}: {t}", spread_label(k)))))
     .collect();
-    let inside = compared.iter().filter(|(i, _, _)| *i).count();
-    let strictly = compared.iter().filter(|(_, s, _)| *s).count();
-    let at_edge = if inside > strictly {
-        format!(" ({} of them only up to the reference's printed rounding, at our CI's edge)", inside - strictly)
+    let count = |p: Placement| compared.iter().filter(|(q, _)| *q == p).count();
+    let (inside, borderline) = (count(Placement::Inside), count(Placement::Borderline));
+    let at_edge = if borderline > 0 {
+        format!(", {borderline} borderline (outside it by less than the reference's printed rounding; not counted)")
     } else {
         String::new()
     };
@@ -464,9 +479,9 @@ pub(super) fn render(
         )
     };
     let comparison = format!(
-            "{inside} of {} reference spreads inside our {ci}{at_edge}: {}.{not_counted} The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
+            "{inside} of {} reference spreads inside our {ci}{at_edge} (tolerance: our {ci} itself; a reference agrees only inside it): {}.{not_counted} The author's per-temperature medians (Delta_a and rho_a(T) within a factor of {PER_T_FACTOR}, onsets within a factor of {ONSET_FACTOR}; one step of the tau grid is a factor of at least {}): {}",
             compared.len(),
-            compared.iter().map(|(_, _, t)| t.as_str()).collect::<Vec<_>>().join("; "),
+            compared.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("; "),
             fmt_sig((cfg.tau_max_floor / cfg.tau_min).powf(1.0 / (cfg.tau_points as f64 - 1.0)), 3),
             per_t.summary()
         );
@@ -474,7 +489,7 @@ pub(super) fn render(
     let verdict = if collapses {
         format!(
                 "{}: rescaling by rho_a(T) collapses the onsets, spread {} -> {}: a reduction of at least {}x at {ci} (point estimate {}x{}; {ci} {}..{}). {comparison}",
-                if all_inside { "reproduced" } else { "partly reproduced (the onsets collapse, but some reference numbers differ: below)" },
+                if all_inside { "reproduced" } else if borderline > 0 { "partly reproduced (the onsets collapse, but some reference numbers differ or are borderline: below)" } else { "partly reproduced (the onsets collapse, but some reference numbers differ: below)" },
                 fmt_sig(raw_s.value, 3),
                 fmt_sig(sc_s.value, 3),
                 fmt_sig(red.ci_lo, 2),
@@ -539,6 +554,49 @@ pub(super) fn render(
                 ])
                 .collect(),
         })
+}
+
+/// Where a reference spread lies against our CI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// Inside the CI: agrees.
+    Inside,
+    /// Outside, but by less than the reference's printed rounding:
+    /// undecidable from the printed digits, named and not counted.
+    Borderline,
+    /// Outside by more than that: differs.
+    Outside,
+}
+
+impl Placement {
+    /// Where the reference `v`, printed to within `half` (half a unit of
+    /// its last printed digit), lies against the CI `(lo, hi)`.
+    fn of(v: f64, half: f64, (lo, hi): (f64, f64)) -> Placement {
+        if v >= lo && v <= hi {
+            Placement::Inside
+        } else if v + half >= lo && v - half <= hi {
+            Placement::Borderline
+        } else {
+            Placement::Outside
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Placement;
+
+    #[test]
+    fn a_reference_agrees_only_inside_the_ci() {
+        // The author's 0.033 (printed to 3 decimals) against our CI
+        // [0.0334, 0.159]: outside by 0.0004, less than its rounding.
+        assert_eq!(Placement::of(0.033, 0.0005, (0.0334, 0.159)), Placement::Borderline);
+        assert_eq!(Placement::of(0.165, 0.0005, (0.132, 0.281)), Placement::Inside);
+        assert_eq!(Placement::of(0.132, 0.0005, (0.132, 0.281)), Placement::Inside);
+        assert_eq!(Placement::of(0.030, 0.0005, (0.0334, 0.159)), Placement::Outside);
+        assert_eq!(Placement::of(7.1, 0.05, (1.31, 7.04)), Placement::Borderline);
+        assert_eq!(Placement::of(7.2, 0.05, (1.31, 7.04)), Placement::Outside);
+    }
 }
 
 /// The report's words for a spread key of paper-numbers.yaml (the paper's

@@ -6,7 +6,7 @@ use super::{
     Binding, FinalSummary, RadiiRun, RunMode, TransformerRadii, TransformerRadiiConfig,
     TransformerRadiiSummary,
 };
-use crate::paper_numbers::{Comparisons, PaperNumbers, Tolerance};
+use crate::paper_numbers::{Comparisons, PaperNumbers, SourceKind, Tolerance};
 use crate::study::Study;
 use crate::Context;
 use analysis::plot::{Band, Figure, HLine, Panel, Series};
@@ -20,8 +20,9 @@ use zoo::Backend;
 /// How a mode is shown.
 impl RunMode {
     /// Palette colour: the paper's blue (all-radii), grey (attn-out: black
-    /// here), gold (output-only: orange), green (fixed-1x) and purple
-    /// (fixed-16x); other fixed rates sky blue.
+    /// here), gold (output-only: brown, the palette's nearest colour with
+    /// enough contrast on white), green (fixed-1x) and purple (fixed-16x);
+    /// other fixed rates wine.
     fn color(self) -> usize {
         match self {
             RunMode::AllRadii => 0,
@@ -294,7 +295,8 @@ pub(super) fn render(
         "paper",
     ]);
     t2.title = Some(format!(
-        "Table 2: the all-radii runs ({n_all} seeds); how often each radius attains rho_net = min(rho_ffn, rho_out, rho_attn) at the logged points of a phase, and the medians of the three radii pooled over the phase's points and seeds; paper: Table 2 (paper text)"
+        "Table 2: the all-radii runs ({n_all} seeds); how often each radius attains rho_net = min(rho_ffn, rho_out, rho_attn) at the logged points of a phase, and the medians of the three radii pooled over the phase's points and seeds; paper: {}",
+        SourceKind::PaperTable(2).label()
     ));
     let logged = cfg.logged_steps();
     for (k, phase) in cfg.phases.iter().enumerate() {
@@ -869,8 +871,7 @@ fn verdict(
         "differs (the adaptive step is not tau = rho_used)"
     };
     format!(
-        "{head}: the adaptive modes step exactly tau = rho_used (max |tau/rho_net - 1| = {} over every logged step); {}. Where the paper's text and figure disagree, ours supports {}. Reference numbers (Table 2's binding shares within {:.0} points and its medians within a factor of {MEDIAN_FACTOR}; the figure's losses within a factor of {LOSS_FACTOR}, accuracies within {:.0} points and lr_eff within half a decade, a factor of {LR_FACTOR} (about √10)): {}",
-        fmt_sig(checks.max_r_error, 2),
+        "{head}: {}. Where the paper's text and figure disagree, ours supports {}. Reference numbers (Table 2's binding shares within {:.0} points and its medians within a factor of {MEDIAN_FACTOR}; the figure's losses within a factor of {LOSS_FACTOR}, accuracies within {:.0} points and lr_eff within half a decade, a factor of {LR_FACTOR} (about √10)): {}",
         if summary.table2.is_empty() {
             "no all-radii run, no Table 2".to_string()
         } else {
@@ -894,6 +895,10 @@ fn verdict(
         100.0 * SHARE_POINTS,
         100.0 * ACC_POINTS,
         cmp.summary()
+    ) + &format!(
+        ". Check (true by construction, not counted): the adaptive modes step exactly tau = rho_used (max |tau/rho_net - 1| = {} over every logged step, allowed 1e-12; {})",
+        fmt_sig(checks.max_r_error, 2),
+        if r_ok { "holds" } else { "FAILS: a defect of ours" }
     )
 }
 

@@ -221,6 +221,13 @@ fn small_config_end_to_end() {
     e.run(&ctx).unwrap();
     let section = e.render(&ctx).unwrap();
     assert!(!section.verdict.is_empty());
+    // tau = rho_used holds by construction: said as a check, after the
+    // counted claims and numbers, never as one of them.
+    let (counted, check) = section
+        .verdict
+        .split_once("Check (true by construction, not counted): the adaptive modes step exactly")
+        .unwrap_or_else(|| panic!("{}", section.verdict));
+    assert!(!counted.contains("step exactly") && check.contains("holds"), "{}", section.verdict);
     assert!(section
         .notes
         .iter()
