@@ -1,7 +1,8 @@
 //! `ghosts`: the thin command-line front of the workspace.
 //!
 //! Every command is a few lines over a library crate: `radius` for the
-//! radius calculator, `experiments` for runs, figures and the report.
+//! radius calculator, `experiments` for runs, figures, the report and
+//! the monitor's logs.
 //! Exit codes: 0 success, 1 a run failed, 2 bad input (arguments, files).
 
 /// `println!` for command output, returning the write error instead of
@@ -58,6 +59,9 @@ enum Command {
     /// Side-by-side speed sittings against the author's code (stored timings).
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// The per-step log of control::Monitor (JSON Lines): draw and summarise it.
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCommand),
 }
 
 /// An error caused by the user's input: reported with exit code 2.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Slurm(args) => commands::slurm::run(&args),
         Command::Zoo(cmd) => commands::zoo::run(&cmd),
         Command::Bench(cmd) => commands::bench::run(&cmd),
+        Command::Monitor(cmd) => commands::monitor::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,7 +28,8 @@
 //! - A [`Monitor`] only measures, for a user's own loop: given the update
 //!   an optimiser proposes, τ, ρa, r, the cap factor, the binding sample
 //!   and class pair, the samples closest to binding, optionally ρ_top2 and
-//!   ρ*, and its own cost ([`MonitorRecord`]).
+//!   ρ*, and its own cost ([`MonitorRecord`]); a [`MonitorLog`] appends
+//!   one record per step to a JSON Lines file (format: [`jsonl`]).
 //!
 //! Capping an Adam step whose learning rate is far too large:
 //!
@@ -55,11 +56,13 @@
 //! ```
 //!
 //! Architecture invariant: `control` depends on `zoo` and `radius` only; it
-//! knows nothing of results, files or figures.
+//! knows nothing of results or figures, and its one file format is the
+//! monitor's JSON Lines log ([`jsonl`]), written to any `std::io::Write`.
 
 #![warn(missing_docs)]
 
 pub mod controller;
+pub mod jsonl;
 pub mod monitor;
 pub mod optim;
 pub mod policy;
@@ -67,6 +70,7 @@ pub mod probe;
 pub mod schedule;
 
 pub use controller::{Controller, StepLog};
+pub use jsonl::MonitorLog;
 pub use monitor::{Monitor, MonitorRecord, NearBinding};
 pub use optim::{
     apply_decayed, apply_scaled, Adam, AdamConfig, AdamMoments, AnyMoments, AnyOptimizer,

@@ -63,9 +63,10 @@ pub struct NearBinding {
     pub rho_a: f64,
 }
 
-/// One step as the monitor saw it. Serialises to one JSON object (a line of
-/// a JSON Lines log: `experiments::monitor`); non-finite numbers are
-/// written as `null` and read back as NaN.
+/// One step as the monitor saw it. Serialises to one JSON object, a line
+/// of the monitor's JSON Lines log ([`crate::MonitorLog`]; keys, types and
+/// units in [`crate::jsonl`]); non-finite numbers are written as `null` and
+/// read back as NaN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorRecord {
     /// The caller's step counter.
@@ -94,11 +95,13 @@ pub struct MonitorRecord {
     /// The samples closest to binding, smallest radius first.
     pub closest: Vec<NearBinding>,
     /// ρ_top2 of the worst sample (min over the batch; label = the batch's
-    /// label), when asked for.
-    #[serde(default, deserialize_with = "nullable_opt_f64")]
+    /// label), when asked for. `None` is written as no key at all (a
+    /// measured NaN as `null`), so it reads back as `None`.
+    #[serde(default, deserialize_with = "nullable_opt_f64", skip_serializing_if = "Option::is_none")]
     pub rho_top2: Option<f64>,
-    /// Certified ρ* of the worst sample (min over the batch), when asked for.
-    #[serde(default, deserialize_with = "nullable_opt_f64")]
+    /// Certified ρ* of the worst sample (min over the batch), when asked
+    /// for; written as [`MonitorRecord::rho_top2`] is.
+    #[serde(default, deserialize_with = "nullable_opt_f64", skip_serializing_if = "Option::is_none")]
     pub rho_exact: Option<f64>,
     /// The monitor's own wall time for this step, milliseconds (one JVP on
     /// the batch plus the radii).

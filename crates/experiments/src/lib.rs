@@ -34,6 +34,7 @@ pub mod config;
 pub mod context;
 pub mod ghost_envelope;
 pub mod lr_spike;
+pub mod monitor;
 pub mod natural_instability;
 pub mod overhead;
 pub mod paper_numbers;
