@@ -89,15 +89,18 @@ pub(super) fn render(
             .collect::<Result<_>>()?;
         let mut p = Panel::new(
             format!(
-                "{}\nacc {}-{}, steps {}-{}",
+                "{}\nacc {}-{}, step {}",
                 stage_title(&target.name, target.accuracy),
                 fmt_pct(ss.test_accuracy_range.0, 1),
                 fmt_pct(ss.test_accuracy_range.1, 1),
-                ss.step_range.0,
-                ss.step_range.1
+                if ss.step_range.0 == ss.step_range.1 {
+                    ss.step_range.0.to_string()
+                } else {
+                    format!("{}-{}", ss.step_range.0, ss.step_range.1)
+                }
             ),
             "r = tau / rho_a",
-            "loss ratio L(theta + r rho_a v) / L0",
+            "loss ratio",
         );
         (p.x_log, p.y_log) = (true, true);
         p.x_range = Some((cfg.r_min, cfg.r_max));
@@ -147,15 +150,20 @@ pub(super) fn render(
             p.vlines.push(v);
         }
         p.notes.push(format!(
-            "median tau_H/rho_a = {}",
-            fmt_sig(ss.hess_ratio_median, 3)
+            "median tau_H/rho_a = {}{}",
+            fmt_sig(ss.hess_ratio_median, 3),
+            if ss.hess_ratio_median > cfg.r_max {
+                " (right of the axis)"
+            } else {
+                ""
+            }
         ));
         p.notes_below = true;
         panels.push(p);
     }
     let cols = panels.len();
-    let fig = Figure::grid(panels, cols).with_shared_legend().titled(format!(
-        "Loss ratio along the gradient and {} random directions per stage ({}, {} eval samples, {}); vertical lines: r = 1 and r = tau_H/rho_a",
+    let fig = Figure::grid(panels, cols).with_shared_legend().sized((900, 720)).titled(format!(
+        "Loss ratio L(theta + r rho_a v) / L0 along the gradient and {} random directions per stage ({}, {} eval samples, {}); vertical lines: r = 1 and r = tau_H/rho_a",
         cfg.random_directions,
         cfg.arch,
         cfg.eval_samples,
