@@ -197,6 +197,22 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../../configs/quick/batch-stability.yaml"),
     ),
     (
+        "crossover-margin.yaml",
+        include_str!("../../../configs/crossover-margin.yaml"),
+    ),
+    (
+        "quick/crossover-margin.yaml",
+        include_str!("../../../configs/quick/crossover-margin.yaml"),
+    ),
+    (
+        "hessian-stages.yaml",
+        include_str!("../../../configs/hessian-stages.yaml"),
+    ),
+    (
+        "quick/hessian-stages.yaml",
+        include_str!("../../../configs/quick/hessian-stages.yaml"),
+    ),
+    (
         "random-directions.yaml",
         include_str!("../../../configs/random-directions.yaml"),
     ),

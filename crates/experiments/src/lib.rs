@@ -32,7 +32,9 @@ pub mod batch_stability;
 pub mod bench;
 pub mod config;
 pub mod context;
+pub mod crossover_margin;
 pub mod ghost_envelope;
+pub mod hessian_stages;
 pub mod lr_spike;
 pub mod monitor;
 pub mod natural_instability;
@@ -58,6 +60,8 @@ pub const ALL_IDS: &[&str] = &[
     "theory",
     "phase-transition",
     "random-directions",
+    "hessian-stages",
+    "crossover-margin",
     "temperature-fingerprint",
     "lr-spike",
     "arch-grid",
@@ -116,6 +120,8 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &theory::Theory,
         &phase_transition::PhaseTransition,
         &random_directions::RandomDirections,
+        &hessian_stages::HessianStages,
+        &crossover_margin::CrossoverMargin,
         &temperature_fingerprint::TemperatureFingerprint,
         &lr_spike::LrSpike,
         &arch_grid::ArchGrid,
@@ -384,14 +390,6 @@ fn planned_why(id: &str) -> &'static str {
 /// in the report so that a reader does not take a neighbouring check for
 /// them).
 const NOT_REPRODUCED: &[(&str, &str)] = &[
-    (
-        "Appendix 5.4, the Hessian scale on MLP+LN",
-        "the paper's statement that 2/vHv is about 10x rho_a early in training and grows to about 460x late comes from the author's MLP+LN-128 three-stage sweep (spec §6.2, §6.4); the random-directions section measures tau_H/rho_a on its Linear model only, which is not that check. Not reproduced yet.",
-    ),
-    (
-        "Appendix 5.5.3, the crossover margin against the learning rate",
-        "delta* = A + B ln eta with R^2 about 1: the author publishes no code or data for it (spec §6.4). Not reproduced yet.",
-    ),
     (
         "Appendix 1, the linearisation bound R_true >= rho_a (1 - epsilon)",
         "the true loss's radius along v (the nearest complex singularity of the network's loss, not of its linearised logits) against rho_a and rho*: it needs the network evaluated at complex step sizes or high-order Taylor coefficients in tau, which the zoo does not compute yet (spec T8). Not measured yet.",

@@ -41,7 +41,7 @@
 mod render;
 mod stored;
 mod summary;
-mod sweep;
+pub(crate) mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -224,7 +224,7 @@ impl RandomDirectionsConfig {
 
 /// Seed of random direction `k` (1-based) at stage `stage` of run `seed`:
 /// splitmix64 over the three, so every direction has its own stream.
-fn direction_seed(seed: u64, stage: usize, k: usize) -> u64 {
+pub(crate) fn direction_seed(seed: u64, stage: usize, k: usize) -> u64 {
     fn mix(mut z: u64) -> u64 {
         z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

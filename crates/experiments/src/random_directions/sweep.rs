@@ -17,7 +17,7 @@ const ROWS_PER_LOG: usize = 64;
 /// exponentials in f32 ([`exp_f32`]), the sums of logarithms in f64.
 /// Argmax ties go to the first index, as [`zoo::model::argmax_rows`]. A
 /// non-finite logit makes the loss NaN (recorded, never a panic).
-pub(super) fn sweep_point(
+pub(crate) fn sweep_point(
     logits: &[f32],
     k: usize,
     labels: &[usize],
