@@ -594,7 +594,7 @@ mod tests {
         assert_eq!(Placement::of(0.165, 0.0005, (0.132, 0.281)), Placement::Inside);
         assert_eq!(Placement::of(0.132, 0.0005, (0.132, 0.281)), Placement::Inside);
         assert_eq!(Placement::of(0.030, 0.0005, (0.0334, 0.159)), Placement::Outside);
-        assert_eq!(Placement::of(7.1, 0.05, (1.31, 7.04)), Placement::Borderline);
+        assert_eq!(Placement::of(7.08, 0.05, (1.31, 7.04)), Placement::Borderline);
         assert_eq!(Placement::of(7.2, 0.05, (1.31, 7.04)), Placement::Outside);
     }
 }
