@@ -338,7 +338,6 @@ pub fn figure(records: &[MonitorRecord], title: &str) -> Figure {
         bar(&mut hist, c as f64, c as f64 + BAR, lo as f64, 1, l_lo);
     }
     hist.x_range = Some((-0.6, classes.max(1) as f64 - 0.4));
-    hist.x_ticks = Some((0..classes.max(1)).map(|c| c as f64).collect());
     hist.y_range = Some((0.0, (top.max(1) as f64 * 1.1).ceil()));
     hist.legend = LegendPos::Below;
     if pairs.is_empty() {
@@ -461,6 +460,17 @@ mod tests {
         // Keys the format does not define are ignored.
         let extra = good.replacen('{', "{\"loss\":2.3,", 1);
         assert_eq!(parse_log(extra.as_bytes(), Path::new("x")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_readme_and_the_format_docs_list_every_key() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for file in ["README.md", "crates/control/src/jsonl.rs"] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            for (key, _, _) in FIELDS {
+                assert!(text.contains(&format!("| `{key}` |")), "{file} lacks a table row for `{key}`");
+            }
+        }
     }
 
     #[test]
