@@ -100,7 +100,7 @@ pub(super) fn render(
                 }
             ),
             "r = tau / rho_a",
-            "loss ratio",
+            "L / L0",
         );
         (p.x_log, p.y_log) = (true, true);
         p.x_range = Some((cfg.r_min, cfg.r_max));
